@@ -1,0 +1,86 @@
+// `npm start`: starts the local UPM system in the foreground (etcd, a management cluster and two member clusters
+// with fake nodes) and stops every process on Ctrl-C. A second invocation while one runs reports it and exits.
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { LocalSystem } from './system.ts';
+
+const { values } = parseArgs({
+  options: {
+    dir: { type: 'string' },
+    fresh: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+
+if (values.help) {
+  console.log(`usage: npm start [-- --dir DIR] [-- --fresh]
+Starts the local UPM system and keeps it running until Ctrl-C.
+  --dir DIR   where state, kubeconfigs and logs live (default: $UPM_STATE_DIR or ~/.local/state/upm/local)
+  --fresh     discard the state of earlier runs (etcd data, certificates) first`);
+  process.exit(0);
+}
+
+const stateRoot = process.env.UPM_STATE_DIR ?? join(process.env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state'), 'upm');
+const dir = values.dir ?? join(stateRoot, 'local');
+const pidFile = join(dir, 'upm.pid');
+
+function alive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch { return false; }
+}
+
+function describe(sys: { state(): import('./system.ts').SystemState }, seconds?: number): void {
+  const state = sys.state();
+  const names = Object.keys(state.clusters);
+  console.log(seconds === undefined ? 'UPM local system is already running.' : `UPM local system is up (${seconds.toFixed(1)} s).`);
+  for (const name of names) {
+    const c = state.clusters[name]!;
+    console.log(`  ${name.padEnd(8)} ${c.role.padEnd(10)} kubeconfig: ${c.kubeconfig}`);
+  }
+  const mgmt = Object.values(state.clusters).find((c) => c.role === 'management');
+  console.log(`\nkubectl ${'v1.36'}: ${join(state.binDir, 'kubectl')}`);
+  if (mgmt) console.log(`Try:\n  ${join(state.binDir, 'kubectl')} --kubeconfig ${mgmt.kubeconfig} get nodes`);
+  console.log(`Logs: ${dir}/<cluster>/logs`);
+}
+
+if (existsSync(pidFile)) {
+  const pid = Number(readFileSync(pidFile, 'utf8'));
+  if (pid && alive(pid) && existsSync(join(dir, 'state.json'))) {
+    const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8'));
+    describe({ state: () => state });
+    console.log(`(process ${pid}; stop it with Ctrl-C in its terminal or kill ${pid})`);
+    process.exit(0);
+  }
+}
+if (values.fresh) rmSync(dir, { recursive: true, force: true });
+
+const started = Date.now();
+console.log(`Starting the local UPM system in ${dir} ...`);
+let sys: LocalSystem;
+try {
+  sys = await LocalSystem.start(dir);
+} catch (err) {
+  console.error(`failed to start: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+}
+writeFileSync(pidFile, String(process.pid));
+describe(sys, (Date.now() - started) / 1000);
+console.log('\nPress Ctrl-C to stop.');
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  console.log(`\n${signal}: stopping ...`);
+  await sys.stop();
+  rmSync(pidFile, { force: true });
+  console.log('stopped.');
+  process.exit(0);
+}
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+// A control-plane process that dies on its own is reported; the rest keep running so its logs can be read.
+for (const p of sys.processes) {
+  void p.exited.then((code) => { if (!stopping) console.error(`${p.name} exited (code ${code}); see ${p.logFile}`); });
+}

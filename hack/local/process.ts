@@ -1,0 +1,114 @@
+// Child processes of the local control plane. Each runs under reaper.sh, so it dies with us even when we are
+// killed without a chance to clean up; a normal exit, an uncaught error or Ctrl-C stops them explicitly.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { openSync, closeSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const reaper = join(dirname(fileURLToPath(import.meta.url)), 'reaper.sh');
+const live = new Set<ManagedProcess>();
+
+process.once('exit', () => {
+  for (const p of live) p.signal('SIGKILL');
+});
+
+export interface ProcessSpec {
+  name: string;
+  command: string;
+  args: string[];
+  logFile: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+export class ManagedProcess {
+  readonly name: string;
+  readonly logFile: string;
+  readonly exited: Promise<number | null>;
+  private readonly child: ChildProcess;
+  private readonly pidFile: string;
+  private exitCode: number | null | undefined;
+  private realPid: number | undefined;
+
+  private constructor(spec: ProcessSpec, child: ChildProcess, pidFile: string) {
+    this.name = spec.name;
+    this.logFile = spec.logFile;
+    this.child = child;
+    this.pidFile = pidFile;
+    this.exited = new Promise((resolve) => child.once('exit', (code) => {
+      this.exitCode = code;
+      live.delete(this);
+      resolve(code);
+    }));
+  }
+
+  static start(spec: ProcessSpec): ManagedProcess {
+    const out = openSync(spec.logFile, 'a');
+    const pidFile = `${spec.logFile}.pid`;
+    rmSync(pidFile, { force: true }); // a PID left by an earlier run must never be signalled
+    const child = spawn(reaper, [pidFile, spec.command, ...spec.args], {
+      stdio: ['pipe', out, out],
+      env: spec.env ?? process.env,
+      cwd: spec.cwd,
+    });
+    closeSync(out);
+    const p = new ManagedProcess(spec, child, pidFile);
+    live.add(p);
+    return p;
+  }
+
+  get running(): boolean { return this.exitCode === undefined; }
+
+  /** PID of the real process (not the reaper), once it has started. */
+  get pid(): number | undefined {
+    if (this.realPid === undefined && existsSync(this.pidFile)) {
+      const n = Number(readFileSync(this.pidFile, 'utf8').trim());
+      if (n > 0) this.realPid = n;
+    }
+    return this.realPid;
+  }
+
+  signal(sig: NodeJS.Signals): void {
+    const pid = this.pid;
+    try {
+      if (pid) process.kill(pid, sig);
+      else this.child.kill(sig);
+    } catch {
+      // already gone
+    }
+  }
+
+  /** SIGTERM, then SIGKILL after the grace period; resolves when the process is gone. */
+  async stop(graceMs = 5000): Promise<void> {
+    if (!this.running) return;
+    this.signal('SIGTERM');
+    const timer = setTimeout(() => this.signal('SIGKILL'), graceMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  /** kill -9, as a crash would. */
+  async kill(): Promise<void> {
+    if (!this.running) return;
+    this.signal('SIGKILL');
+    await this.exited;
+  }
+
+  /** The last lines of its log, for error messages. */
+  tail(lines = 20): string {
+    try {
+      return readFileSync(this.logFile, 'utf8').split('\n').slice(-lines).join('\n');
+    } catch {
+      return '';
+    }
+  }
+}
+
+/** Stops every process still running (used on Ctrl-C and by test teardown). */
+export async function stopAll(): Promise<void> {
+  await Promise.all([...live].map((p) => p.stop()));
+}
+
+export function liveProcesses(): ManagedProcess[] {
+  return [...live];
+}

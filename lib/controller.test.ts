@@ -1,0 +1,126 @@
+import { describe, expect, it } from '@jest/globals';
+import { Controller, TerminalError, type ReconcileResult } from './controller.ts';
+import { ExponentialRateLimiter } from './ratelimiter.ts';
+import { waitFor } from './wait.ts';
+
+const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function running(c: Controller, body: () => Promise<void>): Promise<void> {
+  const stop = new AbortController();
+  const done = c.run(stop.signal);
+  try {
+    await body();
+  } finally {
+    stop.abort();
+    await done;
+  }
+}
+
+describe('Controller', () => {
+  it('never reconciles one key twice at once, even with many workers and a flood of events', async () => {
+    const inFlight = new Set<string>();
+    let overlaps = 0;
+    let runs = 0;
+    const c = new Controller({
+      name: 'overlap',
+      concurrency: 8,
+      reconcile: async (key) => {
+        if (inFlight.has(key)) overlaps++;
+        inFlight.add(key);
+        runs++;
+        await tick(2);
+        inFlight.delete(key);
+      },
+    });
+    await running(c, async () => {
+      for (let round = 0; round < 50; round++) {
+        for (let k = 0; k < 4; k++) c.enqueue(`ns/k${k}`);
+        await tick(1);
+      }
+      await waitFor('queue drained', () => c.queue.length === 0 && c.queue.processingCount === 0);
+    });
+    expect(overlaps).toBe(0);
+    expect(runs).toBeGreaterThan(4);
+    expect(runs).toBeLessThan(200); // 200 events collapsed
+  });
+
+  it('collapses a burst of duplicate events for one key into few reconciles', async () => {
+    let runs = 0;
+    const c = new Controller({ name: 'burst', reconcile: async () => { runs++; await tick(20); } });
+    await running(c, async () => {
+      for (let i = 0; i < 10_000; i++) c.enqueue('ns/hot');
+      await tick(5);
+      for (let i = 0; i < 10_000; i++) c.enqueue('ns/hot'); // arrives while the first run is in progress
+      await waitFor('idle', () => c.queue.length === 0 && c.queue.processingCount === 0 && runs > 0);
+      await tick(50);
+    });
+    expect(runs).toBe(2);
+  });
+
+  it('retries failures with growing, capped backoff and resets after success', async () => {
+    const times: number[] = [];
+    const c = new Controller({
+      name: 'backoff',
+      rateLimiter: new ExponentialRateLimiter(10, 80),
+      reconcile: async () => {
+        times.push(Date.now());
+        if (times.length < 7) throw new Error('not yet');
+      },
+    });
+    await running(c, async () => {
+      c.enqueue('ns/x');
+      await waitFor('7 attempts', () => times.length >= 7, { timeoutMs: 5_000 });
+    });
+    const gaps = times.slice(1).map((t, i) => t - (times[i] as number));
+    // 10, 20, 40, 80, then capped at 80 (timers fire no earlier than asked).
+    expect(gaps[0]).toBeGreaterThanOrEqual(9);
+    expect(gaps[1]).toBeGreaterThanOrEqual(19);
+    expect(gaps[2]).toBeGreaterThanOrEqual(39);
+    expect(gaps[3]).toBeGreaterThanOrEqual(79);
+    expect(gaps[5]).toBeGreaterThanOrEqual(79);
+    expect(gaps[5]).toBeLessThan(400); // capped: would be 320+ without the cap
+    expect(c.queue.retries('ns/x')).toBe(0); // success forgot the failures
+  });
+
+  it('requeues after the asked delay without counting a failure', async () => {
+    const times: number[] = [];
+    const c = new Controller({
+      name: 'requeue-after',
+      reconcile: async (): Promise<ReconcileResult> => {
+        times.push(Date.now());
+        return times.length < 3 ? { requeueAfterMs: 50 } : undefined;
+      },
+    });
+    await running(c, async () => {
+      c.enqueue('ns/y');
+      await waitFor('3 runs', () => times.length >= 3, { timeoutMs: 5_000 });
+      await tick(120);
+    });
+    expect(times).toHaveLength(3);
+    expect((times[1] as number) - (times[0] as number)).toBeGreaterThanOrEqual(45);
+    expect(c.queue.retries('ns/y')).toBe(0);
+  });
+
+  it('does not retry a terminal error', async () => {
+    let runs = 0;
+    const c = new Controller({ name: 'terminal', reconcile: async () => { runs++; throw new TerminalError('bad spec'); } });
+    await running(c, async () => {
+      c.enqueue('ns/z');
+      await waitFor('ran', () => runs === 1);
+      await tick(100);
+    });
+    expect(runs).toBe(1);
+  });
+
+  it('finishes in-flight work before run() resolves on shutdown', async () => {
+    let finished = false;
+    const c = new Controller({ name: 'drain', reconcile: async () => { await tick(100); finished = true; } });
+    const stop = new AbortController();
+    const done = c.run(stop.signal);
+    c.enqueue('ns/slow');
+    await tick(20);
+    stop.abort();
+    await done;
+    expect(finished).toBe(true);
+  });
+});

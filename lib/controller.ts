@@ -1,0 +1,143 @@
+// The controller loop. Sources (informers) turn events into keys; workers take keys from the queue and call the
+// reconciler, which reads the world from the cache, acts and returns. Its outcome maps to one queue call:
+//   done             -> forget (reset backoff)
+//   { requeueAfterMs }-> forget, then add after the delay (periodic checks of external systems)
+//   { requeue: true } -> rate-limited add (backoff, without counting as an error)
+//   throws            -> rate-limited add and an error metric; TerminalError -> logged, not retried
+// A worker never sleeps: waiting is always a delayed add.
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Informer } from './informer.ts';
+import { objectKey, type KubeObject } from './kube/types.ts';
+import { silentLogger } from './log.ts';
+import { ControllerMetrics } from './metrics.ts';
+import type { RateLimiter } from './ratelimiter.ts';
+import { WorkQueue } from './workqueue.ts';
+
+export type ReconcileResult = void | { requeueAfterMs?: number; requeue?: boolean };
+
+export interface ReconcileContext {
+  key: string;
+  log: Logger;
+  /** Aborted when the controller stops (shutdown or lost leadership): long calls should honour it. */
+  signal: AbortSignal;
+}
+
+export type Reconciler = (key: string, ctx: ReconcileContext) => Promise<ReconcileResult>;
+
+/** An error that retrying cannot fix (invalid spec, missing template): reported, not requeued. */
+export class TerminalError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'TerminalError';
+  }
+}
+
+export interface ControllerOptions {
+  name: string;
+  reconcile: Reconciler;
+  /** Parallel workers; one key is still never reconciled twice at once. */
+  concurrency?: number;
+  rateLimiter?: RateLimiter;
+  logger?: Logger;
+  metrics?: ControllerMetrics;
+}
+
+/** Maps an event's object to the keys to reconcile (itself by default, or e.g. its owner). */
+export type KeyMapper<T extends KubeObject> = (obj: T) => string[];
+/** Filters update events; return false to ignore (e.g. status-only changes). */
+export type UpdatePredicate<T extends KubeObject> = (oldObj: T, newObj: T) => boolean;
+
+export class Controller {
+  readonly name: string;
+  readonly queue: WorkQueue;
+  private readonly reconcile: Reconciler;
+  private readonly concurrency: number;
+  private readonly log: Logger;
+  private readonly metrics: ControllerMetrics;
+  private readonly sources: Informer<KubeObject>[] = [];
+
+  constructor(opts: ControllerOptions) {
+    this.name = opts.name;
+    this.reconcile = opts.reconcile;
+    this.concurrency = Math.max(1, opts.concurrency ?? 1);
+    this.log = (opts.logger ?? silentLogger).child({ controller: opts.name });
+    this.metrics = opts.metrics ?? new ControllerMetrics();
+    const m = this.metrics;
+    this.queue = new WorkQueue(opts.rateLimiter, {
+      onAdd: () => m.queueAdds.inc({ name: opts.name }),
+      onDepth: (d) => m.queueDepth.set({ name: opts.name }, d),
+      onRetry: () => m.queueRetries.inc({ name: opts.name }),
+    });
+  }
+
+  /** Reconcile keys derived from this informer's events. */
+  watch<T extends KubeObject>(informer: Informer<T>, toKeys: KeyMapper<T> = (o) => [objectKey(o)], onUpdate?: UpdatePredicate<T>): this {
+    this.sources.push(informer as unknown as Informer<KubeObject>);
+    const enqueue = (obj: T) => { for (const k of toKeys(obj)) this.queue.add(k); };
+    informer.addHandler({
+      onAdd: enqueue,
+      onUpdate: (oldObj, newObj) => { if (!onUpdate || onUpdate(oldObj, newObj)) enqueue(newObj); },
+      onDelete: enqueue,
+    });
+    return this;
+  }
+
+  enqueue(key: string): void { this.queue.add(key); }
+
+  /** Waits for every source to sync, then runs workers until the signal aborts; resolves once workers drained. */
+  async run(signal: AbortSignal): Promise<void> {
+    await Promise.all(this.sources.map((s) => s.waitForSync(signal)));
+    if (signal.aborted) return;
+    this.log.info({ workers: this.concurrency }, 'starting workers');
+    const stop = () => this.queue.shutdown();
+    signal.addEventListener('abort', stop, { once: true });
+    await Promise.all(Array.from({ length: this.concurrency }, () => this.worker(signal)));
+    signal.removeEventListener('abort', stop);
+    this.log.info('workers stopped');
+  }
+
+  private async worker(signal: AbortSignal): Promise<void> {
+    for (;;) {
+      const key = this.queue.tryGet() ?? (await this.queue.get());
+      if (key === undefined) return;
+      await this.processKey(key, signal);
+    }
+  }
+
+  private async processKey(key: string, signal: AbortSignal): Promise<void> {
+    const name = this.name;
+    const m = this.metrics;
+    const stopTimer = m.reconcileTime.startTimer({ controller: name });
+    m.activeWorkers.inc({ controller: name });
+    const log = this.log.child({ key, reconcileID: randomUUID() });
+    try {
+      const result = await this.reconcile(key, { key, log, signal });
+      if (result && result.requeue) {
+        m.reconcileTotal.inc({ controller: name, result: 'requeue' });
+        this.queue.addRateLimited(key);
+      } else if (result && result.requeueAfterMs !== undefined) {
+        m.reconcileTotal.inc({ controller: name, result: 'requeue_after' });
+        this.queue.forget(key);
+        this.queue.addAfter(key, result.requeueAfterMs);
+      } else {
+        m.reconcileTotal.inc({ controller: name, result: 'success' });
+        this.queue.forget(key);
+      }
+    } catch (err) {
+      m.reconcileTotal.inc({ controller: name, result: 'error' });
+      m.reconcileErrors.inc({ controller: name });
+      if (err instanceof TerminalError) {
+        log.error({ err: err.message }, 'reconcile failed permanently; not retrying');
+        this.queue.forget(key);
+      } else {
+        log.warn({ err: err instanceof Error ? err.message : String(err), retries: this.queue.retries(key) }, 'reconcile failed; will retry');
+        this.queue.addRateLimited(key);
+      }
+    } finally {
+      stopTimer();
+      m.activeWorkers.dec({ controller: name });
+      this.queue.done(key);
+    }
+  }
+}

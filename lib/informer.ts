@@ -1,0 +1,200 @@
+// A list+watch cache for one resource type (client-go's reflector + indexer, reduced to what we use).
+//
+// The loop is a small state machine: LIST (paged, consistent) replaces the store and emits the difference as
+// add/update/delete events; WATCH resumes from the last resourceVersion seen (bookmarks included). A watch that
+// the server ends normally is simply resumed. A 410 Gone (our resourceVersion was compacted away, e.g. after a
+// long disconnect or an apiserver restart) goes back to LIST. Any other failure (connection refused while the
+// apiserver restarts, a dropped stream) backs off and resumes the watch from the same resourceVersion.
+import type { Logger } from 'pino';
+import { exponentialBackoff, sleep } from './backoff.ts';
+import type { KubeClient } from './kube/client.ts';
+import { isGone } from './kube/errors.ts';
+import type { ResourceType } from './kube/resources.ts';
+import { objectKey, type KubeObject } from './kube/types.ts';
+import { silentLogger } from './log.ts';
+
+export interface EventHandler<T extends KubeObject> {
+  onAdd?(obj: T): void;
+  onUpdate?(oldObj: T, newObj: T): void;
+  onDelete?(obj: T): void;
+}
+
+export interface InformerOptions {
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  /** Page size of LIST requests. */
+  pageSize?: number;
+  /** Server-side watch timeout; randomised between this and twice this, as client-go does, to spread reconnects. */
+  watchTimeoutSeconds?: number;
+  logger?: Logger;
+}
+
+export interface InformerStats { lists: number; watches: number; gone: number; failures: number }
+
+/** Read-only view of an informer's cache. */
+export interface Store<T extends KubeObject> {
+  get(key: string): T | undefined;
+  list(): T[];
+  keys(): string[];
+  readonly size: number;
+}
+
+export class Informer<T extends KubeObject> implements Store<T> {
+  readonly resource: ResourceType;
+  readonly stats: InformerStats = { lists: 0, watches: 0, gone: 0, failures: 0 };
+  private readonly client: KubeClient;
+  private readonly opts: InformerOptions;
+  private readonly log: Logger;
+  private readonly items = new Map<string, T>();
+  private readonly handlers: EventHandler<T>[] = [];
+  private resourceVersion = '';
+  private synced = false;
+  private syncWaiters: (() => void)[] = [];
+
+  constructor(client: KubeClient, resource: ResourceType, opts: InformerOptions = {}) {
+    this.client = client;
+    this.resource = resource;
+    this.opts = opts;
+    this.log = (opts.logger ?? silentLogger).child({ informer: resource.plural, namespace: opts.namespace });
+  }
+
+  addHandler(handler: EventHandler<T>): void {
+    this.handlers.push(handler);
+    // A handler added after sync still learns about everything already cached, as with client-go.
+    if (this.synced) for (const obj of this.items.values()) handler.onAdd?.(obj);
+  }
+
+  get(key: string): T | undefined { return this.items.get(key); }
+  list(): T[] { return [...this.items.values()]; }
+  keys(): string[] { return [...this.items.keys()]; }
+  get size(): number { return this.items.size; }
+  get hasSynced(): boolean { return this.synced; }
+  get lastResourceVersion(): string { return this.resourceVersion; }
+
+  /** Resolves once the first LIST has filled the cache (or when the signal aborts). */
+  waitForSync(signal?: AbortSignal): Promise<void> {
+    if (this.synced || signal?.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.syncWaiters.push(resolve);
+      signal?.addEventListener('abort', () => resolve(), { once: true });
+    });
+  }
+
+  /** Runs until the signal aborts. Never throws: failures are retried with backoff. */
+  async run(signal: AbortSignal): Promise<void> {
+    const backoff = exponentialBackoff({ initialMs: 200, maxMs: 30_000 });
+    let needList = true;
+    while (!signal.aborted) {
+      try {
+        if (needList) {
+          await this.listAndReplace(signal);
+          needList = false;
+        }
+        await this.watchOnce(signal);
+        backoff.reset();
+      } catch (err) {
+        if (signal.aborted) break;
+        if (isGone(err)) {
+          this.stats.gone++;
+          this.log.info({ resourceVersion: this.resourceVersion }, 'resourceVersion expired (410 Gone): relisting');
+          needList = true;
+          continue;
+        }
+        this.stats.failures++;
+        const delay = backoff.next();
+        this.log.warn({ err: String(err), delayMs: delay }, 'list/watch failed; retrying');
+        await sleep(delay, signal);
+      }
+    }
+  }
+
+  private async listAndReplace(signal: AbortSignal): Promise<void> {
+    const fresh = new Map<string, T>();
+    let cont: string | undefined;
+    let rv = '';
+    do {
+      if (signal.aborted) return;
+      const page = await this.client.list<T>(this.resource, {
+        namespace: this.opts.namespace,
+        labelSelector: this.opts.labelSelector,
+        fieldSelector: this.opts.fieldSelector,
+        limit: this.opts.pageSize ?? 500,
+        continue: cont,
+      });
+      for (const item of page.items) {
+        // List items carry no kind; restore it so handlers and owners see complete objects.
+        fresh.set(objectKey(item), { apiVersion: page.apiVersion, kind: this.resource.kind, ...item });
+      }
+      cont = page.metadata.continue || undefined;
+      rv = page.metadata.resourceVersion ?? rv;
+    } while (cont);
+    this.stats.lists++;
+    this.replace(fresh, rv);
+  }
+
+  /** Swaps in a complete list at once and emits only the difference against the previous cache. */
+  private replace(fresh: Map<string, T>, rv: string): void {
+    const old = new Map(this.items);
+    this.items.clear();
+    for (const [k, v] of fresh) this.items.set(k, v);
+    this.resourceVersion = rv;
+    for (const [k, obj] of fresh) {
+      const prev = old.get(k);
+      if (!prev) this.emit('add', obj);
+      else if (prev.metadata.resourceVersion !== obj.metadata.resourceVersion) this.emit('update', obj, prev);
+    }
+    for (const [k, prev] of old) if (!fresh.has(k)) this.emit('delete', prev);
+    if (!this.synced) {
+      this.synced = true;
+      for (const w of this.syncWaiters.splice(0)) w();
+    }
+  }
+
+  private async watchOnce(signal: AbortSignal): Promise<void> {
+    const base = this.opts.watchTimeoutSeconds ?? 300;
+    const stream = this.client.watch<T>(this.resource, {
+      namespace: this.opts.namespace,
+      labelSelector: this.opts.labelSelector,
+      fieldSelector: this.opts.fieldSelector,
+      resourceVersion: this.resourceVersion,
+      allowWatchBookmarks: true,
+      timeoutSeconds: Math.round(base * (1 + Math.random())),
+      signal,
+    });
+    this.stats.watches++;
+    for await (const event of stream) {
+      const obj = event.object;
+      const rv = obj.metadata?.resourceVersion;
+      if (event.type === 'BOOKMARK') {
+        if (rv) this.resourceVersion = rv;
+        continue;
+      }
+      const key = objectKey(obj);
+      if (event.type === 'DELETED') {
+        const prev = this.items.get(key);
+        this.items.delete(key);
+        this.emit('delete', prev ?? obj);
+      } else {
+        const prev = this.items.get(key);
+        this.items.set(key, obj);
+        if (prev) this.emit('update', obj, prev);
+        else this.emit('add', obj);
+      }
+      if (rv) this.resourceVersion = rv;
+    }
+  }
+
+  private emit(kind: 'add' | 'update' | 'delete', obj: T, prev?: T): void {
+    for (const h of this.handlers) {
+      try {
+        if (kind === 'add') h.onAdd?.(obj);
+        else if (kind === 'update') h.onUpdate?.(prev as T, obj);
+        else h.onDelete?.(obj);
+      } catch (err) {
+        // A faulty handler must not stop the cache from following the server.
+        this.log.error({ err: String(err) }, 'event handler threw');
+      }
+    }
+  }
+}

@@ -1,0 +1,90 @@
+import { describe, expect, it } from '@jest/globals';
+import { ExponentialRateLimiter, MaxOfRateLimiter, TokenBucketRateLimiter } from './ratelimiter.ts';
+import { WorkQueue } from './workqueue.ts';
+
+describe('WorkQueue', () => {
+  it('holds a waiting key once however often it is added', () => {
+    const q = new WorkQueue();
+    for (let i = 0; i < 100; i++) q.add('a');
+    q.add('b');
+    expect(q.length).toBe(2);
+    expect([q.tryGet(), q.tryGet(), q.tryGet()]).toEqual(['a', 'b', undefined]);
+  });
+
+  it('never hands out a key that is being processed; re-adds run once after done()', () => {
+    const q = new WorkQueue();
+    q.add('a');
+    expect(q.tryGet()).toBe('a');
+    for (let i = 0; i < 1000; i++) q.add('a'); // a burst of events while the key is processed
+    expect(q.tryGet()).toBeUndefined();
+    expect(q.length).toBe(0);
+    q.done('a');
+    expect(q.tryGet()).toBe('a'); // exactly one more run for the whole burst
+    q.done('a');
+    expect(q.tryGet()).toBeUndefined();
+  });
+
+  it('wakes a waiting get() and keeps FIFO order', async () => {
+    const q = new WorkQueue();
+    const next = q.get();
+    q.add('x');
+    q.add('y');
+    await expect(next).resolves.toBe('x');
+    expect(q.tryGet()).toBe('y');
+  });
+
+  it('keeps one timer per key and the earliest time wins', async () => {
+    const q = new WorkQueue();
+    q.addAfter('k', 10_000);
+    q.addAfter('k', 20);
+    q.addAfter('k', 5_000);
+    const t0 = Date.now();
+    await expect(q.get()).resolves.toBe('k');
+    expect(Date.now() - t0).toBeLessThan(2_000);
+    q.done('k');
+    q.shutdown();
+  });
+
+  it('resolves waiting get() calls with undefined on shutdown and ignores later adds', async () => {
+    const q = new WorkQueue();
+    const waiting = q.get();
+    q.shutdown();
+    await expect(waiting).resolves.toBeUndefined();
+    q.add('late');
+    expect(q.length).toBe(0);
+  });
+});
+
+describe('rate limiters', () => {
+  it('backs off exponentially per key, capped, and forgets', () => {
+    const r = new ExponentialRateLimiter(5, 1000);
+    const delays = Array.from({ length: 12 }, () => r.when('k'));
+    expect(delays.slice(0, 5)).toEqual([5, 10, 20, 40, 80]);
+    expect(Math.max(...delays)).toBe(1000);
+    expect(delays.at(-1)).toBe(1000);
+    expect(r.when('other')).toBe(5); // per key
+    expect(r.retries('k')).toBe(12);
+    r.forget('k');
+    expect(r.when('k')).toBe(5);
+  });
+
+  it('stays finite for keys that fail very often', () => {
+    const r = new ExponentialRateLimiter(5, 300_000);
+    for (let i = 0; i < 5000; i++) r.when('k');
+    expect(r.when('k')).toBe(300_000);
+  });
+
+  it('token bucket allows a burst, then spaces retries at the rate', () => {
+    const r = new TokenBucketRateLimiter(10, 3);
+    expect([r.when(), r.when(), r.when()]).toEqual([0, 0, 0]);
+    const next = r.when();
+    expect(next).toBeGreaterThan(50);
+    expect(next).toBeLessThanOrEqual(100);
+  });
+
+  it('max-of takes the larger delay', () => {
+    const r = new MaxOfRateLimiter(new ExponentialRateLimiter(5, 1000), new TokenBucketRateLimiter(1, 1));
+    expect(r.when('a')).toBe(5);
+    expect(r.when('b')).toBeGreaterThanOrEqual(900); // bucket empty
+  });
+});

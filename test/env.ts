@@ -1,0 +1,42 @@
+// What integration tests know about the system under test: the state file written by global-setup.
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { KubeClient } from '../lib/kube/client.ts';
+import type { SystemState } from '../hack/local/system.ts';
+
+export interface TestState extends SystemState { external?: boolean }
+
+let cached: TestState | undefined;
+
+export function testState(): TestState {
+  if (!cached) {
+    const file = process.env.UPM_TEST_STATE;
+    if (!file) throw new Error('UPM_TEST_STATE is not set: run the suites with `npm test`');
+    cached = JSON.parse(readFileSync(file, 'utf8')) as TestState;
+  }
+  return cached;
+}
+
+/** True when the suites run against local processes they may kill and restart. */
+export const controlsProcesses = (): boolean => !testState().external;
+
+export function kubeconfig(cluster: string): string {
+  const c = testState().clusters[cluster];
+  if (!c) throw new Error(`no cluster ${cluster} in the test state`);
+  return c.kubeconfig;
+}
+
+export function client(cluster: string): Promise<KubeClient> {
+  return KubeClient.fromKubeconfig(kubeconfig(cluster));
+}
+
+export function kubectlPath(): string {
+  const dir = testState().binDir || process.env.UPM_BIN_DIR;
+  return dir ? join(dir, 'kubectl') : 'kubectl';
+}
+
+/** A DNS-1123 name unique to this run, so suites can share clusters and run in parallel. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${randomBytes(3).toString('hex')}`;
+}

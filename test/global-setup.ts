@@ -1,0 +1,31 @@
+// Starts the shared local system once for all integration suites (or adopts UPM_TEST_KUBECONFIG) and hands its
+// state file to the test workers through UPM_TEST_STATE.
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LocalSystem } from '../hack/local/system.ts';
+
+declare global {
+  var __UPM_SYSTEM__: LocalSystem | undefined;
+  var __UPM_TEST_DIR__: string | undefined;
+}
+
+export default async function globalSetup(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'upm-test-'));
+  globalThis.__UPM_TEST_DIR__ = dir;
+  process.env.UPM_TEST_STATE = join(dir, 'state.json');
+  const external = process.env.UPM_TEST_KUBECONFIG;
+  if (external) {
+    // Every role maps to the given cluster; suites that must kill processes skip themselves.
+    const c = { role: 'member', kubeconfig: external, server: '', podCidrOctet: 0 };
+    await writeFile(process.env.UPM_TEST_STATE, JSON.stringify({
+      dir, binDir: process.env.UPM_BIN_DIR ?? '', etcdUrl: '', external: true,
+      clusters: { mgmt: { ...c, role: 'management' }, member1: c, member2: c },
+    }));
+    return;
+  }
+  const started = Date.now();
+  globalThis.__UPM_SYSTEM__ = await LocalSystem.start(join(dir, 'system'));
+  await writeFile(process.env.UPM_TEST_STATE, JSON.stringify(globalThis.__UPM_SYSTEM__.state()));
+  process.stdout.write(`\nlocal system ready in ${((Date.now() - started) / 1000).toFixed(1)} s (${dir})\n`);
+}
