@@ -16,9 +16,10 @@ if [ -f "$BIN_DIR/.complete" ]; then echo "$BIN_DIR"; exit 0; fi
 report="$BIN_DIR/build-report.tsv"
 : >"$report"
 timed() { # timed NAME CMD...: run and record wall seconds for the benchmark
-  local name=$1; shift; local t0; t0=$(date +%s.%N)
+  local name=$1; shift; local t0; t0=$(date +%s%N)
   "$@"
-  printf '%s\t%.1f\n' "$name" "$(echo "$(date +%s.%N) - $t0" | bc)" >>"$report"
+  local ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+  printf '%s\t%d.%d\n' "$name" $((ms / 1000)) $((ms % 1000 / 100)) >>"$report"
 }
 
 build_kubernetes() {

@@ -3,6 +3,7 @@
 # plane this command starts, or against an existing cluster when UPM_TEST_KUBECONFIG is set.
 # Extra arguments go to jest (e.g. `npm test -- lib/workqueue`).
 set -euo pipefail
+started=$(date +%s)
 . "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$REPO_ROOT"
 log "type-check"; npx tsc -p tsconfig.json --noEmit
@@ -13,6 +14,7 @@ trap 'rm -f "$results"' EXIT
 status=0
 NODE_OPTIONS="--experimental-vm-modules --disable-warning=ExperimentalWarning ${NODE_OPTIONS:-}" \
   npx jest --json --outputFile="$results" "$@" || status=$?
+log "test command took $(( $(date +%s) - started )) s"
 # One plain closing line that CI reads: "tests: N passed, N failed[, N skipped]".
 node -e '
   const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
