@@ -52,7 +52,7 @@ const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catc
     tmp = await mkdtemp(join(tmpdir(), 'upm-e2e-run-'));
     const clone = join(tmp, 'upm');
     execFileSync('git', ['clone', '--quiet', repoRoot, clone]);
-    const env = { ...process.env, UPM_STATE_DIR: join(tmp, 'state') };
+    const env: NodeJS.ProcessEnv = { ...process.env, UPM_STATE_DIR: join(tmp, 'state') };
     delete env.UPM_BIN_DIR; // the clone finds (or builds) the binaries itself
     const stateDir = join(tmp, 'state', 'local');
 
