@@ -66,9 +66,10 @@ export class KubeClient {
     return KubeClient.fromKubeConfigObject(kc);
   }
 
-  static async inCluster(): Promise<KubeClient> {
+  /** From the pod's service account (token, CA and KUBERNETES_SERVICE_HOST/PORT). */
+  static async inCluster(pathPrefix?: string): Promise<KubeClient> {
     const kc = new KubeConfig();
-    kc.loadFromCluster();
+    kc.loadFromCluster(pathPrefix);
     return KubeClient.fromKubeConfigObject(kc);
   }
 
