@@ -57,23 +57,23 @@ build_kubernetes() {
     k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
 }
 
-build_etcd() {
-  # server/v3's own go.mod has relative replaces, so `go install` refuses it: build through a wrapper.
-  local dir="$UPM_CACHE_DIR/build/etcd-v$ETCD_VERSION"
+# build_module NAME MODULE VERSION GO PACKAGE OUTPUT: build one main package of a published module through a
+# throwaway wrapper module (etcd's server module has relative replaces, so `go install` refuses it).
+build_module() {
+  local name=$1 module=$2 version=$3 golang=$4 pkg=$5 out=$6
+  local dir="$UPM_CACHE_DIR/build/$name-v$version"
   mkdir -p "$dir" && cd "$dir"
-  printf 'module upm.local/etcd-binary\ngo 1.24.0\ntool go.etcd.io/etcd/server/v3\nrequire go.etcd.io/etcd/server/v3 v%s\n' \
-    "$ETCD_VERSION" >go.mod
+  printf 'module upm.local/%s-binary\ngo %s\ntool %s\nrequire %s v%s\n' "$name" "$golang" "$pkg" "$module" "$version" >go.mod
   go mod tidy
-  go build -trimpath -ldflags "-s -w" -o "$BIN_DIR/etcd" go.etcd.io/etcd/server/v3
+  go build -trimpath -ldflags "-s -w" -o "$out" "$pkg"
+}
+
+build_etcd() {
+  build_module etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION" 1.24.0 go.etcd.io/etcd/server/v3 "$BIN_DIR/etcd"
 }
 
 build_kwok() {
-  local dir="$UPM_CACHE_DIR/build/kwok-v$KWOK_VERSION"
-  mkdir -p "$dir" && cd "$dir"
-  printf 'module upm.local/kwok-binary\ngo 1.26.0\ntool sigs.k8s.io/kwok/cmd/kwok\nrequire sigs.k8s.io/kwok v%s\n' \
-    "$KWOK_VERSION" >go.mod
-  go mod tidy
-  go build -trimpath -ldflags "-s -w" -o "$BIN_DIR/kwok" sigs.k8s.io/kwok/cmd/kwok
+  build_module kwok sigs.k8s.io/kwok "$KWOK_VERSION" 1.26.0 sigs.k8s.io/kwok/cmd/kwok "$BIN_DIR/kwok"
   # KWOK 0.8 has no built-in stages: ship its own stage manifests (node, pod incl. pod-delete, volume).
   local src
   src=$(go mod download -json "sigs.k8s.io/kwok@v$KWOK_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
@@ -82,12 +82,16 @@ build_kwok() {
   chmod -R u+w "$BIN_DIR/stages"
 }
 
-log "building control plane binaries into $BIN_DIR (cold: about 7 minutes on 2 cores)"
-t0=$(date +%s)
-timed etcd build_etcd
-timed kwok build_kwok
-timed kubernetes build_kubernetes
-printf 'total\t%s\n' "$(( $(date +%s) - t0 ))" >>"$report"
-touch "$BIN_DIR/.complete"
-log "built in $(( $(date +%s) - t0 )) s"
-echo "$BIN_DIR"
+# The body is a function so that bash has parsed all of it before it runs (an edit mid-build cannot bite).
+main() {
+  log "building control plane binaries into $BIN_DIR (cold: about 7 minutes on 2 cores)"
+  t0=$(date +%s)
+  timed etcd build_etcd
+  timed kwok build_kwok
+  timed kubernetes build_kubernetes
+  printf 'total\t%s\n' "$(( $(date +%s) - t0 ))" >>"$report"
+  touch "$BIN_DIR/.complete"
+  log "built in $(( $(date +%s) - t0 )) s"
+  echo "$BIN_DIR"
+}
+main "$@"
