@@ -31,6 +31,11 @@ export interface ClusterOptions {
 const SERVICE_CIDR = '10.96.0.0/16';
 const SERVICE_IP = '10.96.0.1';
 const ZONES = ['zone-a', 'zone-b', 'zone-c'];
+const POD_READY_DELAY = `  delay:
+    durationMilliseconds: 0
+    durationFrom:
+      expressionFrom: '.metadata.annotations["pod-ready.stage.kwok.x-k8s.io/delay"]'
+`;
 
 export class LocalCluster {
   readonly name: string;
@@ -201,7 +206,12 @@ export class LocalCluster {
     if (want.kwok) {
       const stages = ['node/fast/node-initialize', 'node/heartbeat/node-heartbeat', 'pod/fast/pod-ready', 'pod/fast/pod-complete',
         'pod/fast/pod-delete', 'volume/fast/pvc-provision', 'volume/fast/pv-bind', 'volume/fast/pv-delete', 'volume/fast/pvc-delete'];
-      const docs = await Promise.all(stages.map((s) => readFile(join(this.opts.bins.stages, `${s}.yaml`), 'utf8')));
+      const docs = await Promise.all(stages.map(async (s) => {
+        const text = await readFile(join(this.opts.bins.stages, `${s}.yaml`), 'utf8');
+        // Pods turn Ready at once, unless they ask for a delay (annotation pod-ready.stage.kwok.x-k8s.io/delay,
+        // e.g. "2s"): tests use it to make readiness gating observable.
+        return s === 'pod/fast/pod-ready' ? text.replace('\n  next:\n', `\n${POD_READY_DELAY}  next:\n`) : text;
+      }));
       const cfg = join(this.opts.dir, 'kwok.yaml');
       await writeFile(cfg, docs.map((d) => d.trim()).join('\n---\n') + '\n');
       start('kwok', this.opts.bins.kwok, [
@@ -238,8 +248,8 @@ export class LocalCluster {
           },
           spec: { podCIDR: cidr, podCIDRs: [cidr] },
           status: {
-            capacity: { cpu: '32', memory: '128Gi', pods: '250', 'ephemeral-storage': '1Ti' },
-            allocatable: { cpu: '32', memory: '128Gi', pods: '250', 'ephemeral-storage': '1Ti' },
+            capacity: { cpu: '32', memory: '128Gi', pods: '500', 'ephemeral-storage': '1Ti' },
+            allocatable: { cpu: '32', memory: '128Gi', pods: '500', 'ephemeral-storage': '1Ti' },
           },
         } as KubeObject);
       }));
