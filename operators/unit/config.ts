@@ -1,0 +1,102 @@
+// Engine configuration: parameter checks against the template's metadata, and per-unit rendering of the config
+// file (Mustache, no HTML escaping). Pure functions, unit-tested.
+import { createHash } from 'node:crypto';
+import Mustache from 'mustache';
+import type { EngineTemplateSpec } from '../../lib/api/unit.upm.io.generated.ts';
+
+export type ParameterSpec = NonNullable<EngineTemplateSpec['parameters']>[number];
+
+export interface FieldError { field: string; message: string }
+
+export interface RenderContext {
+  unit: { name: string; ordinal: number; fqdn: string };
+  unitSet: { name: string; units: number };
+  namespace: string;
+  serverId: number;
+  resources: { cpuMillis: number; memoryMiB: number; memoryMiB25: number; memoryMiB50: number; memoryMiB70: number };
+  peers: { name: string; ordinal: number; id: number; fqdn: string }[];
+}
+
+const render = (template: string, view: object): string =>
+  Mustache.render(template, view, undefined, { escape: (s: string) => String(s) });
+
+/** Bytes-free quantity parsing for the few units engines use (K/M/G with or without i/B). */
+function quantityOk(v: string): boolean {
+  return /^[0-9]+(\.[0-9]+)?([kKmMgGtT]i?[bB]?)?$/.test(v);
+}
+
+/** Checks user overrides: unknown keys, wrong types and out-of-range values, each naming its field. */
+export function validateParameters(specs: ParameterSpec[] | undefined, overrides: Record<string, string> | undefined): FieldError[] {
+  const errors: FieldError[] = [];
+  const byKey = new Map((specs ?? []).map((p) => [p.key, p]));
+  for (const [key, value] of Object.entries(overrides ?? {})) {
+    const field = `spec.parameters[${key}]`;
+    const p = byKey.get(key);
+    if (!p) {
+      errors.push({ field, message: `unknown parameter "${key}" for this engine` });
+      continue;
+    }
+    switch (p.type) {
+      case 'integer': {
+        if (!/^-?[0-9]+$/.test(value)) { errors.push({ field, message: `must be an integer, got "${value}"` }); break; }
+        const n = Number(value);
+        if (p.minimum !== undefined && n < p.minimum) errors.push({ field, message: `must be >= ${p.minimum}, got ${n}` });
+        if (p.maximum !== undefined && n > p.maximum) errors.push({ field, message: `must be <= ${p.maximum}, got ${n}` });
+        break;
+      }
+      case 'boolean':
+        if (!['true', 'false', 'on', 'off', 'yes', 'no', '1', '0'].includes(value.toLowerCase())) errors.push({ field, message: `must be a boolean, got "${value}"` });
+        break;
+      case 'enum':
+        if (!(p.values ?? []).includes(value)) errors.push({ field, message: `must be one of ${(p.values ?? []).join(', ')}, got "${value}"` });
+        break;
+      case 'quantity':
+        if (!quantityOk(value)) errors.push({ field, message: `must be a size such as 512M or 2G, got "${value}"` });
+        break;
+      default:
+        break;
+    }
+  }
+  return errors;
+}
+
+/** Every parameter's value for one unit: the user's override, else the template default rendered in context. */
+export function effectiveParameters(specs: ParameterSpec[] | undefined, overrides: Record<string, string> | undefined, ctx: RenderContext): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const p of specs ?? []) {
+    const v = overrides?.[p.key] ?? (p.default !== undefined ? render(p.default, ctx) : undefined);
+    if (v !== undefined) out.set(p.key, v);
+  }
+  return out;
+}
+
+export function renderConfig(template: string, params: Map<string, string>, ctx: RenderContext): string {
+  const byMustacheName: Record<string, string> = {};
+  for (const [k, v] of params) byMustacheName[k.replace(/[.-]/g, '_')] = v;
+  return render(template, { ...ctx, params: byMustacheName, paramList: [...params].map(([key, value]) => ({ key, value })) });
+}
+
+export function hash(value: unknown): string {
+  return createHash('sha256').update(typeof value === 'string' ? value : JSON.stringify(value)).digest('hex').slice(0, 10);
+}
+
+/** Parses a Kubernetes quantity into millicores (cpu) or MiB (memory); undefined when absent or unparseable. */
+export function cpuMillis(q: string | number | undefined): number | undefined {
+  if (q === undefined) return undefined;
+  const s = String(q);
+  if (s.endsWith('m')) return Number(s.slice(0, -1));
+  const n = Number(s);
+  return Number.isFinite(n) ? Math.round(n * 1000) : undefined;
+}
+
+const MEM_UNITS: Record<string, number> = {
+  '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4,
+};
+
+export function quantityMiB(q: string | number | undefined): number | undefined {
+  if (q === undefined) return undefined;
+  const m = /^([0-9.]+)([kMGT]i?)?$/.exec(String(q));
+  if (!m) return undefined;
+  const bytes = Number(m[1]) * (MEM_UNITS[m[2] ?? ''] ?? 1);
+  return Math.floor(bytes / 1024 ** 2);
+}

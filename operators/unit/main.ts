@@ -1,0 +1,88 @@
+// The Unit Operator process: `node operators/unit/main.ts [--kubeconfig FILE] [--namespace NS] [--health-port N]
+// [--leader-elect]`. In a pod it uses the in-cluster service account.
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import type { EngineTemplate, Unit, UnitSet } from '../../lib/api/unit.upm.io.generated.ts';
+import { EngineTemplateResource, UnitResource, UnitSetResource } from '../../lib/api/unit.upm.io.generated.ts';
+import { EventRecorder } from '../../lib/events.ts';
+import { KubeClient } from '../../lib/kube/client.ts';
+import { Resources } from '../../lib/kube/resources.ts';
+import type { KubeObject } from '../../lib/kube/types.ts';
+import { newLogger } from '../../lib/log.ts';
+import { Manager, runUntilSignalled } from '../../lib/manager.ts';
+import { CATALOG_KEY, catalogReconciler } from './catalog.ts';
+import { COMPONENT, LABEL_UNIT, LABEL_UNITSET, templateName } from './naming.ts';
+import { unitReconciler, type Pod, type Pvc } from './unit-controller.ts';
+import { unitSetReconciler } from './unitset-controller.ts';
+
+const { values } = parseArgs({
+  options: {
+    kubeconfig: { type: 'string' },
+    namespace: { type: 'string' },
+    'health-port': { type: 'string', default: '0' },
+    'health-host': { type: 'string', default: '127.0.0.1' },
+    'leader-elect': { type: 'boolean', default: false },
+    'lease-namespace': { type: 'string', default: 'upm-system' },
+    concurrency: { type: 'string', default: '8' },
+  },
+});
+
+const log = newLogger({ component: COMPONENT });
+const client = values.kubeconfig || !process.env.KUBERNETES_SERVICE_HOST ? await KubeClient.fromKubeconfig(values.kubeconfig) : await KubeClient.inCluster();
+const namespace = values.namespace;
+const manager = new Manager({
+  client,
+  logger: log,
+  health: { host: values['health-host'], port: Number(values['health-port']) },
+  leaderElection: values['leader-elect']
+    ? { namespace: namespace ?? values['lease-namespace'] ?? 'upm-system', name: COMPONENT, identity: `${hostname()}-${process.pid}` }
+    : undefined,
+});
+manager.metrics.withProcessMetrics();
+const events = new EventRecorder(client, COMPONENT, log);
+const owned = { namespace, labelSelector: LABEL_UNITSET };
+
+const unitSets = manager.informer<UnitSet>(UnitSetResource, { namespace });
+const units = manager.informer<Unit>(UnitResource, { namespace });
+const templates = manager.informer<EngineTemplate>(EngineTemplateResource);
+const configMaps = manager.informer<KubeObject & { data?: Record<string, string> }>(Resources.configMaps, owned);
+const services = manager.informer<KubeObject>(Resources.services, owned);
+const secrets = manager.informer<KubeObject>(Resources.secrets, owned);
+const pvcs = manager.informer<Pvc>(Resources.persistentVolumeClaims, owned);
+const pods = manager.informer<Pod>(Resources.pods, { namespace, labelSelector: LABEL_UNIT });
+
+const concurrency = Number(values.concurrency);
+const specChanged = <T extends KubeObject>(a: T, b: T) =>
+  a.metadata.generation !== b.metadata.generation || !!b.metadata.deletionTimestamp
+  || JSON.stringify([a.metadata.labels, a.metadata.annotations]) !== JSON.stringify([b.metadata.labels, b.metadata.annotations]);
+const unitSetKey = (o: KubeObject) => {
+  const us = o.metadata.labels?.[LABEL_UNITSET];
+  return us ? [`${o.metadata.namespace}/${us}`] : [];
+};
+
+manager.controller({
+  name: 'unitset',
+  concurrency,
+  reconcile: unitSetReconciler({ client, events, unitSets, units, templates, configMaps, services, secrets, pvcs }),
+})
+  .watch(unitSets, undefined, specChanged)
+  .watch(units, unitSetKey)
+  .watch(templates, (t) => unitSets.list().filter((us) => templateName(us.spec.engine, us.spec.version) === t.metadata.name).map((us) => `${us.metadata.namespace}/${us.metadata.name}`))
+  .watch(services, unitSetKey)
+  .watch(secrets, unitSetKey)
+  .watch(configMaps, unitSetKey)
+  .watch(pvcs, unitSetKey);
+
+const unitKey = (o: KubeObject) => {
+  const u = o.metadata.labels?.[LABEL_UNIT];
+  return u ? [`${o.metadata.namespace}/${u}`] : [];
+};
+manager.controller({ name: 'unit', concurrency, reconcile: unitReconciler({ client, events, units, pods, pvcs }) })
+  .watch(units, undefined, specChanged)
+  .watch(pods, unitKey)
+  .watch(pvcs, unitKey);
+
+manager.controller({ name: 'engine-catalog', reconcile: catalogReconciler(client, templates) }).watch(templates, () => [CATALOG_KEY]);
+
+log.info({ namespace: namespace ?? '(all)' }, 'starting');
+await runUntilSignalled(manager);

@@ -1,0 +1,192 @@
+// Unit controller: exactly one Pod per Unit (same name), PVCs "<unit>-<volume>", and a status that tells the
+// truth about the pod. The pod is recreated when its revision differs from the unit's (unless the unit updates
+// only on delete), a Failed pod is recreated a bounded number of times, and a unit in maintenance is left alone.
+import type { Unit } from '../../lib/api/unit.upm.io.generated.ts';
+import { UnitResource } from '../../lib/api/unit.upm.io.generated.ts';
+import { setCondition, type Condition } from '../../lib/conditions.ts';
+import type { ReconcileContext, ReconcileResult } from '../../lib/controller.ts';
+import type { EventRecorder } from '../../lib/events.ts';
+import type { Store } from '../../lib/informer.ts';
+import type { KubeClient } from '../../lib/kube/client.ts';
+import { isAlreadyExists, isNotFound } from '../../lib/kube/errors.ts';
+import { Resources } from '../../lib/kube/resources.ts';
+import { splitKey, type KubeObject } from '../../lib/kube/types.ts';
+import { quantityMiB } from './config.ts';
+import {
+  ANNOTATION_CONFIG_HASH, ANNOTATION_MAINTENANCE, ANNOTATION_PVC_OWNED_BY_UNITSET, ANNOTATION_REVISION, ANNOTATION_UPDATE_ON_DELETE, LABEL_ORDINAL, LABEL_UNIT, LABEL_UNITSET, claimName,
+} from './naming.ts';
+import { ownerRef } from './unitset-build.ts';
+
+export interface Pod extends KubeObject {
+  spec?: { nodeName?: string; [k: string]: unknown };
+  status?: {
+    phase?: string;
+    podIP?: string;
+    hostIP?: string;
+    conditions?: { type: string; status: string }[];
+    containerStatuses?: { restartCount?: number }[];
+  };
+}
+export interface Pvc extends KubeObject {
+  spec?: { resources?: { requests?: { storage?: string } }; storageClassName?: string; volumeName?: string };
+  status?: { phase?: string; capacity?: { storage?: string } };
+}
+
+export const MAX_RECOVERIES = 5;
+
+export interface UnitControllerDeps {
+  client: KubeClient;
+  events: EventRecorder;
+  units: Store<Unit>;
+  pods: Store<Pod>;
+  pvcs: Store<Pvc>;
+}
+
+export function unitReconciler(d: UnitControllerDeps) {
+  return async function reconcile(key: string, _ctx: ReconcileContext): Promise<ReconcileResult> {
+    const unit = d.units.get(key);
+    if (!unit || unit.metadata.deletionTimestamp) return;
+    const { namespace, name } = splitKey(key) as { namespace: string; name: string };
+    const maintenance = unit.metadata.annotations?.[ANNOTATION_MAINTENANCE] === 'true';
+    let pod = d.pods.get(key);
+    let recoveries = unit.status?.recoveries ?? 0;
+    let task = '';
+
+    if (!maintenance) {
+      await ensureClaims(d, unit);
+      if (pod && !pod.metadata.ownerReferences?.some((o) => o.uid === unit.metadata.uid)) {
+        throw new Error(`pod ${name} exists but is not owned by this unit; refusing to touch it`);
+      }
+      if (pod && !pod.metadata.deletionTimestamp) {
+        const podRevision = pod.metadata.annotations?.[ANNOTATION_REVISION];
+        const onDelete = unit.metadata.annotations?.[ANNOTATION_UPDATE_ON_DELETE] === 'true';
+        if (podRevision !== unit.spec.revision && !onDelete) {
+          task = `recreating pod for revision ${unit.spec.revision}`;
+          await deletePod(d, pod);
+          await d.events.record(unit, 'Normal', 'RecreatingPod', `pod revision ${podRevision} -> ${unit.spec.revision}`);
+          pod = undefined;
+        } else if (pod.status?.phase === 'Failed' && recoveries < MAX_RECOVERIES) {
+          recoveries++;
+          task = `recovering failed pod (${recoveries}/${MAX_RECOVERIES})`;
+          await deletePod(d, pod);
+          await d.events.record(unit, 'Warning', 'RecoveringPod', `pod failed; recreating it (attempt ${recoveries} of ${MAX_RECOVERIES})`);
+          pod = undefined;
+        }
+      }
+      if (!d.pods.get(key) && !task) {
+        pod = await createPod(d, unit);
+        await d.events.record(unit, 'Normal', 'CreatedPod', `created pod ${name}${pod.spec?.nodeName ? ` on ${pod.spec.nodeName}` : ''}`);
+      }
+    }
+    await writeStatus(d, unit, pod, recoveries, task, maintenance, namespace);
+  };
+}
+
+async function deletePod(d: UnitControllerDeps, pod: Pod): Promise<void> {
+  await d.client.delete(Resources.pods, pod.metadata.name ?? '', pod.metadata.namespace).catch((e: unknown) => { if (!isNotFound(e)) throw e; });
+}
+
+async function createPod(d: UnitControllerDeps, unit: Unit): Promise<Pod> {
+  const tpl = unit.spec.template as { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: Record<string, unknown> };
+  const pod: Pod = {
+    apiVersion: 'v1', kind: 'Pod',
+    metadata: {
+      name: unit.metadata.name,
+      namespace: unit.metadata.namespace,
+      labels: { ...(tpl.metadata?.labels ?? {}), ...(unit.metadata.labels ?? {}) },
+      annotations: { ...(tpl.metadata?.annotations ?? {}), [ANNOTATION_REVISION]: unit.spec.revision ?? '' },
+      ownerReferences: [ownerRef(unit)],
+    },
+    spec: { ...(tpl.spec ?? {}) },
+  };
+  try {
+    return await d.client.create<Pod>(Resources.pods, pod);
+  } catch (err) {
+    if (isAlreadyExists(err)) return pod; // a previous pass created it; the informer will show it
+    throw err;
+  }
+}
+
+async function ensureClaims(d: UnitControllerDeps, unit: Unit): Promise<void> {
+  const ns = unit.metadata.namespace ?? '';
+  const unitSetOwner = unit.metadata.ownerReferences?.find((o) => o.controller);
+  const ownedByUnitSet = unit.metadata.annotations?.[ANNOTATION_PVC_OWNED_BY_UNITSET] === 'true' && unitSetOwner;
+  for (const v of unit.spec.volumeClaimTemplates ?? []) {
+    const name = claimName(unit.metadata.name ?? '', v.name);
+    const cur = d.pvcs.get(`${ns}/${name}`);
+    if (!cur) {
+      await d.client.create<Pvc>(Resources.persistentVolumeClaims, {
+        apiVersion: 'v1', kind: 'PersistentVolumeClaim',
+        metadata: {
+          name, namespace: ns,
+          labels: {
+            [LABEL_UNITSET]: unit.metadata.labels?.[LABEL_UNITSET] ?? '', [LABEL_UNIT]: unit.metadata.name ?? '',
+            [LABEL_ORDINAL]: unit.metadata.labels?.[LABEL_ORDINAL] ?? '', 'unit.upm.io/volume': v.name,
+          },
+          // whenDeleted=Delete: the garbage collector removes the claim with the UnitSet. Otherwise the claim
+          // outlives both the Unit and the UnitSet, and a unit recreated at this ordinal finds its data again.
+          ...(ownedByUnitSet ? { ownerReferences: [{ ...unitSetOwner, controller: false }] } : {}),
+        },
+        spec: {
+          accessModes: ['ReadWriteOnce'],
+          resources: { requests: { storage: v.size } },
+          ...(v.storageClassName ? { storageClassName: v.storageClassName } : {}),
+        },
+      } as Pvc).catch((e: unknown) => { if (!isAlreadyExists(e)) throw e; });
+      await d.events.record(unit, 'Normal', 'CreatedClaim', `created PVC ${name} (${v.size})`);
+    } else if ((quantityMiB(cur.spec?.resources?.requests?.storage) ?? 0) < (quantityMiB(v.size) ?? 0)) {
+      // Storage only grows (the CRD refuses a shrink); the storage class must allow expansion.
+      await d.client.patch(Resources.persistentVolumeClaims, name, { spec: { resources: { requests: { storage: v.size } } } }, 'merge', { namespace: ns });
+      await d.events.record(unit, 'Normal', 'ExpandingClaim', `expanding PVC ${name} to ${v.size}`);
+    }
+  }
+}
+
+function phaseOf(pod: Pod | undefined, startup: boolean): NonNullable<Unit['status']>['phase'] {
+  if (!pod) return 'Pending';
+  if (pod.metadata.deletionTimestamp) return 'Terminating';
+  const ready = pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+  switch (pod.status?.phase) {
+    case 'Running': return !startup ? 'Stopped' : ready ? 'Ready' : 'Running';
+    case 'Failed': return 'Failed';
+    case 'Pending': return pod.spec?.nodeName ? 'Scheduled' : 'Pending';
+    case 'Succeeded': return 'Failed';
+    default: return 'Unknown';
+  }
+}
+
+async function writeStatus(d: UnitControllerDeps, unit: Unit, pod: Pod | undefined, recoveries: number, task: string, maintenance: boolean, ns: string): Promise<void> {
+  const phase = phaseOf(pod, unit.spec.startup ?? true);
+  const ready = phase === 'Ready';
+  const generation = unit.metadata.generation;
+  let conditions = unit.status?.conditions as Condition[] | undefined;
+  conditions = setCondition(conditions, ready
+    ? { type: 'Ready', status: 'True', reason: 'PodReady', message: '', observedGeneration: generation }
+    : { type: 'Ready', status: 'False', reason: task ? 'Updating' : `Pod${phase}`, message: task || `pod is ${phase}`, observedGeneration: generation });
+  conditions = setCondition(conditions, phase === 'Failed' && recoveries >= MAX_RECOVERIES
+    ? { type: 'Degraded', status: 'True', reason: 'RecoveryExhausted', message: `pod failed ${recoveries} times; left for inspection`, observedGeneration: generation }
+    : { type: 'Degraded', status: 'False', reason: 'AsExpected', message: '', observedGeneration: generation });
+  conditions = setCondition(conditions, maintenance
+    ? { type: 'Maintenance', status: 'True', reason: 'Annotated', message: 'the operator leaves this unit alone', observedGeneration: generation }
+    : { type: 'Maintenance', status: 'False', reason: 'NotAnnotated', message: '', observedGeneration: generation });
+  const volumes = (unit.spec.volumeClaimTemplates ?? []).map((v) => {
+    const pvc = d.pvcs.get(`${ns}/${claimName(unit.metadata.name ?? '', v.name)}`);
+    return { name: v.name, claimName: claimName(unit.metadata.name ?? '', v.name), phase: pvc?.status?.phase ?? 'Missing', capacity: pvc?.status?.capacity?.storage ?? '' };
+  });
+  const status: NonNullable<Unit['status']> = {
+    ...(unit.status ?? {}),
+    observedGeneration: generation,
+    phase, ready,
+    nodeName: pod?.spec?.nodeName ?? '',
+    podIP: pod?.status?.podIP ?? '',
+    hostIP: pod?.status?.hostIP ?? '',
+    restartCount: (pod?.status?.containerStatuses ?? []).reduce((n, c) => n + (c.restartCount ?? 0), 0),
+    podRevision: pod?.metadata.annotations?.[ANNOTATION_REVISION] ?? '',
+    configRevision: (unit.spec.template as { metadata?: { annotations?: Record<string, string> } }).metadata?.annotations?.[ANNOTATION_CONFIG_HASH] ?? '',
+    recoveries,
+    volumes,
+    conditions,
+  };
+  if (JSON.stringify(status) === JSON.stringify(unit.status ?? {})) return;
+  await d.client.patch(UnitResource, unit.metadata.name ?? '', { status }, 'merge', { namespace: ns, subresource: 'status' });
+}

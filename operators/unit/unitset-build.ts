@@ -1,0 +1,162 @@
+// What a UnitSet wants, computed without side effects: the unit template revision, each Unit, each unit's
+// rendered config, and the Services. The controller compares these with the world and writes the difference.
+import type { EngineTemplate, Unit, UnitSet } from '../../lib/api/unit.upm.io.generated.ts';
+import type { KubeObject, OwnerReference } from '../../lib/kube/types.ts';
+import { cpuMillis, effectiveParameters, hash, quantityMiB, renderConfig, type RenderContext } from './config.ts';
+import {
+  ANNOTATION_CONFIG_HASH, ANNOTATION_PVC_OWNED_BY_UNITSET, ANNOTATION_REVISION, ANNOTATION_UPDATE_ON_DELETE, CREDENTIALS_PLACEHOLDER,
+  LABEL_ORDINAL, LABEL_UNIT, LABEL_UNITSET, configMapName, credentialsSecretName, headlessServiceName, unitName,
+} from './naming.ts';
+
+type Json = Record<string, unknown>;
+interface Container { name: string; image?: string; env?: { name: string }[]; ports?: { name?: string; containerPort: number; protocol?: string }[]; resources?: unknown; volumeMounts?: { name: string; mountPath: string }[] }
+interface PodTemplate { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec: Json & { containers: Container[]; volumes?: Json[] } }
+
+export function ownerRef(obj: KubeObject, controller = true): OwnerReference {
+  return { apiVersion: obj.apiVersion ?? '', kind: obj.kind ?? '', name: obj.metadata.name ?? '', uid: obj.metadata.uid ?? '', controller, blockOwnerDeletion: true };
+}
+
+/** The revision every unit should reach: a hash of everything that shapes a unit's pod and config. */
+export function updateRevision(us: UnitSet, tpl: EngineTemplate): string {
+  const { units: _u, paused: _p, updateStrategy: _s, pvcRetentionPolicy: _r, ...shaping } = us.spec;
+  return hash({ template: tpl.spec, shaping, labels: us.metadata.labels ?? {}, annotations: podAnnotations(us) });
+}
+
+/** UnitSet annotations worth carrying to units and pods (not kubectl's bookkeeping). */
+function podAnnotations(us: UnitSet): Record<string, string> {
+  return Object.fromEntries(Object.entries(us.metadata.annotations ?? {}).filter(([k]) => !k.startsWith('kubectl.kubernetes.io/')));
+}
+
+export function renderContext(us: UnitSet, ordinal: number): RenderContext {
+  const ns = us.metadata.namespace ?? 'default';
+  const name = us.metadata.name ?? '';
+  const fqdn = (o: number) => `${unitName(name, o)}.${headlessServiceName(name)}.${ns}.svc.cluster.local`;
+  const res = us.spec.resources ?? {};
+  const mem = quantityMiB(res.limits?.memory ?? res.requests?.memory) ?? 1024;
+  const units = us.spec.units ?? 1;
+  return {
+    unit: { name: unitName(name, ordinal), ordinal, fqdn: fqdn(ordinal) },
+    unitSet: { name, units },
+    namespace: ns,
+    serverId: ordinal + 1,
+    resources: {
+      cpuMillis: cpuMillis(res.limits?.cpu ?? res.requests?.cpu) ?? 1000,
+      memoryMiB: mem, memoryMiB25: Math.floor(mem * 0.25), memoryMiB50: Math.floor(mem * 0.5), memoryMiB70: Math.floor(mem * 0.7),
+    },
+    peers: Array.from({ length: units }, (_, o) => ({ name: unitName(name, o), ordinal: o, id: o + 1, fqdn: fqdn(o) })),
+  };
+}
+
+/** The rendered config file of one unit, or undefined when the template has none. */
+export function unitConfig(us: UnitSet, tpl: EngineTemplate, ordinal: number): { fileName: string; content: string } | undefined {
+  const cfg = tpl.spec.config;
+  if (!cfg) return undefined;
+  const ctx = renderContext(us, ordinal);
+  const params = effectiveParameters(tpl.spec.parameters, us.spec.parameters, ctx);
+  return { fileName: cfg.fileName, content: renderConfig(cfg.template, params, ctx) };
+}
+
+export function unitLabels(us: UnitSet, ordinal: number): Record<string, string> {
+  const name = us.metadata.name ?? '';
+  return {
+    ...(us.metadata.labels ?? {}),
+    'app.kubernetes.io/name': us.spec.engine,
+    'app.kubernetes.io/instance': name,
+    'app.kubernetes.io/managed-by': 'upm',
+    [LABEL_UNITSET]: name,
+    [LABEL_UNIT]: unitName(name, ordinal),
+    [LABEL_ORDINAL]: String(ordinal),
+  };
+}
+
+/** The full desired Unit for an ordinal at the given revision. */
+export function desiredUnit(us: UnitSet, tpl: EngineTemplate, ordinal: number, revision: string, configHash: string): Unit {
+  const name = us.metadata.name ?? '';
+  const unit = unitName(name, ordinal);
+  const labels = unitLabels(us, ordinal);
+  const retention = us.spec.pvcRetentionPolicy ?? {};
+  return {
+    apiVersion: 'unit.upm.io/v1alpha1',
+    kind: 'Unit',
+    metadata: {
+      name: unit,
+      namespace: us.metadata.namespace,
+      labels,
+      annotations: {
+        ...podAnnotations(us),
+        ...((retention.whenDeleted ?? 'Delete') === 'Delete' ? { [ANNOTATION_PVC_OWNED_BY_UNITSET]: 'true' } : {}),
+        ...(us.spec.updateStrategy?.type === 'OnDelete' ? { [ANNOTATION_UPDATE_ON_DELETE]: 'true' } : {}),
+      },
+      ownerReferences: [ownerRef(us)],
+    },
+    spec: {
+      engine: us.spec.engine,
+      version: us.spec.version,
+      startup: true,
+      revision,
+      template: podTemplate(us, tpl, ordinal, revision, configHash) as unknown as Unit['spec']['template'],
+      volumeClaimTemplates: (us.spec.storage ?? []).map((s) => ({ name: s.name, size: s.size, ...(s.storageClassName ? { storageClassName: s.storageClassName } : {}) })),
+      configMapName: tpl.spec.config ? configMapName(unit) : undefined,
+    },
+  };
+}
+
+function podTemplate(us: UnitSet, tpl: EngineTemplate, ordinal: number, revision: string, configHash: string): PodTemplate {
+  const name = us.metadata.name ?? '';
+  const unit = unitName(name, ordinal);
+  // The template names the credentials Secret with a placeholder; each UnitSet has its own.
+  const base = JSON.parse(JSON.stringify(tpl.spec.podTemplate).replaceAll(CREDENTIALS_PLACEHOLDER, credentialsSecretName(name))) as PodTemplate;
+  const spec = base.spec;
+  const userEnv = us.spec.env ?? [];
+  for (const c of spec.containers) {
+    if (c.name === tpl.spec.mainContainer) {
+      c.image = tpl.spec.image;
+      if (us.spec.resources) c.resources = us.spec.resources;
+    }
+    // UnitSet env wins over the template's.
+    c.env = [...userEnv, ...(c.env ?? []).filter((e) => !userEnv.some((u) => u.name === e.name))];
+  }
+  const volumes: Json[] = (spec.volumes ?? []).filter((v) => !['config', 'data'].includes(String(v.name)));
+  const mounted = new Set(spec.containers.flatMap((c) => (c.volumeMounts ?? []).map((m) => m.name)));
+  if (tpl.spec.config) volumes.push({ name: 'config', configMap: { name: configMapName(unit) } });
+  else if (mounted.has('config')) volumes.push({ name: 'config', emptyDir: {} });
+  const storage = us.spec.storage ?? [];
+  for (const s of storage) {
+    volumes.push({ name: s.name, persistentVolumeClaim: { claimName: `${unit}-${s.name}` } });
+    const main = spec.containers.find((c) => c.name === tpl.spec.mainContainer);
+    if (main && !(main.volumeMounts ?? []).some((m) => m.name === s.name)) main.volumeMounts = [...(main.volumeMounts ?? []), { name: s.name, mountPath: s.mountPath }];
+  }
+  if (mounted.has('data') && !storage.some((s) => s.name === 'data')) volumes.push({ name: 'data', emptyDir: {} });
+  spec.volumes = volumes;
+  spec.hostname = unit;
+  spec.subdomain = headlessServiceName(name);
+  if (us.spec.nodeSelector) spec.nodeSelector = { ...(spec.nodeSelector as Record<string, string> | undefined), ...us.spec.nodeSelector };
+  const selector = { matchLabels: { [LABEL_UNITSET]: name } };
+  const policy = us.spec.podAntiAffinity ?? 'Soft';
+  if (policy !== 'None') {
+    const term = { labelSelector: selector, topologyKey: 'kubernetes.io/hostname' };
+    spec.affinity = {
+      ...(spec.affinity as Json | undefined),
+      podAntiAffinity: policy === 'Hard'
+        ? { requiredDuringSchedulingIgnoredDuringExecution: [term] }
+        : { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: term }] },
+    };
+  }
+  if (us.spec.topologySpreadConstraints?.length) {
+    spec.topologySpreadConstraints = us.spec.topologySpreadConstraints.map((t) => ({ labelSelector: selector, ...t }));
+  }
+  return {
+    metadata: {
+      labels: { ...(base.metadata?.labels ?? {}), ...unitLabels(us, ordinal) },
+      annotations: { ...(base.metadata?.annotations ?? {}), ...podAnnotations(us), [ANNOTATION_REVISION]: revision, [ANNOTATION_CONFIG_HASH]: configHash },
+    },
+    spec,
+  };
+}
+
+/** Ports of the main container: what the Services expose. */
+export function servicePorts(tpl: EngineTemplate): { name: string; port: number; targetPort: number; protocol: string }[] {
+  const spec = (tpl.spec.podTemplate as unknown as PodTemplate).spec;
+  const main = spec?.containers?.find((c) => c.name === tpl.spec.mainContainer);
+  return (main?.ports ?? []).filter((p) => p.name).map((p) => ({ name: p.name as string, port: p.containerPort, targetPort: p.containerPort, protocol: p.protocol ?? 'TCP' }));
+}

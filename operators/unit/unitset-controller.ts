@@ -1,0 +1,278 @@
+// UnitSet controller: resolves the engine template, keeps the credentials Secret, Services, per-unit config and the
+// Units in step with the UnitSet, and rolls changes out. Level-based: each pass reads the cache, does the next
+// safe step(s), records status, and is re-triggered by the events its own writes cause.
+//   scale out : create missing ordinals (at the update revision)
+//   scale in  : delete the highest surplus ordinal, wait until it is gone (foreground), then the next
+//   rollout   : highest outdated ordinal >= partition first, while fewer than maxUnavailable units are unavailable;
+//               a unit counts as done when its spec carries the update revision, so a restart never repeats one
+import { randomBytes } from 'node:crypto';
+import type { EngineTemplate, Unit, UnitSet } from '../../lib/api/unit.upm.io.generated.ts';
+import { EngineTemplateResource, UnitResource, UnitSetResource } from '../../lib/api/unit.upm.io.generated.ts';
+import { setCondition, type Condition } from '../../lib/conditions.ts';
+import type { ReconcileContext, ReconcileResult } from '../../lib/controller.ts';
+import type { EventRecorder } from '../../lib/events.ts';
+import type { Store } from '../../lib/informer.ts';
+import type { KubeClient } from '../../lib/kube/client.ts';
+import { isAlreadyExists, isNotFound } from '../../lib/kube/errors.ts';
+import { Resources } from '../../lib/kube/resources.ts';
+import { splitKey, type KubeObject } from '../../lib/kube/types.ts';
+import { hash, validateParameters } from './config.ts';
+import {
+  ANNOTATION_CONFIG_HASH, LABEL_UNITSET, claimName, configMapName, credentialsSecretName, headlessServiceName, ordinalOf, templateName, unitName,
+} from './naming.ts';
+import { desiredUnit, ownerRef, servicePorts, unitConfig, updateRevision } from './unitset-build.ts';
+
+type ConfigMap = KubeObject & { data?: Record<string, string> };
+type Service = KubeObject & { spec?: { type?: string; ports?: unknown[] } };
+type Pvc = KubeObject;
+
+export interface UnitSetControllerDeps {
+  client: KubeClient;
+  events: EventRecorder;
+  unitSets: Store<UnitSet>;
+  units: Store<Unit>;
+  templates: Store<EngineTemplate>;
+  configMaps: Store<ConfigMap>;
+  services: Store<Service>;
+  secrets: Store<KubeObject>;
+  pvcs: Store<Pvc>;
+}
+
+export const isUnitAvailable = (u: Unit): boolean =>
+  !u.metadata.deletionTimestamp && u.status?.ready === true && u.status.podRevision === u.spec.revision;
+
+export function unitSetReconciler(d: UnitSetControllerDeps) {
+  return async function reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult> {
+    const us = d.unitSets.get(key);
+    if (!us || us.metadata.deletionTimestamp) return; // owned objects go with it (garbage collector)
+    const { namespace, name } = splitKey(key) as { namespace: string; name: string };
+    const generation = us.metadata.generation;
+    const desired = us.spec.units ?? 1;
+    const tplName = templateName(us.spec.engine, us.spec.version);
+    const tpl = d.templates.get(tplName);
+    const units = d.units.list().filter((u) => u.metadata.namespace === namespace && u.metadata.labels?.[LABEL_UNITSET] === name && u.metadata.ownerReferences?.some((o) => o.uid === us.metadata.uid));
+    let conditions = us.status?.conditions as Condition[] | undefined;
+
+    const fail = async (reason: string, message: string) => {
+      conditions = setCondition(conditions, { type: 'Ready', status: 'False', reason, message, observedGeneration: generation });
+      conditions = setCondition(conditions, { type: 'Degraded', status: 'True', reason, message, observedGeneration: generation });
+      if (us.status?.conditions?.find((c) => c.type === 'Degraded')?.reason !== reason) await d.events.record(us, 'Warning', reason, message);
+      await writeStatus(d, us, { phase: 'Failed', conditions, observedGeneration: generation, ...counts(units, desired, undefined), selector: `${LABEL_UNITSET}=${name}` });
+    };
+    if (!tpl) return fail('TemplateNotFound', `no EngineTemplate "${tplName}" for engine ${us.spec.engine} version ${us.spec.version}`);
+    const paramErrors = validateParameters(tpl.spec.parameters, us.spec.parameters);
+    if (paramErrors.length) return fail('InvalidParameters', paramErrors.map((e) => `${e.field}: ${e.message}`).join('; '));
+
+    const revision = updateRevision(us, tpl);
+    if (us.spec.paused) {
+      conditions = setCondition(conditions, { type: 'Progressing', status: 'False', reason: 'Paused', message: 'the UnitSet is paused', observedGeneration: generation });
+      return writeStatus(d, us, { phase: 'Paused', conditions, observedGeneration: generation, updateRevision: revision, ...counts(units, desired, revision), selector: `${LABEL_UNITSET}=${name}` });
+    }
+
+    const secretName = await ensureCredentials(d, us, tpl);
+    await ensureServices(d, us, tpl);
+
+    // Per-unit config for every ordinal that exists or is about to.
+    const configHashes = new Map<number, string>();
+    for (let o = 0; o < desired; o++) configHashes.set(o, await ensureUnitConfig(d, us, tpl, o, units));
+
+    // Scale out: every missing ordinal.
+    const byOrdinal = new Map(units.map((u) => [ordinalOf(u), u]));
+    for (let o = 0; o < desired; o++) {
+      if (byOrdinal.has(o)) continue;
+      const unit = desiredUnit(us, tpl, o, revision, configHashes.get(o) ?? '');
+      try {
+        const created = await d.client.create<Unit>(UnitResource, unit);
+        byOrdinal.set(o, created);
+        await d.events.record(us, 'Normal', 'CreatedUnit', `created unit ${unit.metadata.name}`);
+      } catch (err) {
+        if (!isAlreadyExists(err)) throw err;
+      }
+    }
+
+    // Scale in: highest surplus ordinal first, one at a time (foreground, so its pod is gone before the next).
+    const surplus = units.filter((u) => ordinalOf(u) >= desired).sort((a, b) => ordinalOf(b) - ordinalOf(a));
+    if (surplus.length && !surplus.some((u) => u.metadata.deletionTimestamp)) {
+      const victim = surplus[0] as Unit;
+      await d.client.delete(UnitResource, victim.metadata.name ?? '', namespace, { propagationPolicy: 'Foreground' }).catch((e: unknown) => { if (!isNotFound(e)) throw e; });
+      await d.events.record(us, 'Normal', 'DeletedUnit', `deleted unit ${victim.metadata.name} (scale in to ${desired})`);
+    }
+    await cleanupScaledClaims(d, us, desired, units);
+
+    // Rollout.
+    const live = [...byOrdinal.values()].filter((u) => ordinalOf(u) < desired);
+    const updating: string[] = [];
+    const strategy = us.spec.updateStrategy ?? {};
+    const outdated = live.filter((u) => u.spec.revision !== revision).sort((a, b) => ordinalOf(b) - ordinalOf(a));
+    if (strategy.type === 'OnDelete') {
+      for (const u of outdated) await updateUnit(d, us, tpl, u, revision, configHashes.get(ordinalOf(u)) ?? '');
+    } else {
+      const partition = strategy.rollingUpdate?.partition ?? 0;
+      const maxUnavailable = strategy.rollingUpdate?.maxUnavailable ?? 1;
+      let unavailable = live.filter((u) => !isUnitAvailable(u)).length;
+      for (const u of outdated) {
+        if (ordinalOf(u) < partition) continue;
+        if (unavailable >= maxUnavailable) break;
+        await updateUnit(d, us, tpl, u, revision, configHashes.get(ordinalOf(u)) ?? '');
+        await d.events.record(us, 'Normal', 'UpdatingUnit', `updating unit ${u.metadata.name} to revision ${revision}`);
+        updating.push(u.metadata.name ?? '');
+        if (isUnitAvailable(u)) unavailable++;
+      }
+    }
+    for (const u of live) if (u.spec.revision === revision && !isUnitAvailable(u) && !updating.includes(u.metadata.name ?? '')) updating.push(u.metadata.name ?? '');
+
+    // Status.
+    const c = counts([...byOrdinal.values()], desired, revision);
+    const done = c.units === desired && c.readyUnits === desired && c.updatedUnits === desired;
+    const partitioned = (strategy.rollingUpdate?.partition ?? 0) > 0 && c.readyUnits === desired && c.units === desired;
+    conditions = setCondition(conditions, { type: 'Degraded', status: 'False', reason: 'AsExpected', message: '', observedGeneration: generation });
+    conditions = setCondition(conditions, done || partitioned
+      ? { type: 'Ready', status: 'True', reason: 'AllUnitsReady', message: `${c.readyUnits}/${desired} units ready`, observedGeneration: generation }
+      : { type: 'Ready', status: 'False', reason: 'UnitsNotReady', message: `${c.readyUnits}/${desired} units ready, ${c.updatedUnits} updated`, observedGeneration: generation });
+    conditions = setCondition(conditions, done || partitioned
+      ? { type: 'Progressing', status: 'False', reason: 'Complete', message: `revision ${revision} rolled out`, observedGeneration: generation }
+      : { type: 'Progressing', status: 'True', reason: c.units !== desired ? 'Scaling' : 'Updating', message: `${c.units}/${desired} units, ${c.updatedUnits} at revision ${revision}`, observedGeneration: generation });
+    if ((done || partitioned) && us.status?.phase !== 'Ready') await d.events.record(us, 'Normal', 'Ready', `${desired} units ready at revision ${revision}`);
+    await writeStatus(d, us, {
+      ...c, phase: done || partitioned ? 'Ready' : 'Progressing', conditions, observedGeneration: generation, selector: `${LABEL_UNITSET}=${name}`,
+      updateRevision: revision, currentRevision: done ? revision : us.status?.currentRevision ?? revision, updating: updating.sort(), credentialsSecret: secretName,
+    });
+    ctx.log.debug({ units: c.units, ready: c.readyUnits, updated: c.updatedUnits }, 'reconciled');
+  };
+}
+
+function counts(units: Unit[], desired: number, revision: string | undefined) {
+  const present = units.filter((u) => ordinalOf(u) < desired && !u.metadata.deletionTimestamp);
+  const readyUnits = present.filter((u) => u.status?.ready).length;
+  const updatedUnits = revision ? present.filter((u) => u.spec.revision === revision).length : 0;
+  return { units: units.filter((u) => !u.metadata.deletionTimestamp).length, readyUnits, updatedUnits, ready: `${readyUnits}/${desired}` };
+}
+
+/** Patches status only when it changed, so a settled UnitSet causes no writes. */
+async function writeStatus(d: UnitSetControllerDeps, us: UnitSet, status: NonNullable<UnitSet['status']>): Promise<void> {
+  const next = { ...(us.status ?? {}), ...status };
+  if (JSON.stringify(next) === JSON.stringify(us.status ?? {})) return;
+  await d.client.patch(UnitSetResource, us.metadata.name ?? '', { status: next }, 'merge', { namespace: us.metadata.namespace, subresource: 'status' });
+}
+
+async function ensureCredentials(d: UnitSetControllerDeps, us: UnitSet, tpl: EngineTemplate): Promise<string> {
+  const name = credentialsSecretName(us.metadata.name ?? '');
+  const ns = us.metadata.namespace ?? '';
+  const existing = d.secrets.get(`${ns}/${name}`) as (KubeObject & { data?: Record<string, string> }) | undefined;
+  const want: Record<string, string> = {};
+  for (const u of tpl.spec.users ?? []) {
+    want[`${u.role}-username`] = Buffer.from(u.username).toString('base64');
+    want[`${u.role}-password`] = randomBytes(18).toString('base64url');
+  }
+  if (!existing) {
+    const data = Object.fromEntries(Object.entries(want).map(([k, v]) => [k, k.endsWith('-password') ? Buffer.from(v).toString('base64') : v]));
+    await d.client.create(Resources.secrets, {
+      apiVersion: 'v1', kind: 'Secret', type: 'Opaque',
+      metadata: { name, namespace: ns, labels: { [LABEL_UNITSET]: us.metadata.name ?? '' }, ownerReferences: [ownerRef(us)] },
+      data,
+    } as KubeObject).catch((e: unknown) => { if (!isAlreadyExists(e)) throw e; });
+    await d.events.record(us, 'Normal', 'CreatedCredentials', `created Secret ${name} with engine accounts (${(tpl.spec.users ?? []).map((u) => u.role).join(', ')})`);
+    return name;
+  }
+  // A new template version may add accounts; existing passwords are never rotated here.
+  const missing = Object.keys(want).filter((k) => !existing.data?.[k]);
+  if (missing.length) {
+    const add = Object.fromEntries(missing.map((k) => [k, k.endsWith('-password') ? Buffer.from(want[k] as string).toString('base64') : want[k]]));
+    await d.client.patch(Resources.secrets, name, { data: add }, 'merge', { namespace: ns });
+  }
+  return name;
+}
+
+async function ensureServices(d: UnitSetControllerDeps, us: UnitSet, tpl: EngineTemplate): Promise<void> {
+  const name = us.metadata.name ?? '';
+  const ns = us.metadata.namespace ?? '';
+  const ports = servicePorts(tpl);
+  const labels = { [LABEL_UNITSET]: name, 'app.kubernetes.io/managed-by': 'upm' };
+  const want: KubeObject[] = [{
+    apiVersion: 'v1', kind: 'Service',
+    metadata: { name: headlessServiceName(name), namespace: ns, labels, ownerReferences: [ownerRef(us)] },
+    spec: { clusterIP: 'None', publishNotReadyAddresses: true, selector: { [LABEL_UNITSET]: name }, ports },
+  } as KubeObject];
+  const type = us.spec.unitService?.type ?? 'ClusterIP';
+  for (let o = 0; o < (us.spec.units ?? 1); o++) {
+    const unit = unitName(name, o);
+    want.push({
+      apiVersion: 'v1', kind: 'Service',
+      metadata: { name: unit, namespace: ns, labels: { ...labels, 'unit.upm.io/unit': unit }, ownerReferences: [ownerRef(us)] },
+      spec: { type, selector: { 'unit.upm.io/unit': unit }, ports },
+    } as KubeObject);
+  }
+  for (const svc of want) {
+    const cur = d.services.get(`${ns}/${svc.metadata.name}`);
+    const spec = (svc as Service).spec ?? {};
+    if (!cur) {
+      await d.client.create(Resources.services, svc).catch((e: unknown) => { if (!isAlreadyExists(e)) throw e; });
+    } else if (JSON.stringify(cur.spec?.ports ? (cur.spec.ports as { name: string; port: number }[]).map((p) => [p.name, p.port]) : []) !== JSON.stringify(ports.map((p) => [p.name, p.port]))
+      || (spec.type && cur.spec?.type !== spec.type)) {
+      await d.client.patch(Resources.services, svc.metadata.name ?? '', { spec: { ports, ...(spec.type ? { type: spec.type } : {}) } }, 'merge', { namespace: ns });
+    }
+  }
+  // Per-unit Services of ordinals scaled away.
+  for (const svc of d.services.list()) {
+    const unit = svc.metadata.labels?.['unit.upm.io/unit'];
+    if (svc.metadata.namespace !== ns || svc.metadata.labels?.[LABEL_UNITSET] !== name || !unit) continue;
+    const o = Number(unit.slice(name.length + 1));
+    if (o >= (us.spec.units ?? 1)) await d.client.delete(Resources.services, svc.metadata.name ?? '', ns).catch((e: unknown) => { if (!isNotFound(e)) throw e; });
+  }
+}
+
+/** Writes the unit's rendered config into "<unit>-config" (owned by the Unit once it exists); returns its hash. */
+async function ensureUnitConfig(d: UnitSetControllerDeps, us: UnitSet, tpl: EngineTemplate, ordinal: number, units: Unit[]): Promise<string> {
+  const cfg = unitConfig(us, tpl, ordinal);
+  if (!cfg) return '';
+  const h = hash(cfg.content);
+  const ns = us.metadata.namespace ?? '';
+  const unit = unitName(us.metadata.name ?? '', ordinal);
+  const name = configMapName(unit);
+  const owner = units.find((u) => u.metadata.name === unit);
+  const cur = d.configMaps.get(`${ns}/${name}`);
+  const body: ConfigMap = {
+    apiVersion: 'v1', kind: 'ConfigMap',
+    metadata: {
+      name, namespace: ns,
+      labels: { [LABEL_UNITSET]: us.metadata.name ?? '', 'unit.upm.io/unit': unit },
+      annotations: { [ANNOTATION_CONFIG_HASH]: h },
+      ownerReferences: [owner ? ownerRef(owner) : ownerRef(us)],
+    },
+    data: { [cfg.fileName]: cfg.content },
+  };
+  if (!cur) {
+    await d.client.create(Resources.configMaps, body).catch((e: unknown) => { if (!isAlreadyExists(e)) throw e; });
+  } else if (cur.metadata.annotations?.[ANNOTATION_CONFIG_HASH] !== h || (owner && !cur.metadata.ownerReferences?.some((o) => o.uid === owner.metadata.uid))) {
+    await d.client.update(Resources.configMaps, { ...body, metadata: { ...body.metadata, resourceVersion: cur.metadata.resourceVersion } });
+  }
+  return h;
+}
+
+async function updateUnit(d: UnitSetControllerDeps, us: UnitSet, tpl: EngineTemplate, u: Unit, revision: string, configHash: string): Promise<void> {
+  const want = desiredUnit(us, tpl, ordinalOf(u), revision, configHash);
+  await d.client.update<Unit>(UnitResource, {
+    ...u,
+    metadata: { ...u.metadata, labels: want.metadata.labels, annotations: { ...(u.metadata.annotations ?? {}), ...want.metadata.annotations } },
+    spec: { ...want.spec, startup: u.spec.startup ?? true },
+  });
+}
+
+/** whenScaled=Delete: drop the claims of ordinals that were scaled away, once their unit is gone. */
+async function cleanupScaledClaims(d: UnitSetControllerDeps, us: UnitSet, desired: number, units: Unit[]): Promise<void> {
+  if ((us.spec.pvcRetentionPolicy?.whenScaled ?? 'Retain') !== 'Delete') return;
+  const name = us.metadata.name ?? '';
+  const ns = us.metadata.namespace ?? '';
+  const present = new Set(units.map((u) => u.metadata.name));
+  for (const pvc of d.pvcs.list()) {
+    if (pvc.metadata.namespace !== ns || pvc.metadata.labels?.[LABEL_UNITSET] !== name || pvc.metadata.deletionTimestamp) continue;
+    const unit = pvc.metadata.labels?.['unit.upm.io/unit'] ?? '';
+    const o = Number(pvc.metadata.labels?.['unit.upm.io/ordinal'] ?? -1);
+    if (o >= desired && !present.has(unit)) {
+      await d.client.delete(Resources.persistentVolumeClaims, pvc.metadata.name ?? '', ns).catch((e: unknown) => { if (!isNotFound(e)) throw e; });
+      await d.events.record(us, 'Normal', 'DeletedClaim', `deleted PVC ${pvc.metadata.name} of scaled-away unit ${unit} (whenScaled: Delete)`);
+    }
+  }
+}
+
+export { claimName, EngineTemplateResource };

@@ -1,0 +1,181 @@
+// The Unit Operator against the local control plane (KWOK pods): create, kubectl columns, scale through the scale
+// subresource, PVC retention, API-side rejection of invalid specs, and cleanup on delete.
+import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Unit, UnitSet } from '../../lib/api/unit.upm.io.generated.ts';
+import { UnitResource, UnitSetResource } from '../../lib/api/unit.upm.io.generated.ts';
+import type { KubeClient } from '../../lib/kube/client.ts';
+import { Resources } from '../../lib/kube/resources.ts';
+import type { KubeObject } from '../../lib/kube/types.ts';
+import { waitFor } from '../../lib/wait.ts';
+import { client, uniqueName } from '../env.ts';
+import { kubectl, kubectlOk } from '../kubectl.ts';
+import { installEngine, startUnitOperator, waitForCatalog } from '../unit-operator.ts';
+
+const CLUSTER = 'member1';
+type Pod = KubeObject & { spec?: { nodeName?: string }; status?: { phase?: string } };
+type Pvc = KubeObject & { status?: { phase?: string } };
+type ConfigMap = KubeObject & { data?: Record<string, string> };
+
+const unitSetYaml = (ns: string, name: string, units: number, extra = '') => `
+apiVersion: unit.upm.io/v1alpha1
+kind: UnitSet
+metadata:
+  name: ${name}
+  namespace: ${ns}
+  labels: { team: data }
+spec:
+  engine: mariadb
+  version: "10.11"
+  units: ${units}
+  resources: { requests: { cpu: 500m, memory: 1Gi }, limits: { cpu: "1", memory: 1Gi } }
+  storage:
+    - { name: data, size: 1Gi, mountPath: /var/lib/mysql }
+${extra}`;
+
+describe('Unit Operator', () => {
+  let c: KubeClient;
+  let ns: string;
+  let dir: string;
+  let operator: ChildProcess;
+
+  const unitsOf = async (us: string) =>
+    (await c.list<Unit>(UnitResource, { namespace: ns, labelSelector: `unit.upm.io/unitset=${us}` })).items;
+  const ordinals = async (us: string) => (await unitsOf(us)).map((u) => Number(u.metadata.labels?.['unit.upm.io/ordinal'])).sort();
+  const waitReady = (us: string, units: number) => waitFor(`${us} Ready with ${units} units`, async () => {
+    const obj = await c.get<UnitSet>(UnitSetResource, us, ns);
+    return obj.status?.phase === 'Ready' && obj.status.readyUnits === units && obj.status.units === units && obj.status.observedGeneration === obj.metadata.generation;
+  }, { timeoutMs: 90_000, intervalMs: 250 });
+
+  beforeAll(async () => {
+    c = await client(CLUSTER);
+    ns = uniqueName('unitop');
+    dir = await mkdtemp(join(tmpdir(), 'upm-unitop-'));
+    await installEngine(CLUSTER);
+    await c.create(Resources.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+    operator = startUnitOperator(CLUSTER, ns, join(dir, 'operator.log'));
+    await waitForCatalog(c);
+  });
+
+  afterAll(async () => {
+    operator?.kill('SIGTERM');
+    if (process.env.UPM_KEEP_TEST_DIR) process.stdout.write(`operator log: ${join(dir, 'operator.log')}\n`);
+    else await rm(dir, { recursive: true, force: true });
+    await c?.close();
+  });
+
+  it('creates 3 units with Running pods, Bound PVCs, Services, credentials and per-unit config', async () => {
+    await kubectlOk(CLUSTER, ['apply', '-f', '-'], unitSetYaml(ns, 'db', 3));
+    await waitReady('db', 3);
+    const units = await unitsOf('db');
+    expect(units.map((u) => u.metadata.name).sort()).toEqual(['db-0', 'db-1', 'db-2']);
+    for (const u of units) {
+      expect(u.status?.phase).toBe('Ready');
+      const pod = await c.get<Pod>(Resources.pods, u.metadata.name ?? '', ns);
+      expect(pod.status?.phase).toBe('Running');
+      expect(pod.spec?.nodeName).toMatch(/^member1-node-/);
+      expect(pod.metadata.ownerReferences?.[0]?.kind).toBe('Unit');
+      const pvc = await c.get<Pvc>(Resources.persistentVolumeClaims, `${u.metadata.name}-data`, ns);
+      await waitFor('PVC Bound', async () => (await c.get<Pvc>(Resources.persistentVolumeClaims, `${u.metadata.name}-data`, ns)).status?.phase === 'Bound');
+      expect(pvc.metadata.labels?.['unit.upm.io/unit']).toBe(u.metadata.name);
+      await c.get(Resources.services, u.metadata.name ?? '', ns);
+    }
+    // Soft anti-affinity spreads three units over three nodes.
+    const nodes = new Set(units.map((u) => u.status?.nodeName));
+    expect(nodes.size).toBe(3);
+    await c.get(Resources.services, 'db-headless', ns);
+    const secret = await c.get<KubeObject & { data: Record<string, string> }>(Resources.secrets, 'db-credentials', ns);
+    expect(Object.keys(secret.data).sort()).toEqual(expect.arrayContaining(['admin-password', 'admin-username', 'replication-password', 'monitor-password']));
+    // Rendered config: server_id differs per unit, the buffer pool follows the memory limit (70% of 1Gi).
+    const configs = await Promise.all([0, 1, 2].map((o) => c.get<ConfigMap>(Resources.configMaps, `db-${o}-config`, ns)));
+    const texts = configs.map((cm) => Object.values(cm.data ?? {})[0] ?? '');
+    expect(texts.map((t) => /server[_-]id\s*=\s*(\d+)/.exec(t)?.[1])).toEqual(['1', '2', '3']);
+    for (const t of texts) expect(t).toMatch(/innodb_buffer_pool_size\s*=\s*716M/);
+    // Labels propagate to units and pods.
+    expect(units[0]?.metadata.labels?.team).toBe('data');
+
+    const table = await kubectlOk(CLUSTER, ['get', 'us,un', '-n', ns]);
+    expect(table).toMatch(/NAME\s+ENGINE\s+VERSION\s+READY\s+PHASE\s+AGE/);
+    expect(table).toMatch(/unitset\.unit\.upm\.io\/db\s+mariadb\s+10\.11\s+3\/3\s+Ready/);
+    expect(table).toMatch(/NAME\s+PHASE\s+READY\s+NODE\s+IP\s+AGE/);
+    expect(table).toMatch(/unit\.unit\.upm\.io\/db-0\s+Ready\s+true\s+member1-node-\d\s+127\./);
+    const all = await kubectlOk(CLUSTER, ['get', 'upm', '-n', ns, '-o', 'name']); // the category
+    expect(all).toContain('unitset.unit.upm.io/db');
+  });
+
+  it('scales 3 -> 5 -> 2 with kubectl scale; highest ordinals go first; claims follow the retention policy', async () => {
+    await kubectlOk(CLUSTER, ['scale', '-n', ns, 'us/db', '--replicas=5']);
+    await waitReady('db', 5);
+    expect(await ordinals('db')).toEqual([0, 1, 2, 3, 4]);
+
+    const deletions: string[] = [];
+    const seen = new Set<string>();
+    await kubectlOk(CLUSTER, ['scale', '-n', ns, 'us/db', '--replicas=2']);
+    await waitFor('scaled in', async () => {
+      const names = (await unitsOf('db')).filter((u) => !u.metadata.deletionTimestamp).map((u) => u.metadata.name ?? '');
+      for (const n of ['db-4', 'db-3', 'db-2']) if (!names.includes(n) && !seen.has(n)) { seen.add(n); deletions.push(n); }
+      return names.length === 2;
+    }, { timeoutMs: 60_000, intervalMs: 50 });
+    await waitReady('db', 2);
+    expect(await ordinals('db')).toEqual([0, 1]);
+    expect(deletions).toEqual(['db-4', 'db-3', 'db-2']);
+    // whenScaled defaults to Retain: the data of scaled-away units stays.
+    const claims = (await c.list<Pvc>(Resources.persistentVolumeClaims, { namespace: ns })).items.map((p) => p.metadata.name).sort();
+    expect(claims).toEqual(['db-0-data', 'db-1-data', 'db-2-data', 'db-3-data', 'db-4-data']);
+    expect((await c.list(Resources.pods, { namespace: ns })).items).toHaveLength(2);
+
+    // whenScaled: Delete drops the claims of units that are gone.
+    await kubectlOk(CLUSTER, ['patch', '-n', ns, 'us/db', '--type=merge', '-p', '{"spec":{"pvcRetentionPolicy":{"whenScaled":"Delete"}}}']);
+    await waitFor('claims of scaled-away units deleted', async () => {
+      const left = (await c.list<Pvc>(Resources.persistentVolumeClaims, { namespace: ns })).items.filter((p) => !p.metadata.deletionTimestamp);
+      return left.map((p) => p.metadata.name).sort().join(',') === 'db-0-data,db-1-data';
+    }, { timeoutMs: 30_000 });
+  });
+
+  it('rejects invalid specs at the API, naming the field, and creates nothing', async () => {
+    const cases: { yaml: string; field: RegExp; why: RegExp }[] = [
+      { yaml: unitSetYaml(ns, 'bad-engine', 1).replace('engine: mariadb', 'engine: oracle'), field: /spec\.engine/, why: /unknown engine "oracle"/ },
+      { yaml: unitSetYaml(ns, 'bad-version', 1).replace('version: "10.11"', 'version: "9.9"'), field: /spec\.version/, why: /no EngineTemplate "mariadb-9\.9"/ },
+      { yaml: unitSetYaml(ns, 'bad-units', -1), field: /spec\.units/, why: /greater than or equal to 0/ },
+      { yaml: unitSetYaml(ns, 'bad-size', 1).replace('size: 1Gi', 'size: lots'), field: /spec\.storage\[0\]\.size/, why: /must be a quantity/ },
+    ];
+    for (const t of cases) {
+      const r = await kubectl(CLUSTER, ['apply', '-f', '-'], t.yaml);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(t.field);
+      expect(r.stderr).toMatch(t.why);
+    }
+    // Changes to an existing UnitSet: storage may only grow, the engine is immutable.
+    const shrink = await kubectl(CLUSTER, ['patch', '-n', ns, 'us/db', '--type=json', '-p', '[{"op":"replace","path":"/spec/storage/0/size","value":"512Mi"}]']);
+    expect(shrink.code).not.toBe(0);
+    expect(shrink.stderr).toMatch(/spec\.storage\[0\]\.size/);
+    expect(shrink.stderr).toMatch(/storage may only grow/);
+    const engine = await kubectl(CLUSTER, ['patch', '-n', ns, 'us/db', '--type=merge', '-p', '{"spec":{"engine":"mysql"}}']);
+    expect(engine.code).not.toBe(0);
+    expect(engine.stderr).toMatch(/spec\.engine/);
+    expect(engine.stderr).toMatch(/engine is immutable/);
+    // Nothing of the rejected UnitSets exists.
+    const names = (await c.list(UnitSetResource, { namespace: ns })).items.map((u) => u.metadata.name);
+    expect(names).toEqual(['db']);
+    expect((await c.list(UnitResource, { namespace: ns })).items.map((u) => u.metadata.name).sort()).toEqual(['db-0', 'db-1']);
+  });
+
+  it('deletes units, pods, services, config and claims with the UnitSet: no orphans', async () => {
+    await kubectlOk(CLUSTER, ['delete', '-n', ns, 'us/db', '--wait=true']);
+    await waitFor('everything gone', async () => {
+      const sel = { namespace: ns, labelSelector: 'unit.upm.io/unitset=db' };
+      const lists = await Promise.all([
+        c.list(UnitResource, sel), c.list(Resources.pods, { namespace: ns }), c.list(Resources.services, sel),
+        c.list(Resources.configMaps, sel), c.list(Resources.secrets, sel), c.list(Resources.persistentVolumeClaims, { namespace: ns }),
+      ]);
+      return lists.every((l) => l.items.length === 0);
+    }, { timeoutMs: 60_000, intervalMs: 250 });
+    const log = await readFile(join(dir, 'operator.log'), 'utf8');
+    // Credentials never reach the logs.
+    const secretWords = /password"\s*:\s*"[A-Za-z0-9_-]{10,}/;
+    expect(secretWords.test(log)).toBe(false);
+  });
+});

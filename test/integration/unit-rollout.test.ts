@@ -1,0 +1,141 @@
+// Rolling updates of a UnitSet: highest ordinal first, one unit at a time (maxUnavailable 1), the next only after
+// the updated one is Ready again, units below the partition untouched; and kill -9 of the operator mid-rollout:
+// a new operator finishes the job without replacing any unit twice.
+import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { UnitSet } from '../../lib/api/unit.upm.io.generated.ts';
+import { UnitSetResource } from '../../lib/api/unit.upm.io.generated.ts';
+import type { KubeClient } from '../../lib/kube/client.ts';
+import { Resources } from '../../lib/kube/resources.ts';
+import type { KubeObject } from '../../lib/kube/types.ts';
+import { waitFor } from '../../lib/wait.ts';
+import { client, uniqueName } from '../env.ts';
+import { kubectlOk } from '../kubectl.ts';
+import { installEngine, startUnitOperator, waitForCatalog } from '../unit-operator.ts';
+
+const CLUSTER = 'member2';
+type Pod = KubeObject & { status?: { conditions?: { type: string; status: string }[] } };
+
+/** Samples the pods of a UnitSet until stopped: which pod (uid) each unit has, and whether it is Ready. */
+function sampler(c: KubeClient, ns: string) {
+  const samples: { t: number; pods: Map<string, { uid: string; ready: boolean }> }[] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const pods = (await c.list<Pod>(Resources.pods, { namespace: ns })).items;
+      samples.push({
+        t: Date.now(),
+        pods: new Map(pods.filter((p) => !p.metadata.deletionTimestamp).map((p) => [p.metadata.name ?? '', {
+          uid: p.metadata.uid ?? '', ready: !!p.status?.conditions?.some((x) => x.type === 'Ready' && x.status === 'True'),
+        }])),
+      });
+      await new Promise((r) => setTimeout(r, 40));
+    }
+  })();
+  return {
+    samples,
+    async stop() { running = false; await loop; },
+    /** Units in the order their pod was first replaced (relative to the pods at the first sample). */
+    replacementOrder(): string[] {
+      const first = samples[0]?.pods ?? new Map();
+      const order: string[] = [];
+      for (const s of samples) for (const [unit, p] of s.pods) if (first.get(unit)?.uid !== p.uid && !order.includes(unit)) order.push(unit);
+      return order;
+    },
+    /** The most units that were missing or not Ready at one moment. */
+    maxUnavailable(units: string[]): number {
+      return Math.max(0, ...samples.map((s) => units.filter((u) => !s.pods.get(u)?.ready).length));
+    },
+    /** Distinct pods each unit had over the whole sampling. */
+    podsPerUnit(): Map<string, number> {
+      const m = new Map<string, Set<string>>();
+      for (const s of samples) for (const [u, p] of s.pods) m.set(u, (m.get(u) ?? new Set()).add(p.uid));
+      return new Map([...m].map(([u, set]) => [u, set.size]));
+    },
+  };
+}
+
+describe('UnitSet rolling update', () => {
+  let c: KubeClient;
+  let ns: string;
+  let dir: string;
+  let operator: ChildProcess;
+
+  beforeAll(async () => {
+    c = await client(CLUSTER);
+    ns = uniqueName('roll');
+    dir = await mkdtemp(join(tmpdir(), 'upm-roll-'));
+    await installEngine(CLUSTER);
+    await c.create(Resources.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+    operator = startUnitOperator(CLUSTER, ns, join(dir, 'operator.log'));
+    await waitForCatalog(c);
+  });
+
+  afterAll(async () => {
+    operator?.kill('SIGKILL');
+    if (!process.env.UPM_KEEP_TEST_DIR) await rm(dir, { recursive: true, force: true });
+    await c?.close();
+  });
+
+  const readyAt = (revisionChanged: boolean) => waitFor('rollout complete', async () => {
+    const us = await c.get<UnitSet>(UnitSetResource, 'roll', ns);
+    return us.status?.phase === 'Ready' && us.status.observedGeneration === us.metadata.generation && (!revisionChanged || (us.status.updating ?? []).length === 0);
+  }, { timeoutMs: 120_000, intervalMs: 200 });
+
+  it('goes highest ordinal first, one at a time, gated on readiness, and honours the partition', async () => {
+    await kubectlOk(CLUSTER, ['apply', '-f', '-'], `
+apiVersion: unit.upm.io/v1alpha1
+kind: UnitSet
+metadata:
+  name: roll
+  namespace: ${ns}
+  annotations: { pod-ready.stage.kwok.x-k8s.io/delay: 1500ms }
+spec:
+  engine: mariadb
+  version: "10.11"
+  units: 3
+  updateStrategy: { type: RollingUpdate, rollingUpdate: { partition: 1, maxUnavailable: 1 } }
+`);
+    await readyAt(false);
+    const s = sampler(c, ns);
+    await new Promise((r) => setTimeout(r, 200));
+    await kubectlOk(CLUSTER, ['patch', '-n', ns, 'us/roll', '--type=merge', '-p', '{"spec":{"env":[{"name":"TUNING","value":"a"}]}}']);
+    await waitFor('two units updated', async () => (await c.get<UnitSet>(UnitSetResource, 'roll', ns)).status?.updatedUnits === 2, { timeoutMs: 60_000 });
+    await readyAt(true);
+    await new Promise((r) => setTimeout(r, 500));
+    await s.stop();
+    expect(s.replacementOrder()).toEqual(['roll-2', 'roll-1']); // roll-0 is below the partition
+    expect(s.maxUnavailable(['roll-0', 'roll-1', 'roll-2'])).toBe(1);
+    const per = s.podsPerUnit();
+    expect(per.get('roll-0')).toBe(1);
+    expect(per.get('roll-2')).toBe(2);
+    // Readiness gating: roll-1 was only replaced after the new roll-2 had turned Ready (1.5 s after it started).
+    const firstSample = s.samples[0]!.pods;
+    const roll1Replaced = s.samples.findIndex((x) => x.pods.get('roll-1')?.uid !== firstSample.get('roll-1')?.uid);
+    const roll2ReadyAgain = s.samples.findIndex((x) => x.pods.get('roll-2')?.uid !== firstSample.get('roll-2')?.uid && x.pods.get('roll-2')?.ready);
+    expect(roll2ReadyAgain).toBeGreaterThan(0);
+    expect(roll1Replaced).toBeGreaterThanOrEqual(roll2ReadyAgain);
+  });
+
+  it('finishes after kill -9 of the operator mid-rollout, replacing each unit exactly once', async () => {
+    const s = sampler(c, ns);
+    await new Promise((r) => setTimeout(r, 200));
+    await kubectlOk(CLUSTER, ['patch', '-n', ns, 'us/roll', '--type=merge', '-p',
+      '{"spec":{"env":[{"name":"TUNING","value":"b"}],"updateStrategy":{"rollingUpdate":{"partition":0}}}}']);
+    // Kill the operator once the first unit is being replaced.
+    await waitFor('first unit replaced', () => s.replacementOrder().length >= 1, { timeoutMs: 30_000, intervalMs: 20 });
+    operator.kill('SIGKILL');
+    await new Promise((r) => setTimeout(r, 1000));
+    operator = startUnitOperator(CLUSTER, ns, join(dir, 'operator-2.log'));
+    await waitFor('all updated', async () => (await c.get<UnitSet>(UnitSetResource, 'roll', ns)).status?.updatedUnits === 3, { timeoutMs: 90_000 });
+    await readyAt(true);
+    await new Promise((r) => setTimeout(r, 500));
+    await s.stop();
+    expect(s.replacementOrder()).toEqual(['roll-2', 'roll-1', 'roll-0']);
+    expect([...s.podsPerUnit().values()]).toEqual([2, 2, 2]); // old pod + exactly one new pod per unit
+    expect(s.maxUnavailable(['roll-0', 'roll-1', 'roll-2'])).toBe(1);
+  });
+});
