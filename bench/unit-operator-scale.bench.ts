@@ -12,9 +12,12 @@ import { UnitSetResource } from '../lib/api/unit.upm.io.generated.ts';
 import { KubeClient } from '../lib/kube/client.ts';
 import { Resources } from '../lib/kube/resources.ts';
 import type { KubeObject } from '../lib/kube/types.ts';
+import { request } from 'undici';
 import { waitFor } from '../lib/wait.ts';
+import { freePort } from '../hack/local/ports.ts';
 import { LocalSystem } from '../hack/local/system.ts';
 
+const OPERATOR_NODE_FLAGS = (process.env.BENCH_OPERATOR_NODE_FLAGS ?? '--max-old-space-size=160 --max-semi-space-size=8').split(' ').filter(Boolean);
 const SETS = Number(process.env.BENCH_UNITSETS ?? 100);
 const UNITS = Number(process.env.BENCH_UNITS ?? 10);
 const root = join(import.meta.dirname, '..');
@@ -41,7 +44,10 @@ try {
   const ns = 'bench';
   await c.create(Resources.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
   const log = openSync(join(dir, 'operator.log'), 'a');
-  const op = spawn(process.execPath, [join(root, 'operators/unit/main.ts'), '--kubeconfig', cluster.kubeconfig], { stdio: ['ignore', log, log], env: { ...process.env, UPM_LOG_LEVEL: 'warn' } });
+  const healthPort = await freePort();
+  // Heap limits as the Deployment sets them (config/unit-operator/deployment.yaml): without them V8 grows lazily
+  // towards a quarter of the machine's memory.
+  const op = spawn(process.execPath, [...OPERATOR_NODE_FLAGS, join(root, 'operators/unit/main.ts'), '--kubeconfig', cluster.kubeconfig, '--health-port', String(healthPort)], { stdio: ['ignore', log, log], env: { ...process.env, UPM_LOG_LEVEL: 'warn' } });
   await waitFor('engine catalog', () => c.get(Resources.configMaps, 'upm-engine-catalog', 'upm-system').then(() => true), { timeoutMs: 30_000 });
   await waitFor('service account', () => c.get(Resources.serviceAccounts, 'default', ns).then(() => true), { timeoutMs: 30_000 });
 
@@ -77,11 +83,33 @@ try {
     cpu.set(component, (cpu.get(component) ?? 0) + cpuSeconds(p.pid ?? 0) - (cpuBefore.get(p.name) ?? 0));
   }
   const pods = (await c.list<KubeObject>(Resources.pods, { namespace: ns })).items.length;
+  // The operator's own API traffic, from its rest_client_requests_total metric.
+  const metrics = await (await request(`http://127.0.0.1:${healthPort}/metrics`)).body.text();
+  const byMethod = new Map<string, number>();
+  for (const m of metrics.matchAll(/^rest_client_requests_total\{method="(\w+)",code="(\d+)"\} (\d+)/gm)) {
+    const key = m[2] === '200' || m[2] === '201' ? (m[1] as string) : `${m[1]} ${m[2]}`;
+    byMethod.set(key, (byMethod.get(key) ?? 0) + Number(m[3]));
+  }
   console.log(`unit operator at scale: ${SETS} UnitSets x ${UNITS} units (${SETS * UNITS} pods, one PVC each), one member cluster, 2 cores`);
   console.log(`  creates sent in            ${((created - t0) / 1000).toFixed(1)} s`);
   console.log(`  all Ready after            ${secs.toFixed(1)} s   (goal 120 s)`);
   console.log(`  throughput                 ${(readySets * UNITS / secs).toFixed(1)} units/s (${pods} pods exist)`);
-  console.log(`  operator peak RSS          ${peakRss.toFixed(0)} MiB   (goal < 300 MiB)`);
+  console.log(`  operator peak RSS          ${peakRss.toFixed(0)} MiB   (goal < 300 MiB; node ${OPERATOR_NODE_FLAGS.join(' ')})`);
+  const heap = (name: string) => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(metrics)?.[1] ?? 0) / 1024 ** 2;
+  console.log(`  operator heap at the end   ${heap('nodejs_heap_size_used_bytes').toFixed(0)} MiB used of ${heap('nodejs_heap_size_total_bytes').toFixed(0)} MiB`);
+  console.log(`  operator API requests      ${[...byMethod].sort().map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  // The API server's own view: requests by verb and resource, from every client (operator, KWOK, scheduler, KCM).
+  const apiMetrics = await c.request<string>('GET', '/metrics').catch(() => '');
+  const apiText = typeof apiMetrics === 'string' ? apiMetrics : '';
+  const byResource = new Map<string, number>();
+  for (const m of apiText.matchAll(/^apiserver_request_total\{([^}]*)\} (\d+)/gm)) {
+    const l = Object.fromEntries([...(m[1] as string).matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    if (l.verb === 'WATCH' || l.verb === 'LIST' || l.verb === 'GET') continue;
+    const k = `${l.verb} ${l.resource}${l.subresource ? `/${l.subresource}` : ''}`;
+    byResource.set(k, (byResource.get(k) ?? 0) + Number(m[2]));
+  }
+  console.log(`  API server writes by verb and resource (all clients, whole run):`);
+  for (const [k, v] of [...byResource].sort((a, b) => b[1] - a[1]).slice(0, 14)) console.log(`    ${k.padEnd(40)} ${v}`);
   console.log(`  CPU seconds during the run (where the time went):`);
   console.log(`    ${'unit-operator'.padEnd(26)} ${opCpu.toFixed(1)}`);
   for (const [k, v] of [...cpu].sort((a, b) => b[1] - a[1])) console.log(`    ${k.padEnd(26)} ${v.toFixed(1)}`);

@@ -71,10 +71,16 @@ export class Controller {
     });
   }
 
-  /** Reconcile keys derived from this informer's events. */
-  watch<T extends KubeObject>(informer: Informer<T>, toKeys: KeyMapper<T> = (o) => [objectKey(o)], onUpdate?: UpdatePredicate<T>): this {
+  /**
+   * Reconcile keys derived from this informer's events. `coalesceMs` delays the enqueue so that a burst of
+   * changes to secondary objects (ten units turning Ready) lands as one reconcile of their owner.
+   */
+  watch<T extends KubeObject>(
+    informer: Informer<T>, toKeys: KeyMapper<T> = (o) => [objectKey(o)], onUpdate?: UpdatePredicate<T>, opts: { coalesceMs?: number } = {},
+  ): this {
     this.sources.push(informer as unknown as Informer<KubeObject>);
-    const enqueue = (obj: T) => { for (const k of toKeys(obj)) this.queue.add(k); };
+    const delay = opts.coalesceMs ?? 0;
+    const enqueue = (obj: T) => { for (const k of toKeys(obj)) this.queue.addAfter(k, delay); };
     informer.addHandler({
       onAdd: enqueue,
       onUpdate: (oldObj, newObj) => { if (!onUpdate || onUpdate(oldObj, newObj)) enqueue(newObj); },

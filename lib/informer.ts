@@ -124,7 +124,7 @@ export class Informer<T extends KubeObject> implements Store<T> {
       });
       for (const item of page.items) {
         // List items carry no kind; restore it so handlers and owners see complete objects.
-        fresh.set(objectKey(item), { apiVersion: page.apiVersion, kind: this.resource.kind, ...item });
+        fresh.set(objectKey(item), stripManagedFields({ apiVersion: page.apiVersion, kind: this.resource.kind, ...item }));
       }
       cont = page.metadata.continue || undefined;
       rv = page.metadata.resourceVersion ?? rv;
@@ -170,6 +170,7 @@ export class Informer<T extends KubeObject> implements Store<T> {
         if (rv) this.resourceVersion = rv;
         continue;
       }
+      stripManagedFields(obj);
       const key = objectKey(obj);
       if (event.type === 'DELETED') {
         const prev = this.items.get(key);
@@ -197,4 +198,10 @@ export class Informer<T extends KubeObject> implements Store<T> {
       }
     }
   }
+}
+
+/** managedFields are the API server's bookkeeping and often the largest part of an object: caches drop them. */
+function stripManagedFields<T extends KubeObject>(obj: T): T {
+  delete (obj.metadata as { managedFields?: unknown }).managedFields;
+  return obj;
 }

@@ -35,6 +35,11 @@ export class Manager {
     this.client = opts.client;
     this.log = opts.logger ?? silentLogger;
     this.metrics = opts.metrics ?? new ControllerMetrics();
+    const m = this.metrics;
+    this.client.observe = (method, code, seconds) => {
+      m.restRequests.inc({ method, code: String(code) });
+      m.restLatency.observe({ method }, seconds);
+    };
     this.elector = opts.leaderElection
       ? new LeaderElector(opts.client, { ...opts.leaderElection, logger: this.log })
       : undefined;

@@ -11,6 +11,8 @@ export class ControllerMetrics {
   readonly queueRetries: Counter<'name'>;
   readonly activeWorkers: Gauge<'controller'>;
   readonly leader: Gauge<'lease'>;
+  readonly restRequests: Counter<'method' | 'code'>;
+  readonly restLatency: Histogram<'method'>;
 
   constructor(registry = new Registry()) {
     this.registry = registry;
@@ -38,6 +40,13 @@ export class ControllerMetrics {
     this.queueAdds = new Counter({ name: 'workqueue_adds_total', help: 'Total adds handled by the work queue', labelNames: ['name'], registers });
     this.queueRetries = new Counter({ name: 'workqueue_retries_total', help: 'Total rate-limited retries handled by the work queue', labelNames: ['name'], registers });
     this.activeWorkers = new Gauge({ name: 'controller_runtime_active_workers', help: 'Number of workers currently reconciling', labelNames: ['controller'], registers });
+    this.restRequests = new Counter({
+      name: 'rest_client_requests_total', help: 'Requests to the Kubernetes API, by method and HTTP code (0: no answer)', labelNames: ['method', 'code'], registers,
+    });
+    this.restLatency = new Histogram({
+      name: 'rest_client_request_duration_seconds', help: 'Kubernetes API request latency (watches: time to response headers)', labelNames: ['method'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers,
+    });
     this.leader = new Gauge({ name: 'leader_election_master_status', help: '1 while this process holds the lease', labelNames: ['lease'], registers });
   }
 

@@ -191,6 +191,10 @@ export class LocalCluster {
         '--use-service-account-credentials=true',
         `--cluster-signing-cert-file=${this.pki.caCert}`, `--cluster-signing-key-file=${this.pki.caKey}`,
         '--kube-api-qps=200', '--kube-api-burst=400',
+        // Pod IPs are loopback addresses here, which Endpoints and EndpointSlices reject: those controllers could
+        // only fail and retry (an Event per failure), burning CPU the tests and benchmarks need. Read pods by label.
+        // KWOK's volume stages provision and bind claims; the PV binder would only race them for the same objects.
+        '--controllers=*,-endpoints-controller,-endpointslice-controller,-endpointslice-mirroring-controller,-persistentvolume-binder-controller',
       ]);
     }
     if (want.scheduler) {
@@ -248,8 +252,8 @@ export class LocalCluster {
           },
           spec: { podCIDR: cidr, podCIDRs: [cidr] },
           status: {
-            capacity: { cpu: '32', memory: '128Gi', pods: '500', 'ephemeral-storage': '1Ti' },
-            allocatable: { cpu: '32', memory: '128Gi', pods: '500', 'ephemeral-storage': '1Ti' },
+            capacity: { cpu: '256', memory: '1Ti', pods: '500', 'ephemeral-storage': '10Ti' },
+            allocatable: { cpu: '256', memory: '1Ti', pods: '500', 'ephemeral-storage': '10Ti' },
           },
         } as KubeObject);
       }));

@@ -44,8 +44,13 @@ interface RequestArgs {
   timeoutMs?: number;
 }
 
+/** Called after every request: method, HTTP status (0 when no answer came) and seconds taken. */
+export type RequestObserver = (method: string, code: number, seconds: number) => void;
+
 export class KubeClient {
   readonly server: string;
+  /** Set by the manager to feed rest_client_* metrics. */
+  observe: RequestObserver | undefined;
   private readonly dispatcher: Dispatcher;
   private readonly kubeConfig: KubeConfig;
   private authHeaders: Record<string, string> = {};
@@ -118,13 +123,22 @@ export class KubeClient {
     }
     const timeoutMs = args.timeoutMs ?? 60_000;
     const signals = [args.signal, timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : undefined].filter((s): s is AbortSignal => !!s);
-    return request(this.url(path, args.query), {
-      method,
-      headers,
-      body,
-      dispatcher: this.dispatcher,
-      signal: signals.length ? AbortSignal.any(signals) : undefined,
-    });
+    const started = performance.now();
+    const verb = args.query?.watch ? 'WATCH' : method;
+    try {
+      const res = await request(this.url(path, args.query), {
+        method,
+        headers,
+        body,
+        dispatcher: this.dispatcher,
+        signal: signals.length ? AbortSignal.any(signals) : undefined,
+      });
+      this.observe?.(verb, res.statusCode, (performance.now() - started) / 1000);
+      return res;
+    } catch (err) {
+      this.observe?.(verb, 0, (performance.now() - started) / 1000);
+      throw err;
+    }
   }
 
   /** A JSON request; a non-2xx answer throws KubeApiError with the server's Status. */
@@ -135,7 +149,7 @@ export class KubeClient {
     try {
       parsed = text ? JSON.parse(text) : undefined;
     } catch {
-      parsed = undefined;
+      parsed = text; // not JSON (e.g. /metrics, /readyz): hand back the text
     }
     if (res.statusCode >= 300) {
       const status = asStatus(parsed) ?? { kind: 'Status', apiVersion: 'v1', status: 'Failure', code: res.statusCode, message: text.slice(0, 500) };

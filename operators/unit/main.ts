@@ -12,7 +12,7 @@ import { newLogger } from '../../lib/log.ts';
 import { Manager, runUntilSignalled } from '../../lib/manager.ts';
 import { CATALOG_KEY, catalogReconciler } from './catalog.ts';
 import { COMPONENT, LABEL_UNIT, LABEL_UNITSET, templateName } from './naming.ts';
-import { unitReconciler, type Pod, type Pvc } from './unit-controller.ts';
+import { unitReconciler, type Pod, type Pvc, type StorageClass } from './unit-controller.ts';
 import { unitSetReconciler } from './unitset-controller.ts';
 
 const { values } = parseArgs({
@@ -50,6 +50,7 @@ const services = manager.informer<KubeObject>(Resources.services, owned);
 const secrets = manager.informer<KubeObject>(Resources.secrets, owned);
 const pvcs = manager.informer<Pvc>(Resources.persistentVolumeClaims, owned);
 const pods = manager.informer<Pod>(Resources.pods, { namespace, labelSelector: LABEL_UNIT });
+const storageClasses = manager.informer<StorageClass>(Resources.storageClasses);
 
 const concurrency = Number(values.concurrency);
 const specChanged = <T extends KubeObject>(a: T, b: T) =>
@@ -66,7 +67,7 @@ manager.controller({
   reconcile: unitSetReconciler({ client, events, unitSets, units, templates, configMaps, services, secrets, pvcs }),
 })
   .watch(unitSets, undefined, specChanged)
-  .watch(units, unitSetKey)
+  .watch(units, unitSetKey, undefined, { coalesceMs: 250 })
   .watch(templates, (t) => unitSets.list().filter((us) => templateName(us.spec.engine, us.spec.version) === t.metadata.name).map((us) => `${us.metadata.namespace}/${us.metadata.name}`))
   .watch(services, unitSetKey)
   .watch(secrets, unitSetKey)
@@ -77,10 +78,11 @@ const unitKey = (o: KubeObject) => {
   const u = o.metadata.labels?.[LABEL_UNIT];
   return u ? [`${o.metadata.namespace}/${u}`] : [];
 };
-manager.controller({ name: 'unit', concurrency, reconcile: unitReconciler({ client, events, units, pods, pvcs }) })
+manager.controller({ name: 'unit', concurrency, reconcile: unitReconciler({ client, events, units, pods, pvcs, storageClasses }) })
   .watch(units, undefined, specChanged)
-  .watch(pods, unitKey)
-  .watch(pvcs, unitKey);
+  // A pod goes Pending -> scheduled -> Running in quick steps: one status write for the lot is enough.
+  .watch(pods, unitKey, undefined, { coalesceMs: 200 })
+  .watch(pvcs, unitKey, undefined, { coalesceMs: 200 });
 
 manager.controller({ name: 'engine-catalog', reconcile: catalogReconciler(client, templates) }).watch(templates, () => [CATALOG_KEY]);
 

@@ -34,12 +34,30 @@ export interface Pvc extends KubeObject {
 
 export const MAX_RECOVERIES = 5;
 
+export interface StorageClass extends KubeObject { volumeBindingMode?: string }
+
 export interface UnitControllerDeps {
   client: KubeClient;
   events: EventRecorder;
   units: Store<Unit>;
   pods: Store<Pod>;
   pvcs: Store<Pvc>;
+  storageClasses: Store<StorageClass>;
+}
+
+/**
+ * Claims that must bind before the pod is created: those of an Immediate storage class that are not Bound yet. A
+ * pod sent earlier is unschedulable until they bind, and the scheduler retries it with backoff and an event each
+ * time. WaitForFirstConsumer claims bind only once a pod exists, so they never hold the pod back.
+ */
+function unboundImmediateClaims(d: UnitControllerDeps, unit: Unit): string[] {
+  const ns = unit.metadata.namespace ?? '';
+  return (unit.spec.volumeClaimTemplates ?? []).map((v) => claimName(unit.metadata.name ?? '', v.name)).filter((name) => {
+    const pvc = d.pvcs.get(`${ns}/${name}`);
+    if (!pvc || pvc.status?.phase === 'Bound') return false;
+    const sc = pvc.spec?.storageClassName ? d.storageClasses.get(pvc.spec.storageClassName) : undefined;
+    return !!sc && (sc.volumeBindingMode ?? 'Immediate') === 'Immediate';
+  });
 }
 
 export function unitReconciler(d: UnitControllerDeps) {
@@ -53,7 +71,7 @@ export function unitReconciler(d: UnitControllerDeps) {
     let task = '';
 
     if (!maintenance) {
-      await ensureClaims(d, unit);
+      const createdClaims = await ensureClaims(d, unit);
       if (pod && !pod.metadata.ownerReferences?.some((o) => o.uid === unit.metadata.uid)) {
         throw new Error(`pod ${name} exists but is not owned by this unit; refusing to touch it`);
       }
@@ -73,9 +91,12 @@ export function unitReconciler(d: UnitControllerDeps) {
           pod = undefined;
         }
       }
-      if (!d.pods.get(key) && !task) {
+      const waitingFor = createdClaims.length ? createdClaims : unboundImmediateClaims(d, unit);
+      if (!d.pods.get(key) && !task && waitingFor.length) {
+        task = `waiting for claims ${waitingFor.join(', ')} to bind`;
+      } else if (!d.pods.get(key) && !task) {
         pod = await createPod(d, unit);
-        await d.events.record(unit, 'Normal', 'CreatedPod', `created pod ${name}${pod.spec?.nodeName ? ` on ${pod.spec.nodeName}` : ''}`);
+        await d.events.record(unit, 'Normal', 'CreatedPod', `created pod ${name}`);
       }
     }
     await writeStatus(d, unit, pod, recoveries, task, maintenance, namespace);
@@ -107,7 +128,9 @@ async function createPod(d: UnitControllerDeps, unit: Unit): Promise<Pod> {
   }
 }
 
-async function ensureClaims(d: UnitControllerDeps, unit: Unit): Promise<void> {
+/** Creates missing claims and grows smaller ones; returns the names it created. */
+async function ensureClaims(d: UnitControllerDeps, unit: Unit): Promise<string[]> {
+  const created: string[] = [];
   const ns = unit.metadata.namespace ?? '';
   const unitSetOwner = unit.metadata.ownerReferences?.find((o) => o.controller);
   const ownedByUnitSet = unit.metadata.annotations?.[ANNOTATION_PVC_OWNED_BY_UNITSET] === 'true' && unitSetOwner;
@@ -134,12 +157,14 @@ async function ensureClaims(d: UnitControllerDeps, unit: Unit): Promise<void> {
         },
       } as Pvc).catch((e: unknown) => { if (!isAlreadyExists(e)) throw e; });
       await d.events.record(unit, 'Normal', 'CreatedClaim', `created PVC ${name} (${v.size})`);
+      created.push(name);
     } else if ((quantityMiB(cur.spec?.resources?.requests?.storage) ?? 0) < (quantityMiB(v.size) ?? 0)) {
       // Storage only grows (the CRD refuses a shrink); the storage class must allow expansion.
       await d.client.patch(Resources.persistentVolumeClaims, name, { spec: { resources: { requests: { storage: v.size } } } }, 'merge', { namespace: ns });
       await d.events.record(unit, 'Normal', 'ExpandingClaim', `expanding PVC ${name} to ${v.size}`);
     }
   }
+  return created;
 }
 
 function phaseOf(pod: Pod | undefined, startup: boolean): NonNullable<Unit['status']>['phase'] {

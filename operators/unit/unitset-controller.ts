@@ -74,21 +74,22 @@ export function unitSetReconciler(d: UnitSetControllerDeps) {
 
     // Per-unit config for every ordinal that exists or is about to.
     const configHashes = new Map<number, string>();
-    for (let o = 0; o < desired; o++) configHashes.set(o, await ensureUnitConfig(d, us, tpl, o, units));
+    for (let o = 0; o < desired; o++) configHashes.set(o, await ensureUnitConfig(d, us, tpl, o));
 
     // Scale out: every missing ordinal.
     const byOrdinal = new Map(units.map((u) => [ordinalOf(u), u]));
+    const createdNames: string[] = [];
     for (let o = 0; o < desired; o++) {
       if (byOrdinal.has(o)) continue;
       const unit = desiredUnit(us, tpl, o, revision, configHashes.get(o) ?? '');
       try {
-        const created = await d.client.create<Unit>(UnitResource, unit);
-        byOrdinal.set(o, created);
-        await d.events.record(us, 'Normal', 'CreatedUnit', `created unit ${unit.metadata.name}`);
+        byOrdinal.set(o, await d.client.create<Unit>(UnitResource, unit));
+        createdNames.push(unit.metadata.name ?? '');
       } catch (err) {
         if (!isAlreadyExists(err)) throw err;
       }
     }
+    if (createdNames.length) await d.events.record(us, 'Normal', 'CreatedUnits', `created ${createdNames.length > 1 ? 'units' : 'unit'} ${createdNames.join(', ')}`);
 
     // Scale in: highest surplus ordinal first, one at a time (foreground, so its pod is gone before the next).
     const surplus = units.filter((u) => ordinalOf(u) >= desired).sort((a, b) => ordinalOf(b) - ordinalOf(a));
@@ -212,7 +213,12 @@ async function ensureServices(d: UnitSetControllerDeps, us: UnitSet, tpl: Engine
       await d.client.patch(Resources.services, svc.metadata.name ?? '', { spec: { ports, ...(spec.type ? { type: spec.type } : {}) } }, 'merge', { namespace: ns });
     }
   }
-  // Per-unit Services of ordinals scaled away.
+  // Per-unit Services and configs of ordinals scaled away.
+  for (const cm of d.configMaps.list()) {
+    const unit = cm.metadata.labels?.['unit.upm.io/unit'];
+    if (cm.metadata.namespace !== ns || cm.metadata.labels?.[LABEL_UNITSET] !== name || !unit) continue;
+    if (Number(unit.slice(name.length + 1)) >= (us.spec.units ?? 1)) await d.client.delete(Resources.configMaps, cm.metadata.name ?? '', ns).catch((e: unknown) => { if (!isNotFound(e)) throw e; });
+  }
   for (const svc of d.services.list()) {
     const unit = svc.metadata.labels?.['unit.upm.io/unit'];
     if (svc.metadata.namespace !== ns || svc.metadata.labels?.[LABEL_UNITSET] !== name || !unit) continue;
@@ -221,15 +227,14 @@ async function ensureServices(d: UnitSetControllerDeps, us: UnitSet, tpl: Engine
   }
 }
 
-/** Writes the unit's rendered config into "<unit>-config" (owned by the Unit once it exists); returns its hash. */
-async function ensureUnitConfig(d: UnitSetControllerDeps, us: UnitSet, tpl: EngineTemplate, ordinal: number, units: Unit[]): Promise<string> {
+/** Writes the unit's rendered config into "<unit>-config" (owned by the UnitSet); returns its hash. */
+async function ensureUnitConfig(d: UnitSetControllerDeps, us: UnitSet, tpl: EngineTemplate, ordinal: number): Promise<string> {
   const cfg = unitConfig(us, tpl, ordinal);
   if (!cfg) return '';
   const h = hash(cfg.content);
   const ns = us.metadata.namespace ?? '';
   const unit = unitName(us.metadata.name ?? '', ordinal);
   const name = configMapName(unit);
-  const owner = units.find((u) => u.metadata.name === unit);
   const cur = d.configMaps.get(`${ns}/${name}`);
   const body: ConfigMap = {
     apiVersion: 'v1', kind: 'ConfigMap',
@@ -237,13 +242,13 @@ async function ensureUnitConfig(d: UnitSetControllerDeps, us: UnitSet, tpl: Engi
       name, namespace: ns,
       labels: { [LABEL_UNITSET]: us.metadata.name ?? '', 'unit.upm.io/unit': unit },
       annotations: { [ANNOTATION_CONFIG_HASH]: h },
-      ownerReferences: [owner ? ownerRef(owner) : ownerRef(us)],
+      ownerReferences: [ownerRef(us)],
     },
     data: { [cfg.fileName]: cfg.content },
   };
   if (!cur) {
     await d.client.create(Resources.configMaps, body).catch((e: unknown) => { if (!isAlreadyExists(e)) throw e; });
-  } else if (cur.metadata.annotations?.[ANNOTATION_CONFIG_HASH] !== h || (owner && !cur.metadata.ownerReferences?.some((o) => o.uid === owner.metadata.uid))) {
+  } else if (cur.metadata.annotations?.[ANNOTATION_CONFIG_HASH] !== h) {
     await d.client.update(Resources.configMaps, { ...body, metadata: { ...body.metadata, resourceVersion: cur.metadata.resourceVersion } });
   }
   return h;
