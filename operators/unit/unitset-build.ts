@@ -18,8 +18,15 @@ export function ownerRef(obj: KubeObject, controller = true): OwnerReference {
 
 /** The revision every unit should reach: a hash of everything that shapes a unit's pod and config. */
 export function updateRevision(us: UnitSet, tpl: EngineTemplate): string {
-  const { units: _u, paused: _p, updateStrategy: _s, pvcRetentionPolicy: _r, ...shaping } = us.spec;
-  return hash({ template: tpl.spec, shaping, labels: us.metadata.labels ?? {}, annotations: podAnnotations(us) });
+  const { units: _u, paused: _p, updateStrategy: _s, pvcRetentionPolicy: _r, storage, ...shaping } = us.spec;
+  // Volume sizes shape the claims, not the pod: growing a volume must not restart anything.
+  const volumes = (storage ?? []).map((v) => ({ name: v.name, mountPath: v.mountPath, storageClassName: v.storageClassName }));
+  return hash({ template: tpl.spec, shaping, volumes, labels: us.metadata.labels ?? {}, annotations: podAnnotations(us) });
+}
+
+/** The claim templates a unit should carry (sizes included). */
+export function claimTemplates(us: UnitSet): NonNullable<Unit['spec']['volumeClaimTemplates']> {
+  return (us.spec.storage ?? []).map((s) => ({ name: s.name, size: s.size, ...(s.storageClassName ? { storageClassName: s.storageClassName } : {}) }));
 }
 
 /** UnitSet annotations worth carrying to units and pods (not kubectl's bookkeeping). */
@@ -95,7 +102,7 @@ export function desiredUnit(us: UnitSet, tpl: EngineTemplate, ordinal: number, r
       startup: true,
       revision,
       template: podTemplate(us, tpl, ordinal, revision, configHash) as unknown as Unit['spec']['template'],
-      volumeClaimTemplates: (us.spec.storage ?? []).map((s) => ({ name: s.name, size: s.size, ...(s.storageClassName ? { storageClassName: s.storageClassName } : {}) })),
+      volumeClaimTemplates: claimTemplates(us),
       configMapName: tpl.spec.config ? configMapName(unit) : undefined,
     },
   };

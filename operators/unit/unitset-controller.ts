@@ -20,7 +20,7 @@ import { hash, validateParameters } from './config.ts';
 import {
   ANNOTATION_CONFIG_HASH, LABEL_UNITSET, claimName, configMapName, credentialsSecretName, headlessServiceName, ordinalOf, templateName, unitName,
 } from './naming.ts';
-import { desiredUnit, ownerRef, servicePorts, unitConfig, updateRevision } from './unitset-build.ts';
+import { claimTemplates, desiredUnit, ownerRef, servicePorts, unitConfig, updateRevision } from './unitset-build.ts';
 
 type ConfigMap = KubeObject & { data?: Record<string, string> };
 type Service = KubeObject & { spec?: { type?: string; ports?: unknown[] } };
@@ -100,8 +100,15 @@ export function unitSetReconciler(d: UnitSetControllerDeps) {
     }
     await cleanupScaledClaims(d, us, desired, units);
 
-    // Rollout.
+    // Storage expansion goes to every unit at once, outside the rollout: it restarts nothing.
     const live = [...byOrdinal.values()].filter((u) => ordinalOf(u) < desired);
+    const claims = claimTemplates(us);
+    for (const u of live) {
+      if (JSON.stringify(u.spec.volumeClaimTemplates ?? []) === JSON.stringify(claims)) continue;
+      await d.client.patch(UnitResource, u.metadata.name ?? '', { spec: { volumeClaimTemplates: claims } }, 'merge', { namespace });
+    }
+
+    // Rollout.
     const updating: string[] = [];
     const strategy = us.spec.updateStrategy ?? {};
     const outdated = live.filter((u) => u.spec.revision !== revision).sort((a, b) => ordinalOf(b) - ordinalOf(a));

@@ -1,0 +1,172 @@
+// Unit Operator behaviours beyond create/scale/rollout: pause, hard anti-affinity, recovery of a failed pod,
+// maintenance hand-off, a template removed after use, invalid parameters, a version upgrade that keeps the
+// user's parameter overrides and passwords, and storage expansion without restarts.
+import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Unit, UnitSet } from '../../lib/api/unit.upm.io.generated.ts';
+import { EngineTemplateResource, UnitResource, UnitSetResource } from '../../lib/api/unit.upm.io.generated.ts';
+import type { KubeClient } from '../../lib/kube/client.ts';
+import { isNotFound } from '../../lib/kube/errors.ts';
+import { Resources } from '../../lib/kube/resources.ts';
+import type { KubeObject } from '../../lib/kube/types.ts';
+import { waitFor } from '../../lib/wait.ts';
+import { client, uniqueName } from '../env.ts';
+import { kubectlOk } from '../kubectl.ts';
+import { installEngine, startUnitOperator, waitForCatalog } from '../unit-operator.ts';
+
+const CLUSTER = 'member1';
+type Pod = KubeObject & { spec?: { hostname?: string; subdomain?: string; containers?: { name: string; image: string }[] }; status?: { phase?: string } };
+type Pvc = KubeObject & { spec?: { resources?: { requests?: { storage?: string } } } };
+type ConfigMap = KubeObject & { data?: Record<string, string> };
+type Secret = KubeObject & { data?: Record<string, string> };
+
+describe('Unit Operator lifecycle', () => {
+  let c: KubeClient;
+  let ns: string;
+  let dir: string;
+  let operator: ChildProcess;
+
+  const us = (name: string) => c.get<UnitSet>(UnitSetResource, name, ns);
+  const unit = (name: string) => c.get<Unit>(UnitResource, name, ns);
+  const pod = (name: string) => c.get<Pod>(Resources.pods, name, ns);
+  const gone = async (fn: () => Promise<unknown>) => { try { await fn(); return false; } catch (e) { if (isNotFound(e)) return true; throw e; } };
+  const ready = (name: string, units: number) => waitFor(`${name} Ready`, async () => {
+    const o = await us(name);
+    return o.status?.phase === 'Ready' && o.status.readyUnits === units && o.status.observedGeneration === o.metadata.generation && !(o.status.updating ?? []).length;
+  }, { timeoutMs: 90_000, intervalMs: 200 });
+  const apply = (yaml: string) => kubectlOk(CLUSTER, ['apply', '-f', '-'], yaml);
+  const unitSet = (name: string, spec: string, meta = '') => `
+apiVersion: unit.upm.io/v1alpha1
+kind: UnitSet
+metadata:
+  name: ${name}
+  namespace: ${ns}
+${meta}
+spec:
+${spec}`;
+
+  beforeAll(async () => {
+    c = await client(CLUSTER);
+    ns = uniqueName('life');
+    dir = await mkdtemp(join(tmpdir(), 'upm-life-'));
+    await installEngine(CLUSTER);
+    await c.create(Resources.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+    operator = startUnitOperator(CLUSTER, ns, join(dir, 'operator.log'));
+    await waitForCatalog(c);
+  });
+
+  afterAll(async () => {
+    operator?.kill('SIGTERM');
+    if (!process.env.UPM_KEEP_TEST_DIR) await rm(dir, { recursive: true, force: true });
+    await c?.close();
+  });
+
+  it('changes nothing while paused, and catches up when resumed', async () => {
+    await apply(unitSet('paused', '  engine: redis\n  version: "7.2"\n  units: 1'));
+    await ready('paused', 1);
+    await kubectlOk(CLUSTER, ['patch', '-n', ns, 'us/paused', '--type=merge', '-p', '{"spec":{"paused":true,"units":3}}']);
+    await waitFor('Paused', async () => (await us('paused')).status?.phase === 'Paused');
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await c.list(UnitResource, { namespace: ns, labelSelector: 'unit.upm.io/unitset=paused' })).items).toHaveLength(1);
+    await kubectlOk(CLUSTER, ['patch', '-n', ns, 'us/paused', '--type=merge', '-p', '{"spec":{"paused":false}}']);
+    await ready('paused', 3);
+  });
+
+  it('hard anti-affinity keeps one unit per node: the fourth unit waits unschedulable', async () => {
+    await apply(unitSet('hard', '  engine: redis\n  version: "7.2"\n  units: 4\n  podAntiAffinity: Hard'));
+    await waitFor('three running, one pending', async () => {
+      const units = (await c.list<Unit>(UnitResource, { namespace: ns, labelSelector: 'unit.upm.io/unitset=hard' })).items;
+      return units.length === 4 && units.filter((u) => u.status?.phase === 'Ready').length === 3 && units.filter((u) => u.status?.phase === 'Pending').length === 1;
+    }, { timeoutMs: 60_000, intervalMs: 250 });
+    const units = (await c.list<Unit>(UnitResource, { namespace: ns, labelSelector: 'unit.upm.io/unitset=hard' })).items;
+    expect(new Set(units.filter((u) => u.status?.nodeName).map((u) => u.status?.nodeName)).size).toBe(3);
+    await waitFor('UnitSet reports 3/4', async () => (await us('hard')).status?.ready === '3/4', { timeoutMs: 10_000 });
+    expect((await us('hard')).status?.phase).toBe('Progressing');
+    const p = await pod('hard-0');
+    expect(p.spec?.hostname).toBe('hard-0');
+    expect(p.spec?.subdomain).toBe('hard-headless');
+    await kubectlOk(CLUSTER, ['delete', '-n', ns, 'us/hard', '--wait=false']);
+  });
+
+  it('recreates a Failed pod (bounded), and leaves a unit in maintenance alone', async () => {
+    await apply(unitSet('heal', '  engine: redis\n  version: "7.2"\n  units: 1'));
+    await ready('heal', 1);
+    const before = (await pod('heal-0')).metadata.uid;
+    await c.patch(Resources.pods, 'heal-0', { status: { phase: 'Failed', reason: 'Evicted', message: 'test' } }, 'merge', { namespace: ns, subresource: 'status' });
+    await waitFor('recovered', async () => {
+      const u = await unit('heal-0');
+      const p = await pod('heal-0').catch(() => undefined);
+      return u.status?.recoveries === 1 && p?.metadata.uid !== before && u.status.phase === 'Ready';
+    }, { timeoutMs: 30_000, intervalMs: 200 });
+
+    await kubectlOk(CLUSTER, ['annotate', '-n', ns, 'un/heal-0', 'unit.upm.io/maintenance=true']);
+    await waitFor('maintenance condition', async () => (await unit('heal-0')).status?.conditions?.some((x) => x.type === 'Maintenance' && x.status === 'True'));
+    await c.delete(Resources.pods, 'heal-0', ns);
+    await waitFor('pod gone', () => gone(() => pod('heal-0')), { timeoutMs: 20_000 });
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await gone(() => pod('heal-0'))).toBe(true); // hands off
+    await kubectlOk(CLUSTER, ['annotate', '-n', ns, 'un/heal-0', 'unit.upm.io/maintenance-']);
+    await waitFor('pod back', async () => (await pod('heal-0').catch(() => undefined))?.status?.phase === 'Running', { timeoutMs: 30_000 });
+  });
+
+  it('reports a template removed after use as a condition, and invalid parameters likewise, creating nothing', async () => {
+    const engine = uniqueName('scratch');
+    await apply(`
+apiVersion: unit.upm.io/v1alpha1
+kind: EngineTemplate
+metadata: { name: ${engine}-1.0 }
+spec:
+  engine: ${engine}
+  version: "1.0"
+  image: scratch:1
+  mainContainer: main
+  podTemplate: { spec: { containers: [{ name: main, image: scratch:1, ports: [{ name: main, containerPort: 1234 }] }] } }
+  parameters: [{ key: threads, type: integer, minimum: 1, maximum: 64, default: "4" }]
+`);
+    await waitFor('template in the catalog', async () => !!(await c.get<ConfigMap>(Resources.configMaps, 'upm-engine-catalog', 'upm-system')).data?.[`${engine}-1.0`]);
+    await apply(unitSet('orphan', `  engine: ${engine}\n  version: "1.0"\n  units: 1`));
+    await ready('orphan', 1);
+    await c.delete(EngineTemplateResource, `${engine}-1.0`);
+    await waitFor('TemplateNotFound', async () => {
+      const o = await us('orphan');
+      return o.status?.phase === 'Failed' && o.status.conditions?.some((x) => x.type === 'Ready' && x.status === 'False' && x.reason === 'TemplateNotFound');
+    }, { timeoutMs: 30_000 });
+    expect((await us('orphan')).status?.conditions?.find((x) => x.type === 'Degraded')?.message).toContain(`no EngineTemplate "${engine}-1.0"`);
+
+    await apply(unitSet('badparams', '  engine: redis\n  version: "7.2"\n  units: 2\n  parameters: { nope: "1", maxmemory-policy: sometimes }'));
+    await waitFor('InvalidParameters', async () => (await us('badparams')).status?.conditions?.some((x) => x.reason === 'InvalidParameters'), { timeoutMs: 30_000 });
+    const msg = (await us('badparams')).status?.conditions?.find((x) => x.type === 'Ready')?.message ?? '';
+    expect(msg).toContain('spec.parameters[nope]: unknown parameter');
+    expect(msg).toContain('spec.parameters[maxmemory-policy]: must be one of');
+    expect((await c.list(UnitResource, { namespace: ns, labelSelector: 'unit.upm.io/unitset=badparams' })).items).toHaveLength(0);
+  });
+
+  it('upgrades MySQL 8.0 -> 8.4 keeping parameter overrides and passwords; grows storage without restarting', async () => {
+    await apply(unitSet('my', [
+      '  engine: mysql', '  version: "8.0"', '  units: 2', '  parameters: { max_connections: "777" }',
+      '  storage: [{ name: data, size: 1Gi, mountPath: /var/lib/mysql }]',
+    ].join('\n')));
+    await ready('my', 2);
+    const secretBefore = (await c.get<Secret>(Resources.secrets, 'my-credentials', ns)).data;
+    await kubectlOk(CLUSTER, ['patch', '-n', ns, 'us/my', '--type=merge', '-p', '{"spec":{"version":"8.4"}}']);
+    await waitFor('upgraded', async () => (await pod('my-0').catch(() => undefined))?.spec?.containers?.find((x) => x.name === 'mysql')?.image === 'mysql:8.4.3', { timeoutMs: 60_000 });
+    await ready('my', 2);
+    for (const o of [0, 1]) {
+      const cfg = Object.values((await c.get<ConfigMap>(Resources.configMaps, `my-${o}-config`, ns)).data ?? {})[0] ?? '';
+      expect(cfg).toMatch(/max_connections\s*=\s*777/);
+      expect((await pod(`my-${o}`)).spec?.containers?.find((x) => x.name === 'mysql')?.image).toBe('mysql:8.4.3');
+    }
+    expect((await c.get<Secret>(Resources.secrets, 'my-credentials', ns)).data).toEqual(secretBefore);
+
+    const uids = await Promise.all([0, 1].map(async (o) => (await pod(`my-${o}`)).metadata.uid));
+    await kubectlOk(CLUSTER, ['patch', '-n', ns, 'us/my', '--type=json', '-p', '[{"op":"replace","path":"/spec/storage/0/size","value":"3Gi"}]']);
+    await waitFor('claims grown', async () => {
+      const sizes = await Promise.all([0, 1].map(async (o) => (await c.get<Pvc>(Resources.persistentVolumeClaims, `my-${o}-data`, ns)).spec?.resources?.requests?.storage));
+      return sizes.every((s) => s === '3Gi');
+    }, { timeoutMs: 30_000 });
+    expect(await Promise.all([0, 1].map(async (o) => (await pod(`my-${o}`)).metadata.uid))).toEqual(uids);
+  });
+});
