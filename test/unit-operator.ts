@@ -6,17 +6,14 @@ import { KubeClient } from '../lib/kube/client.ts';
 import { isNotFound } from '../lib/kube/errors.ts';
 import { Resources } from '../lib/kube/resources.ts';
 import { waitFor } from '../lib/wait.ts';
-import { kubeconfig } from './env.ts';
-import { kubectlOk } from './kubectl.ts';
+import { installEngine as installEngineWith } from '../hack/local/engine.ts';
+import { kubeconfig, kubectlPath } from './env.ts';
 
 const root = join(import.meta.dirname, '..');
 
 /** Installs CRDs, engine templates and the admission policy (idempotent; server-side apply). */
-export async function installEngine(cluster: string): Promise<void> {
-  // CRDs first: objects of a kind can only be applied once its CRD is established.
-  await kubectlOk(cluster, ['apply', '--server-side', '--force-conflicts', '-k', join(root, 'crds')]);
-  await kubectlOk(cluster, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/unitsets.unit.upm.io', 'crd/units.unit.upm.io', 'crd/enginetemplates.unit.upm.io']);
-  await kubectlOk(cluster, ['apply', '--server-side', '--force-conflicts', '-k', join(root, 'config/local/member')]);
+export function installEngine(cluster: string): Promise<void> {
+  return installEngineWith(kubectlPath(), kubeconfig(cluster));
 }
 
 export function startUnitOperator(cluster: string, namespace: string, logFile: string): ChildProcess {

@@ -4,6 +4,8 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { installEngine, startUnitOperator } from './engine.ts';
+import type { ManagedProcess } from './process.ts';
 import { LocalSystem } from './system.ts';
 
 const { values } = parseArgs({
@@ -64,8 +66,26 @@ try {
   console.error(`failed to start: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
 }
+// The engine layer in every member cluster: CRDs, templates, admission policy and a Unit Operator.
+const operators: ManagedProcess[] = [];
+try {
+  for (const [name, spec] of Object.entries(sys.state().clusters)) {
+    if (spec.role !== 'member') continue;
+    const cluster = sys.cluster(name);
+    await installEngine(sys.bins.kubectl, cluster.kubeconfig);
+    operators.push((await startUnitOperator(cluster, join(dir, name))).process);
+  }
+} catch (err) {
+  console.error(`failed to install the engine layer: ${err instanceof Error ? err.message : String(err)}`);
+  await Promise.all(operators.map((p) => p.stop()));
+  await sys.stop();
+  process.exit(1);
+}
 writeFileSync(pidFile, String(process.pid));
 describe(sys, (Date.now() - started) / 1000);
+console.log(`Unit Operator running in every member cluster (logs: ${dir}/<member>/logs/unit-operator.log). Try:
+  ${join(sys.state().binDir, 'kubectl')} --kubeconfig ${sys.state().clusters.member1?.kubeconfig} apply -f config/samples/redis-unitset.yaml
+  ${join(sys.state().binDir, 'kubectl')} --kubeconfig ${sys.state().clusters.member1?.kubeconfig} get us,un`);
 console.log('\nPress Ctrl-C to stop.');
 
 let stopping = false;
@@ -73,6 +93,7 @@ async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
   console.log(`\n${signal}: stopping ...`);
+  await Promise.all(operators.map((p) => p.stop()));
   await sys.stop();
   rmSync(pidFile, { force: true });
   console.log('stopped.');
@@ -81,6 +102,6 @@ async function shutdown(signal: string): Promise<void> {
 process.on('SIGINT', () => void shutdown('SIGINT'));
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 // A control-plane process that dies on its own is reported; the rest keep running so its logs can be read.
-for (const p of sys.processes) {
+for (const p of [...sys.processes, ...operators]) {
   void p.exited.then((code) => { if (!stopping) console.error(`${p.name} exited (code ${code}); see ${p.logFile}`); });
 }

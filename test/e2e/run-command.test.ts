@@ -1,5 +1,6 @@
 // The README's run command from a clean clone: `npm start` brings up the local system and prints kubeconfig paths;
-// `kubectl --kubeconfig <printed path> get nodes` shows Ready fake nodes in every cluster; a second `npm start`
+// `kubectl --kubeconfig <printed path> get nodes` shows Ready fake nodes in every cluster; a UnitSet applied to a
+// member cluster comes up (its Unit Operator runs); a second `npm start`
 // while it runs only reports it; Ctrl-C leaves no process behind; starting again reuses the state.
 // The clone is of the committed HEAD, exactly what a user (and CI) gets.
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -72,11 +73,18 @@ const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catc
       expect(statuses).toEqual(['Ready', 'Ready', 'Ready']);
     }
 
+    // The Unit Operator runs in the member clusters: the sample UnitSet comes up.
+    const member1 = kubeconfigs.find((k) => k.includes('member1')) as string;
+    await run(kubectl, ['--kubeconfig', member1, 'apply', '-f', join(clone, 'config/samples/redis-unitset.yaml')]);
+    await waitFor('sample UnitSet Ready', async () =>
+      (await run(kubectl, ['--kubeconfig', member1, 'get', 'us/cache', '-o', 'jsonpath={.status.ready} {.status.phase}'])).stdout === '3/3 Ready',
+    { timeoutMs: 60_000, intervalMs: 500 });
+
     const second = await run('npm', ['start'], { cwd: clone, env });
     expect(second.stdout).toContain('already running');
 
     const pids = recordedPids(stateDir);
-    expect(pids.length).toBeGreaterThanOrEqual(13); // etcd + 3 x (apiserver, KCM, scheduler, KWOK)
+    expect(pids.length).toBeGreaterThanOrEqual(15); // etcd + 3 x (apiserver, KCM, scheduler, KWOK) + 2 Unit Operators
     const exited = new Promise<number | null>((resolve) => first.child.once('exit', resolve));
     process.kill(-(first.child.pid as number), 'SIGINT');
     await exited;
