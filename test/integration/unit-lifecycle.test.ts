@@ -91,6 +91,20 @@ ${spec}`;
     await kubectlOk(CLUSTER, ['delete', '-n', ns, 'us/hard', '--wait=false']);
   });
 
+  it('spreads units over zones with a topology spread constraint', async () => {
+    await apply(unitSet('spread', [
+      '  engine: redis', '  version: "7.2"', '  units: 3', '  podAntiAffinity: None',
+      '  topologySpreadConstraints: [{ maxSkew: 1, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: DoNotSchedule }]',
+    ].join('\n')));
+    await ready('spread', 3);
+    const nodes = (await c.list<Unit>(UnitResource, { namespace: ns, labelSelector: 'unit.upm.io/unitset=spread' })).items.map((u) => u.status?.nodeName ?? '');
+    const zones = await Promise.all(nodes.map(async (n) => (await c.get(Resources.nodes, n)).metadata.labels?.['topology.kubernetes.io/zone']));
+    expect(new Set(zones).size).toBe(3);
+    const p = await c.get<Pod & { spec?: { topologySpreadConstraints?: { labelSelector?: { matchLabels?: Record<string, string> } }[] } }>(Resources.pods, 'spread-0', ns);
+    expect(p.spec?.topologySpreadConstraints?.[0]?.labelSelector?.matchLabels).toEqual({ 'unit.upm.io/unitset': 'spread' });
+    await kubectlOk(CLUSTER, ['delete', '-n', ns, 'us/spread', '--wait=false']);
+  });
+
   it('recreates a Failed pod (bounded), and leaves a unit in maintenance alone', async () => {
     await apply(unitSet('heal', '  engine: redis\n  version: "7.2"\n  units: 1'));
     await ready('heal', 1);

@@ -96,6 +96,14 @@ describe('Unit Operator', () => {
     for (const t of texts) expect(t).toMatch(/innodb_buffer_pool_size\s*=\s*716M/);
     // Labels propagate to units and pods.
     expect(units[0]?.metadata.labels?.team).toBe('data');
+    expect((await c.get<Pod>(Resources.pods, 'db-0', ns)).metadata.labels?.team).toBe('data');
+    // Each step left an Event on its object (kubectl describe shows them).
+    await waitFor('events', async () => {
+      const events = (await c.list<KubeObject & { reason?: string; involvedObject?: { kind?: string; name?: string } }>(Resources.events, { namespace: ns })).items;
+      const reasons = (kind: string, name: string) => events.filter((e) => e.involvedObject?.kind === kind && e.involvedObject.name === name).map((e) => e.reason);
+      return ['CreatedCredentials', 'CreatedUnits', 'Ready'].every((r) => reasons('UnitSet', 'db').includes(r))
+        && ['CreatedClaim', 'CreatedPod'].every((r) => reasons('Unit', 'db-0').includes(r));
+    }, { timeoutMs: 10_000 });
 
     const table = await kubectlOk(CLUSTER, ['get', 'us,un', '-n', ns]);
     expect(table).toMatch(/NAME\s+ENGINE\s+VERSION\s+READY\s+PHASE\s+AGE/);
