@@ -1,11 +1,7 @@
 // Unit Operator behaviours beyond create/scale/rollout: pause, hard anti-affinity, recovery of a failed pod,
 // maintenance hand-off, a template removed after use, invalid parameters, a version upgrade that keeps the
 // user's parameter overrides and passwords, and storage expansion without restarts.
-import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { beforeAll, describe, expect, it } from '@jest/globals';
 import type { Unit, UnitSet } from '../../lib/api/unit.upm.io.generated.ts';
 import { EngineTemplateResource, UnitResource, UnitSetResource } from '../../lib/api/unit.upm.io.generated.ts';
 import type { KubeClient } from '../../lib/kube/client.ts';
@@ -13,9 +9,9 @@ import { isNotFound } from '../../lib/kube/errors.ts';
 import { Resources } from '../../lib/kube/resources.ts';
 import type { KubeObject } from '../../lib/kube/types.ts';
 import { waitFor } from '../../lib/wait.ts';
-import { client, uniqueName } from '../env.ts';
+import { uniqueName } from '../env.ts';
 import { kubectlOk } from '../kubectl.ts';
-import { installEngine, startUnitOperator, waitForCatalog } from '../unit-operator.ts';
+import { useUnitOperator } from '../unit-operator.ts';
 
 const CLUSTER = 'member1';
 type Pod = KubeObject & { spec?: { hostname?: string; subdomain?: string; containers?: { name: string; image: string }[] }; status?: { phase?: string } };
@@ -24,10 +20,10 @@ type ConfigMap = KubeObject & { data?: Record<string, string> };
 type Secret = KubeObject & { data?: Record<string, string> };
 
 describe('Unit Operator lifecycle', () => {
+  const f = useUnitOperator(CLUSTER, 'life');
   let c: KubeClient;
   let ns: string;
-  let dir: string;
-  let operator: ChildProcess;
+  beforeAll(() => { c = f.client; ns = f.ns; });
 
   const us = (name: string) => c.get<UnitSet>(UnitSetResource, name, ns);
   const unit = (name: string) => c.get<Unit>(UnitResource, name, ns);
@@ -47,22 +43,6 @@ metadata:
 ${meta}
 spec:
 ${spec}`;
-
-  beforeAll(async () => {
-    c = await client(CLUSTER);
-    ns = uniqueName('life');
-    dir = await mkdtemp(join(tmpdir(), 'upm-life-'));
-    await installEngine(CLUSTER);
-    await c.create(Resources.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
-    operator = startUnitOperator(CLUSTER, ns, join(dir, 'operator.log'));
-    await waitForCatalog(c);
-  });
-
-  afterAll(async () => {
-    operator?.kill('SIGTERM');
-    if (!process.env.UPM_KEEP_TEST_DIR) await rm(dir, { recursive: true, force: true });
-    await c?.close();
-  });
 
   it('changes nothing while paused, and catches up when resumed', async () => {
     await apply(unitSet('paused', '  engine: redis\n  version: "7.2"\n  units: 1'));

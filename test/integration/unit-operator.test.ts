@@ -1,19 +1,16 @@
 // The Unit Operator against the local control plane (KWOK pods): create, kubectl columns, scale through the scale
 // subresource, PVC retention, API-side rejection of invalid specs, and cleanup on delete.
-import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { beforeAll, describe, expect, it } from '@jest/globals';
 import type { Unit, UnitSet } from '../../lib/api/unit.upm.io.generated.ts';
 import { UnitResource, UnitSetResource } from '../../lib/api/unit.upm.io.generated.ts';
 import type { KubeClient } from '../../lib/kube/client.ts';
 import { Resources } from '../../lib/kube/resources.ts';
 import type { KubeObject } from '../../lib/kube/types.ts';
 import { waitFor } from '../../lib/wait.ts';
-import { client, uniqueName } from '../env.ts';
 import { kubectl, kubectlOk } from '../kubectl.ts';
-import { installEngine, startUnitOperator, waitForCatalog } from '../unit-operator.ts';
+import { useUnitOperator } from '../unit-operator.ts';
 
 const CLUSTER = 'member1';
 type Pod = KubeObject & { spec?: { nodeName?: string }; status?: { phase?: string } };
@@ -37,10 +34,10 @@ spec:
 ${extra}`;
 
 describe('Unit Operator', () => {
+  const f = useUnitOperator(CLUSTER, 'unitop');
   let c: KubeClient;
   let ns: string;
-  let dir: string;
-  let operator: ChildProcess;
+  beforeAll(() => { c = f.client; ns = f.ns; });
 
   const unitsOf = async (us: string) =>
     (await c.list<Unit>(UnitResource, { namespace: ns, labelSelector: `unit.upm.io/unitset=${us}` })).items;
@@ -49,23 +46,6 @@ describe('Unit Operator', () => {
     const obj = await c.get<UnitSet>(UnitSetResource, us, ns);
     return obj.status?.phase === 'Ready' && obj.status.readyUnits === units && obj.status.units === units && obj.status.observedGeneration === obj.metadata.generation;
   }, { timeoutMs: 90_000, intervalMs: 250 });
-
-  beforeAll(async () => {
-    c = await client(CLUSTER);
-    ns = uniqueName('unitop');
-    dir = await mkdtemp(join(tmpdir(), 'upm-unitop-'));
-    await installEngine(CLUSTER);
-    await c.create(Resources.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
-    operator = startUnitOperator(CLUSTER, ns, join(dir, 'operator.log'));
-    await waitForCatalog(c);
-  });
-
-  afterAll(async () => {
-    operator?.kill('SIGTERM');
-    if (process.env.UPM_KEEP_TEST_DIR) process.stdout.write(`operator log: ${join(dir, 'operator.log')}\n`);
-    else await rm(dir, { recursive: true, force: true });
-    await c?.close();
-  });
 
   it('creates 3 units with Running pods, Bound PVCs, Services, credentials and per-unit config', async () => {
     await kubectlOk(CLUSTER, ['apply', '-f', '-'], unitSetYaml(ns, 'db', 3));
@@ -181,7 +161,7 @@ describe('Unit Operator', () => {
       ]);
       return lists.every((l) => l.items.length === 0);
     }, { timeoutMs: 60_000, intervalMs: 250 });
-    const log = await readFile(join(dir, 'operator.log'), 'utf8');
+    const log = (await Promise.all((await readdir(f.dir)).map((n) => readFile(join(f.dir, n), 'utf8')))).join('\n');
     // Credentials never reach the logs.
     const secretWords = /password"\s*:\s*"[A-Za-z0-9_-]{10,}/;
     expect(secretWords.test(log)).toBe(false);

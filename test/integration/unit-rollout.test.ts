@@ -1,20 +1,15 @@
 // Rolling updates of a UnitSet: highest ordinal first, one unit at a time (maxUnavailable 1), the next only after
 // the updated one is Ready again, units below the partition untouched; and kill -9 of the operator mid-rollout:
 // a new operator finishes the job without replacing any unit twice.
-import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { beforeAll, describe, expect, it } from '@jest/globals';
 import type { UnitSet } from '../../lib/api/unit.upm.io.generated.ts';
 import { UnitSetResource } from '../../lib/api/unit.upm.io.generated.ts';
 import type { KubeClient } from '../../lib/kube/client.ts';
 import { Resources } from '../../lib/kube/resources.ts';
 import type { KubeObject } from '../../lib/kube/types.ts';
 import { waitFor } from '../../lib/wait.ts';
-import { client, uniqueName } from '../env.ts';
 import { kubectlOk } from '../kubectl.ts';
-import { installEngine, startUnitOperator, waitForCatalog } from '../unit-operator.ts';
+import { useUnitOperator } from '../unit-operator.ts';
 
 const CLUSTER = 'member2';
 type Pod = KubeObject & { status?: { conditions?: { type: string; status: string }[] } };
@@ -59,26 +54,10 @@ function sampler(c: KubeClient, ns: string) {
 }
 
 describe('UnitSet rolling update', () => {
+  const f = useUnitOperator(CLUSTER, 'roll');
   let c: KubeClient;
   let ns: string;
-  let dir: string;
-  let operator: ChildProcess;
-
-  beforeAll(async () => {
-    c = await client(CLUSTER);
-    ns = uniqueName('roll');
-    dir = await mkdtemp(join(tmpdir(), 'upm-roll-'));
-    await installEngine(CLUSTER);
-    await c.create(Resources.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
-    operator = startUnitOperator(CLUSTER, ns, join(dir, 'operator.log'));
-    await waitForCatalog(c);
-  });
-
-  afterAll(async () => {
-    operator?.kill('SIGKILL');
-    if (!process.env.UPM_KEEP_TEST_DIR) await rm(dir, { recursive: true, force: true });
-    await c?.close();
-  });
+  beforeAll(() => { c = f.client; ns = f.ns; });
 
   const readyAt = (revisionChanged: boolean) => waitFor('rollout complete', async () => {
     const us = await c.get<UnitSet>(UnitSetResource, 'roll', ns);
@@ -127,9 +106,7 @@ spec:
       '{"spec":{"env":[{"name":"TUNING","value":"b"}],"updateStrategy":{"rollingUpdate":{"partition":0}}}}']);
     // Kill the operator once the first unit is being replaced.
     await waitFor('first unit replaced', () => s.replacementOrder().length >= 1, { timeoutMs: 30_000, intervalMs: 20 });
-    operator.kill('SIGKILL');
-    await new Promise((r) => setTimeout(r, 1000));
-    operator = startUnitOperator(CLUSTER, ns, join(dir, 'operator-2.log'));
+    await f.restart();
     await waitFor('all updated', async () => (await c.get<UnitSet>(UnitSetResource, 'roll', ns)).status?.updatedUnits === 3, { timeoutMs: 90_000 });
     await readyAt(true);
     await new Promise((r) => setTimeout(r, 500));
