@@ -2,7 +2,7 @@
 import 'reflect-metadata'; // @peculiar/x509's dependency injection needs the Reflect metadata API
 import { generateKeyPairSync, webcrypto } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
 
@@ -146,8 +146,4 @@ export async function ensureClusterPki(dir: string, serviceIp: string): Promise<
   await writeFile(pki.saPub, sa.publicKey.export({ type: 'spki', format: 'pem' }));
   await writeFile(f('.complete'), '');
   return pki;
-}
-
-export async function readPem(path: string): Promise<string> {
-  return readFile(path, 'utf8');
 }

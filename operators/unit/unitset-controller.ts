@@ -7,7 +7,7 @@
 //               a unit counts as done when its spec carries the update revision, so a restart never repeats one
 import { randomBytes } from 'node:crypto';
 import type { EngineTemplate, Unit, UnitSet } from '../../lib/api/unit.upm.io.generated.ts';
-import { EngineTemplateResource, UnitResource, UnitSetResource } from '../../lib/api/unit.upm.io.generated.ts';
+import { UnitResource, UnitSetResource } from '../../lib/api/unit.upm.io.generated.ts';
 import { setCondition, type Condition } from '../../lib/conditions.ts';
 import type { ReconcileContext, ReconcileResult } from '../../lib/controller.ts';
 import type { EventRecorder } from '../../lib/events.ts';
@@ -18,7 +18,7 @@ import { Resources } from '../../lib/kube/resources.ts';
 import { splitKey, type KubeObject } from '../../lib/kube/types.ts';
 import { hash, validateParameters } from './config.ts';
 import {
-  ANNOTATION_CONFIG_HASH, LABEL_UNITSET, claimName, configMapName, credentialsSecretName, headlessServiceName, ordinalOf, templateName, unitName,
+  ANNOTATION_CONFIG_HASH, LABEL_UNITSET, configMapName, credentialsSecretName, headlessServiceName, ordinalOf, templateName, unitName,
 } from './naming.ts';
 import { claimTemplates, desiredUnit, ownerRef, servicePorts, unitConfig, updateRevision } from './unitset-build.ts';
 
@@ -287,4 +287,3 @@ async function cleanupScaledClaims(d: UnitSetControllerDeps, us: UnitSet, desire
   }
 }
 
-export { claimName, EngineTemplateResource };
