@@ -41,6 +41,7 @@ function recordedPids(stateDir: string): number[] {
 
 const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
 
+// Skipped against an existing cluster (UPM_TEST_KUBECONFIG): it starts and stops a whole local system of its own.
 (controlsProcesses() ? describe : describe.skip)('the README run command', () => {
   let tmp = '';
   const started: ChildProcess[] = [];
