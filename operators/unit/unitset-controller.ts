@@ -174,11 +174,16 @@ async function ensureCredentials(d: UnitSetControllerDeps, us: UnitSet, tpl: Eng
   }
   if (!existing) {
     const data = Object.fromEntries(Object.entries(want).map(([k, v]) => [k, k.endsWith('-password') ? Buffer.from(v).toString('base64') : v]));
-    await d.client.create(Resources.secrets, {
-      apiVersion: 'v1', kind: 'Secret', type: 'Opaque',
-      metadata: { name, namespace: ns, labels: { [LABEL_UNITSET]: us.metadata.name ?? '' }, ownerReferences: [ownerRef(us)] },
-      data,
-    } as KubeObject).catch((e: unknown) => { if (!isAlreadyExists(e)) throw e; });
+    try {
+      await d.client.create(Resources.secrets, {
+        apiVersion: 'v1', kind: 'Secret', type: 'Opaque',
+        metadata: { name, namespace: ns, labels: { [LABEL_UNITSET]: us.metadata.name ?? '' }, ownerReferences: [ownerRef(us)] },
+        data,
+      } as KubeObject);
+    } catch (err) {
+      if (isAlreadyExists(err)) return name; // created by an earlier pass the cache has not shown yet
+      throw err;
+    }
     await d.events.record(us, 'Normal', 'CreatedCredentials', `created Secret ${name} with engine accounts (${(tpl.spec.users ?? []).map((u) => u.role).join(', ')})`);
     return name;
   }
