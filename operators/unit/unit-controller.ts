@@ -48,7 +48,9 @@ export interface UnitControllerDeps {
 /**
  * Claims that must bind before the pod is created: those of an Immediate storage class that are not Bound yet. A
  * pod sent earlier is unschedulable until they bind, and the scheduler retries it with backoff and an event each
- * time. WaitForFirstConsumer claims bind only once a pod exists, so they never hold the pod back.
+ * time. WaitForFirstConsumer claims bind only once a pod exists, so they never hold the pod back once the cache
+ * shows them; a claim created in this very pass (not cached yet) defers the pod by one pass, which the claim's own
+ * add event triggers.
  */
 function unboundImmediateClaims(d: UnitControllerDeps, unit: Unit): string[] {
   const ns = unit.metadata.namespace ?? '';
