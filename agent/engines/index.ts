@@ -1,0 +1,36 @@
+// The engine drivers of the unit agent, by engine name. Engines this machine has no binaries for are refused with
+// the reason, instead of being faked.
+import { existsSync } from 'node:fs';
+import { MARIADB_REQUIRES, mariadbDriver } from './mariadb.ts';
+import { REDIS_REQUIRES, redisDriver, redisSentinelDriver, SENTINEL_REQUIRES } from './redis.ts';
+import { EngineNotRunnable, type EngineDriver } from './types.ts';
+import type { Requirement } from './util.ts';
+import { ZOOKEEPER_REQUIRES, zookeeperDriver } from './zookeeper.ts';
+
+const DRIVERS: Record<string, { driver: EngineDriver; requires: Requirement[] }> = {
+  mariadb: { driver: mariadbDriver, requires: MARIADB_REQUIRES },
+  redis: { driver: redisDriver, requires: REDIS_REQUIRES },
+  'redis-sentinel': { driver: redisSentinelDriver, requires: [...REDIS_REQUIRES, ...SENTINEL_REQUIRES] },
+  zookeeper: { driver: zookeeperDriver, requires: ZOOKEEPER_REQUIRES },
+};
+
+/** Engines of the platform that have no local binary, and what is missing. */
+const NOT_RUNNABLE: Record<string, string> = {
+  mysql: "no MySQL 8 package in this machine's registries; MariaDB stands in",
+  kafka: 'no Kafka package in the Debian registries (a broker would need its jars from Maven Central, which this node does not have)',
+  elasticsearch: 'no Elasticsearch server package in the Debian registries (apt has only clients); Elasticsearch 8+ also wants a newer JDK than Java 17',
+  proxysql: 'no proxysql package in the Debian 12 registries',
+};
+
+export const localEngines = (): string[] => Object.keys(DRIVERS);
+
+/** The driver of `engine`; throws EngineNotRunnable when this node cannot run it. */
+export function driverFor(engine: string): EngineDriver {
+  const reason = NOT_RUNNABLE[engine];
+  if (reason) throw new EngineNotRunnable(engine, reason);
+  const entry = DRIVERS[engine];
+  if (!entry) throw new EngineNotRunnable(engine, `no driver for engine "${engine}" (drivers: ${localEngines().join(', ')})`);
+  const missing = entry.requires.find((r) => !existsSync(r.path));
+  if (missing) throw new EngineNotRunnable(engine, `${missing.path} is missing: install the Debian package ${missing.debianPackage}`);
+  return entry.driver;
+}
