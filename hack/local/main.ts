@@ -4,7 +4,9 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { fileLogger } from '../../lib/log.ts';
 import { installEngine, startUnitOperator } from './engine.ts';
+import { EngineRuntime } from './runtime.ts';
 import type { ManagedProcess } from './process.ts';
 import { LocalSystem } from './system.ts';
 
@@ -66,24 +68,33 @@ try {
   console.error(`failed to start: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
 }
-// The engine layer in every member cluster: CRDs, templates, admission policy and a Unit Operator.
+// The engine layer in every member cluster: CRDs, templates, admission policy, a Unit Operator, and the engine
+// runtime that runs the real engine (and its unit agent) behind every data pod.
 const operators: ManagedProcess[] = [];
+const runtimes: EngineRuntime[] = [];
+const stopEngines = () => Promise.all(runtimes.map((r) => r.stop()));
 try {
   for (const [name, spec] of Object.entries(sys.state().clusters)) {
     if (spec.role !== 'member') continue;
     const cluster = sys.cluster(name);
     await installEngine(sys.bins.kubectl, cluster.kubeconfig);
+    runtimes.push(await EngineRuntime.start({
+      cluster: name, kubeconfig: cluster.kubeconfig, dir: join(dir, name, 'engines'),
+      log: fileLogger(join(dir, name, 'logs', 'engine-runtime.log'), { cluster: name }),
+    }));
     operators.push((await startUnitOperator(cluster, join(dir, name))).process);
   }
 } catch (err) {
   console.error(`failed to install the engine layer: ${err instanceof Error ? err.message : String(err)}`);
   await Promise.all(operators.map((p) => p.stop()));
+  await stopEngines();
   await sys.stop();
   process.exit(1);
 }
 writeFileSync(pidFile, String(process.pid));
 describe(sys, (Date.now() - started) / 1000);
-console.log(`Unit Operator running in every member cluster (logs: ${dir}/<member>/logs/unit-operator.log). Try:
+console.log(`Unit Operator and engine runtime running in every member cluster (logs: ${dir}/<member>/logs/{unit-operator,engine-runtime}.log).
+Real engines run here for MariaDB, Redis, Redis Sentinel and ZooKeeper; other engines are reported as not runnable locally. Try:
   ${join(sys.state().binDir, 'kubectl')} --kubeconfig ${sys.state().clusters.member1?.kubeconfig} apply -f config/samples/redis-unitset.yaml
   ${join(sys.state().binDir, 'kubectl')} --kubeconfig ${sys.state().clusters.member1?.kubeconfig} get us,un`);
 console.log('\nPress Ctrl-C to stop.');
@@ -94,6 +105,7 @@ async function shutdown(signal: string): Promise<void> {
   stopping = true;
   console.log(`\n${signal}: stopping ...`);
   await Promise.all(operators.map((p) => p.stop()));
+  await stopEngines();
   await sys.stop();
   rmSync(pidFile, { force: true });
   console.log('stopped.');
