@@ -44,7 +44,7 @@ try {
   const healthPort = await freePort();
   // Heap limits as the Deployment sets them (config/unit-operator/deployment.yaml): without them V8 grows lazily
   // towards a quarter of the machine's memory.
-  const op = spawn(process.execPath, [...OPERATOR_NODE_FLAGS, join(root, 'operators/unit/main.ts'), '--kubeconfig', cluster.kubeconfig, '--health-port', String(healthPort)], { stdio: ['ignore', log, log], env: { ...process.env, UPM_LOG_LEVEL: 'warn' } });
+  const op = spawn(process.execPath, [...OPERATOR_NODE_FLAGS, join(root, 'operators/unit/main.ts'), '--kubeconfig', cluster.kubeconfig, '--health-port', String(healthPort), '--agents', 'off'], { stdio: ['ignore', log, log], env: { ...process.env, UPM_LOG_LEVEL: 'warn' } });
   await waitFor('engine catalog', () => c.get(Resources.configMaps, 'upm-engine-catalog', 'upm-system').then(() => true), { timeoutMs: 30_000 });
   await waitFor('service account', () => c.get(Resources.serviceAccounts, 'default', ns).then(() => true), { timeoutMs: 30_000 });
 

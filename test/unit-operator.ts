@@ -10,6 +10,8 @@ import { isNotFound } from '../lib/kube/errors.ts';
 import { Resources } from '../lib/kube/resources.ts';
 import { waitFor } from '../lib/wait.ts';
 import { installEngine as installEngineWith } from '../hack/local/engine.ts';
+import { EngineRuntime } from '../hack/local/runtime.ts';
+import { newLogger } from '../lib/log.ts';
 import { client, kubeconfig, kubectlPath, uniqueName } from './env.ts';
 
 const root = join(import.meta.dirname, '..');
@@ -19,9 +21,10 @@ export function installEngine(cluster: string): Promise<void> {
   return installEngineWith(kubectlPath(), kubeconfig(cluster));
 }
 
-export function startUnitOperator(cluster: string, namespace: string, logFile: string): ChildProcess {
+export function startUnitOperator(cluster: string, namespace: string, logFile: string, agents = false): ChildProcess {
   const out = openSync(logFile, 'a');
-  return spawn(process.execPath, [join(root, 'operators/unit/main.ts'), '--kubeconfig', kubeconfig(cluster), '--namespace', namespace], {
+  const args = [join(root, 'operators/unit/main.ts'), '--kubeconfig', kubeconfig(cluster), '--namespace', namespace, '--agents', agents ? 'on' : 'off'];
+  return spawn(process.execPath, args, {
     stdio: ['ignore', out, out],
     env: { ...process.env, UPM_LOG_LEVEL: 'debug' },
   });
@@ -48,22 +51,30 @@ export interface OperatorFixture {
   operator: ChildProcess;
   /** kill -9 the operator (as a crash would) and start a fresh one. */
   restart(): Promise<void>;
+  /** With `engines`: the runtime running the real engine behind each of the namespace's data pods. */
+  runtime?: EngineRuntime;
 }
 
 /**
  * Registers beforeAll/afterAll for a suite that drives a Unit Operator of its own: engine installed, a fresh
  * namespace, the operator watching only it (so suites run in parallel on one cluster), its log kept on request.
  */
-export function useUnitOperator(cluster: string, prefix: string): OperatorFixture {
+export function useUnitOperator(cluster: string, prefix: string, opts: { engines?: boolean } = {}): OperatorFixture {
   const f = {} as OperatorFixture;
   let runs = 0;
-  const start = () => startUnitOperator(cluster, f.ns, join(f.dir, `operator-${++runs}.log`));
+  const start = () => startUnitOperator(cluster, f.ns, join(f.dir, `operator-${++runs}.log`), !!opts.engines);
   beforeAll(async () => {
     f.client = await client(cluster);
     f.ns = uniqueName(prefix);
     f.dir = await mkdtemp(join(tmpdir(), `upm-${prefix}-`));
     await installEngine(cluster);
     await f.client.create(Resources.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: f.ns } });
+    if (opts.engines) {
+      f.runtime = await EngineRuntime.start({
+        cluster, kubeconfig: kubeconfig(cluster), dir: join(f.dir, 'runtime'), namespace: f.ns,
+        log: newLogger({ suite: prefix }).child({}, { level: process.env.UPM_KEEP_TEST_DIR ? 'info' : 'warn' }),
+      });
+    }
     f.operator = start();
     f.restart = async () => {
       f.operator.kill('SIGKILL');
@@ -73,6 +84,7 @@ export function useUnitOperator(cluster: string, prefix: string): OperatorFixtur
     await waitForCatalog(f.client);
   });
   afterAll(async () => {
+    await f.runtime?.stop();
     f.operator?.kill('SIGKILL');
     if (process.env.UPM_KEEP_TEST_DIR) process.stdout.write(`operator logs: ${f.dir}\n`);
     else if (f.dir) await rm(f.dir, { recursive: true, force: true });

@@ -106,14 +106,29 @@ export interface UnitSpec {
     storageClassName?: string;
   }[];
   /**
-   * ConfigMap holding this unit's rendered config.
+   * ConfigMap holding this unit's rendered config and its inputs.
    */
   configMapName?: string;
+  /**
+   * Hash of the config this unit should run with; its ConfigMap carries the same hash.
+   */
+  configRevision?: string;
 }
 
 export interface UnitStatus {
   observedGeneration?: number;
-  phase?: 'Pending' | 'Scheduled' | 'Running' | 'Ready' | 'Stopped' | 'Failed' | 'Terminating' | 'Unknown';
+  phase?:
+    | 'Pending'
+    | 'Scheduled'
+    | 'Running'
+    | 'Starting'
+    | 'Ready'
+    | 'Stopping'
+    | 'Stopped'
+    | 'Failed'
+    | 'NotRunnable'
+    | 'Terminating'
+    | 'Unknown';
   ready?: boolean;
   nodeName?: string;
   podIP?: string;
@@ -124,9 +139,28 @@ export interface UnitStatus {
    */
   podRevision?: string;
   /**
-   * Hash of the rendered config the pod runs with.
+   * Hash of the config the engine runs with (as its agent reports).
    */
   configRevision?: string;
+  /**
+   * The engine process as the unit agent reports it.
+   */
+  engine?: {
+    state?: 'Stopped' | 'Starting' | 'Running' | 'Stopping' | 'Crashed' | 'NotRunnable' | 'Unknown';
+    ready?: boolean;
+    pid?: number;
+    startedAt?: string;
+    /**
+     * Unexpected exits the agent restarted the engine after.
+     */
+    restarts?: number;
+    /**
+     * Settings changed that take effect only after a restart.
+     */
+    restartRequired?: boolean;
+    pendingRestart?: string[];
+    message?: string;
+  };
   /**
    * Times a Failed pod was recreated.
    */

@@ -10,6 +10,7 @@ import { Resources } from '../../lib/kube/resources.ts';
 import type { KubeObject } from '../../lib/kube/types.ts';
 import { newLogger } from '../../lib/log.ts';
 import { Manager, runUntilSignalled } from '../../lib/manager.ts';
+import { AGENT_TOKEN_SECRET } from '../../agent/api.ts';
 import { CATALOG_KEY, catalogReconciler } from './catalog.ts';
 import { COMPONENT, LABEL_UNIT, LABEL_UNITSET, templateName } from './naming.ts';
 import { unitReconciler, type Pod, type Pvc, type StorageClass } from './unit-controller.ts';
@@ -24,6 +25,8 @@ const { values } = parseArgs({
     'leader-elect': { type: 'boolean', default: false },
     'lease-namespace': { type: 'string', default: 'upm-system' },
     concurrency: { type: 'string', default: '8' },
+    // "off" only where pods are simulated without unit agents (a bare KWOK cluster, the scale benchmark).
+    agents: { type: 'string', default: 'on' },
   },
 });
 
@@ -51,6 +54,8 @@ const secrets = manager.informer<KubeObject>(Resources.secrets, owned);
 const pvcs = manager.informer<Pvc>(Resources.persistentVolumeClaims, owned);
 const pods = manager.informer<Pod>(Resources.pods, { namespace, labelSelector: LABEL_UNIT });
 const storageClasses = manager.informer<StorageClass>(Resources.storageClasses);
+const agentTokens = manager.informer<KubeObject & { data?: Record<string, string> }>(Resources.secrets, { namespace, fieldSelector: `metadata.name=${AGENT_TOKEN_SECRET}` });
+const agents = values.agents !== 'off';
 
 const concurrency = Number(values.concurrency);
 const specChanged = <T extends KubeObject>(a: T, b: T) =>
@@ -64,7 +69,7 @@ const unitSetKey = (o: KubeObject) => {
 manager.controller({
   name: 'unitset',
   concurrency,
-  reconcile: unitSetReconciler({ client, events, unitSets, units, templates, configMaps, services, secrets, pvcs }),
+  reconcile: unitSetReconciler({ client, events, unitSets, units, templates, configMaps, services, secrets, agentTokens, pvcs }),
 })
   .watch(unitSets, undefined, specChanged)
   .watch(units, unitSetKey, undefined, { coalesceMs: 250 })
@@ -72,19 +77,23 @@ manager.controller({
   .watch(services, unitSetKey)
   .watch(secrets, unitSetKey)
   .watch(configMaps, unitSetKey)
-  .watch(pvcs, unitSetKey);
+  .watch(pvcs, unitSetKey)
+  .watch(agentTokens, (s) => unitSets.list().filter((us) => us.metadata.namespace === s.metadata.namespace).map((us) => `${us.metadata.namespace}/${us.metadata.name}`));
 
 const unitKey = (o: KubeObject) => {
   const u = o.metadata.labels?.[LABEL_UNIT];
   return u ? [`${o.metadata.namespace}/${u}`] : [];
 };
-manager.controller({ name: 'unit', concurrency, reconcile: unitReconciler({ client, events, units, pods, pvcs, storageClasses }) })
+manager.controller({ name: 'unit', concurrency, reconcile: unitReconciler({ client, events, units, pods, pvcs, storageClasses, configMaps, agentTokens, agents }) })
   .watch(units, undefined, specChanged)
   // A pod goes Pending -> scheduled -> Running in quick steps: one status write for the lot is enough.
   .watch(pods, unitKey, undefined, { coalesceMs: 200 })
-  .watch(pvcs, unitKey, undefined, { coalesceMs: 200 });
+  .watch(pvcs, unitKey, undefined, { coalesceMs: 200 })
+  // A unit's config reaches its agent once the ConfigMap shows the unit's configRevision.
+  .watch(configMaps, unitKey)
+  .watch(agentTokens, (s) => (agents ? units.list().filter((u) => u.metadata.namespace === s.metadata.namespace).map((u) => `${u.metadata.namespace}/${u.metadata.name}`) : []));
 
 manager.controller({ name: 'engine-catalog', reconcile: catalogReconciler(client, templates) }).watch(templates, () => [CATALOG_KEY]);
 
-log.info({ namespace: namespace ?? '(all)' }, 'starting');
+log.info({ namespace: namespace ?? '(all)', agents }, 'starting');
 await runUntilSignalled(manager);

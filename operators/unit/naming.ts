@@ -6,6 +6,10 @@ export const LABEL_UNIT = `${GROUP}/unit`;
 export const LABEL_ORDINAL = `${GROUP}/ordinal`;
 export const ANNOTATION_REVISION = `${GROUP}/revision`;
 export const ANNOTATION_CONFIG_HASH = `${GROUP}/config-hash`;
+/** Hash of a unit config without its parameter values: equal bases mean only parameters changed. */
+export const ANNOTATION_CONFIG_BASE = `${GROUP}/config-base`;
+/** ConfigMap key of the config's inputs (template, context, parameters), which the unit agent renders from. */
+export const CONFIG_INPUT_KEY = 'upm-config-input.json';
 export const ANNOTATION_MAINTENANCE = `${GROUP}/maintenance`;
 export const ANNOTATION_PVC_OWNED_BY_UNITSET = `${GROUP}/pvc-deleted-with-unitset`;
 export const ANNOTATION_UPDATE_ON_DELETE = `${GROUP}/update-on-delete`;

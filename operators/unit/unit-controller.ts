@@ -1,6 +1,8 @@
 // Unit controller: exactly one Pod per Unit (same name), PVCs "<unit>-<volume>", and a status that tells the
 // truth about the pod. The pod is recreated when its revision differs from the unit's (unless the unit updates
 // only on delete), a Failed pod is recreated a bounded number of times, and a unit in maintenance is left alone.
+import { AgentClient } from '../../agent/client.ts';
+import { AGENT_CONTAINER, AGENT_PORT, AGENT_TOKEN_KEY, AGENT_TOKEN_SECRET, type AgentStatus, type ConfigInput } from '../../agent/api.ts';
 import type { Unit } from '../../lib/api/unit.upm.io.generated.ts';
 import { UnitResource } from '../../lib/api/unit.upm.io.generated.ts';
 import { setCondition, type Condition } from '../../lib/conditions.ts';
@@ -13,12 +15,12 @@ import { Resources } from '../../lib/kube/resources.ts';
 import { splitKey, type KubeObject } from '../../lib/kube/types.ts';
 import { quantityMiB } from './config.ts';
 import {
-  ANNOTATION_CONFIG_HASH, ANNOTATION_MAINTENANCE, ANNOTATION_PVC_OWNED_BY_UNITSET, ANNOTATION_REVISION, ANNOTATION_UPDATE_ON_DELETE, LABEL_ORDINAL, LABEL_UNIT, LABEL_UNITSET, claimName,
+  ANNOTATION_CONFIG_HASH, ANNOTATION_MAINTENANCE, CONFIG_INPUT_KEY, ANNOTATION_PVC_OWNED_BY_UNITSET, ANNOTATION_REVISION, ANNOTATION_UPDATE_ON_DELETE, LABEL_ORDINAL, LABEL_UNIT, LABEL_UNITSET, claimName,
 } from './naming.ts';
 import { ownerRef } from './unitset-build.ts';
 
 export interface Pod extends KubeObject {
-  spec?: { nodeName?: string; [k: string]: unknown };
+  spec?: { nodeName?: string; containers?: { name: string; ports?: { name?: string; containerPort: number }[] }[]; [k: string]: unknown };
   status?: {
     phase?: string;
     podIP?: string;
@@ -43,7 +45,17 @@ export interface UnitControllerDeps {
   pods: Store<Pod>;
   pvcs: Store<Pvc>;
   storageClasses: Store<StorageClass>;
+  configMaps: Store<KubeObject & { data?: Record<string, string> }>;
+  /** The namespaces' agent token Secrets. */
+  agentTokens: Store<KubeObject & { data?: Record<string, string> }>;
+  /**
+   * Drive each pod's unit agent (config, start/stop, restarts) and report the engine's real state. Off only where
+   * pods are simulated without agents (a bare KWOK cluster): then the pod's readiness is all there is to report.
+   */
+  agents: boolean;
 }
+
+type EngineView = { status: AgentStatus } | { error: string };
 
 /**
  * Claims that must bind before the pod is created: those of an Immediate storage class that are not Bound yet. A
@@ -101,8 +113,60 @@ export function unitReconciler(d: UnitControllerDeps) {
         await d.events.record(unit, 'Normal', 'CreatedPod', `created pod ${name}`);
       }
     }
-    await writeStatus(d, unit, pod, recoveries, task, maintenance, namespace);
+    const engine = d.agents && !maintenance && pod && !pod.metadata.deletionTimestamp && pod.status?.phase === 'Running' && pod.status.podIP
+      ? await driveAgent(d, unit, pod) : undefined;
+    await writeStatus(d, unit, pod, recoveries, task, maintenance, namespace, engine);
+    // An agent that does not answer yet (just started, address being assigned) is asked again; every other
+    // change reaches us as a pod or unit event.
+    if (engine && 'error' in engine) return { requeue: true };
   };
+}
+
+/**
+ * Brings the engine to what the unit asks for, through the pod's agent: the unit's config revision pushed (the
+ * agent applies what it can live and says what needs a restart), started or stopped per spec.startup, restarted
+ * when a pushed change needs it. Each step first reads the agent's state, so repeating a pass repeats nothing.
+ */
+async function driveAgent(d: UnitControllerDeps, unit: Unit, pod: Pod): Promise<EngineView> {
+  const ns = unit.metadata.namespace ?? '';
+  const token = d.agentTokens.get(`${ns}/${AGENT_TOKEN_SECRET}`)?.data?.[AGENT_TOKEN_KEY];
+  if (!token) return { error: `no agent token Secret ${AGENT_TOKEN_SECRET} in ${ns} yet` };
+  const port = pod.spec?.containers?.find((c) => c.name === AGENT_CONTAINER)?.ports?.find((p) => p.name === 'agent')?.containerPort ?? AGENT_PORT;
+  const agent = new AgentClient(pod.status?.podIP ?? '', port, Buffer.from(token, 'base64').toString('utf8'));
+  try {
+    let st = await agent.status();
+    if (st.podUID !== pod.metadata.uid) return { error: `the agent at ${agent.base} serves another pod (${st.pod}); waiting for this pod's address` };
+    if (st.state === 'NotRunnable') return { status: st };
+    const cm = unit.spec.configMapName ? d.configMaps.get(`${ns}/${unit.spec.configMapName}`) : undefined;
+    const cmRevision = cm?.metadata.annotations?.[ANNOTATION_CONFIG_HASH];
+    if (cm && cmRevision && cmRevision === unit.spec.configRevision && st.configRevision !== cmRevision) {
+      const input = JSON.parse(cm.data?.[CONFIG_INPUT_KEY] ?? '{}') as ConfigInput;
+      const first = !st.configRevision;
+      st = await agent.pushConfig({ ...input, revision: cmRevision });
+      if (!first) {
+        await d.events.record(unit, 'Normal', 'Reconfigured', st.restartRequired
+          ? `config ${cmRevision} written; ${st.pendingRestart.join(', ')} take effect after a restart`
+          : `config ${cmRevision} applied live`);
+      }
+    }
+    const wantRunning = unit.spec.startup !== false;
+    if (wantRunning && st.configRevision) {
+      if (st.state === 'Stopped') {
+        st = await agent.start();
+        await d.events.record(unit, 'Normal', 'StartingEngine', `starting ${st.engine} (config ${st.configRevision})`);
+      } else if (st.state === 'Running' && st.restartRequired) {
+        const pending = st.pendingRestart.join(', ');
+        st = await agent.restart();
+        await d.events.record(unit, 'Normal', 'RestartingEngine', `restarting ${st.engine} to apply ${pending}`);
+      }
+    } else if (!wantRunning && ['Running', 'Starting', 'Crashed'].includes(st.state)) {
+      st = await agent.stop();
+      await d.events.record(unit, 'Normal', 'StoppedEngine', `stopped ${st.engine} (spec.startup is false); its data stays`);
+    }
+    return { status: st };
+  } catch (err) {
+    return { error: `agent at ${agent.base}: ${(err as Error).message}` };
+  }
 }
 
 async function deletePod(d: UnitControllerDeps, pod: Pod): Promise<void> {
@@ -169,12 +233,25 @@ async function ensureClaims(d: UnitControllerDeps, unit: Unit): Promise<string[]
   return created;
 }
 
-function phaseOf(pod: Pod | undefined, startup: boolean): NonNullable<Unit['status']>['phase'] {
+type Phase = NonNullable<Unit['status']>['phase'];
+
+/** With an agent, the engine's own state; unreachable agents leave the phase at Running (pod up, engine unknown). */
+function enginePhase(engine: EngineView | undefined, podReady: boolean): Phase {
+  if (!engine || 'error' in engine) return 'Running';
+  const st = engine.status;
+  switch (st.state) {
+    case 'Running': return st.ready && podReady ? 'Ready' : 'Running';
+    case 'Crashed': return 'Failed';
+    default: return st.state;
+  }
+}
+
+function phaseOf(pod: Pod | undefined, startup: boolean, engine?: EngineView): Phase {
   if (!pod) return 'Pending';
   if (pod.metadata.deletionTimestamp) return 'Terminating';
   const ready = pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
   switch (pod.status?.phase) {
-    case 'Running': return !startup ? 'Stopped' : ready ? 'Ready' : 'Running';
+    case 'Running': return engine ? enginePhase(engine, !!ready) : !startup ? 'Stopped' : ready ? 'Ready' : 'Running';
     case 'Failed': return 'Failed';
     case 'Pending': return pod.spec?.nodeName ? 'Scheduled' : 'Pending';
     case 'Succeeded': return 'Failed';
@@ -182,14 +259,17 @@ function phaseOf(pod: Pod | undefined, startup: boolean): NonNullable<Unit['stat
   }
 }
 
-async function writeStatus(d: UnitControllerDeps, unit: Unit, pod: Pod | undefined, recoveries: number, task: string, maintenance: boolean, ns: string): Promise<void> {
-  const phase = phaseOf(pod, unit.spec.startup ?? true);
+async function writeStatus(d: UnitControllerDeps, unit: Unit, pod: Pod | undefined, recoveries: number, task: string, maintenance: boolean, ns: string, engine?: EngineView): Promise<void> {
+  const phase = phaseOf(pod, unit.spec.startup ?? true, engine);
   const ready = phase === 'Ready';
+  const st = engine && 'status' in engine ? engine.status : undefined;
+  if (engine && 'error' in engine && !task) task = engine.error;
+  else if (st && !ready && !task) task = st.message;
   const generation = unit.metadata.generation;
   let conditions = unit.status?.conditions as Condition[] | undefined;
   conditions = setCondition(conditions, ready
     ? { type: 'Ready', status: 'True', reason: 'PodReady', message: '', observedGeneration: generation }
-    : { type: 'Ready', status: 'False', reason: task ? 'Updating' : `Pod${phase}`, message: task || `pod is ${phase}`, observedGeneration: generation });
+    : { type: 'Ready', status: 'False', reason: engine ? `Engine${st?.state ?? 'Unreachable'}` : task ? 'Updating' : `Pod${phase}`, message: task || `pod is ${phase}`, observedGeneration: generation });
   conditions = setCondition(conditions, phase === 'Failed' && recoveries >= MAX_RECOVERIES
     ? { type: 'Degraded', status: 'True', reason: 'RecoveryExhausted', message: `pod failed ${recoveries} times; left for inspection`, observedGeneration: generation }
     : { type: 'Degraded', status: 'False', reason: 'AsExpected', message: '', observedGeneration: generation });
@@ -209,7 +289,14 @@ async function writeStatus(d: UnitControllerDeps, unit: Unit, pod: Pod | undefin
     hostIP: pod?.status?.hostIP ?? '',
     restartCount: (pod?.status?.containerStatuses ?? []).reduce((n, c) => n + (c.restartCount ?? 0), 0),
     podRevision: pod?.metadata.annotations?.[ANNOTATION_REVISION] ?? '',
-    configRevision: (unit.spec.template as { metadata?: { annotations?: Record<string, string> } }).metadata?.annotations?.[ANNOTATION_CONFIG_HASH] ?? '',
+    // Without agents nothing applies a config but the pod mount: the unit runs what its ConfigMap says.
+    configRevision: d.agents ? st?.configRevision ?? unit.status?.configRevision ?? '' : unit.spec.configRevision ?? '',
+    ...(st ? {
+      engine: {
+        state: st.state, ready: st.ready, restarts: st.restarts, restartRequired: st.restartRequired, pendingRestart: st.pendingRestart, message: st.message,
+        ...(st.pid ? { pid: st.pid } : {}), ...(st.startedAt ? { startedAt: st.startedAt } : {}),
+      },
+    } : engine && 'error' in engine ? { engine: { state: 'Unknown', message: engine.error } } : {}),
     recoveries,
     volumes,
     conditions,

@@ -1,24 +1,28 @@
 // What a UnitSet wants, computed without side effects: the unit template revision, each Unit, each unit's
 // rendered config, and the Services. The controller compares these with the world and writes the difference.
+import { AGENT_CONTAINER, AGENT_TOKEN_KEY, AGENT_TOKEN_SECRET, CREDENTIALS_ENV_PREFIX, ENV_AGENT_TOKEN, type ConfigInput } from '../../agent/api.ts';
 import type { EngineTemplate, Unit, UnitSet } from '../../lib/api/unit.upm.io.generated.ts';
 import type { KubeObject, OwnerReference } from '../../lib/kube/types.ts';
 import { cpuMillis, effectiveParameters, hash, quantityMiB, renderConfig, type RenderContext } from './config.ts';
 import {
-  ANNOTATION_CONFIG_HASH, ANNOTATION_PVC_OWNED_BY_UNITSET, ANNOTATION_REVISION, ANNOTATION_UPDATE_ON_DELETE, CREDENTIALS_PLACEHOLDER,
+  ANNOTATION_PVC_OWNED_BY_UNITSET, ANNOTATION_REVISION, ANNOTATION_UPDATE_ON_DELETE, CREDENTIALS_PLACEHOLDER,
   LABEL_ORDINAL, LABEL_UNIT, LABEL_UNITSET, configMapName, credentialsSecretName, headlessServiceName, unitName,
 } from './naming.ts';
 
 type Json = Record<string, unknown>;
-interface Container { name: string; image?: string; env?: { name: string }[]; ports?: { name?: string; containerPort: number; protocol?: string }[]; resources?: unknown; volumeMounts?: { name: string; mountPath: string }[] }
+interface Container { name: string; image?: string; env?: { name: string }[]; envFrom?: Json[]; ports?: { name?: string; containerPort: number; protocol?: string }[]; resources?: unknown; volumeMounts?: { name: string; mountPath: string }[] }
 interface PodTemplate { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec: Json & { containers: Container[]; volumes?: Json[] } }
 
 export function ownerRef(obj: KubeObject, controller = true): OwnerReference {
   return { apiVersion: obj.apiVersion ?? '', kind: obj.kind ?? '', name: obj.metadata.name ?? '', uid: obj.metadata.uid ?? '', controller, blockOwnerDeletion: true };
 }
 
-/** The revision every unit should reach: a hash of everything that shapes a unit's pod and config. */
+/**
+ * The revision every unit's pod should reach: a hash of everything that shapes the pod. Parameters shape only the
+ * config, which the unit agent applies (live, or by restarting the engine), so changing one never recreates a pod.
+ */
 export function updateRevision(us: UnitSet, tpl: EngineTemplate): string {
-  const { units: _u, paused: _p, updateStrategy: _s, pvcRetentionPolicy: _r, storage, ...shaping } = us.spec;
+  const { units: _u, paused: _p, updateStrategy: _s, pvcRetentionPolicy: _r, parameters: _params, storage, ...shaping } = us.spec;
   // Volume sizes shape the claims, not the pod: growing a volume must not restart anything.
   const volumes = (storage ?? []).map((v) => ({ name: v.name, mountPath: v.mountPath, storageClassName: v.storageClassName }));
   return hash({ template: tpl.spec, shaping, volumes, labels: us.metadata.labels ?? {}, annotations: podAnnotations(us) });
@@ -54,13 +58,29 @@ export function renderContext(us: UnitSet, ordinal: number): RenderContext {
   };
 }
 
-/** The rendered config file of one unit, or undefined when the template has none. */
-export function unitConfig(us: UnitSet, tpl: EngineTemplate, ordinal: number): { fileName: string; content: string } | undefined {
+export interface UnitConfig {
+  fileName: string;
+  /** The rendered file, as a pod mounts it. */
+  content: string;
+  /** What the agent renders it from. */
+  input: ConfigInput;
+  /** Hash of the whole config: the unit's configRevision. */
+  hash: string;
+  /** Hash of everything but parameter values: equal hashes mean only parameters changed. */
+  baseHash: string;
+}
+
+/** The config of one unit (rendered file and its inputs), or undefined when the template has none. */
+export function unitConfig(us: UnitSet, tpl: EngineTemplate, ordinal: number): UnitConfig | undefined {
   const cfg = tpl.spec.config;
   if (!cfg) return undefined;
-  const ctx = renderContext(us, ordinal);
-  const params = effectiveParameters(tpl.spec.parameters, us.spec.parameters, ctx);
-  return { fileName: cfg.fileName, content: renderConfig(cfg.template, params, ctx) };
+  const full = renderContext(us, ordinal);
+  const params = effectiveParameters(tpl.spec.parameters, us.spec.parameters, full);
+  const content = renderConfig(cfg.template, params, full);
+  // Peers are only carried when the template uses them: a 1,000-unit set must not store 1,000 peers per unit.
+  const context = cfg.template.includes('peers') ? full : { ...full, peers: [] };
+  const input: ConfigInput = { fileName: cfg.fileName, template: cfg.template, context, parameters: Object.fromEntries(params), specs: tpl.spec.parameters ?? [] };
+  return { fileName: cfg.fileName, content, input, hash: hash(content), baseHash: hash({ template: cfg.template, context }) };
 }
 
 export function unitLabels(us: UnitSet, ordinal: number): Record<string, string> {
@@ -101,14 +121,15 @@ export function desiredUnit(us: UnitSet, tpl: EngineTemplate, ordinal: number, r
       version: us.spec.version,
       startup: true,
       revision,
-      template: podTemplate(us, tpl, ordinal, revision, configHash) as unknown as Unit['spec']['template'],
+      template: podTemplate(us, tpl, ordinal, revision) as unknown as Unit['spec']['template'],
       volumeClaimTemplates: claimTemplates(us),
       configMapName: tpl.spec.config ? configMapName(unit) : undefined,
+      ...(configHash ? { configRevision: configHash } : {}),
     },
   };
 }
 
-function podTemplate(us: UnitSet, tpl: EngineTemplate, ordinal: number, revision: string, configHash: string): PodTemplate {
+function podTemplate(us: UnitSet, tpl: EngineTemplate, ordinal: number, revision: string): PodTemplate {
   const name = us.metadata.name ?? '';
   const unit = unitName(name, ordinal);
   // The template names the credentials Secret with a placeholder; each UnitSet has its own.
@@ -122,6 +143,11 @@ function podTemplate(us: UnitSet, tpl: EngineTemplate, ordinal: number, revision
     }
     // UnitSet env wins over the template's.
     c.env = [...userEnv, ...(c.env ?? []).filter((e) => !userEnv.some((u) => u.name === e.name))];
+    if (c.name === AGENT_CONTAINER) {
+      // The agent accepts only callers holding the namespace's agent token, and needs the unit's engine accounts.
+      c.env = [...c.env.filter((e) => e.name !== ENV_AGENT_TOKEN), { name: ENV_AGENT_TOKEN, valueFrom: { secretKeyRef: { name: AGENT_TOKEN_SECRET, key: AGENT_TOKEN_KEY } } } as { name: string }];
+      c.envFrom = [...(c.envFrom ?? []).filter((e) => e.prefix !== CREDENTIALS_ENV_PREFIX), { prefix: CREDENTIALS_ENV_PREFIX, secretRef: { name: credentialsSecretName(name) } }];
+    }
   }
   const volumes: Json[] = (spec.volumes ?? []).filter((v) => !['config', 'data'].includes(String(v.name)));
   const mounted = new Set(spec.containers.flatMap((c) => (c.volumeMounts ?? []).map((m) => m.name)));
@@ -155,7 +181,7 @@ function podTemplate(us: UnitSet, tpl: EngineTemplate, ordinal: number, revision
   return {
     metadata: {
       labels: { ...(base.metadata?.labels ?? {}), ...unitLabels(us, ordinal) },
-      annotations: { ...(base.metadata?.annotations ?? {}), ...podAnnotations(us), [ANNOTATION_REVISION]: revision, [ANNOTATION_CONFIG_HASH]: configHash },
+      annotations: { ...(base.metadata?.annotations ?? {}), ...podAnnotations(us), [ANNOTATION_REVISION]: revision },
     },
     spec,
   };

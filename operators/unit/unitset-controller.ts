@@ -16,11 +16,12 @@ import type { KubeClient } from '../../lib/kube/client.ts';
 import { isAlreadyExists, isNotFound } from '../../lib/kube/errors.ts';
 import { Resources } from '../../lib/kube/resources.ts';
 import { splitKey, type KubeObject } from '../../lib/kube/types.ts';
-import { hash, validateParameters } from './config.ts';
+import { AGENT_TOKEN_KEY, AGENT_TOKEN_SECRET, type ConfigInput } from '../../agent/api.ts';
+import { validateParameters } from './config.ts';
 import {
-  ANNOTATION_CONFIG_HASH, LABEL_UNITSET, configMapName, credentialsSecretName, headlessServiceName, ordinalOf, templateName, unitName,
+  ANNOTATION_CONFIG_BASE, ANNOTATION_CONFIG_HASH, CONFIG_INPUT_KEY, LABEL_UNIT, LABEL_UNITSET, configMapName, credentialsSecretName, headlessServiceName, ordinalOf, templateName, unitName,
 } from './naming.ts';
-import { claimTemplates, desiredUnit, ownerRef, servicePorts, unitConfig, updateRevision } from './unitset-build.ts';
+import { claimTemplates, desiredUnit, ownerRef, servicePorts, unitConfig, updateRevision, type UnitConfig } from './unitset-build.ts';
 
 type ConfigMap = KubeObject & { data?: Record<string, string> };
 type Service = KubeObject & { spec?: { type?: string; ports?: unknown[] } };
@@ -35,11 +36,14 @@ export interface UnitSetControllerDeps {
   configMaps: Store<ConfigMap>;
   services: Store<Service>;
   secrets: Store<KubeObject>;
+  /** The namespaces' agent token Secrets. */
+  agentTokens: Store<KubeObject>;
   pvcs: Store<Pvc>;
 }
 
 export const isUnitAvailable = (u: Unit): boolean =>
-  !u.metadata.deletionTimestamp && u.status?.ready === true && u.status.podRevision === u.spec.revision;
+  !u.metadata.deletionTimestamp && u.status?.ready === true && u.status.podRevision === u.spec.revision
+  && (u.status.configRevision ?? '') === (u.spec.configRevision ?? '');
 
 export function unitSetReconciler(d: UnitSetControllerDeps) {
   return async function reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult> {
@@ -70,18 +74,21 @@ export function unitSetReconciler(d: UnitSetControllerDeps) {
     }
 
     const secretName = await ensureCredentials(d, us, tpl);
+    await ensureAgentToken(d, namespace);
     await ensureServices(d, us, tpl);
 
-    // Per-unit config for every ordinal that exists or is about to.
-    const configHashes = new Map<number, string>();
-    for (let o = 0; o < desired; o++) configHashes.set(o, await ensureUnitConfig(d, us, tpl, o));
+    // Each unit's config; a unit's ConfigMap is written when the unit may take the change (below).
+    const configs = new Map<number, UnitConfig | undefined>();
+    for (let o = 0; o < desired; o++) configs.set(o, unitConfig(us, tpl, o));
+    const hashOf = (o: number) => configs.get(o)?.hash ?? '';
 
     // Scale out: every missing ordinal.
     const byOrdinal = new Map(units.map((u) => [ordinalOf(u), u]));
     const createdNames: string[] = [];
     for (let o = 0; o < desired; o++) {
       if (byOrdinal.has(o)) continue;
-      const unit = desiredUnit(us, tpl, o, revision, configHashes.get(o) ?? '');
+      await writeUnitConfig(d, us, o, configs.get(o));
+      const unit = desiredUnit(us, tpl, o, revision, hashOf(o));
       try {
         byOrdinal.set(o, await d.client.create<Unit>(UnitResource, unit));
         createdNames.push(unit.metadata.name ?? '');
@@ -108,12 +115,31 @@ export function unitSetReconciler(d: UnitSetControllerDeps) {
       await d.client.patch(UnitResource, u.metadata.name ?? '', { spec: { volumeClaimTemplates: claims } }, 'merge', { namespace });
     }
 
+    // Config changes: those the engine applies live go to every unit at once (the agents apply them without a
+    // restart); the others need the engine restarted, so they roll out like a new revision, unit by unit.
+    const needsRestart = new Set<string>();
+    const liveChanged: string[] = [];
+    for (const u of live) {
+      const cfg = configs.get(ordinalOf(u));
+      if (!cfg || u.spec.revision !== revision) continue; // an outdated unit takes its config with its update
+      const cm = d.configMaps.get(`${namespace}/${configMapName(u.metadata.name ?? '')}`);
+      if (u.spec.configRevision === cfg.hash) {
+        if (!cm) await writeUnitConfig(d, us, ordinalOf(u), cfg); // deleted by someone: put it back
+        continue;
+      }
+      if (!appliesLive(cm, cfg, tpl)) { needsRestart.add(u.metadata.name ?? ''); continue; }
+      await writeUnitConfig(d, us, ordinalOf(u), cfg);
+      await d.client.patch(UnitResource, u.metadata.name ?? '', { spec: { configRevision: cfg.hash } }, 'merge', { namespace });
+      liveChanged.push(u.metadata.name ?? '');
+    }
+    if (liveChanged.length) await d.events.record(us, 'Normal', 'ReconfiguringLive', `applying a dynamic config change to ${liveChanged.join(', ')} without restarts`);
+
     // Rollout.
     const updating: string[] = [];
     const strategy = us.spec.updateStrategy ?? {};
-    const outdated = live.filter((u) => u.spec.revision !== revision).sort((a, b) => ordinalOf(b) - ordinalOf(a));
+    const outdated = live.filter((u) => u.spec.revision !== revision || needsRestart.has(u.metadata.name ?? '')).sort((a, b) => ordinalOf(b) - ordinalOf(a));
     if (strategy.type === 'OnDelete') {
-      for (const u of outdated) await updateUnit(d, us, tpl, u, revision, configHashes.get(ordinalOf(u)) ?? '');
+      for (const u of outdated) await updateUnit(d, us, tpl, u, revision, configs.get(ordinalOf(u)));
     } else {
       const partition = strategy.rollingUpdate?.partition ?? 0;
       const maxUnavailable = strategy.rollingUpdate?.maxUnavailable ?? 1;
@@ -121,16 +147,18 @@ export function unitSetReconciler(d: UnitSetControllerDeps) {
       for (const u of outdated) {
         if (ordinalOf(u) < partition) continue;
         if (unavailable >= maxUnavailable) break;
-        await updateUnit(d, us, tpl, u, revision, configHashes.get(ordinalOf(u)) ?? '');
-        await d.events.record(us, 'Normal', 'UpdatingUnit', `updating unit ${u.metadata.name} to revision ${revision}`);
+        await updateUnit(d, us, tpl, u, revision, configs.get(ordinalOf(u)));
+        await d.events.record(us, 'Normal', 'UpdatingUnit', u.spec.revision !== revision
+          ? `updating unit ${u.metadata.name} to revision ${revision}`
+          : `restarting unit ${u.metadata.name}'s engine for config ${hashOf(ordinalOf(u))} (a setting that needs a restart changed)`);
         updating.push(u.metadata.name ?? '');
         if (isUnitAvailable(u)) unavailable++;
       }
     }
-    for (const u of live) if (u.spec.revision === revision && !isUnitAvailable(u) && !updating.includes(u.metadata.name ?? '')) updating.push(u.metadata.name ?? '');
+    for (const u of live) if (u.spec.revision === revision && !needsRestart.has(u.metadata.name ?? '') && !isUnitAvailable(u) && !updating.includes(u.metadata.name ?? '')) updating.push(u.metadata.name ?? '');
 
     // Status.
-    const c = counts([...byOrdinal.values()], desired, revision);
+    const c = counts([...byOrdinal.values()], desired, revision, needsRestart);
     const done = c.units === desired && c.readyUnits === desired && c.updatedUnits === desired;
     const partitioned = (strategy.rollingUpdate?.partition ?? 0) > 0 && c.readyUnits === desired && c.units === desired;
     conditions = setCondition(conditions, { type: 'Degraded', status: 'False', reason: 'AsExpected', message: '', observedGeneration: generation });
@@ -149,10 +177,10 @@ export function unitSetReconciler(d: UnitSetControllerDeps) {
   };
 }
 
-function counts(units: Unit[], desired: number, revision: string | undefined) {
+function counts(units: Unit[], desired: number, revision: string | undefined, needsRestart = new Set<string>()) {
   const present = units.filter((u) => ordinalOf(u) < desired && !u.metadata.deletionTimestamp);
-  const readyUnits = present.filter((u) => u.status?.ready).length;
-  const updatedUnits = revision ? present.filter((u) => u.spec.revision === revision).length : 0;
+  const readyUnits = present.filter((u) => u.status?.ready && (u.status.configRevision ?? '') === (u.spec.configRevision ?? '')).length;
+  const updatedUnits = revision ? present.filter((u) => u.spec.revision === revision && !needsRestart.has(u.metadata.name ?? '')).length : 0;
   return { units: units.filter((u) => !u.metadata.deletionTimestamp).length, readyUnits, updatedUnits, ready: `${readyUnits}/${desired}` };
 }
 
@@ -239,35 +267,59 @@ async function ensureServices(d: UnitSetControllerDeps, us: UnitSet, tpl: Engine
   }
 }
 
-/** Writes the unit's rendered config into "<unit>-config" (owned by the UnitSet); returns its hash. */
-async function ensureUnitConfig(d: UnitSetControllerDeps, us: UnitSet, tpl: EngineTemplate, ordinal: number): Promise<string> {
-  const cfg = unitConfig(us, tpl, ordinal);
-  if (!cfg) return '';
-  const h = hash(cfg.content);
+/** The namespace's agent token (one per namespace: the agents of every unit there accept it). */
+async function ensureAgentToken(d: UnitSetControllerDeps, ns: string): Promise<void> {
+  if (d.agentTokens.get(`${ns}/${AGENT_TOKEN_SECRET}`)) return;
+  await d.client.create(Resources.secrets, {
+    apiVersion: 'v1', kind: 'Secret', type: 'Opaque',
+    metadata: { name: AGENT_TOKEN_SECRET, namespace: ns, labels: { 'app.kubernetes.io/managed-by': 'upm' } },
+    data: { [AGENT_TOKEN_KEY]: Buffer.from(randomBytes(32).toString('base64url')).toString('base64') },
+  } as KubeObject).catch((e: unknown) => { if (!isAlreadyExists(e)) throw e; });
+}
+
+/** True when going from the unit's current config to `next` changes only parameters the engine applies live. */
+function appliesLive(cm: ConfigMap | undefined, next: UnitConfig, tpl: EngineTemplate): boolean {
+  if (!cm) return true; // nothing runs with a config yet
+  if (cm.metadata.annotations?.[ANNOTATION_CONFIG_BASE] !== next.baseHash) return false;
+  let prev: ConfigInput;
+  try {
+    prev = JSON.parse(cm.data?.[CONFIG_INPUT_KEY] ?? '') as ConfigInput;
+  } catch {
+    return false;
+  }
+  const dynamic = new Set((tpl.spec.parameters ?? []).filter((p) => p.dynamic).map((p) => p.key));
+  const keys = new Set([...Object.keys(prev.parameters ?? {}), ...Object.keys(next.input.parameters)]);
+  return [...keys].every((k) => prev.parameters?.[k] === next.input.parameters[k] || dynamic.has(k));
+}
+
+/** Writes "<unit>-config" (owned by the UnitSet): the rendered file, and its inputs for the unit agent. */
+async function writeUnitConfig(d: UnitSetControllerDeps, us: UnitSet, ordinal: number, cfg: UnitConfig | undefined): Promise<void> {
+  if (!cfg) return;
   const ns = us.metadata.namespace ?? '';
   const unit = unitName(us.metadata.name ?? '', ordinal);
   const name = configMapName(unit);
   const cur = d.configMaps.get(`${ns}/${name}`);
+  if (cur?.metadata.annotations?.[ANNOTATION_CONFIG_HASH] === cfg.hash) return;
   const body: ConfigMap = {
     apiVersion: 'v1', kind: 'ConfigMap',
     metadata: {
       name, namespace: ns,
-      labels: { [LABEL_UNITSET]: us.metadata.name ?? '', 'unit.upm.io/unit': unit },
-      annotations: { [ANNOTATION_CONFIG_HASH]: h },
+      labels: { [LABEL_UNITSET]: us.metadata.name ?? '', [LABEL_UNIT]: unit },
+      annotations: { [ANNOTATION_CONFIG_HASH]: cfg.hash, [ANNOTATION_CONFIG_BASE]: cfg.baseHash },
       ownerReferences: [ownerRef(us)],
     },
-    data: { [cfg.fileName]: cfg.content },
+    data: { [cfg.fileName]: cfg.content, [CONFIG_INPUT_KEY]: JSON.stringify(cfg.input) },
   };
   if (!cur) {
     await d.client.create(Resources.configMaps, body).catch((e: unknown) => { if (!isAlreadyExists(e)) throw e; });
-  } else if (cur.metadata.annotations?.[ANNOTATION_CONFIG_HASH] !== h) {
+  } else {
     await d.client.update(Resources.configMaps, { ...body, metadata: { ...body.metadata, resourceVersion: cur.metadata.resourceVersion } });
   }
-  return h;
 }
 
-async function updateUnit(d: UnitSetControllerDeps, us: UnitSet, tpl: EngineTemplate, u: Unit, revision: string, configHash: string): Promise<void> {
-  const want = desiredUnit(us, tpl, ordinalOf(u), revision, configHash);
+async function updateUnit(d: UnitSetControllerDeps, us: UnitSet, tpl: EngineTemplate, u: Unit, revision: string, cfg: UnitConfig | undefined): Promise<void> {
+  await writeUnitConfig(d, us, ordinalOf(u), cfg);
+  const want = desiredUnit(us, tpl, ordinalOf(u), revision, cfg?.hash ?? '');
   await d.client.update<Unit>(UnitResource, {
     ...u,
     metadata: { ...u.metadata, labels: want.metadata.labels, annotations: { ...(u.metadata.annotations ?? {}), ...want.metadata.annotations } },

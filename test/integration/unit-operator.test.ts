@@ -88,7 +88,7 @@ describe('Unit Operator', () => {
     const table = await kubectlOk(CLUSTER, ['get', 'us,un', '-n', ns]);
     expect(table).toMatch(/NAME\s+ENGINE\s+VERSION\s+READY\s+PHASE\s+AGE/);
     expect(table).toMatch(/unitset\.unit\.upm\.io\/db\s+mariadb\s+10\.11\s+3\/3\s+Ready/);
-    expect(table).toMatch(/NAME\s+PHASE\s+READY\s+NODE\s+IP\s+AGE/);
+    expect(table).toMatch(/NAME\s+PHASE\s+READY\s+NODE\s+IP\s+ENGINE\s+AGE/);
     expect(table).toMatch(/unit\.unit\.upm\.io\/db-0\s+Ready\s+true\s+member1-node-\d\s+127\./);
     const all = await kubectlOk(CLUSTER, ['get', 'upm', '-n', ns, '-o', 'name']); // the category
     expect(all).toContain('unitset.unit.upm.io/db');

@@ -1,0 +1,93 @@
+// Real Redis and ZooKeeper behind simulated pods: each unit's agent renders the engine's config from the template
+// and starts the engine on the pod's loopback address. ZooKeeper's units find each other by their DNS names,
+// which the local runtime resolves to the pods' stable addresses, and form a quorum.
+import { connect } from 'node:net';
+import { beforeAll, describe, expect, it } from '@jest/globals';
+import type { Unit, UnitSet } from '../../lib/api/unit.upm.io.generated.ts';
+import { UnitResource, UnitSetResource } from '../../lib/api/unit.upm.io.generated.ts';
+import type { KubeClient } from '../../lib/kube/client.ts';
+import { Resources } from '../../lib/kube/resources.ts';
+import type { KubeObject } from '../../lib/kube/types.ts';
+import { waitFor } from '../../lib/wait.ts';
+import { kubectlOk } from '../kubectl.ts';
+import { useUnitOperator } from '../unit-operator.ts';
+
+const CLUSTER = 'member2';
+type Pod = KubeObject & { status?: { podIP?: string } };
+
+/** Sends one line to host:port and returns everything the server answers before closing (or the timeout). */
+function ask(host: string, port: number, line: string, timeoutMs = 3000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ host, port });
+    let out = '';
+    const timer = setTimeout(() => { s.destroy(); resolve(out); }, timeoutMs);
+    s.on('connect', () => s.write(line));
+    s.on('data', (d) => {
+      out += d.toString();
+      if (port !== 2181 && out.endsWith('\r\n')) { clearTimeout(timer); s.end(); resolve(out); }
+    });
+    s.on('end', () => { clearTimeout(timer); resolve(out); });
+    s.on('error', (e) => { clearTimeout(timer); reject(e); });
+  });
+}
+
+const unitSet = (ns: string, name: string, engine: string, version: string, storage: string) => `
+apiVersion: unit.upm.io/v1alpha1
+kind: UnitSet
+metadata: { name: ${name}, namespace: ${ns} }
+spec:
+  engine: ${engine}
+  version: "${version}"
+  units: 3
+  resources: { limits: { cpu: 500m, memory: 256Mi } }
+  storage: [{ name: data, size: 1Gi, mountPath: ${storage} }]
+`;
+
+describe('Redis and ZooKeeper units on real engines', () => {
+  const f = useUnitOperator(CLUSTER, 'kvzk', { engines: true });
+  let c: KubeClient;
+  let ns: string;
+  beforeAll(() => { c = f.client; ns = f.ns; });
+
+  const waitReady = (name: string) => waitFor(`UnitSet ${name} Ready`, async () => {
+    const us = await c.get<UnitSet>(UnitSetResource, name, ns);
+    return us.status?.phase === 'Ready' && us.status.readyUnits === 3;
+  }, { timeoutMs: 120_000, intervalMs: 250 });
+  const ips = async (name: string) => Promise.all([0, 1, 2].map(async (o) => (await c.get<Pod>(Resources.pods, `${name}-${o}`, ns)).status?.podIP ?? ''));
+
+  it('runs three Redis servers configured from the template', async () => {
+    await kubectlOk(CLUSTER, ['apply', '-f', '-'], unitSet(ns, 'kv', 'redis', '7.2', '/data'));
+    await waitReady('kv');
+    const addrs = await ips('kv');
+    expect(new Set(addrs).size).toBe(3);
+    for (const a of addrs) {
+      expect(await ask(a, 6379, 'PING\r\n')).toBe('+PONG\r\n');
+      // maxmemory: 70% of the 256Mi limit, as the template's default says (179mb).
+      expect(await ask(a, 6379, 'CONFIG GET maxmemory\r\n')).toContain(String(179 * 1024 * 1024));
+    }
+    // Data written to one unit stays on it (no replication yet: that is the Compose Operator's job).
+    expect(await ask(addrs[0] as string, 6379, 'SET greeting hello\r\n')).toBe('+OK\r\n');
+    expect(await ask(addrs[0] as string, 6379, 'GET greeting\r\n')).toBe('$5\r\nhello\r\n');
+    const units = (await c.list<Unit>(UnitResource, { namespace: ns, labelSelector: 'unit.upm.io/unitset=kv' })).items;
+    expect(units.map((u) => u.status?.engine?.state)).toEqual(['Running', 'Running', 'Running']);
+    expect(units.every((u) => (u.status?.engine?.pid ?? 0) > 0)).toBe(true);
+  });
+
+  it('runs a ZooKeeper ensemble of three that elects exactly one leader', async () => {
+    await kubectlOk(CLUSTER, ['apply', '-f', '-'], unitSet(ns, 'zk', 'zookeeper', '3.8', '/data'));
+    await waitReady('zk');
+    const addrs = await ips('zk');
+    let modes: string[] = [];
+    await waitFor('a leader and two followers', async () => {
+      modes = await Promise.all(addrs.map(async (a) => /Mode: (\w+)/.exec(await ask(a, 2181, 'srvr'))?.[1] ?? 'none'));
+      return modes.filter((m) => m === 'leader').length === 1 && modes.filter((m) => m === 'follower').length === 2;
+    }, { timeoutMs: 60_000, intervalMs: 500 });
+    expect(modes.sort()).toEqual(['follower', 'follower', 'leader']);
+    // Each server's id came from its unit's ordinal (myid), and the ensemble lists every peer.
+    for (const [o, a] of addrs.entries()) {
+      const conf = await ask(a, 2181, 'conf');
+      expect(conf).toContain(`serverId=${o + 1}`);
+      for (const peer of addrs) expect(conf).toContain(peer);
+    }
+  });
+});
