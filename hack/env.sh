@@ -1,5 +1,5 @@
 # Sourced by the run and test commands: puts a current Node first on PATH, installs npm packages when the lock
-# file changed, and builds (or finds cached) control-plane binaries. Idempotent and quiet when nothing is to do.
+# file changed, builds (or finds cached) control-plane binaries and installs the data engines. Idempotent and quiet when nothing is to do.
 _upm_hack=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$_upm_hack/lib.sh"
 _node_dir=$(bash "$_upm_hack/ensure-node.sh")
@@ -14,6 +14,8 @@ if [ ! -f "$_stamp" ] || [ "$(cat "$_stamp")" != "$_want" ]; then
   echo "$_want" >"$_stamp"
 fi
 UPM_BIN_DIR=$(bash "$_upm_hack/build-binaries.sh")
+# The real engines behind simulated data pods (Debian packages).
+bash "$_upm_hack/ensure-engines.sh" >&2
 export UPM_BIN_DIR
 # kubectl from the same Kubernetes release (the machine's may be outside the supported version skew).
 export PATH="$UPM_BIN_DIR:$PATH"

@@ -17,8 +17,8 @@ const DRIVERS: Record<string, { driver: EngineDriver; requires: Requirement[] }>
 /** Engines of the platform that have no local binary, and what is missing. */
 const NOT_RUNNABLE: Record<string, string> = {
   mysql: "no MySQL 8 package in this machine's registries; MariaDB stands in",
-  kafka: 'no Kafka package in the Debian registries (a broker would need its jars from Maven Central, which this node does not have)',
-  elasticsearch: 'no Elasticsearch server package in the Debian registries (apt has only clients); Elasticsearch 8+ also wants a newer JDK than Java 17',
+  kafka: 'no Kafka package in the Debian registries, and the local runtime has no driver for the broker jars from Maven Central yet',
+  elasticsearch: 'no Elasticsearch package in any registry here; the local stand-in (OpenSearch from Maven Central) has no driver yet',
   proxysql: 'no proxysql package in the Debian 12 registries',
 };
 

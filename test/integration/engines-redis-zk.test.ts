@@ -3,6 +3,8 @@
 // which the local runtime resolves to the pods' stable addresses, and form a quorum.
 import { connect } from 'node:net';
 import { beforeAll, describe, expect, it } from '@jest/globals';
+import { AGENT_PORT, AGENT_TOKEN_SECRET } from '../../agent/api.ts';
+import { AgentClient } from '../../agent/client.ts';
 import type { Unit, UnitSet } from '../../lib/api/unit.upm.io.generated.ts';
 import { UnitResource, UnitSetResource } from '../../lib/api/unit.upm.io.generated.ts';
 import type { KubeClient } from '../../lib/kube/client.ts';
@@ -13,7 +15,9 @@ import { kubectlOk } from '../kubectl.ts';
 import { useUnitOperator } from '../unit-operator.ts';
 
 const CLUSTER = 'member2';
-type Pod = KubeObject & { status?: { podIP?: string } };
+type Pod = KubeObject & { status?: { podIP?: string; conditions?: { type: string; status: string; reason?: string }[] } };
+type Secret = KubeObject & { data?: Record<string, string> };
+const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
 
 /** Sends one line to host:port and returns everything the server answers before closing (or the timeout). */
 function ask(host: string, port: number, line: string, timeoutMs = 3000): Promise<string> {
@@ -71,6 +75,56 @@ describe('Redis and ZooKeeper units on real engines', () => {
     const units = (await c.list<Unit>(UnitResource, { namespace: ns, labelSelector: 'unit.upm.io/unitset=kv' })).items;
     expect(units.map((u) => u.status?.engine?.state)).toEqual(['Running', 'Running', 'Running']);
     expect(units.every((u) => (u.status?.engine?.pid ?? 0) > 0)).toBe(true);
+  });
+
+  it('backs up a Redis unit as RDB and restores it through the agent', async () => {
+    const addr = (await ips('kv'))[1] as string;
+    const token = Buffer.from((await c.get<Secret>(Resources.secrets, AGENT_TOKEN_SECRET, ns)).data?.token ?? '', 'base64').toString();
+    const agent = new AgentClient(addr, AGENT_PORT, token);
+    for (let i = 0; i < 50; i++) expect(await ask(addr, 6379, `SET k${i} v${i}\r\n`)).toBe('+OK\r\n');
+    const b = await agent.backup({ path: `${ns}/kv-1.rdb` });
+    expect(b.format).toBe('rdb');
+    expect(await ask(addr, 6379, 'FLUSHALL\r\n')).toBe('+OK\r\n');
+    expect(await ask(addr, 6379, 'DBSIZE\r\n')).toBe(':0\r\n');
+    const st = await agent.restore({ path: `${ns}/kv-1.rdb` }); // RDB is file-level: the agent stops, restores, starts
+    expect(st.state).toMatch(/Starting|Running/);
+    await waitFor('kv-1 serving again', async () => (await ask(addr, 6379, 'PING\r\n').catch(() => '')) === '+PONG\r\n', { timeoutMs: 30_000 });
+    expect(await ask(addr, 6379, 'DBSIZE\r\n')).toBe(':50\r\n');
+    expect(await ask(addr, 6379, 'GET k49\r\n')).toBe('$3\r\nv49\r\n');
+  });
+
+  it('restarts the engine with its data when the pod is replaced, and stops the old process', async () => {
+    const addr = (await ips('kv'))[0] as string;
+    const before = await c.get<Unit>(UnitResource, 'kv-0', ns);
+    const oldPid = before.status?.engine?.pid ?? 0;
+    expect(alive(oldPid)).toBe(true);
+    const oldUid = (await c.get<Pod>(Resources.pods, 'kv-0', ns)).metadata.uid;
+    await kubectlOk(CLUSTER, ['-n', ns, 'delete', 'pod', 'kv-0', '--wait=false']);
+    await waitFor('kv-0 back on a new pod', async () => {
+      const u = await c.get<Unit>(UnitResource, 'kv-0', ns);
+      const pod = await c.get<Pod>(Resources.pods, 'kv-0', ns).catch(() => undefined);
+      return !!pod && pod.metadata.uid !== oldUid && u.status?.phase === 'Ready' && u.status.engine?.pid !== oldPid;
+    }, { timeoutMs: 60_000, intervalMs: 250 });
+    expect(alive(oldPid)).toBe(false);
+    expect((await ips('kv'))[0]).toBe(addr); // the same stable address, as a DNS name would be
+    expect(await ask(addr, 6379, 'GET greeting\r\n')).toBe('$5\r\nhello\r\n'); // from the volume (AOF)
+  });
+
+  it('reports an engine that cannot run locally plainly instead of faking it', async () => {
+    await kubectlOk(CLUSTER, ['apply', '-f', '-'], unitSet(ns, 'my8', 'mysql', '8.0', '/var/lib/mysql').replace('units: 3', 'units: 1'));
+    let unit: Unit | undefined;
+    await waitFor('my8-0 NotRunnable', async () => {
+      unit = await c.get<Unit>(UnitResource, 'my8-0', ns).catch(() => undefined);
+      return unit?.status?.phase === 'NotRunnable';
+    }, { timeoutMs: 60_000, intervalMs: 250 });
+    expect(unit?.status?.ready).toBe(false);
+    expect(unit?.status?.engine?.state).toBe('NotRunnable');
+    expect(unit?.status?.engine?.message).toContain('no MySQL 8 package');
+    const pod = await c.get<Pod>(Resources.pods, 'my8-0', ns);
+    expect(pod.status?.conditions?.find((x) => x.type === 'Ready')).toMatchObject({ status: 'False', reason: 'EngineNotRunnable' });
+    const events = await kubectlOk(CLUSTER, ['-n', ns, 'get', 'events', '--field-selector', 'reason=EngineNotRunnable', '-o', 'name']);
+    expect(events.trim()).not.toBe('');
+    await kubectlOk(CLUSTER, ['-n', ns, 'delete', 'us', 'my8', '--wait=false']);
   });
 
   it('runs a ZooKeeper ensemble of three that elects exactly one leader', async () => {
