@@ -110,6 +110,21 @@ describe('Redis and ZooKeeper units on real engines', () => {
     expect(await ask(addr, 6379, 'GET greeting\r\n')).toBe('$5\r\nhello\r\n'); // from the volume (AOF)
   });
 
+  it('restarts a crashed engine and counts the restart in the unit and the pod', async () => {
+    const before = await c.get<Unit>(UnitResource, 'kv-2', ns);
+    const pid = before.status?.engine?.pid ?? 0;
+    process.kill(pid, 'SIGKILL');
+    await waitFor('kv-2 Ready again after the crash', async () => {
+      const u = await c.get<Unit>(UnitResource, 'kv-2', ns);
+      return u.status?.phase === 'Ready' && (u.status.engine?.restarts ?? 0) === (before.status?.engine?.restarts ?? 0) + 1 && u.status.engine?.pid !== pid;
+    }, { timeoutMs: 30_000, intervalMs: 100 });
+    const u = await c.get<Unit>(UnitResource, 'kv-2', ns);
+    expect(u.status?.restartCount).toBe(1); // the pod's main container reports it, as a kubelet would
+    expect(await ask((await ips('kv'))[2] as string, 6379, 'PING\r\n')).toBe('+PONG\r\n');
+    const events = await kubectlOk(CLUSTER, ['-n', ns, 'get', 'events', '--field-selector', 'involvedObject.name=kv-2', '-o', 'jsonpath={.items[*].reason}']);
+    expect(events).toContain('StartingEngine');
+  });
+
   it('reports an engine that cannot run locally plainly instead of faking it', async () => {
     await kubectlOk(CLUSTER, ['apply', '-f', '-'], unitSet(ns, 'my8', 'mysql', '8.0', '/var/lib/mysql').replace('units: 3', 'units: 1'));
     let unit: Unit | undefined;
