@@ -80,6 +80,12 @@ const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catc
     await waitFor('sample UnitSet Ready', async () =>
       (await run(kubectl, ['--kubeconfig', member1, 'get', 'us/cache', '-o', 'jsonpath={.status.ready} {.status.phase}'])).stdout === '3/3 Ready',
     { timeoutMs: 60_000, intervalMs: 500 });
+    // ...with a real Redis server behind every unit, reachable on the unit's loopback address.
+    const ips = (await run(kubectl, ['--kubeconfig', member1, 'get', 'un', '-l', 'unit.upm.io/unitset=cache', '-o', 'jsonpath={.items[*].status.podIP}'])).stdout.split(' ');
+    expect(ips).toHaveLength(3);
+    for (const ip of ips) expect((await run('redis-cli', ['-h', ip, 'PING'])).stdout.trim()).toBe('PONG');
+    const enginePids = (await run(kubectl, ['--kubeconfig', member1, 'get', 'un', '-l', 'unit.upm.io/unitset=cache', '-o', 'jsonpath={.items[*].status.engine.pid}'])).stdout.split(' ').map(Number);
+    expect(enginePids.every((p) => p > 0 && alive(p))).toBe(true);
 
     const second = await run('npm', ['start'], { cwd: clone, env });
     expect(second.stdout).toContain('already running');
@@ -89,7 +95,7 @@ const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catc
     const exited = new Promise<number | null>((resolve) => first.child.once('exit', resolve));
     process.kill(-(first.child.pid as number), 'SIGINT');
     await exited;
-    await waitFor('every process gone', () => pids.every((p) => !alive(p)), { timeoutMs: 30_000 });
+    await waitFor('every process gone, engines included', () => [...pids, ...enginePids].every((p) => !alive(p)), { timeoutMs: 30_000 });
 
     // Run it again: it comes up on the state it left.
     const again = npmStart(clone, env);
