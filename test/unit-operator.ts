@@ -53,13 +53,29 @@ export interface OperatorFixture {
   restart(): Promise<void>;
   /** With `engines`: the runtime running the real engine behind each of the namespace's data pods. */
   runtime?: EngineRuntime;
+  /** With `compose`: the Compose Operator watching the namespace. */
+  compose?: ChildProcess;
+  /**
+   * kill -9 the Compose Operator and start a fresh one; `env` goes to the new process (UPM_CRASH_AT=<point> makes
+   * it die at that point, as kill -9 would).
+   */
+  restartCompose(env?: Record<string, string>): Promise<void>;
+}
+
+/** Runs the Compose Operator as its own process, watching one namespace. */
+export function startComposeOperator(cluster: string, namespace: string, logFile: string, env: Record<string, string> = {}): ChildProcess {
+  const out = openSync(logFile, 'a');
+  return spawn(process.execPath, [join(root, 'operators/compose/main.ts'), '--kubeconfig', kubeconfig(cluster), '--namespace', namespace], {
+    stdio: ['ignore', out, out],
+    env: { ...process.env, UPM_LOG_LEVEL: 'debug', ...env },
+  });
 }
 
 /**
  * Registers beforeAll/afterAll for a suite that drives a Unit Operator of its own: engine installed, a fresh
  * namespace, the operator watching only it (so suites run in parallel on one cluster), its log kept on request.
  */
-export function useUnitOperator(cluster: string, prefix: string, opts: { engines?: boolean } = {}): OperatorFixture {
+export function useUnitOperator(cluster: string, prefix: string, opts: { engines?: boolean; compose?: boolean } = {}): OperatorFixture {
   const f = {} as OperatorFixture;
   let runs = 0;
   const start = () => startUnitOperator(cluster, f.ns, join(f.dir, `operator-${++runs}.log`), !!opts.engines);
@@ -76,6 +92,18 @@ export function useUnitOperator(cluster: string, prefix: string, opts: { engines
       });
     }
     f.operator = start();
+    let composeRuns = 0;
+    const startCompose = (env?: Record<string, string>) => startComposeOperator(cluster, f.ns, join(f.dir, `compose-${++composeRuns}.log`), env);
+    if (opts.compose) f.compose = startCompose();
+    f.restartCompose = async (env) => {
+      const old = f.compose;
+      if (old && old.exitCode === null && old.signalCode === null) {
+        const exited = new Promise((r) => old.once('exit', r));
+        old.kill('SIGKILL');
+        await exited;
+      }
+      f.compose = startCompose(env);
+    };
     f.restart = async () => {
       f.operator.kill('SIGKILL');
       await new Promise((r) => f.operator.once('exit', r));
@@ -84,6 +112,7 @@ export function useUnitOperator(cluster: string, prefix: string, opts: { engines
     await waitForCatalog(f.client);
   });
   afterAll(async () => {
+    f.compose?.kill('SIGKILL');
     await f.runtime?.stop();
     f.operator?.kill('SIGKILL');
     if (process.env.UPM_KEEP_TEST_DIR) process.stdout.write(`operator logs: ${f.dir}\n`);

@@ -5,7 +5,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileLogger } from '../../lib/log.ts';
-import { installEngine, startUnitOperator } from './engine.ts';
+import { installEngine, startOperator } from './engine.ts';
 import { EngineRuntime } from './runtime.ts';
 import type { ManagedProcess } from './process.ts';
 import { LocalSystem } from './system.ts';
@@ -68,7 +68,7 @@ try {
   console.error(`failed to start: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
 }
-// The engine layer in every member cluster: CRDs, templates, admission policy, a Unit Operator, and the engine
+// The engine layer in every member cluster: CRDs, templates, admission policy, the Unit and Compose Operators, and the engine
 // runtime that runs the real engine (and its unit agent) behind every data pod.
 const operators: ManagedProcess[] = [];
 const runtimes: EngineRuntime[] = [];
@@ -82,7 +82,8 @@ try {
       cluster: name, kubeconfig: cluster.kubeconfig, dir: join(dir, name, 'engines'),
       log: fileLogger(join(dir, name, 'logs', 'engine-runtime.log'), { cluster: name }),
     }));
-    operators.push((await startUnitOperator(cluster, join(dir, name))).process);
+    operators.push((await startOperator('unit', cluster, join(dir, name))).process);
+    operators.push((await startOperator('compose', cluster, join(dir, name))).process);
   }
 } catch (err) {
   console.error(`failed to install the engine layer: ${err instanceof Error ? err.message : String(err)}`);
@@ -93,7 +94,7 @@ try {
 }
 writeFileSync(pidFile, String(process.pid));
 describe(sys, (Date.now() - started) / 1000);
-console.log(`Unit Operator and engine runtime running in every member cluster (logs: ${dir}/<member>/logs/{unit-operator,engine-runtime}.log).
+console.log(`Unit Operator, Compose Operator and engine runtime running in every member cluster (logs: ${dir}/<member>/logs/{unit-operator,compose-operator,engine-runtime}.log).
 Real engines run here for MariaDB, Redis, Redis Sentinel and ZooKeeper; other engines are reported as not runnable locally. Try:
   ${join(sys.state().binDir, 'kubectl')} --kubeconfig ${sys.state().clusters.member1?.kubeconfig} apply -f config/samples/redis-unitset.yaml
   ${join(sys.state().binDir, 'kubectl')} --kubeconfig ${sys.state().clusters.member1?.kubeconfig} get us,un`);

@@ -1,0 +1,67 @@
+// The Compose Operator process: `node operators/compose/main.ts [--kubeconfig FILE] [--namespace NS]
+// [--health-port N] [--leader-elect] [--kinds a,b]`. It owns topology (replication, failover, read/write split,
+// cluster slots), never pods. Each kind lives in its own folder and registers its controller here.
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import { UnitResource, type Unit } from '../../lib/api/unit.upm.io.generated.ts';
+import { EventRecorder } from '../../lib/events.ts';
+import { KubeClient } from '../../lib/kube/client.ts';
+import { Resources } from '../../lib/kube/resources.ts';
+import type { KubeObject } from '../../lib/kube/types.ts';
+import { newLogger } from '../../lib/log.ts';
+import { Manager, runUntilSignalled } from '../../lib/manager.ts';
+import type { ComposeContext, Secret } from './common/context.ts';
+import { registerMysqlReplication } from './mysql/register.ts';
+
+/** Every kind the operator runs, by controller name. */
+const KINDS: Record<string, (ctx: ComposeContext) => void> = {
+  mysqlreplication: registerMysqlReplication,
+};
+
+const COMPONENT = 'upm-compose-operator';
+const { values } = parseArgs({
+  options: {
+    kubeconfig: { type: 'string' },
+    namespace: { type: 'string' },
+    'health-port': { type: 'string', default: '0' },
+    'health-host': { type: 'string', default: '127.0.0.1' },
+    'leader-elect': { type: 'boolean', default: false },
+    'lease-namespace': { type: 'string', default: 'upm-system' },
+    concurrency: { type: 'string', default: '4' },
+    kinds: { type: 'string', default: Object.keys(KINDS).join(',') },
+  },
+});
+
+const log = newLogger({ component: COMPONENT });
+const kinds = values.kinds.split(',').map((k) => k.trim()).filter(Boolean);
+const unknown = kinds.filter((k) => !KINDS[k]);
+if (unknown.length) {
+  log.error({ unknown, known: Object.keys(KINDS) }, '--kinds names kinds this operator does not have');
+  process.exit(2);
+}
+const client = values.kubeconfig || !process.env.KUBERNETES_SERVICE_HOST ? await KubeClient.fromKubeconfig(values.kubeconfig) : await KubeClient.inCluster();
+const namespace = values.namespace;
+const manager = new Manager({
+  client,
+  logger: log,
+  health: { host: values['health-host'], port: Number(values['health-port']) },
+  leaderElection: values['leader-elect']
+    ? { namespace: namespace ?? values['lease-namespace'] ?? 'upm-system', name: COMPONENT, identity: `${hostname()}-${process.pid}` }
+    : undefined,
+});
+manager.metrics.withProcessMetrics();
+
+const ctx: ComposeContext = {
+  manager,
+  client,
+  events: new EventRecorder(client, COMPONENT, log),
+  ...(namespace ? { namespace } : {}),
+  concurrency: Number(values.concurrency),
+  units: manager.informer<Unit>(UnitResource, { namespace }),
+  pods: manager.informer<KubeObject>(Resources.pods, { namespace, labelSelector: 'unit.upm.io/unit' }),
+  secrets: manager.informer<Secret>(Resources.secrets, { namespace }),
+};
+for (const k of kinds) KINDS[k]?.(ctx);
+
+log.info({ namespace: namespace ?? '(all)', kinds }, 'starting');
+await runUntilSignalled(manager);

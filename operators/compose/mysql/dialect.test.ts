@@ -1,0 +1,81 @@
+import { describe, expect, it } from '@jest/globals';
+import { mariadb, mysql, sqlString } from './dialect.ts';
+import { ahead, divergedMariadb, hasErrantMariadb, hasErrantMysql, pickCandidate, progress } from './gtid.ts';
+
+const src = { host: 'db-0.db-headless.ns.svc', port: 3306, user: 'upm_repl', password: "p'w\\d" };
+
+describe('replication dialects', () => {
+  it('wires a MariaDB replica with MariaDB GTID and read_only', () => {
+    expect(mariadb.changeSource(src)).toBe(
+      "CHANGE MASTER TO MASTER_HOST='db-0.db-headless.ns.svc', MASTER_PORT=3306, MASTER_USER='upm_repl', MASTER_PASSWORD='p\\'w\\\\d', MASTER_USE_GTID=current_pos, MASTER_CONNECT_RETRY=1");
+    expect(mariadb.readOnly(true)).toEqual(['SET GLOBAL read_only=ON']);
+    expect(mariadb.semiSyncSource(true, 5000)).toContain('SET GLOBAL rpl_semi_sync_master_timeout=5000');
+    expect(mariadb.waitForGtid('0-1-5', 30)).toBe("SELECT MASTER_GTID_WAIT('0-1-5', 30) AS waited");
+  });
+
+  it('wires a MySQL 8 replica with auto-positioning and super_read_only', () => {
+    expect(mysql.changeSource(src)).toBe(
+      "CHANGE REPLICATION SOURCE TO SOURCE_HOST='db-0.db-headless.ns.svc', SOURCE_PORT=3306, SOURCE_USER='upm_repl', SOURCE_PASSWORD='p\\'w\\\\d', SOURCE_AUTO_POSITION=1, GET_SOURCE_PUBLIC_KEY=1, SOURCE_CONNECT_RETRY=1");
+    expect(mysql.readOnly(true)).toEqual(['SET GLOBAL super_read_only=ON']);
+    expect(mysql.readOnly(false)).toEqual(['SET GLOBAL super_read_only=OFF', 'SET GLOBAL read_only=OFF']);
+    expect(mysql.stopReplica).toBe('STOP REPLICA');
+    expect(mysql.resetReplicaAll).toBe('RESET REPLICA ALL');
+    expect(mysql.semiSyncReplica(true)).toEqual(['SET GLOBAL rpl_semi_sync_replica_enabled=ON']);
+    expect(mysql.waitForGtid('3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5', 10)).toBe("SELECT WAIT_FOR_EXECUTED_GTID_SET('3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5', 10) AS waited");
+  });
+
+  it('reads replica status rows of both dialects, telling an unreachable source from lag', () => {
+    const m = mariadb.parseReplicaStatus({ Master_Host: '127.1.2.3', Master_Port: 3306, Slave_IO_Running: 'Connecting', Slave_SQL_Running: 'Yes', Seconds_Behind_Master: null, Last_IO_Errno: 2003, Last_IO_Error: "error connecting to master", Gtid_IO_Pos: '0-1-9' });
+    expect(m).toMatchObject({ sourceHost: '127.1.2.3', ioRunning: 'Connecting', lagSeconds: null, sourceUnreachable: true, receivedGtid: '0-1-9' });
+    const y = mysql.parseReplicaStatus({ Source_Host: 'h', Source_Port: 3306, Replica_IO_Running: 'Yes', Replica_SQL_Running: 'Yes', Seconds_Behind_Source: 3, Last_IO_Errno: 0, Retrieved_Gtid_Set: 'u:1-3' });
+    expect(y).toMatchObject({ ioRunning: 'Yes', lagSeconds: 3, sourceUnreachable: false });
+  });
+
+  it('escapes literals', () => {
+    expect(sqlString("a'b")).toBe("'a\\'b'");
+    expect(sqlString('a\\')).toBe("'a\\\\'");
+  });
+});
+
+describe('GTID progress', () => {
+  it('compares MariaDB positions per domain and MySQL sets per source', () => {
+    expect(ahead(progress('0-1-10,1-2-5', 'mariadb'), progress('0-1-7,1-2-5', 'mariadb'))).toBe(3);
+    expect(ahead(progress('0-1-7', 'mariadb'), progress('0-2-9', 'mariadb'))).toBe(0);
+    expect(ahead(progress('U:1-100:105', 'mysql'), progress('u:1-90', 'mysql'))).toBe(11);
+  });
+
+  it('never prefers a lagging replica over a more advanced one', () => {
+    const c = pickCandidate([
+      { name: 'a', received: '0-1-90', applied: '0-1-90', lagSeconds: 0 },
+      { name: 'b', received: '0-1-120', applied: '0-1-80', lagSeconds: 30 },
+      { name: 'c', received: '0-1-100', applied: '0-1-100', lagSeconds: 0 },
+    ], 'mariadb');
+    expect(c?.name).toBe('b');
+    expect(pickCandidate([], 'mariadb')).toBeUndefined();
+  });
+
+  it('finds errant MariaDB transactions: a local write a replica did not receive', () => {
+    expect(hasErrantMariadb('0-2-207', '0-1-206', 2)).toBe(true);
+    expect(hasErrantMariadb('0-1-207', '0-1-207', 2)).toBe(false);
+    // A replica whose binlog ends with its source's transactions has nothing of its own.
+    expect(hasErrantMariadb('0-1-300', '0-1-300', 2)).toBe(false);
+  });
+
+  it('tells a former source that kept unreplicated writes from one that can follow the new source', () => {
+    expect(divergedMariadb('0-1-586', '0-1-587')).toBe(false); // behind: it can catch up
+    expect(divergedMariadb('0-1-587', '0-1-587')).toBe(false); // exactly what the new source had
+    expect(divergedMariadb('0-1-588', '0-1-587')).toBe(true); // a write the new source never got
+    expect(divergedMariadb('0-1-587', '0-2-587')).toBe(true); // same seq, another server: different history
+  });
+
+  it('finds errant MySQL transactions: own-uuid writes the source never had', () => {
+    const own = '4b0e7d2a-0000-0000-0000-000000000002';
+    const src = '4b0e7d2a-0000-0000-0000-000000000001';
+    expect(hasErrantMysql(`${src}:1-100,${own}:1`, own, `${src}:1-100`)).toBe(true);
+    expect(hasErrantMysql(`${src}:1-100`, own, `${src}:1-100`)).toBe(false);
+    // A former source whose writes the current source replicated has none.
+    expect(hasErrantMysql(`${src}:1-100,${own}:1-50`, own, `${src}:1-120,${own}:1-50`)).toBe(false);
+    expect(hasErrantMysql(`${src}:1-100,${own}:1-51`, own, `${src}:1-120,${own}:1-40:42-50`)).toBe(true);
+    expect(hasErrantMysql(`${own}:1-10:12-20`, own, `${own}:1-10:12-25`)).toBe(false);
+  });
+});
