@@ -119,3 +119,185 @@ export interface MysqlReplication {
 }
 
 export const MysqlReplicationResource: ResourceType = { group: 'compose.upm.io', version: 'v1alpha1', plural: 'mysqlreplications', kind: 'MysqlReplication', namespaced: true };
+
+export interface RedisReplicationSpec {
+  /**
+   * The Redis UnitSet's credentials Secret: admin-username/admin-password (the operator's and the Sentinels' account on the Redis servers) and replication-username/replication-password (masteruser and masterauth of the replicas). Used only when the servers require a password.
+   */
+  secretName: string;
+  source: {
+    name: string;
+    /**
+     * A Unit in this namespace; its pod's address is used.
+     */
+    unit?: string;
+    host?: string;
+    port?: number;
+  };
+  replicas?: {
+    name: string;
+    unit?: string;
+    host?: string;
+    port?: number;
+    /**
+     * Detached from replication (REPLICAOF NO ONE), from both Services and from the Sentinels' view (for maintenance).
+     */
+    isolated?: boolean;
+  }[];
+  /**
+   * Redis Sentinels that watch the source and fail over on their own; the operator registers the source with them and follows their decisions. Without sentinels the operator never fails over by itself.
+   */
+  sentinel?: {
+    /**
+     * The Sentinel UnitSet's credentials Secret (admin-password, when the Sentinels require one). Defaults to spec.secretName.
+     */
+    secretName?: string;
+    nodes: {
+      name: string;
+      unit?: string;
+      host?: string;
+      port?: number;
+    }[];
+    /**
+     * The name the Sentinels know the source by. Defaults to the object's name.
+     */
+    masterName?: string;
+    /**
+     * Sentinels that must agree the source is down before a failover. Defaults to a majority of spec.sentinel.nodes.
+     */
+    quorum?: number;
+    /**
+     * How long the source must not answer a Sentinel before that Sentinel considers it down.
+     */
+    downAfterMilliseconds?: number;
+    /**
+     * Sentinel's failover timeout (also how long before the same master is failed over again).
+     */
+    failoverTimeoutMilliseconds?: number;
+    /**
+     * Replicas re-pointed at the new source at the same time during a Sentinel failover.
+     */
+    parallelSyncs?: number;
+  };
+  switchover?: {
+    /**
+     * How long the source's writes may stay paused while the new source catches up with its replication offset; past it the switchover is abandoned and the old source takes writes again.
+     */
+    catchUpTimeoutMilliseconds?: number;
+    /**
+     * Wait before a failed switchover is tried again.
+     */
+    retryAfterSeconds?: number;
+  };
+  service?: {
+    type?: 'ClusterIP' | 'NodePort' | 'LoadBalancer';
+  };
+}
+
+export interface RedisReplicationStatus {
+  observedGeneration?: number;
+  ready?: boolean;
+  phase?: 'Pending' | 'Wiring' | 'Ready' | 'Degraded' | 'SwitchingOver' | 'FailingOver' | 'Failed';
+  /**
+   * Name of the node that takes writes (empty while none does).
+   */
+  source?: string;
+  replicasReady?: string;
+  /**
+   * Sentinels that monitor the source with the wanted settings, of those listed.
+   */
+  sentinelsReady?: string;
+  readwriteService?: string;
+  readonlyService?: string;
+  /**
+   * The switchover being carried out (what a restarted operator resumes).
+   */
+  switchover?: {
+    from?: string;
+    to?: string;
+    issuedAt?: string;
+    retryAfter?: string;
+  };
+  lastFailover?: {
+    time?: string;
+    from?: string;
+    to?: string;
+    by?: 'Sentinel' | 'Operator';
+    reason?: string;
+  };
+  lastSwitchover?: {
+    time?: string;
+    from?: string;
+    to?: string;
+    /**
+     * The replication offset at which the roles swapped.
+     */
+    offset?: number;
+  };
+  topology?: {
+    [k: string]: {
+      host?: string;
+      port?: number;
+      role?: 'Source' | 'Replica' | 'None';
+      status?: 'Healthy' | 'Failed';
+      ready?: boolean;
+      isolated?: boolean;
+      /**
+       * host:port this node replicates from.
+       */
+      masterHost?: string;
+      masterLinkStatus?: string;
+      /**
+       * Replication offset: the source's master_repl_offset, a replica's slave_repl_offset.
+       */
+      offset?: number;
+      /**
+       * How far this replica is behind the source's offset.
+       */
+      lagBytes?: number;
+      /**
+       * The server's min-replicas-to-write (0 leaves a restarted former source writable until it is re-pointed).
+       */
+      minReplicasToWrite?: number;
+      lastError?: string;
+    };
+  };
+  sentinels?: {
+    [k: string]: {
+      host?: string;
+      port?: number;
+      reachable?: boolean;
+      /**
+       * host:port the Sentinel has for the master name (empty when it does not monitor it).
+       */
+      monitoring?: string;
+      /**
+       * It monitors the source with the wanted settings.
+       */
+      agrees?: boolean;
+      configEpoch?: number;
+      knownSentinels?: number;
+      knownReplicas?: number;
+      flags?: string;
+      lastError?: string;
+    };
+  };
+  conditions?: {
+    type: string;
+    status: 'True' | 'False' | 'Unknown';
+    reason?: string;
+    message?: string;
+    lastTransitionTime?: string;
+    observedGeneration?: number;
+  }[];
+}
+
+export interface RedisReplication {
+  apiVersion?: 'compose.upm.io/v1alpha1';
+  kind?: 'RedisReplication';
+  metadata: ObjectMeta;
+  spec: RedisReplicationSpec;
+  status?: RedisReplicationStatus;
+}
+
+export const RedisReplicationResource: ResourceType = { group: 'compose.upm.io', version: 'v1alpha1', plural: 'redisreplications', kind: 'RedisReplication', namespaced: true };
