@@ -120,6 +120,187 @@ export interface MysqlReplication {
 
 export const MysqlReplicationResource: ResourceType = { group: 'compose.upm.io', version: 'v1alpha1', plural: 'mysqlreplications', kind: 'MysqlReplication', namespaced: true };
 
+export interface RedisClusterSpec {
+  /**
+   * Secret with admin-password (and admin-username, default "default") accepted by every node, such as the UnitSet's credentials Secret.
+   */
+  secretName: string;
+  /**
+   * The shards. Slots are spread evenly over them; a shard added or removed moves slots, with their keys, while the cluster serves.
+   */
+  shards: {
+    name: string;
+    /**
+     * The shard's nodes; the first is its master, the others replicate it.
+     */
+    members: {
+      name: string;
+      /**
+       * A Unit in this namespace; its pod's address is used.
+       */
+      unit?: string;
+      host?: string;
+      /**
+       * The client port; the cluster bus is this plus 10000.
+       */
+      port?: number;
+    }[];
+  }[];
+  /**
+   * After Redis promotes a replica, hand the shard back to its first member once that is a caught-up replica again (CLUSTER FAILOVER, which loses no write). False keeps whichever member Redis promoted.
+   */
+  failback?: boolean;
+  migration?: {
+    /**
+     * Slots moved per step; the operator records progress after each step.
+     */
+    batchSlots?: number;
+    /**
+     * Keys per MIGRATE.
+     */
+    batchKeys?: number;
+    /**
+     * MIGRATE's timeout for one batch of keys.
+     */
+    timeoutMillis?: number;
+  };
+  /**
+   * The Service <name>-readwrite selects the masters (a stable seed address for cluster clients, which then follow MOVED).
+   */
+  service?: {
+    type?: 'ClusterIP' | 'NodePort' | 'LoadBalancer';
+  };
+}
+
+export interface RedisClusterStatus {
+  observedGeneration?: number;
+  ready?: boolean;
+  phase?:
+    | 'Pending'
+    | 'Forming'
+    | 'Joining'
+    | 'Resharding'
+    | 'Removing'
+    | 'FailingBack'
+    | 'Converging'
+    | 'Ready'
+    | 'Degraded'
+    | 'Blocked'
+    | 'Failed';
+  /**
+   * Shards whose master holds slots.
+   */
+  shards?: number;
+  /**
+   * Slots assigned, as "<n>/16384".
+   */
+  slots?: string;
+  slotsAssigned?: number;
+  /**
+   * Shard name to the member that is its master now.
+   */
+  masters?: {
+    [k: string]: string;
+  };
+  readwriteService?: string;
+  /**
+   * Nodes of the cluster that no member of the spec is (being drained or forgotten).
+   */
+  leaving?: string[];
+  /**
+   * Each member by name, as the cluster sees it.
+   */
+  topology?: {
+    [k: string]: {
+      id?: string;
+      unit?: string;
+      /**
+       * The Kubernetes node of the unit's pod.
+       */
+      node?: string;
+      host?: string;
+      port?: number;
+      shard?: string;
+      role?: 'Master' | 'Replica' | 'None';
+      /**
+       * The member (or node id) it replicates.
+       */
+      masterRef?: string;
+      slots?: string[];
+      slotCount?: number;
+      status?: 'Healthy' | 'Failing' | 'Unreachable';
+      ready?: boolean;
+      /**
+       * A replica's link to its master.
+       */
+      linkUp?: boolean;
+      lastError?: string;
+    };
+  };
+  /**
+   * The reshard in progress.
+   */
+  migration?: {
+    reason?: 'Rebalance' | 'Drain' | 'Resume';
+    from?: string;
+    to?: string;
+    /**
+     * The batch being moved.
+     */
+    slots?: string;
+    slotsMoved?: number;
+    slotsLeft?: number;
+    keysMoved?: number;
+    startedAt?: string;
+  };
+  lastReshard?: {
+    slots?: number;
+    keys?: number;
+    seconds?: number;
+    keysPerSecond?: number;
+    finishedAt?: string;
+  };
+  /**
+   * The last time Redis promoted a replica.
+   */
+  lastFailover?: {
+    shard?: string;
+    from?: string;
+    to?: string;
+    time?: string;
+  };
+  /**
+   * A CLUSTER FAILOVER the operator asked for and has not seen finish yet.
+   */
+  failback?: {
+    shard?: string;
+    node?: string;
+    requestedAt?: string;
+  };
+  lastChange?: {
+    time?: string;
+    step?: string;
+  };
+  conditions?: {
+    type: string;
+    status: 'True' | 'False' | 'Unknown';
+    reason?: string;
+    message?: string;
+    lastTransitionTime?: string;
+    observedGeneration?: number;
+  }[];
+}
+
+export interface RedisCluster {
+  apiVersion?: 'compose.upm.io/v1alpha1';
+  kind?: 'RedisCluster';
+  metadata: ObjectMeta;
+  spec: RedisClusterSpec;
+  status?: RedisClusterStatus;
+}
+
+export const RedisClusterResource: ResourceType = { group: 'compose.upm.io', version: 'v1alpha1', plural: 'redisclusters', kind: 'RedisCluster', namespaced: true };
+
 export interface RedisReplicationSpec {
   /**
    * The Redis UnitSet's credentials Secret: admin-username/admin-password (the operator's and the Sentinels' account on the Redis servers) and replication-username/replication-password (masteruser and masterauth of the replicas). Used only when the servers require a password.
