@@ -120,6 +120,190 @@ export interface MysqlReplication {
 
 export const MysqlReplicationResource: ResourceType = { group: 'compose.upm.io', version: 'v1alpha1', plural: 'mysqlreplications', kind: 'MysqlReplication', namespaced: true };
 
+export interface ProxysqlSyncSpec {
+  /**
+   * A MysqlReplication in this namespace; its status (source, replicas, their health) decides the servers.
+   */
+  mysqlReplication: string;
+  /**
+   * Secret with the ProxySQL admin account (admin-username, admin-password), e.g. a ProxySQL UnitSet's credentials Secret.
+   */
+  secretName: string;
+  /**
+   * Secret with the MySQL accounts (admin-username/-password to read the application accounts off the source; monitor-username/-password, when present, become ProxySQL's monitor account). Defaults to the MysqlReplication's secretName.
+   */
+  mysqlSecretName?: string;
+  /**
+   * The ProxySQL nodes to keep in step; each is synced on its own, and one that fails never holds back the others.
+   */
+  proxysql: {
+    name: string;
+    /**
+     * A ProxySQL Unit in this namespace; its pod's address is used.
+     */
+    unit?: string;
+    host?: string;
+    /**
+     * The admin interface's port.
+     */
+    port?: number;
+  }[];
+  hostgroups?: {
+    writer?: number;
+    reader?: number;
+    /**
+     * What ProxySQL's monitor reads to tell the writer from the readers (MariaDB has no super_read_only).
+     */
+    checkType?:
+      | 'read_only'
+      | 'innodb_read_only'
+      | 'super_read_only'
+      | 'read_only|innodb_read_only'
+      | 'read_only&innodb_read_only';
+    /**
+     * mysql_replication_hostgroups.comment (default: the replication mode).
+     */
+    comment?: string;
+    /**
+     * Backend connections per server (mysql_servers.max_connections).
+     */
+    maxConnections?: number;
+    /**
+     * ProxySQL shuns a reader further behind than this (0 disables the check).
+     */
+    maxReplicationLagSeconds?: number;
+    /**
+     * Also put the source in the reader hostgroup, at a token weight.
+     */
+    sourceAlsoReads?: boolean;
+  };
+  /**
+   * Which of the source's accounts are copied. The platform accounts (the Secrets' usernames, root, mysql.*, mariadb.sys) never are.
+   */
+  users?: {
+    /**
+     * User names to copy; '%' matches any run of characters, anything else (also '_') itself.
+     */
+    include?: string[];
+    /**
+     * User names never to copy, same syntax.
+     */
+    exclude?: string[];
+    /**
+     * Where a user's queries go when no query rule routes them.
+     */
+    defaultHostgroup?: 'writer' | 'reader';
+    /**
+     * Client connections per user (mysql_users.max_connections) unless the account's max_user_connections is lower.
+     */
+    maxConnections?: number;
+  };
+  /**
+   * How often accounts and ProxySQL are re-read without any Kubernetes change (an account created on the source, a restarted ProxySQL).
+   */
+  syncIntervalSeconds?: number;
+}
+
+export interface ProxysqlSyncStatus {
+  observedGeneration?: number;
+  /**
+   * Every ProxySQL node holds the desired state, loaded to runtime and saved to disk.
+   */
+  synced?: boolean;
+  syncedNodes?: string;
+  servers?: number;
+  users?: number;
+  /**
+   * The MySQL node in the writer hostgroup.
+   */
+  source?: string;
+  /**
+   * A keyed digest of the desired state (nodes record the one they last loaded).
+   */
+  desiredDigest?: string;
+  /**
+   * The desired state, without any password or hash.
+   */
+  desired?: {
+    writerHostgroup?: number;
+    readerHostgroup?: number;
+    servers?: {
+      hostgroup?: number;
+      role?: 'writer' | 'reader';
+      name?: string;
+      host?: string;
+      port?: number;
+      status?: string;
+      weight?: number;
+    }[];
+    users?: string[];
+    /**
+     * False while the accounts cannot be read; mysql_users is then left as it is.
+     */
+    usersManaged?: boolean;
+    /**
+     * MySQL nodes in no hostgroup, and why.
+     */
+    leftOut?: {
+      name?: string;
+      reason?: string;
+    }[];
+    /**
+     * Accounts that cannot be copied, and why.
+     */
+    usersLeftOut?: {
+      account?: string;
+      reason?: string;
+    }[];
+  };
+  nodes?: {
+    name?: string;
+    host?: string;
+    port?: number;
+    reachable?: boolean;
+    synced?: boolean;
+    /**
+     * The desired-state digest this node last loaded to runtime and saved to disk.
+     */
+    appliedDigest?: string;
+    /**
+     * Rows in the node's mysql_servers as last read.
+     */
+    servers?: number;
+    /**
+     * Rows in the node's mysql_users as last read.
+     */
+    users?: number;
+    /**
+     * What the last sync that changed something did.
+     */
+    lastChange?: string;
+    /**
+     * When the node last changed to a new desired state.
+     */
+    lastSyncTime?: string;
+    lastError?: string;
+  }[];
+  conditions?: {
+    type: string;
+    status: 'True' | 'False' | 'Unknown';
+    reason?: string;
+    message?: string;
+    lastTransitionTime?: string;
+    observedGeneration?: number;
+  }[];
+}
+
+export interface ProxysqlSync {
+  apiVersion?: 'compose.upm.io/v1alpha1';
+  kind?: 'ProxysqlSync';
+  metadata: ObjectMeta;
+  spec: ProxysqlSyncSpec;
+  status?: ProxysqlSyncStatus;
+}
+
+export const ProxysqlSyncResource: ResourceType = { group: 'compose.upm.io', version: 'v1alpha1', plural: 'proxysqlsyncs', kind: 'ProxysqlSync', namespaced: true };
+
 export interface RedisClusterSpec {
   /**
    * Secret with admin-password (and admin-username, default "default") accepted by every node, such as the UnitSet's credentials Secret.

@@ -12,12 +12,14 @@ import { newLogger } from '../../lib/log.ts';
 import { Manager, runUntilSignalled } from '../../lib/manager.ts';
 import type { ComposeContext, Secret } from './common/context.ts';
 import { registerMysqlReplication } from './mysql/register.ts';
+import { registerProxysqlSync } from './proxysql/register.ts';
 import { registerRedisCluster } from './rediscluster/register.ts';
 import { registerRedisReplication } from './redis/register.ts';
 
 /** Every kind the operator runs, by controller name. */
 const KINDS: Record<string, (ctx: ComposeContext) => void> = {
   mysqlreplication: registerMysqlReplication,
+  proxysqlsync: registerProxysqlSync,
   rediscluster: registerRedisCluster,
   redisreplication: registerRedisReplication,
 };
