@@ -112,7 +112,10 @@ spec:
     await new Promise((r) => setTimeout(r, 500));
     await s.stop();
     expect(s.replacementOrder()).toEqual(['roll-2', 'roll-1', 'roll-0']);
-    expect([...s.podsPerUnit().values()]).toEqual([2, 2, 2]); // old pod + exactly one new pod per unit
+    const per = [...s.podsPerUnit().values()];
+    // Should a unit have had more pods, say who deleted them: the operator's events, or someone else's.
+    if (per.some((n) => n !== 2)) process.stdout.write(`pods per unit ${JSON.stringify([...s.podsPerUnit()])}; events:\n${await kubectlOk(CLUSTER, ['-n', ns, 'get', 'events', '--sort-by=.lastTimestamp'])}\n`);
+    expect(per).toEqual([2, 2, 2]); // old pod + exactly one new pod per unit
     expect(s.maxUnavailable(['roll-0', 'roll-1', 'roll-2'])).toBe(1);
   });
 
