@@ -55,7 +55,9 @@ try {
           await (app.get(n) as Connection).query({ sql: 'INSERT INTO bench.t (v) VALUES (1)', timeout: 2000 });
           writes++;
           break;
-        } catch {
+        } catch (err) {
+          // A read-only server refuses the write: try the next one. Only a broken connection is replaced.
+          if ((err as { errno?: number }).errno === 1290) continue;
           await app.get(n)?.end().catch(() => undefined);
           app.delete(n);
         }
@@ -71,6 +73,7 @@ try {
   let source = 'db-0';
   for (let i = 0; i < SWITCHOVERS; i++) {
     const target = nodes[(nodes.indexOf(source) + 1) % nodes.length] as string;
+    if (process.env.BENCH_VERBOSE) console.log(`  switchover ${i + 1}: ${source} -> ${target}`);
     const t0 = performance.now();
     let fencedAt = 0;
     await c.patch(MysqlReplicationResource, 'db', { spec: { source: { name: target, unit: target }, replicas: nodes.filter((n) => n !== target).map((n) => ({ name: n, unit: n })) } }, 'merge', { namespace: ns });
@@ -79,10 +82,12 @@ try {
       return (await readOnly(target)) === 0 && (await q(target, 'SHOW SLAVE STATUS')).length === 0;
     }, { timeoutMs: 60_000, intervalMs: 5 });
     const done = performance.now();
+    if (process.env.BENCH_VERBOSE) console.log(`  ${target} writable after ${((done - t0) / 1000).toFixed(2)} s`);
     fenceToWritable.push((done - (fencedAt || done)) / 1000);
     patchToWritable.push((done - t0) / 1000);
     source = target;
-    await waitFor('ready again', async () => { const m = await mr(); return m.status?.ready === true && m.status.source === target; }, { timeoutMs: 60_000, intervalMs: 100 });
+    await waitFor('ready again', async () => { const m = await mr(); return m.status?.ready === true && m.status.source === target; }, { timeoutMs: 60_000, intervalMs: 100 })
+      .catch(async (err: unknown) => { throw new Error(`${String(err)}; status ${JSON.stringify((await mr()).status)}`, { cause: err }); });
     await new Promise((r) => setTimeout(r, 1000));
   }
 

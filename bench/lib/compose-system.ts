@@ -37,7 +37,7 @@ export async function startComposeBenchSystem(name: string): Promise<ComposeBenc
   const operator = (kind: 'unit' | 'compose', extra: string[]) => {
     const log = openSync(join(dir, `${kind}-operator.log`), 'a');
     return spawn(process.execPath, [...OPERATOR_NODE_FLAGS, join(root, `operators/${kind}/main.ts`), '--kubeconfig', cluster.kubeconfig, '--namespace', ns, ...extra],
-      { stdio: ['ignore', log, log], env: { ...process.env, UPM_LOG_LEVEL: 'info' } });
+      { stdio: ['ignore', log, log], env: { ...process.env, UPM_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info' } });
   };
   const unitOperator = operator('unit', ['--agents', 'on']);
   const compose = operator('compose', []);

@@ -223,6 +223,31 @@ spec:
     expect(writable).toEqual([fresh]);
   });
 
+  it('refuses a switchover to a lagging replica, then switches over in semi-sync mode once it caught up', async () => {
+    const current = (await mr()).status?.source as string;
+    const delayed = [];
+    for (const n of ['db-0', 'db-1', 'db-2']) if (Number((await query(n, 'SHOW SLAVE STATUS'))[0]?.SQL_Delay ?? 0) > 0) delayed.push(n);
+    expect(delayed).toHaveLength(1);
+    const lagging = delayed[0] as string;
+    const others = ['db-0', 'db-1', 'db-2'].filter((n) => n !== lagging);
+    await kubectlOk(CLUSTER, ['-n', ns, 'patch', 'mr', 'db', '--type', 'merge', '-p', JSON.stringify({
+      spec: { source: { name: lagging, unit: lagging }, replicas: others.map((n) => ({ name: n, unit: n })), switchover: { maxLagSeconds: 1 } },
+    })]);
+    await waitFor('SwitchoverBlocked', async () => (await mr()).status?.conditions?.some((x) => x.reason === 'SwitchoverBlocked' && (x.message ?? '').includes(lagging)) === true, { timeoutMs: 20_000 });
+    expect((await query(current, 'SELECT @@global.read_only AS ro'))[0]?.ro).toBe(0);
+    expect((await query(lagging, 'SELECT @@global.read_only AS ro'))[0]?.ro).toBe(1);
+    // Caught up, the same request goes through; no server but the source keeps semi-sync's source side on (a
+    // replica with it on would wait forever for acks of what it applies).
+    await query(lagging, 'STOP SLAVE');
+    await query(lagging, 'CHANGE MASTER TO MASTER_DELAY=0');
+    await query(lagging, 'START SLAVE');
+    await waitReady(`${lagging} is the source`, (m) => m.status?.source === lagging, 60_000, false);
+    for (const n of others) {
+      await waitFor(`${n} without semi-sync source side`, async () => Number((await query(n, 'SELECT @@global.rpl_semi_sync_master_enabled AS s'))[0]?.s) === 0, { timeoutMs: 20_000 });
+    }
+    expect((await query(lagging, 'SELECT @@global.rpl_semi_sync_master_enabled AS s'))[0]?.s).toBe(1);
+  });
+
   it('refuses bad specs: a replica equal to the source, the same node twice, a missing Secret', async () => {
     const base = (name: string, extra: string) => `
 apiVersion: compose.upm.io/v1alpha1

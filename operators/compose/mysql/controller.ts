@@ -194,6 +194,13 @@ async function ensureReplicas(mr: MysqlReplication, observed: Observed[], source
   for (const o of observed) {
     if (o === source || !o.reachable) continue;
     if (!o.readOnly) { await exec(o, sql.readOnly(true)); o.readOnly = true; }
+    // A former source keeps semi-sync's source side on: as a replica it would then wait, forever, for an ack of
+    // every transaction its SQL thread applies (nobody replicates from it), and STOP SLAVE would hang behind it.
+    if (o.semiSource) {
+      await exec(o, sql.semiSyncSource(false, SEMI_SYNC_TIMEOUT_MS));
+      o.semiSource = false;
+      await steps.push(`disabled semi-sync's source side on ${o.node.name}: it is not the source`);
+    }
     if (o.node.isolated) {
       if (o.replica) {
         await exec(o, [sql.stopReplica, sql.resetReplicaAll]);
@@ -256,6 +263,8 @@ async function promote(o: Observed, sql: DialectSql, semiSync: boolean): Promise
   await exec(o, sql.readOnly(false));
   o.replica = undefined;
   o.readOnly = false;
+  o.semiReplica = false;
+  if (semiSync) o.semiSource = true;
 }
 
 interface FailoverOutcome { phase: Status['phase']; requeueMs: number; done: boolean }
