@@ -1,5 +1,10 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
+import { KAFKA_VERSION, OPENSEARCH_VERSION } from './jvm.ts';
+import { apiVersionsRequest, localizeKafka, parseApiVersions, properties } from './kafka.ts';
 import { localizeMariadb, sqlValue } from './mariadb.ts';
+import { dropSetting, localizeOpensearch } from './opensearch.ts';
 import { localizeRedis } from './redis.ts';
 import { encodeCommand, parseReply, RespError } from './resp.ts';
 import type { EngineEnv } from './types.ts';
@@ -67,5 +72,78 @@ describe('RESP', () => {
 describe('redis paths', () => {
   it('quotes a data directory with blanks', () => {
     expect(localizeRedis('dir /data\n', { ...env, dataDir: '/my vol/"x"' })).toContain('dir "/my vol/\\"x\\""\n');
+  });
+});
+
+describe('kafka', () => {
+  const kenv: EngineEnv = { ...env, credentials: { 'admin-username': 'admin', 'admin-password': 'p"w\\1' }, resolve: (h) => (h.startsWith('k-1.') ? '127.250.9.2' : h) };
+  const rendered = [
+    '#upm:cluster-id=AE5u3joPWzFQS3Elu1iS7g', '#upm:heap-mb=128',
+    'process.roles=broker,controller', 'node.id=1',
+    'controller.quorum.voters=1@127.250.9.1:9093,2@k-1.k-headless.ns.svc.cluster.local:9093',
+    'listeners=BROKER://:9092,CONTROLLER://:9093', 'advertised.listeners=BROKER://k-1.k-headless.ns.svc.cluster.local:9092',
+    'listener.security.protocol.map=BROKER:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT', 'log.dirs=/var/lib/kafka/data/logs', 'num.io.threads=8',
+  ].join('\n');
+
+  it('localizes listeners, peers and data; adds the SASL login and a log-cleaner buffer that fits the capped heap', () => {
+    const out = localizeKafka(rendered, kenv);
+    expect(out).toContain('\nlisteners=BROKER://127.250.9.1:9092,CONTROLLER://127.250.9.1:9093\n');
+    expect(out).toContain('\ncontroller.quorum.voters=1@127.250.9.1:9093,2@127.250.9.2:9093\n');
+    expect(out).toContain('\nadvertised.listeners=BROKER://127.250.9.2:9092\n');
+    expect(out).toContain('\nlog.dirs=/vol/logs\nnum.io.threads=8\n');
+    expect(out).toContain(`\nlog.cleaner.dedupe.buffer.size=${(128 * 1024 * 1024) / 8}\n`);
+    // Escaped for JAAS (quotes, backslashes), then for the properties file (backslashes again).
+    const login = 'org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="p\\\\"w\\\\\\\\1" user_admin="p\\\\"w\\\\\\\\1";';
+    expect(out).toContain(`\nlistener.name.broker.plain.sasl.jaas.config=${login}\nlistener.name.controller.plain.sasl.jaas.config=${login}\n`);
+    expect(properties(out).get('node.id')).toBe('1');
+  });
+
+  it('adds no login when the listeners are plaintext, and keeps a log-cleaner buffer that fits', () => {
+    const plain = `${rendered.replace(/SASL_PLAINTEXT/g, 'PLAINTEXT')}\nlog.cleaner.dedupe.buffer.size=16777216`;
+    const out = localizeKafka(plain, kenv);
+    expect(out).not.toContain('jaas');
+    expect(out).toMatch(/\nnum\.io\.threads=8\nlog\.cleaner\.dedupe\.buffer\.size=16777216\n$/);
+  });
+
+  it('speaks ApiVersions v0: the request, and the error code and API count of a response', () => {
+    const req = apiVersionsRequest(7, 'x');
+    expect(req.toString('hex')).toBe('0000000b' + '0012' + '0000' + '00000007' + '0001' + '78');
+    const res = Buffer.from('00000010' + '00000007' + '0000' + '00000001' + '0000' + '0000' + '0009', 'hex');
+    expect(parseApiVersions(res, 7)).toEqual({ errorCode: 0, apis: 1 });
+    expect(parseApiVersions(res.subarray(0, 9), 7)).toBeUndefined();
+    expect(() => parseApiVersions(res, 8)).toThrow(/not an ApiVersions response/);
+  });
+});
+
+describe('opensearch', () => {
+  const rendered = [
+    '#upm:heap-mb=128', 'cluster.name: search', 'node.name: search-1', 'path.data: /usr/share/opensearch/data', 'network.host: 0.0.0.0',
+    'network.publish_host: s-1.s-headless.ns.svc.cluster.local', 'discovery.seed_hosts:', '  - s-0.s-headless.ns.svc.cluster.local:9300', '  - 127.250.9.9:9300',
+    '# first forming only', 'cluster.initial_cluster_manager_nodes:', '  - search-0', '  - search-1', 'bootstrap.memory_lock: false',
+  ].join('\n');
+  const oenv: EngineEnv = { ...env, resolve: (h) => (h.startsWith('s-0.') ? '127.250.9.3' : h.startsWith('s-1.') ? '127.250.9.1' : h) };
+
+  it('localizes the address, paths and seed hosts; lists stay lists', () => {
+    const out = localizeOpensearch(rendered, oenv);
+    expect(out).toContain('\nnetwork.host: 127.250.9.1\nnetwork.publish_host: 127.250.9.1\n');
+    expect(out).toContain('\npath.data: "/vol"\n');
+    expect(out).toContain('\ndiscovery.seed_hosts:\n  - 127.250.9.3:9300\n  - 127.250.9.9:9300\n');
+    expect(out).toContain('\npath.logs: "/run/u-0/opensearch/logs"\n');
+  });
+
+  it('drops a setting with its list, and nothing else', () => {
+    const out = dropSetting(rendered, 'cluster.initial_cluster_manager_nodes');
+    expect(out).not.toContain('initial_cluster_manager');
+    expect(out).not.toContain('  - search-');
+    expect(out).toContain('# first forming only\nbootstrap.memory_lock: false');
+    expect(out).toContain('discovery.seed_hosts:\n  - s-0.');
+  });
+});
+
+describe('JVM engine versions', () => {
+  it('are the ones the set-up installs (hack/versions.env)', () => {
+    const versions = readFileSync(join(import.meta.dirname, '../../hack/versions.env'), 'utf8');
+    expect(versions).toContain(`\nKAFKA_VERSION=${KAFKA_VERSION}\n`);
+    expect(versions).toContain(`\nOPENSEARCH_VERSION=${OPENSEARCH_VERSION}\n`);
   });
 });

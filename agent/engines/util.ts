@@ -3,11 +3,14 @@
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, open, rename, rm, stat } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { connect, isIP } from 'node:net';
 import { dirname } from 'node:path';
 
-/** A file the driver needs on this node, and the Debian package that ships it. */
-export interface Requirement { path: string; debianPackage: string }
+/** A file the driver needs on this node, and the Debian package that ships it (or how else it is installed). */
+export type Requirement = { path: string; debianPackage: string } | { path: string; install: string };
+
+/** What to do about a missing requirement, for the NotRunnable message. */
+export const installHint = (r: Requirement): string => ('install' in r ? r.install : `install the Debian package ${r.debianPackage}`);
 
 export interface RunOptions {
   /** Written to the tool's stdin (keeps passwords and SQL out of the process list). */
@@ -151,6 +154,11 @@ export function rewriteLines(lines: string[], syntax: LineSyntax, rewrites: Read
     return [...(note ? [`# node-local (unit agent): ${note}`] : []), syntax.format(kv.key, value)];
   });
   return { lines: out, found };
+}
+
+/** A host of a rendered config as this node reaches it: a DNS name through the node's resolver, an address as it is. */
+export function resolveHost(env: { resolve(host: string): string }, host: string): string {
+  return isIP(host) ? host : env.resolve(host);
 }
 
 /** Calls `check` until it returns a value; unlike a probe loop, an error ends the wait at once. */

@@ -95,7 +95,7 @@ try {
 writeFileSync(pidFile, String(process.pid));
 describe(sys, (Date.now() - started) / 1000);
 console.log(`Unit Operator, Compose Operator and engine runtime running in every member cluster (logs: ${dir}/<member>/logs/{unit-operator,compose-operator,engine-runtime}.log).
-Real engines run here for MariaDB, Redis, Redis Sentinel and ZooKeeper; other engines are reported as not runnable locally. Try:
+Real engines run here for MariaDB, Redis, Redis Sentinel, ZooKeeper, Kafka and OpenSearch; other engines are reported as not runnable locally. Try:
   ${join(sys.state().binDir, 'kubectl')} --kubeconfig ${sys.state().clusters.member1?.kubeconfig} apply -f config/samples/redis-unitset.yaml
   ${join(sys.state().binDir, 'kubectl')} --kubeconfig ${sys.state().clusters.member1?.kubeconfig} get us,un`);
 console.log('\nPress Ctrl-C to stop.');

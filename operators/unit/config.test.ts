@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { cpuMillis, effectiveParameters, quantityMiB, renderConfig, validateParameters, type ParameterSpec, type RenderContext } from './config.ts';
+import { cpuMillis, effectiveParameters, quantityMiB, renderConfig, unitSetId, validateParameters, type ParameterSpec, type RenderContext } from './config.ts';
 
 const specs: ParameterSpec[] = [
   { key: 'max_connections', type: 'integer', minimum: 10, maximum: 100000, default: '500', dynamic: true },
@@ -53,6 +53,33 @@ describe('renderConfig', () => {
     expect(out).toContain('log.retention.hours=168\n');
     expect(out).toContain('server.2=db-1.db-headless.ns.svc.cluster.local:2888:3888');
     expect(out).toContain('quote = db-2&"x"');
+  });
+});
+
+describe('quorum and members', () => {
+  const tpl = 'roles={{#isMember}}member{{/isMember}}{{#inQuorum}}+quorum{{/inQuorum}} voters={{#quorum}}{{^first}},{{/first}}{{id}}{{/quorum}}\n{{#paramList}}{{key}}\n{{/paramList}}';
+  const four = (ordinal: number): RenderContext => ({ ...ctx(ordinal), unitSet: { name: 'db', units: 4 }, peers: [0, 1, 2, 3].map((o) => ({ name: `db-${o}`, ordinal: o, id: o + 1, fqdn: `db-${o}` })) });
+
+  it('makes every unit both without upm.quorum.units, with a separator-joined voter list', () => {
+    expect(renderConfig(tpl, new Map([['x', '1']]), four(3))).toBe('roles=member+quorum voters=1,2,3,4\nx\n');
+  });
+
+  it('splits the units at upm.quorum.units, and keeps upm.* parameters out of paramList', () => {
+    const params = new Map([['upm.quorum.units', '3'], ['x', '1']]);
+    expect(renderConfig(tpl, params, four(2))).toBe('roles=+quorum voters=1,2,3\nx\n');
+    expect(renderConfig(tpl, params, four(3))).toBe('roles=member voters=1,2,3\nx\n');
+    // A quorum as large as the UnitSet (or larger) leaves no member: every unit stays both.
+    expect(renderConfig(tpl, new Map([['upm.quorum.units', '4']]), four(0))).toBe('roles=member+quorum voters=1,2,3,4\n');
+  });
+});
+
+describe('unitSetId', () => {
+  it('is 22 URL-safe base64 characters (16 bytes), stable per uid, never starting with "-"', () => {
+    const ids = ['a', 'b', '2f9c2e43-1c4b-4a4e-9d0b-4ee3f7f1d7a1', ...Array.from({ length: 200 }, (_, i) => `uid-${i}`)].map(unitSetId);
+    for (const id of ids) expect(id).toMatch(/^[A-P][A-Za-z0-9_-]{21}$/);
+    expect(Buffer.from(ids[0] ?? '', 'base64url')).toHaveLength(16);
+    expect(unitSetId('a')).toBe(ids[0]);
+    expect(new Set(ids).size).toBe(ids.length);
   });
 });
 

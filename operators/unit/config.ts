@@ -10,7 +10,11 @@ export interface FieldError { field: string; message: string }
 
 export interface RenderContext {
   unit: { name: string; ordinal: number; fqdn: string };
-  unitSet: { name: string; units: number };
+  /**
+   * `id` (carried only when the template uses `unitSet.id`): 22 URL-safe base64 characters (16 bytes) derived from the
+   * UnitSet's uid, the same for every unit and for the UnitSet's whole life: an engine's cluster ID (Kafka).
+   */
+  unitSet: { name: string; units: number; id?: string };
   namespace: string;
   serverId: number;
   resources: { cpuMillis: number; memoryMiB: number; memoryMiB25: number; memoryMiB50: number; memoryMiB70: number };
@@ -70,10 +74,40 @@ export function effectiveParameters(specs: ParameterSpec[] | undefined, override
   return out;
 }
 
+/** Parameters under this prefix steer the rendering (they are UPM's, not the engine's): never in `paramList`. */
+export const UPM_PARAMETER_PREFIX = 'upm.';
+/** The parameter that splits a UnitSet's units into a quorum and members (see quorumView). */
+export const QUORUM_UNITS_PARAMETER = 'upm.quorum.units';
+
+/**
+ * Roles within one UnitSet, for engines whose cluster has a voting quorum beside its members (Kafka's controllers
+ * and brokers). With the parameter `upm.quorum.units` = Q > 0, the Q lowest ordinals form the quorum and the others
+ * are members only; with Q = 0 (or no such parameter) every unit is both. The view gets `inQuorum` and `isMember`
+ * for the unit, and `quorum`: the quorum's peers, each with `first` (Mustache has no list separators).
+ */
+function quorumView(params: Map<string, string>, ctx: RenderContext) {
+  const q = Number(params.get(QUORUM_UNITS_PARAMETER) ?? 0);
+  const split = Number.isInteger(q) && q > 0 && q < ctx.unitSet.units;
+  const voters = ctx.peers.filter((p) => !split || p.ordinal < q);
+  return {
+    inQuorum: !split || ctx.unit.ordinal < q,
+    isMember: !split || ctx.unit.ordinal >= q,
+    quorum: voters.map((p, i) => ({ ...p, first: i === 0 })),
+  };
+}
+
 export function renderConfig(template: string, params: Map<string, string>, ctx: RenderContext): string {
   const byMustacheName: Record<string, string> = {};
   for (const [k, v] of params) byMustacheName[k.replace(/[.-]/g, '_')] = v;
-  return render(template, { ...ctx, params: byMustacheName, paramList: [...params].map(([key, value]) => ({ key, value })) });
+  const paramList = [...params].filter(([key]) => !key.startsWith(UPM_PARAMETER_PREFIX)).map(([key, value]) => ({ key, value }));
+  return render(template, { ...ctx, ...quorumView(params, ctx), params: byMustacheName, paramList });
+}
+
+/** The UnitSet's stable id (see RenderContext.unitSet.id): never starts with "-", which command lines would misread. */
+export function unitSetId(uid: string): string {
+  const bytes = createHash('sha256').update(`upm-unitset/${uid}`).digest().subarray(0, 16);
+  bytes[0] = (bytes[0] ?? 0) & 0x3f; // the first character is then one of A-P
+  return bytes.toString('base64url');
 }
 
 export function hash(value: unknown): string {

@@ -3,7 +3,7 @@
 import { AGENT_CONTAINER, AGENT_TOKEN_KEY, AGENT_TOKEN_SECRET, CREDENTIALS_ENV_PREFIX, ENV_AGENT_TOKEN, type ConfigInput } from '../../agent/api.ts';
 import type { EngineTemplate, Unit, UnitSet } from '../../lib/api/unit.upm.io.generated.ts';
 import type { KubeObject, OwnerReference } from '../../lib/kube/types.ts';
-import { cpuMillis, effectiveParameters, hash, quantityMiB, renderConfig, type RenderContext } from './config.ts';
+import { cpuMillis, effectiveParameters, hash, quantityMiB, renderConfig, unitSetId, type RenderContext } from './config.ts';
 import {
   ANNOTATION_PVC_OWNED_BY_UNITSET, ANNOTATION_REVISION, ANNOTATION_UPDATE_ON_DELETE, CREDENTIALS_PLACEHOLDER,
   LABEL_ORDINAL, LABEL_UNIT, LABEL_UNITSET, configMapName, credentialsSecretName, headlessServiceName, unitName,
@@ -47,7 +47,8 @@ export function renderContext(us: UnitSet, ordinal: number): RenderContext {
   const units = us.spec.units ?? 1;
   return {
     unit: { name: unitName(name, ordinal), ordinal, fqdn: fqdn(ordinal) },
-    unitSet: { name, units },
+    // Before the UnitSet is stored it has no uid (a dry run): its name stands in.
+    unitSet: { name, units, id: unitSetId(us.metadata.uid ?? `${ns}/${name}`) },
     namespace: ns,
     serverId: ordinal + 1,
     resources: {
@@ -77,8 +78,11 @@ export function unitConfig(us: UnitSet, tpl: EngineTemplate, ordinal: number): U
   const full = renderContext(us, ordinal);
   const params = effectiveParameters(tpl.spec.parameters, us.spec.parameters, full);
   const content = renderConfig(cfg.template, params, full);
-  // Peers are only carried when the template uses them: a 1,000-unit set must not store 1,000 peers per unit.
-  const context = cfg.template.includes('peers') ? full : { ...full, peers: [] };
+  // Peers are only carried when the template uses them: a 1,000-unit set must not store 1,000 peers per unit. The
+  // UnitSet's id likewise, so that configs of templates without it keep their hashes.
+  const { id, ...unitSet } = full.unitSet;
+  const used = { ...full, unitSet: cfg.template.includes('unitSet.id') ? { ...unitSet, id } : unitSet };
+  const context = cfg.template.includes('peers') || cfg.template.includes('quorum') ? used : { ...used, peers: [] };
   const input: ConfigInput = { fileName: cfg.fileName, template: cfg.template, context, parameters: Object.fromEntries(params), specs: tpl.spec.parameters ?? [] };
   return { fileName: cfg.fileName, content, input, hash: hash(content), baseHash: hash({ template: cfg.template, context }) };
 }

@@ -1,125 +1,22 @@
 // The unit agent's engine drivers against the real Debian binaries, run as loopback processes: each engine's config
 // is rendered from its real EngineTemplate, localized, initialised, started and exercised as the agent will.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { parse } from 'yaml';
 import { driverFor } from '../../agent/engines/index.ts';
 import { MARIADB_CLIENT } from '../../agent/engines/mariadb.ts';
 import { redisCommand } from '../../agent/engines/resp.ts';
-import { EngineNotRunnable, type EngineDriver, type EngineEnv, type LaunchSpec } from '../../agent/engines/types.ts';
+import { EngineNotRunnable, type EngineEnv } from '../../agent/engines/types.ts';
 import { quantityBytes, run } from '../../agent/engines/util.ts';
 import { zookeeperMode } from '../../agent/engines/zookeeper.ts';
-import type { EngineTemplateSpec } from '../../lib/api/unit.upm.io.generated.ts';
 import { waitFor } from '../../lib/wait.ts';
-import { effectiveParameters, renderConfig, type RenderContext } from '../../operators/unit/config.ts';
+import { alive, context, engineEnv, install, Processes, render, start, template, type Rendered } from '../engine-harness.ts';
 
-const ROOT = join(import.meta.dirname, '../..');
 // One /24 of 127.250.0.0/16 per run, so that concurrent runs rarely meet; every engine binds only these addresses.
 const NET = 1 + Math.floor(Math.random() * 250);
 const address = (host: number): string => `127.250.${NET}.${host}`;
-const MEMORY_MIB = 256;
-
-// --- rendering as the Unit Operator does, with the host names resolved as the agent does -----------------------
-
-function template(name: string): EngineTemplateSpec {
-  return (parse(readFileSync(join(ROOT, 'config/templates', `${name}.yaml`), 'utf8')) as { spec: EngineTemplateSpec }).spec;
-}
-
-const fqdn = (set: string, ordinal: number): string => `${set}-${ordinal}.${set}-headless.engines.svc.cluster.local`;
-
-function context(set: string, ordinal: number, units: number): RenderContext {
-  const mem = MEMORY_MIB;
-  return {
-    unit: { name: `${set}-${ordinal}`, ordinal, fqdn: fqdn(set, ordinal) },
-    unitSet: { name: set, units },
-    namespace: 'engines',
-    serverId: ordinal + 1,
-    resources: { cpuMillis: 500, memoryMiB: mem, memoryMiB25: Math.floor(mem * 0.25), memoryMiB50: Math.floor(mem * 0.5), memoryMiB70: Math.floor(mem * 0.7) },
-    peers: Array.from({ length: units }, (_, o) => ({ name: `${set}-${o}`, ordinal: o, id: o + 1, fqdn: fqdn(set, o) })),
-  };
-}
-
-interface Rendered { text: string; params: Map<string, string> }
-
-function render(spec: EngineTemplateSpec, ctx: RenderContext, overrides: Record<string, string>, env: EngineEnv): Rendered {
-  const params = effectiveParameters(spec.parameters, overrides, ctx);
-  let text = renderConfig(spec.config?.template ?? '', params, ctx);
-  for (const host of [ctx.unit.fqdn, ...ctx.peers.map((p) => p.fqdn)]) {
-    if (text.includes(host)) text = text.split(host).join(env.resolve(host));
-  }
-  return { text, params };
-}
-
-function engineEnv(base: string, unit: string, addr: string, hosts: Map<string, string>, credentials: Record<string, string> = {}): EngineEnv {
-  return {
-    unit, address: addr, dataDir: join(base, unit, 'data'), runDir: join(base, unit, 'run'), credentials,
-    resolve(host) {
-      const a = hosts.get(host);
-      if (!a) throw new Error(`unknown host ${host}`);
-      return a;
-    },
-  };
-}
-
-/** Localizes the rendered config, writes it to the run directory and prepares the data directory. */
-async function install(driver: EngineDriver, env: EngineEnv, rendered: string, fileName: string): Promise<string> {
-  await mkdir(env.runDir, { recursive: true });
-  const configPath = join(env.runDir, fileName);
-  await writeFile(configPath, driver.localize(rendered, env));
-  await driver.prepare(env, configPath);
-  return configPath;
-}
-
-// --- processes --------------------------------------------------------------------------------------------------
-
-class Processes {
-  private readonly running = new Set<ChildProcess>();
-
-  start(spec: LaunchSpec, logFile: string): ChildProcess {
-    const out = openSync(logFile, 'a');
-    const child = spawn(spec.command, spec.args, { stdio: ['ignore', out, out], env: { ...process.env, ...spec.env } });
-    closeSync(out);
-    this.running.add(child);
-    child.on('exit', () => this.running.delete(child));
-    return child;
-  }
-
-  /** SIGTERM (or the driver's stop signal), then SIGKILL after the grace period. */
-  async stop(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', graceMs = 15_000): Promise<void> {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill(signal);
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    await exited;
-    clearTimeout(timer);
-  }
-
-  stopAll(): Promise<void[]> {
-    return Promise.all([...this.running].map((c) => this.stop(c)));
-  }
-}
-
-const logTail = (file: string): string => {
-  try { return readFileSync(file, 'utf8').split('\n').slice(-15).join('\n'); } catch { return ''; }
-};
-
-/** Starts the engine and waits for its probe; fails at once (with the log) if the process exits. */
-async function start(procs: Processes, driver: EngineDriver, env: EngineEnv, configPath: string): Promise<ChildProcess> {
-  const spec = driver.launch(env, configPath);
-  const log = join(env.runDir, 'engine.log');
-  const child = procs.start(spec, log);
-  await waitFor(`${env.unit} to serve`, () => driver.probe(env), {
-    timeoutMs: 90_000, intervalMs: 200,
-    failFast: () => (child.exitCode !== null || child.signalCode !== null ? `exited (${child.exitCode ?? child.signalCode}):\n${logTail(log)}` : undefined),
-  });
-  return child;
-}
-
-const alive = (child: ChildProcess): boolean => child.exitCode === null && child.signalCode === null;
 
 let base: string;
 const procs = new Processes();
@@ -135,7 +32,10 @@ describe('driverFor', () => {
     expect(driverFor('redis-sentinel').engine).toBe('redis-sentinel');
     expect(() => driverFor('mysql')).toThrow(EngineNotRunnable);
     expect(() => driverFor('mysql')).toThrow(/no MySQL 8 package.*MariaDB stands in/);
-    for (const e of ['kafka', 'elasticsearch', 'proxysql']) expect(() => driverFor(e)).toThrow(/no .*package/);
+    for (const e of ['elasticsearch', 'proxysql']) expect(() => driverFor(e)).toThrow(/no .*package/);
+    expect(() => driverFor('elasticsearch')).toThrow(/OpenSearch 2.19 .*is the local stand-in/);
+    expect(driverFor('kafka').engine).toBe('kafka');
+    expect(driverFor('opensearch').engine).toBe('opensearch');
     expect(() => driverFor('cassandra')).toThrow(/no driver/);
   });
 });

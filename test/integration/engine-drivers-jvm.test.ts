@@ -1,0 +1,184 @@
+// The Kafka and OpenSearch drivers against the real engines from Maven Central jars (installed by the project's
+// set-up), run as loopback processes: config rendered from the real EngineTemplate, localized, prepared, started
+// and exercised as the agent will, then restarted on the same data.
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { driverFor } from '../../agent/engines/index.ts';
+import { adminClientConfig, kafkaTool } from '../../agent/engines/kafka.ts';
+import { clusterHealth, OPENSEARCH_UID, rest } from '../../agent/engines/opensearch.ts';
+import type { EngineEnv } from '../../agent/engines/types.ts';
+import { alive, context, engineEnv, install, listening, Processes, render, start, template } from '../engine-harness.ts';
+
+// One /24 of 127.251.0.0/16 per run, so that concurrent runs rarely meet; every engine binds only these addresses.
+const NET = 1 + Math.floor(Math.random() * 250);
+const address = (host: number): string => `127.251.${NET}.${host}`;
+const MEMORY_MIB = 512;
+
+/** The effective uid of a process. */
+const euidOf = (pid: number): number => Number(/^Uid:\s+[0-9]+\s+([0-9]+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+
+let base: string;
+const procs = new Processes();
+beforeAll(async () => { base = await mkdtemp(join(tmpdir(), 'upm-jvm-engines-')); });
+afterAll(async () => {
+  await procs.stopAll();
+  await rm(base, { recursive: true, force: true });
+});
+
+const credentials = { 'admin-username': 'admin', 'admin-password': 'kafka-"pw"\\1' };
+
+describe('kafka driver', () => {
+  const driver = driverFor('kafka');
+  // A single unit: the internal topics cannot have three replicas.
+  const overrides = { 'offsets.topic.replication.factor': '1', 'transaction.state.log.replication.factor': '1', 'transaction.state.log.min.isr': '1' };
+  const ctx = context('events', 0, 1, MEMORY_MIB);
+  let env: EngineEnv;
+  let configPath: string;
+  let child: ChildProcess;
+  const tool = (main: string, args: string[], input?: string) => kafkaTool(env.unit, main, args, { timeoutMs: 60_000, ...(input === undefined ? {} : { input }) });
+  const bootstrap = () => ['--bootstrap-server', `${env.address}:9092`];
+
+  beforeAll(async () => {
+    env = engineEnv(base, ctx.unit.name, address(1), new Map([[ctx.unit.fqdn, address(1)]]), credentials);
+    const rendered = render(template('kafka-3.9'), ctx, overrides, env);
+    const t0 = Date.now();
+    configPath = await install(driver, env, rendered.text, 'server.properties');
+    const t1 = Date.now();
+    child = await start(procs, driver, env, configPath);
+    process.stdout.write(`kafka: format ${t1 - t0} ms, start+probe ${Date.now() - t1} ms\n`);
+  });
+
+  it('formats the storage once with the cluster ID of the rendered config, and serves on this node\'s address only', async () => {
+    const config = await readFile(configPath, 'utf8');
+    const clusterId = /^#upm:cluster-id=(.*)$/m.exec(config)?.[1];
+    expect(clusterId).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    const meta = await readFile(join(env.dataDir, 'logs', 'meta.properties'), 'utf8');
+    expect(meta).toContain(`cluster.id=${clusterId}`);
+    expect(meta).toContain('node.id=1');
+    expect(config).toContain(`listeners=BROKER://${env.address}:9092,CONTROLLER://${env.address}:9093`);
+    expect(config).toMatch(/^listener\.name\.broker\.plain\.sasl\.jaas\.config=.*user_admin=/m);
+    // Every listener of the process (broker, controller, nothing else) is on the unit's address.
+    const sockets = listening(child.pid ?? 0);
+    expect(sockets.sort()).toEqual([`${env.address}:9092`, `${env.address}:9093`]);
+  });
+
+  it('takes SASL/PLAIN clients with the admin account: a topic, a message produced with acks=all and consumed', async () => {
+    const auth = adminClientConfig(env);
+    await tool('org.apache.kafka.tools.TopicCommand', [...bootstrap(), '--command-config', auth, '--create', '--topic', 'orders', '--partitions', '1', '--replication-factor', '1']);
+    await tool('kafka.tools.ConsoleProducer', [...bootstrap(), '--producer.config', auth, '--producer-property', 'acks=all', '--topic', 'orders'], 'apple\npear\nfig\n');
+    const got = await tool('org.apache.kafka.tools.consumer.ConsoleConsumer', [...bootstrap(), '--consumer.config', auth, '--topic', 'orders', '--partition', '0', '--offset', 'earliest', '--max-messages', '3', '--timeout-ms', '30000']);
+    expect(got.trim().split('\n')).toEqual(['apple', 'pear', 'fig']);
+  });
+
+  it('changes dynamic broker settings live, and reports the broker\'s error for a bad value', async () => {
+    const pid = child.pid;
+    await driver.setLive?.(env, new Map([['num.io.threads', '4'], ['log.retention.bytes', '1048576'], ['unclean.leader.election.enable', 'true']]));
+    const live = await driver.readLive?.(env, ['num.io.threads', 'log.retention.bytes', 'unclean.leader.election.enable', 'num.partitions']);
+    expect(Object.fromEntries(live ?? [])).toEqual({ 'num.io.threads': '4', 'log.retention.bytes': '1048576', 'unclean.leader.election.enable': 'true', 'num.partitions': '1' });
+    expect(alive(child)).toBe(true);
+    expect(child.pid).toBe(pid);
+    await expect(driver.setLive?.(env, new Map([['num.io.threads', '0']]))).rejects.toThrow(/ConfigCommand on events-0: .*num\.io\.threads/);
+  });
+
+  it('restarts on the same data without formatting again; dynamic settings and messages survive', async () => {
+    const meta = join(env.dataDir, 'logs', 'meta.properties');
+    const before = await stat(meta);
+    await procs.stop(child, driver.launch(env, configPath).stopSignal);
+    expect(child.exitCode).toBe(143); // the JVM's exit after its shutdown hooks ran on SIGTERM
+    await driver.prepare(env, configPath);
+    expect((await stat(meta)).mtimeMs).toBe(before.mtimeMs);
+    child = await start(procs, driver, env, configPath);
+    expect((await driver.readLive?.(env, ['num.io.threads']))?.get('num.io.threads')).toBe('4');
+    const got = await tool('org.apache.kafka.tools.consumer.ConsoleConsumer', [...bootstrap(), '--consumer.config', adminClientConfig(env), '--topic', 'orders', '--partition', '0', '--offset', 'earliest', '--max-messages', '3', '--timeout-ms', '30000']);
+    expect(got.trim().split('\n')).toEqual(['apple', 'pear', 'fig']);
+  });
+
+  it('refuses storage formatted for another cluster, naming both cluster IDs', async () => {
+    const other = context('other', 0, 1, MEMORY_MIB);
+    const here = { ...env, resolve: () => env.address };
+    const rendered = render(template('kafka-3.9'), other, overrides, here);
+    await expect(install(driver, here, rendered.text, 'other.properties')).rejects.toThrow(/belongs to Kafka cluster [A-Za-z0-9_-]{22}, but the config names cluster [A-Za-z0-9_-]{22}/);
+  });
+
+  it('separates the roles with upm.quorum.units: a dedicated controller and a broker that joins its quorum', async () => {
+    const units = [0, 1].map((o) => context('split', o, 2, MEMORY_MIB));
+    const hosts = new Map(units.map((c, i) => [c.unit.fqdn, address(11 + i)]));
+    const envs = units.map((c) => engineEnv(base, c.unit.name, hosts.get(c.unit.fqdn) ?? '', hosts, credentials));
+    const split = { ...overrides, 'upm.quorum.units': '1' };
+    const configs = await Promise.all(units.map((c, i) => install(driver, envs[i] as EngineEnv, render(template('kafka-3.9'), c, split, envs[i] as EngineEnv).text, 'server.properties')));
+    expect(await readFile(configs[0] ?? '', 'utf8')).toMatch(/^process\.roles=controller$/m);
+    expect(await readFile(configs[1] ?? '', 'utf8')).toMatch(/^process\.roles=broker$/m);
+    const [controller, broker] = await Promise.all(envs.map((e, i) => start(procs, driver, e, configs[i] ?? '')));
+    expect(listening(controller?.pid ?? 0)).toEqual([`${envs[0]?.address}:9093`]);
+    expect(listening(broker?.pid ?? 0)).toEqual([`${envs[1]?.address}:9092`]);
+    const quorum = await kafkaTool('split-1', 'org.apache.kafka.tools.MetadataQuorumCommand', ['--bootstrap-server', `${envs[1]?.address}:9092`, '--command-config', adminClientConfig(envs[1] as EngineEnv), 'describe', '--status']);
+    expect(quorum).toMatch(/LeaderId:\s+1\b/);
+    expect(quorum).toMatch(/CurrentVoters:\s+\[\{"id": 1, [^{}]*\}\]$/m); // the controller alone
+    expect(quorum).toMatch(/CurrentObservers:\s+\[\{"id": 2\b/);
+    await Promise.all([broker, controller].map((c) => (c ? procs.stop(c) : undefined)));
+  });
+});
+
+describe('opensearch driver', () => {
+  const driver = driverFor('opensearch');
+  const ctx = context('search', 0, 1, MEMORY_MIB);
+  let env: EngineEnv;
+  let configPath: string;
+  let child: ChildProcess;
+
+  beforeAll(async () => {
+    env = engineEnv(base, ctx.unit.name, address(2), new Map([[ctx.unit.fqdn, address(2)]]));
+    const rendered = render(template('opensearch-2.19'), ctx, {}, env);
+    configPath = await install(driver, env, rendered.text, 'opensearch.yml');
+    const t0 = Date.now();
+    child = await start(procs, driver, env, configPath);
+    await driver.bootstrap?.(env);
+    process.stdout.write(`opensearch: start+probe ${Date.now() - t0} ms\n`);
+  });
+
+  it('bootstraps a cluster of its own unit, serving on this node\'s address only, not as root', async () => {
+    const effective = await readFile(join(env.runDir, 'opensearch', 'config', 'opensearch.yml'), 'utf8');
+    expect(effective).toMatch(/^cluster\.initial_cluster_manager_nodes:\n {2}- search-0$/m);
+    expect(effective).toContain(`network.host: ${env.address}`);
+    const health = await clusterHealth(env, false);
+    expect(health).toMatchObject({ number_of_nodes: 1 });
+    expect(listening(child.pid ?? 0).sort()).toEqual([`${env.address}:9200`, `${env.address}:9300`]);
+    if (process.getuid?.() === 0) expect(euidOf(child.pid ?? 0)).toBe(OPENSEARCH_UID);
+  });
+
+  it('indexes and counts documents', async () => {
+    await rest(env, 'PUT', '/books', { settings: { number_of_shards: 1, number_of_replicas: 0 } });
+    for (const [i, title] of ['Dune', 'Emma', 'Ulysses'].entries()) await rest(env, 'PUT', `/books/_doc/${i}?refresh=true`, { title });
+    expect(await rest(env, 'GET', '/books/_count')).toMatchObject({ count: 3 });
+    expect((await clusterHealth(env, false))?.status).toBe('green');
+  });
+
+  it('changes cluster settings live, reads static ones from the node, and reports a bad value', async () => {
+    await driver.setLive?.(env, new Map([['search.max_buckets', '1000'], ['cluster.routing.allocation.disk.watermark.low', '80%']]));
+    const live = await driver.readLive?.(env, ['search.max_buckets', 'cluster.routing.allocation.disk.watermark.low', 'thread_pool.write.queue_size', 'node.store.allow_mmap']);
+    expect(Object.fromEntries(live ?? [])).toEqual({
+      'search.max_buckets': '1000', 'cluster.routing.allocation.disk.watermark.low': '80%', 'thread_pool.write.queue_size': '10000', 'node.store.allow_mmap': 'false',
+    });
+    expect(alive(child)).toBe(true);
+    await expect(driver.setLive?.(env, new Map([['search.max_buckets', 'lots']]))).rejects.toThrow(/PUT \/_cluster\/settings on search-0: 400 .*search\.max_buckets/);
+  });
+
+  it('restarts on the same data without the initial cluster-manager nodes, and keeps documents and settings', async () => {
+    const { cluster_uuid: uuid } = await rest<{ cluster_uuid: string }>(env, 'GET', '/');
+    await procs.stop(child);
+    await driver.prepare(env, configPath);
+    child = await start(procs, driver, env, configPath);
+    const effective = await readFile(join(env.runDir, 'opensearch', 'config', 'opensearch.yml'), 'utf8');
+    expect(effective).not.toContain('cluster.initial_cluster_manager_nodes');
+    expect(effective).toContain('discovery.seed_hosts:');
+    expect((await rest<{ cluster_uuid: string }>(env, 'GET', '/')).cluster_uuid).toBe(uuid);
+    // Ready means the node has joined its cluster; its shards recover from disk right after.
+    expect(await rest(env, 'GET', '/_cluster/health?wait_for_status=green&timeout=30s')).toMatchObject({ status: 'green' });
+    expect(await rest(env, 'GET', '/books/_count')).toMatchObject({ count: 3 });
+    expect((await driver.readLive?.(env, ['search.max_buckets']))?.get('search.max_buckets')).toBe('1000');
+  });
+});
