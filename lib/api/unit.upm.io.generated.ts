@@ -251,9 +251,9 @@ export interface UnitSetSpec {
   };
   updateStrategy?: {
     /**
-     * RollingUpdate replaces units in order, waiting for each to be Ready; OnDelete only updates a unit when its pod is deleted.
+     * RollingUpdate replaces units in order, waiting for each to be Ready; OnDelete only updates a unit when its pod is deleted; Managed updates a unit only when the annotation unit.upm.io/update-next names it, so that a controller that knows the engine (a Compose Operator kind) chooses the order (followers before the leader, a broker only once its partitions are in sync). status.outdated lists the units waiting.
      */
-    type?: 'RollingUpdate' | 'OnDelete';
+    type?: 'RollingUpdate' | 'OnDelete' | 'Managed';
     rollingUpdate?: {
       /**
        * Only units with an ordinal >= partition are updated.
@@ -315,6 +315,10 @@ export interface UnitSetStatus {
    * Units being updated now.
    */
   updating?: string[];
+  /**
+   * Units not yet updated (another revision, or a setting that needs their engine restarted), in ordinal order.
+   */
+  outdated?: string[];
   credentialsSecret?: string;
   conditions?: {
     type: string;

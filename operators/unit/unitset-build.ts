@@ -35,7 +35,8 @@ export function claimTemplates(us: UnitSet): NonNullable<Unit['spec']['volumeCla
 
 /** UnitSet annotations worth carrying to units and pods (not kubectl's bookkeeping). */
 function podAnnotations(us: UnitSet): Record<string, string> {
-  return Object.fromEntries(Object.entries(us.metadata.annotations ?? {}).filter(([k]) => !k.startsWith('kubectl.kubernetes.io/')));
+  // Nor the UnitSet's own steering (unit.upm.io/update-next changes as a rollout moves; it must not be a new revision).
+  return Object.fromEntries(Object.entries(us.metadata.annotations ?? {}).filter(([k]) => !k.startsWith('kubectl.kubernetes.io/') && !k.startsWith('unit.upm.io/')));
 }
 
 export function renderContext(us: UnitSet, ordinal: number): RenderContext {

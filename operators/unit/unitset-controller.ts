@@ -19,7 +19,7 @@ import { splitKey, type KubeObject } from '../../lib/kube/types.ts';
 import { AGENT_TOKEN_KEY, AGENT_TOKEN_SECRET, type ConfigInput } from '../../agent/api.ts';
 import { validateParameters } from './config.ts';
 import {
-  ANNOTATION_CONFIG_BASE, ANNOTATION_CONFIG_HASH, CONFIG_INPUT_KEY, LABEL_UNIT, LABEL_UNITSET, configMapName, credentialsSecretName, headlessServiceName, ordinalOf, templateName, unitName,
+  ANNOTATION_CONFIG_BASE, ANNOTATION_CONFIG_HASH, ANNOTATION_UPDATE_NEXT, CONFIG_INPUT_KEY, LABEL_UNIT, LABEL_UNITSET, configMapName, credentialsSecretName, headlessServiceName, ordinalOf, templateName, unitName,
 } from './naming.ts';
 import { claimTemplates, desiredUnit, ownerRef, servicePorts, unitConfig, updateRevision, type UnitConfig } from './unitset-build.ts';
 
@@ -140,6 +140,15 @@ export function unitSetReconciler(d: UnitSetControllerDeps) {
     const outdated = live.filter((u) => u.spec.revision !== revision || needsRestart.has(u.metadata.name ?? '')).sort((a, b) => ordinalOf(b) - ordinalOf(a));
     if (strategy.type === 'OnDelete') {
       for (const u of outdated) await updateUnit(d, us, tpl, u, revision, configs.get(ordinalOf(u)));
+    } else if (strategy.type === 'Managed') {
+      // Another controller chooses the order and owns the safety of each step: only the units it names move.
+      const next = new Set((us.metadata.annotations?.[ANNOTATION_UPDATE_NEXT] ?? '').split(',').map((n) => n.trim()).filter(Boolean));
+      for (const u of outdated) {
+        if (!next.has(u.metadata.name ?? '')) continue;
+        await updateUnit(d, us, tpl, u, revision, configs.get(ordinalOf(u)));
+        await d.events.record(us, 'Normal', 'UpdatingUnit', `updating unit ${u.metadata.name} (named by ${ANNOTATION_UPDATE_NEXT})`);
+        updating.push(u.metadata.name ?? '');
+      }
     } else {
       const partition = strategy.rollingUpdate?.partition ?? 0;
       const maxUnavailable = strategy.rollingUpdate?.maxUnavailable ?? 1;
@@ -172,6 +181,7 @@ export function unitSetReconciler(d: UnitSetControllerDeps) {
     await writeStatus(d, us, {
       ...c, phase: done || partitioned ? 'Ready' : 'Progressing', conditions, observedGeneration: generation, selector: `${LABEL_UNITSET}=${name}`,
       updateRevision: revision, currentRevision: done ? revision : us.status?.currentRevision ?? revision, updating: updating.sort(), credentialsSecret: secretName,
+      outdated: outdated.filter((u) => !updating.includes(u.metadata.name ?? '')).map((u) => u.metadata.name ?? '').sort((a, b) => a.localeCompare(b, 'en', { numeric: true })),
     });
     ctx.log.debug({ units: c.units, ready: c.readyUnits, updated: c.updatedUnits }, 'reconciled');
   };

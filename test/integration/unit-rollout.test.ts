@@ -136,4 +136,33 @@ spec:
     expect(order.at(-1)).toBe('roll-0');
     expect([...s.podsPerUnit().values()]).toEqual([2, 2, 2]);
   });
+
+  it('with updateStrategy Managed, updates only the units another controller names, in its order', async () => {
+    await readyAt(true);
+    const outdated = () => c.get<UnitSet>(UnitSetResource, 'roll', ns).then((u) => u.status?.outdated ?? []);
+    const s = sampler(c, ns);
+    try {
+      await new Promise((r) => setTimeout(r, 200));
+      await kubectlOk(CLUSTER, ['patch', '-n', ns, 'us/roll', '--type=merge', '-p',
+        '{"spec":{"env":[{"name":"TUNING","value":"d"}],"updateStrategy":{"type":"Managed"}}}']);
+      await waitFor('all three outdated', async () => (await outdated()).length === 3, { timeoutMs: 30_000 });
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(s.replacementOrder()).toEqual([]); // nobody named a unit: nothing moves
+      // The middle unit first, then the lowest: not the order RollingUpdate would take.
+      await kubectlOk(CLUSTER, ['annotate', '-n', ns, 'us/roll', 'unit.upm.io/update-next=roll-1']);
+      await waitFor('roll-1 updated', async () => JSON.stringify(await outdated()) === JSON.stringify(['roll-0', 'roll-2']), { timeoutMs: 30_000 });
+      await kubectlOk(CLUSTER, ['annotate', '-n', ns, '--overwrite', 'us/roll', 'unit.upm.io/update-next=roll-0']);
+      await waitFor('roll-0 updated', async () => JSON.stringify(await outdated()) === JSON.stringify(['roll-2']), { timeoutMs: 30_000 })
+        .catch(async (err: unknown) => { throw new Error(`${String(err)}; ${JSON.stringify((await c.get<UnitSet>(UnitSetResource, 'roll', ns)).status)}`, { cause: err }); });
+      await kubectlOk(CLUSTER, ['annotate', '-n', ns, '--overwrite', 'us/roll', 'unit.upm.io/update-next=roll-2']);
+      await waitFor('all updated', async () => (await c.get<UnitSet>(UnitSetResource, 'roll', ns)).status?.updatedUnits === 3, { timeoutMs: 60_000 });
+      await readyAt(true);
+      await new Promise((r) => setTimeout(r, 500));
+    } finally {
+      await s.stop();
+    }
+    expect(s.replacementOrder()).toEqual(['roll-1', 'roll-0', 'roll-2']);
+    expect([...s.podsPerUnit().values()]).toEqual([2, 2, 2]);
+    expect(await outdated()).toEqual([]);
+  });
 });
