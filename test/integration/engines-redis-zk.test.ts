@@ -117,7 +117,12 @@ describe('Redis and ZooKeeper units on real engines', () => {
     await waitFor('kv-2 Ready again after the crash', async () => {
       const u = await c.get<Unit>(UnitResource, 'kv-2', ns);
       return u.status?.phase === 'Ready' && (u.status.engine?.restarts ?? 0) === (before.status?.engine?.restarts ?? 0) + 1 && u.status.engine?.pid !== pid;
-    }, { timeoutMs: 30_000, intervalMs: 100 });
+    }, { timeoutMs: 60_000, intervalMs: 100 }).catch(async (err: unknown) => {
+      // Say where the chain stopped: the agent's own view, the pod the runtime wrote, or the unit.
+      const pod = await c.get<KubeObject & { status?: unknown }>(Resources.pods, 'kv-2', ns);
+      const unit = await c.get<Unit>(UnitResource, 'kv-2', ns);
+      throw new Error(`${String(err)}; agent ${JSON.stringify(f.runtime?.statuses()[`${ns}/kv-2`])}; pod ${JSON.stringify(pod.status)}; unit ${JSON.stringify(unit.status)}`, { cause: err });
+    });
     const u = await c.get<Unit>(UnitResource, 'kv-2', ns);
     expect(u.status?.restartCount).toBe(1); // the pod's main container reports it, as a kubelet would
     expect(await ask((await ips('kv'))[2] as string, 6379, 'PING\r\n')).toBe('+PONG\r\n');
