@@ -78,14 +78,16 @@ async function generateGroup(group: string, crds: Crd[]): Promise<string> {
 /** Every generated file: path relative to the repository root -> content. */
 export async function generate(): Promise<Map<string, string>> {
   const byGroup = new Map<string, Crd[]>();
-  for (const f of readdirSync(join(root, 'crds')).filter((n) => n.endsWith('.yaml')).sort()) {
-    const crd = parse(readFileSync(join(root, 'crds', f), 'utf8')) as Crd & { kind?: string };
+  // crds/ holds the engine CRDs (member clusters), crds/hub/ the storage of the hub's public API.
+  const files = ['crds', 'crds/hub'].flatMap((dir) => readdirSync(join(root, dir)).filter((n) => n.endsWith('.yaml')).sort().map((n) => join(root, dir, n)));
+  for (const f of files) {
+    const crd = parse(readFileSync(f, 'utf8')) as Crd & { kind?: string };
     if (crd.kind !== 'CustomResourceDefinition') continue; // e.g. kustomization.yaml
     byGroup.set(crd.spec.group, [...(byGroup.get(crd.spec.group) ?? []), crd]);
   }
-  const files = new Map<string, string>();
-  for (const [group, crds] of byGroup) files.set(`lib/api/${group}.generated.ts`, await generateGroup(group, crds));
-  return files;
+  const out = new Map<string, string>();
+  for (const [group, crds] of byGroup) out.set(`lib/api/${group}.generated.ts`, await generateGroup(group, crds));
+  return out;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

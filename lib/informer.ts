@@ -17,6 +17,14 @@ export interface EventHandler<T extends KubeObject> {
   onAdd?(obj: T): void;
   onUpdate?(oldObj: T, newObj: T): void;
   onDelete?(obj: T): void;
+  /**
+   * Every event of the watch stream as it arrives, bookmarks included, with the object it replaces. A cache that
+   * serves watches of its own (the hub's API server) keeps its event history from these; a relist is not a stream
+   * of events and is reported by onRelist instead.
+   */
+  onWatchEvent?(event: { type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK'; object: T; previous?: T; resourceVersion: string }): void;
+  /** A LIST replaced the whole cache (first sync, or after a 410): events may have been missed in between. */
+  onRelist?(resourceVersion: string): void;
 }
 
 export interface InformerOptions {
@@ -27,6 +35,8 @@ export interface InformerOptions {
   pageSize?: number;
   /** Server-side watch timeout; randomised between this and twice this, as client-go does, to spread reconnects. */
   watchTimeoutSeconds?: number;
+  /** Keep metadata.managedFields (dropped by default: controllers never read them and they are often large). */
+  keepManagedFields?: boolean;
   logger?: Logger;
 }
 
@@ -124,7 +134,8 @@ export class Informer<T extends KubeObject> implements Store<T> {
       });
       for (const item of page.items) {
         // List items carry no kind; restore it so handlers and owners see complete objects.
-        fresh.set(objectKey(item), stripManagedFields({ apiVersion: page.apiVersion, kind: this.resource.kind, ...item }));
+        const obj = { apiVersion: page.apiVersion, kind: this.resource.kind, ...item };
+        fresh.set(objectKey(item), this.opts.keepManagedFields ? obj : stripManagedFields(obj));
       }
       cont = page.metadata.continue || undefined;
       rv = page.metadata.resourceVersion ?? rv;
@@ -145,6 +156,7 @@ export class Informer<T extends KubeObject> implements Store<T> {
       else if (prev.metadata.resourceVersion !== obj.metadata.resourceVersion) this.emit('update', obj, prev);
     }
     for (const [k, prev] of old) if (!fresh.has(k)) this.emit('delete', prev);
+    this.notify((h) => h.onRelist?.(rv));
     if (!this.synced) {
       this.synced = true;
       for (const w of this.syncWaiters.splice(0)) w();
@@ -167,22 +179,36 @@ export class Informer<T extends KubeObject> implements Store<T> {
       const obj = event.object;
       const rv = obj.metadata?.resourceVersion;
       if (event.type === 'BOOKMARK') {
-        if (rv) this.resourceVersion = rv;
+        if (rv) {
+          this.resourceVersion = rv;
+          this.notify((h) => h.onWatchEvent?.({ type: 'BOOKMARK', object: obj, resourceVersion: rv }));
+        }
         continue;
       }
-      stripManagedFields(obj);
+      if (event.type === 'ERROR') continue; // the client turns ERROR into a thrown error; never reached
+      if (!this.opts.keepManagedFields) stripManagedFields(obj);
       const key = objectKey(obj);
+      const prev = this.items.get(key);
       if (event.type === 'DELETED') {
-        const prev = this.items.get(key);
         this.items.delete(key);
         this.emit('delete', prev ?? obj);
       } else {
-        const prev = this.items.get(key);
         this.items.set(key, obj);
         if (prev) this.emit('update', obj, prev);
         else this.emit('add', obj);
       }
       if (rv) this.resourceVersion = rv;
+      this.notify((h) => h.onWatchEvent?.({ type: event.type as 'ADDED' | 'MODIFIED' | 'DELETED', object: obj, previous: prev, resourceVersion: rv ?? this.resourceVersion }));
+    }
+  }
+
+  private notify(call: (h: EventHandler<T>) => void): void {
+    for (const h of this.handlers) {
+      try {
+        call(h);
+      } catch (err) {
+        this.log.error({ err: String(err) }, 'event handler threw');
+      }
     }
   }
 

@@ -5,7 +5,11 @@ import { join } from 'node:path';
 import { KubeClient } from '../lib/kube/client.ts';
 import type { SystemState } from '../hack/local/system.ts';
 
-export interface TestState extends SystemState { external?: boolean }
+export interface TestState extends SystemState {
+  external?: boolean;
+  /** The hub on the management cluster (local system only), or why it failed to start. */
+  hub?: { port: number; caFile: string; logs: Record<string, string> } | { error: string };
+}
 
 let cached: TestState | undefined;
 

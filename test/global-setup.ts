@@ -3,10 +3,12 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { LocalHub } from '../hack/local/hub.ts';
 import { LocalSystem } from '../hack/local/system.ts';
 
 declare global {
   var __UPM_SYSTEM__: LocalSystem | undefined;
+  var __UPM_HUB__: LocalHub | undefined;
   var __UPM_TEST_DIR__: string | undefined;
 }
 
@@ -25,7 +27,17 @@ export default async function globalSetup(): Promise<void> {
     return;
   }
   const started = Date.now();
-  globalThis.__UPM_SYSTEM__ = await LocalSystem.start(join(dir, 'system'));
-  await writeFile(process.env.UPM_TEST_STATE, JSON.stringify(globalThis.__UPM_SYSTEM__.state()));
+  const sys = await LocalSystem.start(join(dir, 'system'));
+  globalThis.__UPM_SYSTEM__ = sys;
+  // The hub (aggregated API server, hub controllers) on the management cluster. A failure here is recorded for the
+  // hub's suites to report, and leaves every other suite running.
+  let hub: { port: number; caFile: string; logs: Record<string, string> } | { error: string };
+  try {
+    globalThis.__UPM_HUB__ = await LocalHub.start(sys.bins.kubectl, sys.cluster('mgmt'), join(dir, 'system', 'mgmt', 'hub'));
+    hub = globalThis.__UPM_HUB__.state();
+  } catch (err) {
+    hub = { error: err instanceof Error ? err.message : String(err) };
+  }
+  await writeFile(process.env.UPM_TEST_STATE, JSON.stringify({ ...sys.state(), hub }));
   process.stdout.write(`\nlocal system ready in ${((Date.now() - started) / 1000).toFixed(1)} s (${dir})\n`);
 }

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileLogger } from '../../lib/log.ts';
 import { installEngine, startOperator } from './engine.ts';
+import { LocalHub } from './hub.ts';
 import { EngineRuntime } from './runtime.ts';
 import type { ManagedProcess } from './process.ts';
 import { LocalSystem } from './system.ts';
@@ -72,6 +73,7 @@ try {
 // runtime that runs the real engine (and its unit agent) behind every data pod.
 const operators: ManagedProcess[] = [];
 const runtimes: EngineRuntime[] = [];
+let hub: LocalHub | undefined;
 const stopEngines = () => Promise.all(runtimes.map((r) => r.stop()));
 try {
   for (const [name, spec] of Object.entries(sys.state().clusters)) {
@@ -85,6 +87,11 @@ try {
     operators.push((await startOperator('unit', cluster, join(dir, name))).process);
     operators.push((await startOperator('compose', cluster, join(dir, name))).process);
   }
+  // The hub in the management cluster: the public upm.io API (aggregated API server) and the hub controllers.
+  for (const [name, spec] of Object.entries(sys.state().clusters)) {
+    if (spec.role === 'management') hub = await LocalHub.start(sys.bins.kubectl, sys.cluster(name), join(dir, name, 'hub'));
+  }
+  if (hub) operators.push(...hub.processes);
 } catch (err) {
   console.error(`failed to install the engine layer: ${err instanceof Error ? err.message : String(err)}`);
   await Promise.all(operators.map((p) => p.stop()));
@@ -98,6 +105,11 @@ console.log(`Unit Operator, Compose Operator and engine runtime running in every
 Real engines run here for MariaDB, Redis, Redis Sentinel, ZooKeeper, Kafka and OpenSearch; other engines are reported as not runnable locally. Try:
   ${join(sys.state().binDir, 'kubectl')} --kubeconfig ${sys.state().clusters.member1?.kubeconfig} apply -f config/samples/redis-unitset.yaml
   ${join(sys.state().binDir, 'kubectl')} --kubeconfig ${sys.state().clusters.member1?.kubeconfig} get us,un`);
+if (hub) {
+  const mgmt = Object.values(sys.state().clusters).find((c) => c.role === 'management');
+  console.log(`The hub's public API (upm.io) is served through the management cluster (API server on 127.0.0.1:${hub.state().port}, log ${hub.state().logs.apiserver}). Try:
+  ${join(sys.state().binDir, 'kubectl')} --kubeconfig ${mgmt?.kubeconfig} api-resources --api-group=upm.io`);
+}
 console.log('\nPress Ctrl-C to stop.');
 
 let stopping = false;

@@ -114,8 +114,8 @@ export class KubeClient {
     return `${this.server}${path}${qs ? `?${qs}` : ''}`;
   }
 
-  private async send(method: Dispatcher.HttpMethod, path: string, args: RequestArgs = {}): Promise<Dispatcher.ResponseData> {
-    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'upm', ...(await this.headers()) };
+  private async send(method: Dispatcher.HttpMethod, path: string, args: RequestArgs & { headers?: Record<string, string> } = {}): Promise<Dispatcher.ResponseData> {
+    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'upm', ...args.headers, ...(await this.headers()) };
     let body: string | undefined;
     if (args.body !== undefined) {
       headers['content-type'] = args.contentType ?? 'application/json';
@@ -139,6 +139,18 @@ export class KubeClient {
       this.observe?.(verb, 0, (performance.now() - started) / 1000);
       throw err;
     }
+  }
+
+  /**
+   * A request whose answer is handed back whatever its status, with its headers and the body parsed as JSON when it
+   * is JSON: for a proxy (the hub's API server) that passes the storage's answers, warnings included, on to its client.
+   */
+  async raw(method: Dispatcher.HttpMethod, path: string, args: RequestArgs & { headers?: Record<string, string> } = {}): Promise<{ statusCode: number; headers: Record<string, string | string[] | undefined>; body: unknown }> {
+    const res = await this.send(method, path, args);
+    const text = await res.body.text();
+    let body: unknown = text;
+    try { body = text ? JSON.parse(text) : undefined; } catch { /* not JSON: keep the text */ }
+    return { statusCode: res.statusCode, headers: res.headers, body };
   }
 
   /** A JSON request; a non-2xx answer throws KubeApiError with the server's Status. */

@@ -1,0 +1,173 @@
+// Authentication as an extension API server. Trust comes from the TLS client certificate: only a certificate that
+// chains to the request-header CA published in kube-system/extension-apiserver-authentication (checked by the TLS
+// layer, whose CA list follows that ConfigMap) and whose common name is an allowed name may tell us who the user
+// is, through the X-Remote-* headers named there. Otherwise a bearer token is checked with a TokenReview (when
+// enabled). Anything else is unauthenticated: 401. Every authenticated user gets system:authenticated.
+import type { IncomingMessage } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import type { Logger } from 'pino';
+import { Informer } from '../lib/informer.ts';
+import type { KubeClient } from '../lib/kube/client.ts';
+import { Resources } from '../lib/kube/resources.ts';
+import type { KubeObject } from '../lib/kube/types.ts';
+import { silentLogger } from '../lib/log.ts';
+import type { UserInfo } from './resources/types.ts';
+
+export interface RequestHeaderConfig {
+  caBundle: string;
+  allowedNames: string[];
+  usernameHeaders: string[];
+  uidHeaders: string[];
+  groupHeaders: string[];
+  extraPrefixes: string[];
+}
+
+const CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2';
+
+function jsonList(s: string | undefined, fallback: string[]): string[] {
+  if (!s) return fallback;
+  try {
+    const v = JSON.parse(s) as unknown;
+    return Array.isArray(v) ? v.map(String) : fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+export function requestHeaderConfig(data: Record<string, string>): RequestHeaderConfig | undefined {
+  const caBundle = data['requestheader-client-ca-file'];
+  if (!caBundle) return undefined;
+  return {
+    caBundle,
+    allowedNames: jsonList(data['requestheader-allowed-names'], []),
+    usernameHeaders: jsonList(data['requestheader-username-headers'], ['X-Remote-User']).map((h) => h.toLowerCase()),
+    uidHeaders: jsonList(data['requestheader-uid-headers'], ['X-Remote-Uid']).map((h) => h.toLowerCase()),
+    groupHeaders: jsonList(data['requestheader-group-headers'], ['X-Remote-Group']).map((h) => h.toLowerCase()),
+    extraPrefixes: jsonList(data['requestheader-extra-headers-prefix'], ['X-Remote-Extra-']).map((h) => h.toLowerCase()),
+  };
+}
+
+/** Header values as sent, one per header line: Node joins repeated headers in req.headers. */
+function values(req: IncomingMessage, name: string): string[] {
+  return req.headersDistinct[name] ?? [];
+}
+
+/** The user the front proxy vouches for; undefined when the headers name none. Pure given the request. */
+export function userFromHeaders(req: IncomingMessage, cfg: RequestHeaderConfig): UserInfo | undefined {
+  let name = '';
+  for (const h of cfg.usernameHeaders) {
+    name = values(req, h).find((v) => v.trim() !== '') ?? '';
+    if (name) break;
+  }
+  if (!name) return undefined;
+  const uid = cfg.uidHeaders.map((h) => values(req, h).find((v) => v !== '')).find(Boolean);
+  const groups = cfg.groupHeaders.flatMap((h) => values(req, h));
+  const extra: Record<string, string[]> = {};
+  for (const [header, vs] of Object.entries(req.headersDistinct)) {
+    const prefix = cfg.extraPrefixes.find((p) => header.startsWith(p));
+    if (!prefix || !vs) continue;
+    let key = header.slice(prefix.length).toLowerCase();
+    try { key = decodeURIComponent(key); } catch { /* keep it as sent */ }
+    (extra[key] ??= []).push(...vs);
+  }
+  return { name, uid, groups, extra };
+}
+
+export function withAuthenticatedGroup(user: UserInfo): UserInfo {
+  if (user.groups.includes('system:authenticated') || user.groups.includes('system:unauthenticated') || user.name === 'system:anonymous') return user;
+  return { ...user, groups: [...user.groups, 'system:authenticated'] };
+}
+
+/** Headers that carried identity; removed before a request goes further. */
+export function stripIdentityHeaders(req: IncomingMessage, cfg: RequestHeaderConfig | undefined): void {
+  const names = cfg ? [...cfg.usernameHeaders, ...cfg.uidHeaders, ...cfg.groupHeaders] : [];
+  for (const h of Object.keys(req.headers)) {
+    if (h === 'authorization' || names.includes(h) || cfg?.extraPrefixes.some((p) => h.startsWith(p))) delete req.headers[h];
+  }
+}
+
+export interface AuthenticatorOptions {
+  tokenReview?: boolean;
+  logger?: Logger;
+  /** Called with the request-header CA bundle whenever it is loaded or changes. */
+  onCaBundle?(pem: string): void;
+}
+
+export class Authenticator {
+  private readonly client: KubeClient;
+  private readonly informer: Informer<KubeObject & { data?: Record<string, string> }>;
+  private readonly opts: AuthenticatorOptions;
+  private readonly log: Logger;
+  private cfg: RequestHeaderConfig | undefined;
+  private readonly tokens = new Map<string, { at: number; user: Promise<UserInfo | undefined> }>();
+
+  constructor(client: KubeClient, opts: AuthenticatorOptions = {}) {
+    this.client = client;
+    this.opts = opts;
+    this.log = (opts.logger ?? silentLogger).child({ component: 'authn' });
+    this.informer = new Informer(client, Resources.configMaps, {
+      namespace: 'kube-system', fieldSelector: 'metadata.name=extension-apiserver-authentication', logger: opts.logger,
+    });
+    const load = (cm: KubeObject & { data?: Record<string, string> }) => {
+      const cfg = requestHeaderConfig(cm.data ?? {});
+      if (!cfg) { this.log.warn('extension-apiserver-authentication has no request-header CA: API aggregation will not work'); return; }
+      const changed = cfg.caBundle !== this.cfg?.caBundle;
+      this.cfg = cfg;
+      if (changed) {
+        this.log.info({ allowedNames: cfg.allowedNames }, 'request-header configuration loaded');
+        this.opts.onCaBundle?.(cfg.caBundle);
+      }
+    };
+    this.informer.addHandler({ onAdd: load, onUpdate: (_o, n) => load(n) });
+  }
+
+  run(signal: AbortSignal): Promise<void> { return this.informer.run(signal); }
+  /** Ready once the request-header configuration is known. */
+  get ready(): boolean { return this.cfg !== undefined; }
+  get config(): RequestHeaderConfig | undefined { return this.cfg; }
+
+  /** The caller, or undefined when unauthenticated (the server answers 401). */
+  async authenticate(req: IncomingMessage): Promise<UserInfo | undefined> {
+    const cfg = this.cfg;
+    const socket = req.socket as TLSSocket;
+    if (cfg && socket.authorized && this.trustedProxy(socket, cfg)) {
+      const user = userFromHeaders(req, cfg);
+      stripIdentityHeaders(req, cfg);
+      return user ? withAuthenticatedGroup(user) : undefined;
+    }
+    const auth = req.headers.authorization;
+    stripIdentityHeaders(req, cfg);
+    if (this.opts.tokenReview && auth?.startsWith('Bearer ')) {
+      const user = await this.reviewToken(auth.slice('Bearer '.length).trim());
+      return user ? withAuthenticatedGroup(user) : undefined;
+    }
+    return undefined;
+  }
+
+  /** The TLS layer verified the chain against the request-header CA; the name and usage are ours to check. */
+  private trustedProxy(socket: TLSSocket, cfg: RequestHeaderConfig): boolean {
+    const cert = socket.getPeerCertificate();
+    if (!cert || !cert.subject) return false;
+    const cn = Array.isArray(cert.subject.CN) ? cert.subject.CN[0] : cert.subject.CN;
+    if (cfg.allowedNames.length && !cfg.allowedNames.includes(cn ?? '')) return false;
+    const eku = cert.ext_key_usage;
+    return !eku || eku.includes(CLIENT_AUTH_OID);
+  }
+
+  private reviewToken(token: string): Promise<UserInfo | undefined> {
+    const now = Date.now();
+    const hit = this.tokens.get(token);
+    if (hit && now - hit.at < 10_000) return hit.user;
+    const user = this.client.request<{ status?: { authenticated?: boolean; user?: { username?: string; uid?: string; groups?: string[]; extra?: Record<string, string[]> } } }>(
+      'POST', '/apis/authentication.k8s.io/v1/tokenreviews',
+      { body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } }, timeoutMs: 10_000 },
+    ).then((r) => {
+      const u = r.status?.user;
+      if (!r.status?.authenticated || !u?.username) return undefined;
+      return { name: u.username, uid: u.uid, groups: u.groups ?? [], extra: u.extra ?? {} };
+    }, (err: unknown) => { this.log.warn({ err: String(err) }, 'TokenReview failed'); this.tokens.delete(token); return undefined; });
+    this.tokens.set(token, { at: now, user });
+    if (this.tokens.size > 10_000) for (const [k, v] of this.tokens) if (now - v.at > 10_000) this.tokens.delete(k);
+    return user;
+  }
+}

@@ -1,0 +1,105 @@
+// The registry of the public API: one cache and one store per resource, the project membership index, and the
+// per-request hook context the resources' strategies read. Everything the server routes to lives here.
+import type { Logger } from 'pino';
+import type { KubeClient } from '../lib/kube/client.ts';
+import type { KubeObject } from '../lib/kube/types.ts';
+import { silentLogger } from '../lib/log.ts';
+import type { Authorizer } from './authz.ts';
+import { ResourceCache } from './cache.ts';
+import type { CrdInfo } from './crds.ts';
+import type { ApiServerMetrics } from './metrics.ts';
+import { ProjectIndex } from './projectindex.ts';
+import { Store } from './rest.ts';
+import { GROUP, type HookContext, type PublicObject, type ResourceDefinition, type UserInfo } from './resources/types.ts';
+import { SchemaValidator } from './validation.ts';
+
+export interface HubOptions {
+  storage: KubeClient;
+  defs: readonly ResourceDefinition[];
+  crds: Map<string, CrdInfo>;
+  authorizer: Authorizer;
+  engineTemplates: ReadonlySet<string>;
+  bookmarkIntervalMs?: number;
+  metrics?: ApiServerMetrics;
+  logger?: Logger;
+}
+
+export class Hub {
+  readonly defs: readonly ResourceDefinition[];
+  readonly stores = new Map<string, Store>();
+  readonly caches = new Map<string, ResourceCache>();
+  readonly projects = new ProjectIndex();
+  private readonly opts: HubOptions;
+
+  constructor(opts: HubOptions) {
+    this.opts = opts;
+    this.defs = opts.defs;
+    const log = opts.logger ?? silentLogger;
+    const m = opts.metrics;
+    for (const def of opts.defs) {
+      const crd = opts.crds.get(def.plural);
+      if (!crd) throw new Error(`${def.plural}: no storage CRD in crds/hub`);
+      if (crd.kind !== def.kind) throw new Error(`${def.plural}: the CRD's kind is ${crd.kind}, the resource's ${def.kind}`);
+      const cache = new ResourceCache(opts.storage, def, { logger: log });
+      this.caches.set(def.plural, cache);
+      // Read your writes, per resource: a read waits until this resource's cache has our last write to it.
+      let lastWrite = 0;
+      this.stores.set(def.plural, new Store(def, cache, {
+        storage: opts.storage,
+        validator: new SchemaValidator(crd.schema),
+        lastWrite: () => lastWrite,
+        wrote: (rv) => { if (rv > lastWrite) lastWrite = rv; },
+        watchOptions: { bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 60_000, maxBufferedBytes: 16 * 1024 * 1024 },
+        metrics: m && {
+          watchOpened: (r) => m.watchers.inc({ resource: r }),
+          watchClosed: (r) => m.watchers.dec({ resource: r }),
+          watchEvent: (r) => m.watchEvents.inc({ resource: r }),
+        },
+      }));
+    }
+    this.caches.get('projects')?.addListener(this.projects);
+  }
+
+  run(signal: AbortSignal): Promise<void[]> {
+    return Promise.all([...this.caches.values()].map((c) => c.run(signal)));
+  }
+
+  get synced(): boolean { return [...this.caches.values()].every((c) => c.synced); }
+
+  waitForSync(signal?: AbortSignal): Promise<void[]> {
+    return Promise.all([...this.caches.values()].map((c) => c.waitForSync(signal)));
+  }
+
+  /** The hooks' view of the world for one request on one resource. */
+  context(user: UserInfo, plural: string): HookContext {
+    let seesAll: Promise<boolean> | undefined;
+    let mine: Set<string> | undefined;
+    const { authorizer, storage, engineTemplates } = this.opts;
+    return {
+      user,
+      seesAll: () => (seesAll ??= authorizer.authorizeResource(user, { verb: 'listall', group: GROUP, resource: plural }).then((d) => d.allowed, () => false)),
+      lookup: (p, key) => this.caches.get(p)?.get(key)?.obj,
+      listCached: (p) => (this.caches.get(p)?.snapshot().entries ?? []).map((e) => e.obj),
+      projectsOf: (u) => (u === user ? (mine ??= this.projects.projectsOf(u)) : this.projects.projectsOf(u)),
+      roleIn: (project, u) => this.projects.roleIn(project, u),
+      engineTemplates,
+      getCore: async (path) => {
+        const r = await storage.raw('GET', path);
+        if (r.statusCode === 404) return undefined;
+        if (r.statusCode >= 300) throw new Error(`GET ${path}: ${r.statusCode}`);
+        return r.body as KubeObject;
+      },
+    };
+  }
+
+  /** The project a request belongs to, for its OperationLog. */
+  projectOf(def: ResourceDefinition, namespace: string, name: string, ctx: HookContext): string | undefined {
+    if (def.projectOf) return def.projectOf(namespace, name, ctx);
+    if (namespace && this.caches.get('projects')?.get(namespace)) return namespace;
+    return undefined;
+  }
+
+  objectOf(plural: string, key: string): PublicObject | undefined {
+    return this.caches.get(plural)?.get(key)?.obj;
+  }
+}

@@ -1,0 +1,58 @@
+// The hub's aggregated API server as a process:
+//   node apiserver/main.ts --kubeconfig FILE --tls-cert-file F --tls-private-key-file F [--port 8443] [--host H]
+// In a pod it uses its service account (no --kubeconfig). SIGTERM/SIGINT close it cleanly (watches end, queued
+// OperationLogs are written).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { KubeClient } from '../lib/kube/client.ts';
+import { newLogger } from '../lib/log.ts';
+import { ApiServer } from './server.ts';
+import { engineTemplates } from './templates.ts';
+
+const { values } = parseArgs({
+  options: {
+    kubeconfig: { type: 'string' },
+    host: { type: 'string', default: '127.0.0.1' },
+    port: { type: 'string', default: '8443' },
+    'tls-cert-file': { type: 'string' },
+    'tls-private-key-file': { type: 'string' },
+    templates: { type: 'string', default: join(import.meta.dirname, '..', 'config', 'templates') },
+    'token-review': { type: 'boolean', default: false },
+    'bookmark-interval-seconds': { type: 'string', default: '60' },
+    'max-inflight': { type: 'string', default: '400' },
+  },
+});
+
+const log = newLogger({ component: 'upm-apiserver' });
+if (!values['tls-cert-file'] || !values['tls-private-key-file']) {
+  log.error('--tls-cert-file and --tls-private-key-file are required');
+  process.exit(2);
+}
+const storage = values.kubeconfig ? await KubeClient.fromKubeconfig(values.kubeconfig) : await KubeClient.inCluster();
+const server = new ApiServer({
+  storage,
+  host: values.host,
+  port: Number(values.port),
+  tlsCert: readFileSync(values['tls-cert-file'], 'utf8'),
+  tlsKey: readFileSync(values['tls-private-key-file'], 'utf8'),
+  engineTemplates: engineTemplates(values.templates),
+  tokenReview: values['token-review'],
+  bookmarkIntervalMs: Number(values['bookmark-interval-seconds']) * 1000,
+  maxInflight: Number(values['max-inflight']),
+  logger: log,
+});
+const port = await server.start();
+log.info({ port, templates: values.templates }, 'upm-apiserver started');
+
+let stopping = false;
+const shutdown = async (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal }, 'shutting down');
+  await server.close();
+  await storage.close();
+  process.exit(0);
+};
+process.once('SIGTERM', () => void shutdown('SIGTERM'));
+process.once('SIGINT', () => void shutdown('SIGINT'));

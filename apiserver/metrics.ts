@@ -1,0 +1,28 @@
+// Prometheus metrics of the API server, named after the kube-apiserver's so the same dashboards read them.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class ApiServerMetrics {
+  readonly registry = new Registry();
+  readonly requests: Counter<'verb' | 'resource' | 'code'>;
+  readonly latency: Histogram<'verb' | 'resource'>;
+  readonly inflight: Gauge<'kind'>;
+  readonly watchers: Gauge<'resource'>;
+  readonly watchEvents: Counter<'resource'>;
+  readonly sar: Counter<'result'>;
+  readonly operationLogs: Gauge<'result'>;
+
+  constructor() {
+    const registers = [this.registry];
+    this.requests = new Counter({ name: 'apiserver_request_total', help: 'Requests by verb, resource and HTTP code', labelNames: ['verb', 'resource', 'code'], registers });
+    this.latency = new Histogram({
+      name: 'apiserver_request_duration_seconds', help: 'Response latency by verb and resource (watches: until the stream opened)', labelNames: ['verb', 'resource'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers,
+    });
+    this.inflight = new Gauge({ name: 'apiserver_current_inflight_requests', help: 'Requests being served (watches excluded)', labelNames: ['kind'], registers });
+    this.watchers = new Gauge({ name: 'apiserver_registered_watchers', help: 'Open watches by resource', labelNames: ['resource'], registers });
+    this.watchEvents = new Counter({ name: 'apiserver_watch_events_total', help: 'Watch events sent by resource', labelNames: ['resource'], registers });
+    this.sar = new Counter({ name: 'upm_apiserver_subjectaccessreviews_total', help: 'SubjectAccessReviews by answer (allowed, denied, error)', labelNames: ['result'], registers });
+    this.operationLogs = new Gauge({ name: 'upm_apiserver_operationlogs', help: 'OperationLog records written, failed and dropped since start', labelNames: ['result'], registers });
+    collectDefaultMetrics({ register: this.registry });
+  }
+}

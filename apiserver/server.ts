@@ -1,0 +1,307 @@
+// The HTTPS server of the public API: node:https and a small router rather than express, because every route is
+// one of the fixed Kubernetes path shapes that requestinfo.ts already parses for authorization, bodies need raw
+// handling (size limit, several content types) and watches need direct control of the response stream. Each
+// request goes: health paths (no authentication) -> authentication (401) -> SubjectAccessReview (403) -> route:
+// discovery, OpenAPI, metrics, or a resource verb -> OperationLog for every mutating request.
+import { createServer, type Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { stringify as toYaml } from 'yaml';
+import type { KubeClient } from '../lib/kube/client.ts';
+import { silentLogger } from '../lib/log.ts';
+import { AuditLog } from './audit.ts';
+import { Authenticator } from './authn.ts';
+import { Authorizer } from './authz.ts';
+import { loadCrds, type CrdInfo } from './crds.ts';
+import { AGGREGATED_CONTENT_TYPE, aggregatedDiscovery, apiGroupDoc, apiGroupList, apiResourceList, cached, type Cached } from './discovery.ts';
+import { Hub } from './hub.ts';
+import { ApiServerMetrics } from './metrics.ts';
+import { negotiate, wantsAggregatedDiscovery } from './negotiate.ts';
+import { openapiV2, openapiV3, v3Hash } from './openapi.ts';
+import { requestInfo, type RequestInfo } from './requestinfo.ts';
+import { RESOURCES } from './resources/index.ts';
+import { GROUP, VERSION, type ResourceDefinition, type UserInfo } from './resources/types.ts';
+import type { Reply } from './rest.ts';
+import {
+  ApiError, asApiError, forbidden, forbiddenPath, methodNotAllowed, pathNotFound, serviceUnavailable, tooManyRequests, unauthorized,
+} from './status.ts';
+
+export interface ApiServerOptions {
+  /** Client of the management cluster: storage, SubjectAccessReview, TokenReview, the authentication ConfigMap. */
+  storage: KubeClient;
+  host?: string;
+  port?: number;
+  tlsCert: string;
+  tlsKey: string;
+  /** Engine templates the hub knows (`<engine>-<version>`), for cross-object validation. */
+  engineTemplates: ReadonlySet<string>;
+  tokenReview?: boolean;
+  bookmarkIntervalMs?: number;
+  /** Concurrent non-watch requests before 429. */
+  maxInflight?: number;
+  defs?: readonly ResourceDefinition[];
+  crds?: Map<string, CrdInfo>;
+  logger?: Logger;
+}
+
+const MUTATING = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
+const GV_PATH = `/apis/${GROUP}/${VERSION}`;
+
+export class ApiServer {
+  readonly hub: Hub;
+  readonly metrics = new ApiServerMetrics();
+  readonly audit: AuditLog;
+  readonly authorizer: Authorizer;
+  private readonly authn: Authenticator;
+  private readonly server: Server;
+  private readonly opts: ApiServerOptions;
+  private readonly log: Logger;
+  private readonly stop = new AbortController();
+  private running: Promise<unknown> | undefined;
+  private inflight = 0;
+  private readonly docs: { resources: Cached; group: Cached; groups: Cached; aggregated: Cached; v2: Cached; v3: Cached; v3Root: Cached; v3Hash: string };
+
+  constructor(opts: ApiServerOptions) {
+    this.opts = opts;
+    this.log = opts.logger ?? silentLogger;
+    const defs = opts.defs ?? RESOURCES;
+    const crds = opts.crds ?? loadCrds();
+    this.authorizer = new Authorizer(opts.storage);
+    this.audit = new AuditLog(opts.storage, { logger: this.log });
+    this.hub = new Hub({
+      storage: opts.storage, defs, crds, authorizer: this.authorizer, engineTemplates: opts.engineTemplates,
+      bookmarkIntervalMs: opts.bookmarkIntervalMs, metrics: this.metrics, logger: this.log,
+    });
+    const v3 = cached(openapiV3(defs, crds));
+    const hash = v3Hash(v3.body);
+    this.docs = {
+      resources: cached(apiResourceList(defs)), group: cached(apiGroupDoc()), groups: cached(apiGroupList()),
+      aggregated: cached(aggregatedDiscovery(defs)), v2: cached(openapiV2(defs, crds)), v3, v3Hash: hash,
+      v3Root: cached({ paths: { [`apis/${GROUP}/${VERSION}`]: { serverRelativeURL: `/openapi/v3/apis/${GROUP}/${VERSION}?hash=${hash}` } } }),
+    };
+    // Ask for a client certificate, never require one (probes and token clients connect without); the TLS layer
+    // verifies it against the request-header CA, which follows the ConfigMap.
+    this.server = createServer({ cert: opts.tlsCert, key: opts.tlsKey, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' }, (req, res) => {
+      void this.handle(req, res);
+    });
+    this.server.keepAliveTimeout = 65_000;
+    this.server.headersTimeout = 70_000;
+    this.server.requestTimeout = 0; // watches are long; kube-apiserver bounds the rest
+    this.authn = new Authenticator(opts.storage, {
+      tokenReview: opts.tokenReview,
+      logger: this.log,
+      onCaBundle: (ca) => this.server.setSecureContext({ cert: opts.tlsCert, key: opts.tlsKey, ca }),
+    });
+  }
+
+  /** Starts the caches and the authentication watch, then listens; resolves with the bound port. */
+  async start(): Promise<number> {
+    const signal = this.stop.signal;
+    this.running = Promise.all([this.authn.run(signal), this.hub.run(signal)]);
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.opts.port ?? 0, this.opts.host ?? '127.0.0.1', () => resolve());
+    });
+    const port = (this.server.address() as AddressInfo).port;
+    this.log.info({ port }, 'listening');
+    return port;
+  }
+
+  get ready(): boolean { return this.authn.ready && this.hub.synced; }
+
+  async close(): Promise<void> {
+    this.stop.abort();
+    await new Promise<void>((resolve) => { this.server.close(() => resolve()); this.server.closeAllConnections(); });
+    await this.running;
+    await this.audit.drain();
+  }
+
+  // ---- request pipeline --------------------------------------------------------------------------------------
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    let info: RequestInfo | undefined;
+    let user: UserInfo | undefined;
+    let reply: { code: number; reason: string; message: string; name?: string } = { code: 0, reason: '', message: '' };
+    const url = new URL(req.url ?? '/', 'https://upm-apiserver');
+    const path = url.pathname;
+    let counted = false;
+    try {
+      if (this.healthCheck(path, url.searchParams, res)) return;
+      if (!this.authn.ready) throw serviceUnavailable('the server is starting: authentication configuration not loaded yet');
+      user = await this.authn.authenticate(req);
+      if (!user) throw unauthorized();
+      info = requestInfo(req.method ?? 'GET', path, url.searchParams);
+      await this.authorize(user, info);
+      if (info.verb !== 'watch') {
+        if (this.inflight >= (this.opts.maxInflight ?? 400)) throw tooManyRequests(1);
+        this.inflight++;
+        counted = true;
+        this.metrics.inflight.set({ kind: 'all' }, this.inflight);
+      }
+      const r = await this.route(req, res, info, user, url);
+      if (r) {
+        this.send(req, res, r);
+        reply = { code: r.code, reason: '', message: '', name: r.name };
+      } else {
+        reply = { code: 200, reason: '', message: '' };
+      }
+    } catch (err) {
+      const e = asApiError(err);
+      if (e.code >= 500) this.log.error({ err: String(err), stack: (err as Error)?.stack, path }, 'request failed');
+      reply = { code: e.code, reason: e.status.reason ?? '', message: e.status.message ?? '' };
+      this.sendError(res, e);
+    } finally {
+      if (counted) { this.inflight--; this.metrics.inflight.set({ kind: 'all' }, this.inflight); }
+      const verb = info?.verb ?? (req.method ?? '').toLowerCase();
+      const resource = info?.isResourceRequest ? info.resource : '';
+      this.metrics.requests.inc({ verb, resource, code: String(reply.code || res.statusCode) });
+      this.metrics.latency.observe({ verb, resource }, (performance.now() - started) / 1000);
+      if (user && info?.isResourceRequest && MUTATING.has(info.verb)) this.recordOperation(req, info, user, reply, url.searchParams);
+    }
+  }
+
+  private healthCheck(path: string, query: URLSearchParams, res: ServerResponse): boolean {
+    const m = /^\/(healthz|livez|readyz)(?:\/([\w-]+))?$/.exec(path);
+    if (!m) return false;
+    const checks: [string, boolean][] = [['ping', true]];
+    if (m[1] === 'readyz') checks.push(['authentication-config', this.authn.ready], ['informer-sync', this.hub.synced]);
+    const excluded = new Set(query.getAll('exclude'));
+    const selected = checks.filter(([n]) => !excluded.has(n) && (!m[2] || n === m[2]));
+    if (m[2] && selected.length === 0) { res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('404 page not found\n'); return true; }
+    const ok = selected.every(([, v]) => v);
+    let text = ok ? 'ok' : `${m[1]} check failed`;
+    if (query.has('verbose') || !ok) text = `${selected.map(([n, v]) => (v ? `[+]${n} ok` : `[-]${n} failed: reason withheld`)).join('\n')}\n${ok ? `${m[1]} check passed` : `${m[1]} check failed`}\n`;
+    res.writeHead(ok ? 200 : 500, { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' }).end(text);
+    return true;
+  }
+
+  private async authorize(user: UserInfo, info: RequestInfo): Promise<void> {
+    const attrs = Authorizer.attributes(info);
+    let decision;
+    try {
+      decision = attrs.resource
+        ? await this.authorizer.authorizeResource(user, attrs.resource)
+        : await this.authorizer.authorizePath(user, attrs.path ?? '/', attrs.verb);
+    } catch (err) {
+      this.metrics.sar.inc({ result: 'error' });
+      throw err;
+    }
+    this.metrics.sar.inc({ result: decision.allowed ? 'allowed' : 'denied' });
+    if (decision.allowed) return;
+    if (!attrs.resource) throw forbiddenPath(user.name, attrs.verb, info.path);
+    throw forbidden({
+      resource: info.resource, group: info.apiGroup, name: info.name || undefined, verb: info.verb, user: user.name,
+      namespace: info.namespace || undefined, subresource: info.subresource || undefined,
+    }, decision.reason);
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse, info: RequestInfo, user: UserInfo, url: URL): Promise<Reply | undefined> {
+    const path = url.pathname.replace(/\/+$/, '') || '/';
+    if (!info.isResourceRequest) return this.nonResource(req, res, path, url);
+    if (info.apiPrefix !== 'apis' || info.apiGroup !== GROUP || info.apiVersion !== VERSION) throw pathNotFound();
+    const store = this.hub.stores.get(info.resource);
+    if (!store) throw pathNotFound();
+    const def = store.def;
+    if (info.subresource && !(def.subresources as readonly string[]).includes(info.subresource)) throw pathNotFound();
+    if (info.parts.length > 3) throw pathNotFound();
+    const ns = info.namespace;
+    if (!def.namespaced && ns) throw pathNotFound();
+    if (def.namespaced && !ns && !['list', 'watch'].includes(info.verb)) throw pathNotFound();
+    const ctx = this.hub.context(user, def.plural);
+    const q = url.searchParams;
+    switch (info.verb) {
+      case 'get': return store.get(ctx, ns, info.name, q, req.headers.accept);
+      case 'list': return store.list(ctx, ns, q, req.headers.accept);
+      case 'watch': await store.watch(ctx, ns, q, req, res); return undefined;
+      case 'create': if (info.name) throw methodNotAllowed('create', { resource: def.plural, group: GROUP }); return store.create(ctx, ns, req, q);
+      case 'update': return store.update(ctx, ns, info.name, info.subresource, req, q);
+      case 'patch': return store.patch(ctx, ns, info.name, info.subresource, req, q);
+      case 'delete': if (info.subresource) throw methodNotAllowed('delete', { resource: `${def.plural}/${info.subresource}`, group: GROUP }); return store.delete(ctx, ns, info.name, req, q);
+      case 'deletecollection': return store.deleteCollection(ctx, ns, req, q);
+      default: throw methodNotAllowed(info.verb || (req.method ?? ''), { resource: def.plural, group: GROUP });
+    }
+  }
+
+  private async nonResource(req: IncomingMessage, res: ServerResponse, path: string, url: URL): Promise<Reply | undefined> {
+    const etagged = (doc: Cached, contentType = 'application/json', extra: Record<string, string> = {}): undefined => {
+      if (req.headers['if-none-match'] === doc.etag) { res.writeHead(304, { etag: doc.etag, ...extra }).end(); return undefined; }
+      res.writeHead(200, { 'content-type': contentType, etag: doc.etag, vary: 'Accept', ...extra }).end(doc.body);
+      return undefined;
+    };
+    if (req.method !== 'GET' && req.method !== 'HEAD') throw methodNotAllowed((req.method ?? '').toLowerCase(), { resource: path, group: '' });
+    switch (path) {
+      case '/apis':
+        if (wantsAggregatedDiscovery(req.headers.accept)) return etagged(this.docs.aggregated, AGGREGATED_CONTENT_TYPE, { 'cache-control': 'public' });
+        return { code: 200, body: this.docs.groups.body };
+      case `/apis/${GROUP}`: return { code: 200, body: this.docs.group.body };
+      case GV_PATH: return { code: 200, body: this.docs.resources.body };
+      case '/openapi/v2': return etagged(this.docs.v2);
+      case '/openapi/v3': return { code: 200, body: this.docs.v3Root.body };
+      case `/openapi/v3/apis/${GROUP}/${VERSION}`: {
+        const hash = url.searchParams.get('hash');
+        if (hash && hash !== this.docs.v3Hash) {
+          res.writeHead(301, { location: `/openapi/v3/apis/${GROUP}/${VERSION}?hash=${this.docs.v3Hash}` }).end();
+          return undefined;
+        }
+        const caching: Record<string, string> = hash
+          ? { 'cache-control': 'public, immutable', expires: new Date(Date.now() + 365 * 86400_000).toUTCString() }
+          : { 'cache-control': 'no-cache, private' };
+        return etagged({ body: this.docs.v3.body, etag: `"${this.docs.v3Hash}"` }, 'application/json', caching);
+      }
+      case '/version':
+        return { code: 200, body: { major: '0', minor: '1', gitVersion: 'v0.1.0-upm', platform: `${process.platform}/${process.arch}`, compiler: 'node', goVersion: process.version } };
+      case '/metrics': {
+        const text = await this.metrics.registry.metrics();
+        res.writeHead(200, { 'content-type': this.metrics.registry.contentType }).end(text);
+        return undefined;
+      }
+      default:
+        // /api (no core group here: client-go accepts exactly a 404), unknown groups and paths.
+        throw pathNotFound();
+    }
+  }
+
+  // ---- responses ---------------------------------------------------------------------------------------------
+
+  private send(req: IncomingMessage, res: ServerResponse, r: Reply): void {
+    const headers: Record<string, string | string[]> = { 'cache-control': 'no-cache, private' };
+    if (r.warnings?.length) headers.warning = r.warnings.map((w) => `299 - ${JSON.stringify(w)}`);
+    let type = 'application/json';
+    let text: string;
+    let yaml = false;
+    try { yaml = negotiate(req.headers.accept).kind === 'yaml'; } catch { /* the handler already negotiated */ }
+    if (yaml) {
+      type = 'application/yaml';
+      text = toYaml(typeof r.body === 'string' ? JSON.parse(r.body) : r.body);
+    } else {
+      text = typeof r.body === 'string' ? r.body : JSON.stringify(r.body);
+    }
+    res.writeHead(r.code, { ...headers, 'content-type': type });
+    res.end(req.method === 'HEAD' ? undefined : text);
+  }
+
+  private sendError(res: ServerResponse, e: ApiError): void {
+    if (res.headersSent) { res.end(); return; }
+    res.writeHead(e.code, { 'content-type': 'application/json', 'x-content-type-options': 'nosniff', 'cache-control': 'no-cache, private', ...e.headers });
+    res.end(JSON.stringify(e.status));
+  }
+
+  private recordOperation(req: IncomingMessage, info: RequestInfo, user: UserInfo, reply: { code: number; reason: string; message: string; name?: string }, query: URLSearchParams): void {
+    if (info.apiGroup !== GROUP || query.has('dryRun')) return; // a dry run changes nothing
+    const def = this.hub.stores.get(info.resource)?.def;
+    if (!def) return;
+    const name = info.name || reply.name || '';
+    const ctx = this.hub.context(user, def.plural);
+    this.audit.record({
+      user, verb: info.verb, apiGroup: info.apiGroup, resource: info.resource, subresource: info.subresource, namespace: info.namespace,
+      name, project: this.hub.projectOf(def, info.namespace, name, ctx), code: reply.code, reason: reply.reason, message: reply.message,
+      userAgent: String(req.headers['user-agent'] ?? ''),
+    });
+    const s = this.audit.stats;
+    this.metrics.operationLogs.set({ result: 'written' }, s.written);
+    this.metrics.operationLogs.set({ result: 'failed' }, s.failed);
+    this.metrics.operationLogs.set({ result: 'dropped' }, s.dropped);
+  }
+}

@@ -1,0 +1,148 @@
+// The hub on the local management cluster: the storage CRDs, the identities and roles (config/local/hub), a
+// serving certificate for upm-apiserver.upm-system.svc (and localhost) from a CA of ours, the aggregated API
+// server and the hub controllers as supervised processes running with their service accounts' tokens, an
+// ExternalName Service pointing at localhost on the server's port, and the APIService v1alpha1.upm.io with our CA.
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { parse, stringify } from 'yaml';
+import type { KubeClient } from '../../lib/kube/client.ts';
+import { waitFor } from '../../lib/wait.ts';
+import type { LocalCluster } from './cluster.ts';
+import { createCA, issueCert } from './pki.ts';
+import { freePort } from './ports.ts';
+import { ManagedProcess } from './process.ts';
+
+const run = promisify(execFile);
+const root = join(import.meta.dirname, '..', '..');
+export const HUB_NAMESPACE = 'upm-system';
+export const APISERVICE = 'v1alpha1.upm.io';
+const SERVICE = 'upm-apiserver';
+
+export interface HubState {
+  /** The aggregated API server's port on 127.0.0.1 (reachable directly, without the front proxy). */
+  port: number;
+  /** The CA of its serving certificate (the APIService's caBundle). */
+  caFile: string;
+  logs: { apiserver: string; controllers: string };
+}
+
+interface Kubeconfig { clusters: { cluster: { server: string; 'certificate-authority-data': string } }[] }
+
+/** The Kustomize layout, the CRDs, the certificates and the service-account kubeconfigs; idempotent. */
+async function install(kubectl: string, cluster: LocalCluster, dir: string): Promise<{ cert: string; key: string; ca: string; kubeconfigs: Record<'apiserver' | 'controllers', string> }> {
+  const k = (...args: string[]) => run(kubectl, ['--kubeconfig', cluster.kubeconfig, ...args], { maxBuffer: 16 << 20 });
+  await mkdir(join(dir, 'pki'), { recursive: true, mode: 0o700 });
+  const f = (n: string) => join(dir, 'pki', n);
+  if (!existsSync(f('.complete'))) {
+    const ca = await createCA('upm-apiserver-ca');
+    const serving = await issueCert(ca, {
+      commonName: 'upm-apiserver', usage: 'server', ips: ['127.0.0.1'],
+      dnsNames: [`${SERVICE}.${HUB_NAMESPACE}.svc`, `${SERVICE}.${HUB_NAMESPACE}.svc.cluster.local`, 'localhost'],
+    });
+    await writeFile(f('ca.crt'), ca.certPem);
+    await writeFile(f('tls.crt'), serving.certPem);
+    await writeFile(f('tls.key'), serving.keyPem, { mode: 0o600 });
+    await writeFile(f('.complete'), '');
+  }
+  await k('apply', '--server-side', '--force-conflicts', '-k', join(root, 'crds', 'hub'));
+  await k('wait', '--for=condition=Established', '--timeout=60s', ...['projects', 'users', 'clusters', 'mysqlservices', 'operationlogs'].map((p) => `crd/${p}.internal.upm.io`));
+  await k('apply', '--server-side', '--force-conflicts', '-k', join(root, 'config', 'local', 'hub'));
+  // The processes authenticate as their service accounts, so the RBAC shipped for a real cluster is what they get.
+  const admin = parse(await readFile(cluster.kubeconfig, 'utf8')) as Kubeconfig;
+  const c = admin.clusters[0]?.cluster;
+  if (!c) throw new Error(`${cluster.kubeconfig}: no cluster`);
+  const kubeconfigs = { apiserver: join(dir, 'apiserver.kubeconfig'), controllers: join(dir, 'controllers.kubeconfig') };
+  for (const [who, sa] of [['apiserver', 'upm-apiserver'], ['controllers', 'upm-hub-controllers']] as const) {
+    const { stdout: token } = await k('create', 'token', sa, '-n', HUB_NAMESPACE, '--duration=8760h');
+    await writeFile(kubeconfigs[who], stringify({
+      apiVersion: 'v1', kind: 'Config',
+      clusters: [{ name: cluster.name, cluster: { server: c.server, 'certificate-authority-data': c['certificate-authority-data'] } }],
+      users: [{ name: sa, user: { token: token.trim() } }],
+      contexts: [{ name: sa, context: { cluster: cluster.name, user: sa } }],
+      'current-context': sa,
+    }), { mode: 0o600 });
+  }
+  return { cert: f('tls.crt'), key: f('tls.key'), ca: f('ca.crt'), kubeconfigs };
+}
+
+export class LocalHub {
+  readonly processes: ManagedProcess[];
+  private readonly hubState: HubState;
+
+  private constructor(processes: ManagedProcess[], state: HubState) {
+    this.processes = processes;
+    this.hubState = state;
+  }
+
+  /** Installs the hub into the management cluster, starts its processes and waits for the APIService to be Available. */
+  static async start(kubectl: string, cluster: LocalCluster, dir: string, opts: { controllers?: boolean } = {}): Promise<LocalHub> {
+    const files = await install(kubectl, cluster, dir);
+    const port = await freePort();
+    const logs = { apiserver: join(dir, 'upm-apiserver.log'), controllers: join(dir, 'hub-controllers.log') };
+    const apiserver = ManagedProcess.start({
+      name: `${cluster.name}/upm-apiserver`, command: process.execPath, logFile: logs.apiserver,
+      args: ['--max-old-space-size=512', join(root, 'apiserver', 'main.ts'), '--kubeconfig', files.kubeconfigs.apiserver, '--port', String(port),
+        '--tls-cert-file', files.cert, '--tls-private-key-file', files.key, '--token-review'],
+    });
+    const processes = [apiserver];
+    if (opts.controllers !== false) {
+      processes.push(ManagedProcess.start({
+        name: `${cluster.name}/hub-controllers`, command: process.execPath, logFile: logs.controllers,
+        args: [join(root, 'controllers', 'main.ts'), '--kubeconfig', files.kubeconfigs.controllers],
+      }));
+    }
+    const hub = new LocalHub(processes, { port, caFile: files.ca, logs });
+    try {
+      const ca = Buffer.from(await readFile(files.ca)).toString('base64');
+      const objects = [
+        {
+          apiVersion: 'v1', kind: 'Service', metadata: { name: SERVICE, namespace: HUB_NAMESPACE },
+          spec: { type: 'ExternalName', externalName: 'localhost', ports: [{ name: 'https', port, protocol: 'TCP' }] },
+        },
+        {
+          apiVersion: 'apiregistration.k8s.io/v1', kind: 'APIService', metadata: { name: APISERVICE },
+          spec: {
+            group: 'upm.io', version: 'v1alpha1', service: { namespace: HUB_NAMESPACE, name: SERVICE, port },
+            caBundle: ca, groupPriorityMinimum: 2000, versionPriority: 100,
+          },
+        },
+      ];
+      const client = await cluster.client();
+      try {
+        for (const o of objects) await applyObject(client, o);
+        await waitForAvailable(client, apiserver);
+      } finally {
+        await client.close();
+      }
+    } catch (err) {
+      await hub.stop();
+      throw err;
+    }
+    return hub;
+  }
+
+  state(): HubState { return this.hubState; }
+  get apiserver(): ManagedProcess { return this.processes[0] as ManagedProcess; }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.processes.map((p) => p.stop()));
+  }
+}
+
+async function applyObject(client: KubeClient, obj: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }): Promise<void> {
+  const [group, version] = obj.apiVersion.includes('/') ? obj.apiVersion.split('/') : ['', obj.apiVersion];
+  const plural = `${obj.kind.toLowerCase()}s`;
+  const base = group ? `/apis/${group}/${version}` : `/api/${version}`;
+  const path = `${base}${obj.metadata.namespace ? `/namespaces/${obj.metadata.namespace}` : ''}/${plural}/${obj.metadata.name}`;
+  await client.request('PATCH', path, { body: JSON.stringify(obj), contentType: 'application/apply-patch+yaml', query: { fieldManager: 'upm-local', force: true } });
+}
+
+async function waitForAvailable(client: KubeClient, apiserver: ManagedProcess): Promise<void> {
+  await waitFor(`APIService ${APISERVICE} Available`, async () => {
+    const a = await client.request<{ status?: { conditions?: { type: string; status: string }[] } }>('GET', `/apis/apiregistration.k8s.io/v1/apiservices/${APISERVICE}`);
+    return a.status?.conditions?.some((c) => c.type === 'Available' && c.status === 'True') ?? false;
+  }, { timeoutMs: 90_000, intervalMs: 250, failFast: () => (apiserver.running ? undefined : `upm-apiserver exited:\n${apiserver.tail()}`) });
+}
