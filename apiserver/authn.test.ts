@@ -21,6 +21,11 @@ describe('identity from the front proxy headers', () => {
     expect(u).toEqual({ name: 'alice', uid: '42', groups: ['devs', 'system:masters'], extra: { 'authentication.kubernetes.io/credential-id': ['X509SHA256=ab'], scopes: ['a', 'b'] } });
   });
 
+  it('reads repeated headers of an HTTP/2 request, which has only rawHeaders', () => {
+    const h2 = { rawHeaders: ['x-remote-user', 'bob', 'X-Remote-Group', 'a', 'x-remote-group', 'b, c', 'x-remote-extra-k', 'v'] } as unknown as IncomingMessage;
+    expect(userFromHeaders(h2, cfg)).toEqual({ name: 'bob', uid: undefined, groups: ['a', 'b, c'], extra: { k: ['v'] } });
+  });
+
   it('has no user without a user header, and adds system:authenticated once', () => {
     expect(userFromHeaders(req({ 'x-remote-group': ['devs'] }), cfg)).toBeUndefined();
     expect(withAuthenticatedGroup({ name: 'a', groups: ['g'], extra: {} }).groups).toEqual(['g', 'system:authenticated']);

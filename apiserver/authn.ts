@@ -47,13 +47,22 @@ export function requestHeaderConfig(data: Record<string, string>): RequestHeader
   };
 }
 
-/** Header values as sent, one per header line: Node joins repeated headers in req.headers. */
-function values(req: IncomingMessage, name: string): string[] {
-  return req.headersDistinct[name] ?? [];
+/**
+ * Header values as sent, one per header field: Node joins repeated headers in req.headers. HTTP/1.1 requests have
+ * headersDistinct; HTTP/2 ones only rawHeaders (name, value, name, value, ...).
+ */
+export function distinctHeaders(req: IncomingMessage): Record<string, string[]> {
+  if (req.headersDistinct) return req.headersDistinct as Record<string, string[]>;
+  const out: Record<string, string[]> = {};
+  const raw = req.rawHeaders ?? [];
+  for (let i = 0; i + 1 < raw.length; i += 2) (out[(raw[i] as string).toLowerCase()] ??= []).push(raw[i + 1] as string);
+  return out;
 }
 
 /** The user the front proxy vouches for; undefined when the headers name none. Pure given the request. */
 export function userFromHeaders(req: IncomingMessage, cfg: RequestHeaderConfig): UserInfo | undefined {
+  const headers = distinctHeaders(req);
+  const values = (_req: IncomingMessage, name: string): string[] => headers[name] ?? [];
   let name = '';
   for (const h of cfg.usernameHeaders) {
     name = values(req, h).find((v) => v.trim() !== '') ?? '';
@@ -63,7 +72,7 @@ export function userFromHeaders(req: IncomingMessage, cfg: RequestHeaderConfig):
   const uid = cfg.uidHeaders.map((h) => values(req, h).find((v) => v !== '')).find(Boolean);
   const groups = cfg.groupHeaders.flatMap((h) => values(req, h));
   const extra: Record<string, string[]> = {};
-  for (const [header, vs] of Object.entries(req.headersDistinct)) {
+  for (const [header, vs] of Object.entries(headers)) {
     const prefix = cfg.extraPrefixes.find((p) => header.startsWith(p));
     if (!prefix || !vs) continue;
     let key = header.slice(prefix.length).toLowerCase();
@@ -100,6 +109,7 @@ export class Authenticator {
   private readonly log: Logger;
   private cfg: RequestHeaderConfig | undefined;
   private readonly tokens = new Map<string, { at: number; user: Promise<UserInfo | undefined> }>();
+  private readonly connections = new WeakMap<object, { cfg: RequestHeaderConfig; trusted: boolean }>();
 
   constructor(client: KubeClient, opts: AuthenticatorOptions = {}) {
     this.client = client;
@@ -129,8 +139,7 @@ export class Authenticator {
   /** The caller, or undefined when unauthenticated (the server answers 401). */
   async authenticate(req: IncomingMessage): Promise<UserInfo | undefined> {
     const cfg = this.cfg;
-    const socket = req.socket as TLSSocket;
-    if (cfg && socket.authorized && this.trustedProxy(socket, cfg)) {
+    if (cfg && this.fromTrustedProxy(req, cfg)) {
       const user = userFromHeaders(req, cfg);
       stripIdentityHeaders(req, cfg);
       return user ? withAuthenticatedGroup(user) : undefined;
@@ -142,6 +151,21 @@ export class Authenticator {
       return user ? withAuthenticatedGroup(user) : undefined;
     }
     return undefined;
+  }
+
+  /**
+   * Whether the connection is the front proxy's. A connection's certificate never changes, so the answer is kept
+   * per connection (and per request-header configuration): the aggregator sends every request over one HTTP/2
+   * connection, and reading the peer certificate costs more than the rest of a cached get.
+   */
+  private fromTrustedProxy(req: IncomingMessage, cfg: RequestHeaderConfig): boolean {
+    // HTTP/2: the session's socket (req.socket is a new stand-in per stream); HTTP/1.1: the socket itself.
+    const socket = ((req as unknown as { stream?: { session?: { socket?: TLSSocket } } }).stream?.session?.socket ?? req.socket) as TLSSocket;
+    const known = this.connections.get(socket);
+    if (known && known.cfg === cfg) return known.trusted;
+    const trusted = !!socket.authorized && this.trustedProxy(socket, cfg);
+    this.connections.set(socket, { cfg, trusted });
+    return trusted;
   }
 
   /** The TLS layer verified the chain against the request-header CA; the name and usage are ours to check. */

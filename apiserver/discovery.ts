@@ -2,11 +2,12 @@
 // legacy APIGroupList and APIGroup, and the aggregated discovery document (apidiscovery.k8s.io/v2) that the
 // aggregator and kubectl fetch from /apis, with its ETag. Pure.
 import { createHash } from 'node:crypto';
-import { GROUP, VERSION, type ResourceDefinition } from './resources/types.ts';
+import { GROUP, SUBRESOURCE_VERBS, VERSION, type ResourceDefinition, type Subresource } from './resources/types.ts';
 
 export const AGGREGATED_CONTENT_TYPE = 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList';
 const GV = `${GROUP}/${VERSION}`;
-const SUB_VERBS = ['get', 'patch', 'update'];
+/** The kind a subresource answers with: the object for status, <Kind>ProxyOptions for proxy (as PodProxyOptions). */
+const subKind = (d: ResourceDefinition, s: Subresource) => (s === 'proxy' ? `${d.kind}ProxyOptions` : d.kind);
 
 export function apiResourceList(defs: readonly ResourceDefinition[]): Record<string, unknown> {
   const resources: Record<string, unknown>[] = [];
@@ -16,7 +17,7 @@ export function apiResourceList(defs: readonly ResourceDefinition[]): Record<str
       ...(d.shortNames.length ? { shortNames: d.shortNames } : {}), ...(d.categories.length ? { categories: d.categories } : {}),
       storageVersionHash: createHash('sha256').update(`${GV}/${d.kind}`).digest('base64').slice(0, 11),
     });
-    for (const sub of d.subresources) resources.push({ name: `${d.plural}/${sub}`, singularName: '', namespaced: d.namespaced, kind: d.kind, verbs: SUB_VERBS });
+    for (const sub of d.subresources) resources.push({ name: `${d.plural}/${sub}`, singularName: '', namespaced: d.namespaced, kind: subKind(d, sub), verbs: SUBRESOURCE_VERBS[sub] });
   }
   return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: GV, resources };
 }
@@ -39,7 +40,7 @@ export function aggregatedDiscovery(defs: readonly ResourceDefinition[]): Record
     ...(d.shortNames.length ? { shortNames: d.shortNames } : {}),
     ...(d.categories.length ? { categories: d.categories } : {}),
     ...(d.subresources.length ? {
-      subresources: d.subresources.map((s) => ({ subresource: s, responseKind: { group: GROUP, version: VERSION, kind: d.kind }, verbs: SUB_VERBS })),
+      subresources: d.subresources.map((s) => ({ subresource: s, responseKind: { group: GROUP, version: VERSION, kind: subKind(d, s) }, verbs: SUBRESOURCE_VERBS[s] })),
     } : {}),
   }));
   return {

@@ -10,6 +10,7 @@ export class ApiServerMetrics {
   readonly watchEvents: Counter<'resource'>;
   readonly sar: Counter<'result'>;
   readonly operationLogs: Gauge<'result'>;
+  readonly connections: Counter<'protocol'>;
 
   constructor() {
     const registers = [this.registry];
@@ -23,6 +24,7 @@ export class ApiServerMetrics {
     this.watchEvents = new Counter({ name: 'apiserver_watch_events_total', help: 'Watch events sent by resource', labelNames: ['resource'], registers });
     this.sar = new Counter({ name: 'upm_apiserver_subjectaccessreviews_total', help: 'SubjectAccessReviews by answer (allowed, denied, error)', labelNames: ['result'], registers });
     this.operationLogs = new Gauge({ name: 'upm_apiserver_operationlogs', help: 'OperationLog records written, failed and dropped since start', labelNames: ['result'], registers });
+    this.connections = new Counter({ name: 'upm_apiserver_tls_connections_total', help: 'TLS connections accepted, by the protocol agreed (h2 or http/1.1)', labelNames: ['protocol'], registers });
     collectDefaultMetrics({ register: this.registry });
   }
 }

@@ -22,6 +22,13 @@ describe('OpenAPI from the CRD schemas', () => {
     expect(Object.keys(patch.requestBody.content).sort()).toEqual(['application/apply-patch+yaml', 'application/json-patch+json', 'application/merge-patch+json']);
   });
 
+  it('describes clusters/proxy as a connect operation for every method', () => {
+    const item = v3.paths['/apis/upm.io/v1alpha1/clusters/{name}/proxy/{path}'] as Record<string, Record<string, unknown>>;
+    expect(Object.keys(item).sort()).toEqual(['delete', 'get', 'head', 'options', 'patch', 'post', 'put']);
+    expect(item.get?.['x-kubernetes-action']).toBe('connect');
+    expect(v3.paths['/apis/upm.io/v1alpha1/clusters/{name}/proxy']?.post?.['x-kubernetes-group-version-kind']).toEqual({ group: 'upm.io', version: 'v1alpha1', kind: 'ClusterProxyOptions' });
+  });
+
   it('serves read-only resources read-only', () => {
     expect(Object.keys(v3.paths['/apis/upm.io/v1alpha1/namespaces/{namespace}/operationlogs/{name}'] ?? {})).toEqual(['get']);
     expect(Object.keys(v3.paths['/apis/upm.io/v1alpha1/namespaces/{namespace}/operationlogs'] ?? {})).toEqual(['get']);
@@ -37,9 +44,11 @@ describe('OpenAPI from the CRD schemas', () => {
 
 describe('discovery', () => {
   it('lists resources and subresources with categories and short names', () => {
-    const list = apiResourceList(RESOURCES) as { resources: { name: string; shortNames?: string[]; categories?: string[] }[] };
+    const list = apiResourceList(RESOURCES) as { resources: { name: string; shortNames?: string[]; categories?: string[]; kind?: string; verbs?: string[] }[] };
     expect(list.resources.find((r) => r.name === 'mysqlservices')).toMatchObject({ shortNames: ['mysql'], categories: ['upm'] });
     expect(list.resources.map((r) => r.name)).toContain('clusters/status');
+    // a connect subresource, listed as kube-apiserver lists pods/proxy
+    expect(list.resources.find((r) => r.name === 'clusters/proxy')).toMatchObject({ kind: 'ClusterProxyOptions', verbs: ['create', 'delete', 'get', 'patch', 'update'] });
     const agg = aggregatedDiscovery(RESOURCES) as { items: { versions: { resources: { resource: string; scope: string }[] }[] }[] };
     expect(agg.items[0]?.versions[0]?.resources.find((r) => r.resource === 'projects')?.scope).toBe('Cluster');
   });

@@ -61,10 +61,38 @@ function opsFor(d: ResourceDefinition): Record<string, Op[]> {
   if (has('delete')) item.push({ action: 'delete', verb: 'delete', method: 'delete', params: [PARAMS.name, ...scope, PARAMS.pretty, PARAMS.dryRun, PARAMS.gracePeriodSeconds, PARAMS.propagationPolicy], body: 'delete', response: 'object', kind: k });
   paths[`${coll}/{name}`] = item;
   for (const sub of d.subresources) {
+    if (sub === 'proxy') continue; // a connect subresource: connectPaths
     paths[`${coll}/{name}/${sub}`] = item.filter((o) => o.method === 'get' || o.method === 'put' || o.method === 'patch');
   }
   if (ns && has('list')) paths[`${base}/${d.plural}`] = [{ action: 'list', verb: 'list', method: 'get', params: listParams, response: 'list', kind: k }];
   return paths;
+}
+
+/** The proxy subresource: every method, on `{name}/proxy` and `{name}/proxy/{path}`, as kube-apiserver lists pods/proxy. */
+function connectPaths(d: ResourceDefinition): Record<string, Record<string, unknown>> {
+  if (!d.subresources.includes('proxy')) return {};
+  const base = `/apis/${GROUP}/${VERSION}/${d.plural}/{name}/proxy`;
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const [path, withPath] of [[base, false], [`${base}/{path}`, true]] as const) {
+    const params = [
+      { name: 'name', in: 'path', description: `name of the ${d.kind}ProxyOptions`, required: true, schema: { type: 'string', uniqueItems: true } },
+      ...(withPath ? [{ name: 'path', in: 'path', description: `path to the resource on the member ${d.singular}`, required: true, schema: { type: 'string', uniqueItems: true } }] : []),
+    ];
+    const item: Record<string, unknown> = {};
+    for (const method of ['get', 'put', 'post', 'delete', 'patch', 'head', 'options']) {
+      item[method] = {
+        tags: [`upm.io_${VERSION}`],
+        description: `connect ${method.toUpperCase()} requests to the member ${d.singular}'s API, as the caller`,
+        operationId: `connect${method[0]?.toUpperCase()}${method.slice(1)}${d.kind}Proxy${withPath ? 'WithPath' : ''}`,
+        parameters: params,
+        responses: { 200: { description: 'OK', content: { '*/*': { schema: { type: 'string' } } } }, 401: { description: 'Unauthorized' } },
+        'x-kubernetes-action': 'connect',
+        'x-kubernetes-group-version-kind': gvk(`${d.kind}ProxyOptions`),
+      };
+    }
+    out[path] = item;
+  }
+  return out;
 }
 
 /** The kind's schema as published: the CRD schema with metadata as ObjectMeta and the GVK list. */
@@ -190,6 +218,7 @@ export function openapiV3(defs: readonly ResourceDefinition[], crds: Map<string,
       }
       paths[path] = item;
     }
+    Object.assign(paths, connectPaths(d));
   }
   return {
     openapi: '3.0.0',

@@ -1,11 +1,15 @@
-// The HTTPS server of the public API: node:https and a small router rather than express, because every route is
-// one of the fixed Kubernetes path shapes that requestinfo.ts already parses for authorization, bodies need raw
-// handling (size limit, several content types) and watches need direct control of the response stream. Each
-// request goes: health paths (no authentication) -> authentication (401) -> SubjectAccessReview (403) -> route:
-// discovery, OpenAPI, metrics, or a resource verb -> OperationLog for every mutating request.
+// The HTTPS server of the public API: node:http2 (HTTP/2, and HTTP/1.1 for clients that do not offer h2) and a
+// small router rather than express, because every route is one of the fixed Kubernetes path shapes that
+// requestinfo.ts already parses for authorization, bodies need raw handling (size limit, several content types)
+// and watches need direct control of the response stream. Each request goes: health paths (no authentication) ->
+// authentication (401) -> SubjectAccessReview (403) -> route: discovery, OpenAPI, metrics, a resource verb, or the
+// clusters/proxy connect subresource -> OperationLog for every mutating request.
+// HTTP/2 because the aggregator's Go transport speaks it when offered: every request from kube-apiserver shares
+// one TLS connection (no handshake, no connection pool to run dry under concurrency) and watches are streams on it.
+import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { stringify as toYaml } from 'yaml';
 import type { KubeClient } from '../lib/kube/client.ts';
@@ -19,12 +23,13 @@ import { Hub } from './hub.ts';
 import { ApiServerMetrics } from './metrics.ts';
 import { negotiate, wantsAggregatedDiscovery } from './negotiate.ts';
 import { openapiV2, openapiV3, v3Hash } from './openapi.ts';
+import { ClusterProxy } from './proxy.ts';
 import { requestInfo, type RequestInfo } from './requestinfo.ts';
 import { RESOURCES } from './resources/index.ts';
 import { GROUP, VERSION, type ResourceDefinition, type UserInfo } from './resources/types.ts';
 import type { Reply } from './rest.ts';
 import {
-  ApiError, asApiError, forbidden, forbiddenPath, methodNotAllowed, pathNotFound, serviceUnavailable, tooManyRequests, unauthorized,
+  ApiError, asApiError, forbidden, forbiddenPath, methodNotAllowed, notFound, pathNotFound, serviceUnavailable, tooManyRequests, unauthorized,
 } from './status.ts';
 
 export interface ApiServerOptions {
@@ -40,6 +45,10 @@ export interface ApiServerOptions {
   bookmarkIntervalMs?: number;
   /** Concurrent non-watch requests before 429. */
   maxInflight?: number;
+  /** Serve HTTP/2 beside HTTP/1.1 (default); false: HTTP/1.1 only. */
+  http2?: boolean;
+  /** The namespace of the member clusters' kubeconfig Secrets (clusters/proxy). */
+  credentialsNamespace?: string;
   defs?: readonly ResourceDefinition[];
   crds?: Map<string, CrdInfo>;
   logger?: Logger;
@@ -53,8 +62,10 @@ export class ApiServer {
   readonly metrics = new ApiServerMetrics();
   readonly audit: AuditLog;
   readonly authorizer: Authorizer;
+  readonly proxy: ClusterProxy;
   private readonly authn: Authenticator;
-  private readonly server: Server;
+  private readonly server: Server | Http2SecureServer;
+  private readonly sockets = new Set<Socket>();
   private readonly opts: ApiServerOptions;
   private readonly log: Logger;
   private readonly stop = new AbortController();
@@ -80,14 +91,26 @@ export class ApiServer {
       aggregated: cached(aggregatedDiscovery(defs)), v2: cached(openapiV2(defs, crds)), v3, v3Hash: hash,
       v3Root: cached({ paths: { [`apis/${GROUP}/${VERSION}`]: { serverRelativeURL: `/openapi/v3/apis/${GROUP}/${VERSION}?hash=${hash}` } } }),
     };
+    this.proxy = new ClusterProxy(opts.storage, { namespace: opts.credentialsNamespace, logger: this.log });
     // Ask for a client certificate, never require one (probes and token clients connect without); the TLS layer
     // verifies it against the request-header CA, which follows the ConfigMap.
-    this.server = createServer({ cert: opts.tlsCert, key: opts.tlsKey, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' }, (req, res) => {
-      void this.handle(req, res);
+    const tls = { cert: opts.tlsCert, key: opts.tlsKey, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' as const };
+    // The HTTP/2 compatibility API has the request and response members this server uses (headers, rawHeaders,
+    // socket, streams, writeHead, write, end, flushHeaders, writableLength), so one pipeline serves both protocols.
+    const handler = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => {
+      void this.handle(req as IncomingMessage, res as ServerResponse);
+    };
+    this.server = opts.http2 === false
+      ? createServer(tls, handler)
+      // Every watch is a stream of one session: allow many, and enough session memory for their queued events.
+      : createSecureServer({ ...tls, allowHTTP1: true, maxSessionMemory: 64, settings: { maxConcurrentStreams: 10_000 } }, handler);
+    // Timeouts of the HTTP/1.1 connections (an HTTP/2 server with allowHTTP1 reads the same properties).
+    Object.assign(this.server, { keepAliveTimeout: 65_000, headersTimeout: 70_000, requestTimeout: 0 }); // watches are long; kube-apiserver bounds the rest
+    this.server.on('secureConnection', (socket: Socket & { alpnProtocol?: string | false }) => {
+      this.metrics.connections.inc({ protocol: socket.alpnProtocol || 'http/1.1' });
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
     });
-    this.server.keepAliveTimeout = 65_000;
-    this.server.headersTimeout = 70_000;
-    this.server.requestTimeout = 0; // watches are long; kube-apiserver bounds the rest
     this.authn = new Authenticator(opts.storage, {
       tokenReview: opts.tokenReview,
       logger: this.log,
@@ -98,7 +121,7 @@ export class ApiServer {
   /** Starts the caches and the authentication watch, then listens; resolves with the bound port. */
   async start(): Promise<number> {
     const signal = this.stop.signal;
-    this.running = Promise.all([this.authn.run(signal), this.hub.run(signal)]);
+    this.running = Promise.all([this.authn.run(signal), this.hub.run(signal), this.proxy.run(signal)]);
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(this.opts.port ?? 0, this.opts.host ?? '127.0.0.1', () => resolve());
@@ -112,7 +135,10 @@ export class ApiServer {
 
   async close(): Promise<void> {
     this.stop.abort();
-    await new Promise<void>((resolve) => { this.server.close(() => resolve()); this.server.closeAllConnections(); });
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      for (const s of this.sockets) s.destroy();
+    });
     await this.running;
     await this.audit.drain();
   }
@@ -134,7 +160,8 @@ export class ApiServer {
       if (!user) throw unauthorized();
       info = requestInfo(req.method ?? 'GET', path, url.searchParams);
       await this.authorize(user, info);
-      if (info.verb !== 'watch') {
+      // Watches and proxied requests are long-running (a proxied watch, logs): not counted against the cap.
+      if (info.verb !== 'watch' && info.subresource !== 'proxy') {
         if (this.inflight >= (this.opts.maxInflight ?? 400)) throw tooManyRequests(1);
         this.inflight++;
         counted = true;
@@ -145,7 +172,7 @@ export class ApiServer {
         this.send(req, res, r);
         reply = { code: r.code, reason: '', message: '', name: r.name };
       } else {
-        reply = { code: 200, reason: '', message: '' };
+        reply = { code: res.statusCode || 200, reason: '', message: '' };
       }
     } catch (err) {
       const e = asApiError(err);
@@ -166,7 +193,7 @@ export class ApiServer {
     const m = /^\/(healthz|livez|readyz)(?:\/([\w-]+))?$/.exec(path);
     if (!m) return false;
     const checks: [string, boolean][] = [['ping', true]];
-    if (m[1] === 'readyz') checks.push(['authentication-config', this.authn.ready], ['informer-sync', this.hub.synced]);
+    if (m[1] === 'readyz') checks.push(['authentication-config', this.authn.ready], ['informer-sync', this.hub.synced], ['cluster-credentials', this.proxy.synced]);
     const excluded = new Set(query.getAll('exclude'));
     const selected = checks.filter(([n]) => !excluded.has(n) && (!m[2] || n === m[2]));
     if (m[2] && selected.length === 0) { res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('404 page not found\n'); return true; }
@@ -205,9 +232,13 @@ export class ApiServer {
     if (!store) throw pathNotFound();
     const def = store.def;
     if (info.subresource && !(def.subresources as readonly string[]).includes(info.subresource)) throw pathNotFound();
-    if (info.parts.length > 3) throw pathNotFound();
     const ns = info.namespace;
     if (!def.namespaced && ns) throw pathNotFound();
+    if (info.subresource === 'proxy') {
+      await this.proxyTo(req, res, info, user, url);
+      return undefined;
+    }
+    if (info.parts.length > 3) throw pathNotFound();
     if (def.namespaced && !ns && !['list', 'watch'].includes(info.verb)) throw pathNotFound();
     const ctx = this.hub.context(user, def.plural);
     const q = url.searchParams;
@@ -222,6 +253,16 @@ export class ApiServer {
       case 'deletecollection': return store.deleteCollection(ctx, ns, req, q);
       default: throw methodNotAllowed(info.verb || (req.method ?? ''), { resource: def.plural, group: GROUP });
     }
+  }
+
+  /** clusters/{name}/proxy[/...]: the member's path is what follows `/proxy` in the URL, still percent-encoded. */
+  private async proxyTo(req: IncomingMessage, res: ServerResponse, info: RequestInfo, user: UserInfo, url: URL): Promise<void> {
+    const cluster = this.hub.objectOf(info.resource, info.name);
+    if (!cluster) throw notFound({ resource: info.resource, group: GROUP, name: info.name });
+    const marker = `/${info.resource}/`;
+    const nameEnd = url.pathname.indexOf('/', url.pathname.indexOf(marker) + marker.length);
+    const rest = url.pathname.slice(nameEnd + '/proxy'.length);
+    await this.proxy.serve(req, res, cluster, user, rest, url.search);
   }
 
   private async nonResource(req: IncomingMessage, res: ServerResponse, path: string, url: URL): Promise<Reply | undefined> {

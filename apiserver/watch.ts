@@ -92,7 +92,8 @@ export function serveWatch(req: IncomingMessage, res: ServerResponse, cache: Res
     res.end();
   }
 
-  res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache, private', 'transfer-encoding': 'chunked' });
+  // No length: HTTP/1.1 sends it chunked, HTTP/2 as DATA frames.
+  res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache, private' });
   res.flushHeaders();
   opts.onOpen?.();
   req.on('close', finish);

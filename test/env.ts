@@ -8,7 +8,7 @@ import type { SystemState } from '../hack/local/system.ts';
 export interface TestState extends SystemState {
   external?: boolean;
   /** The hub on the management cluster (local system only), or why it failed to start. */
-  hub?: { port: number; caFile: string; logs: Record<string, string> } | { error: string };
+  hub?: { port: number; caFile: string; logs: Record<string, string>; members: string[] } | { error: string };
 }
 
 let cached: TestState | undefined;

@@ -31,9 +31,10 @@ export default async function globalSetup(): Promise<void> {
   globalThis.__UPM_SYSTEM__ = sys;
   // The hub (aggregated API server, hub controllers) on the management cluster. A failure here is recorded for the
   // hub's suites to report, and leaves every other suite running.
-  let hub: { port: number; caFile: string; logs: Record<string, string> } | { error: string };
+  let hub: { port: number; caFile: string; logs: Record<string, string>; members: string[] } | { error: string };
   try {
-    globalThis.__UPM_HUB__ = await LocalHub.start(sys.bins.kubectl, sys.cluster('mgmt'), join(dir, 'system', 'mgmt', 'hub'));
+    const members = Object.entries(sys.state().clusters).filter(([, c]) => c.role === 'member').map(([name]) => sys.cluster(name));
+    globalThis.__UPM_HUB__ = await LocalHub.start(sys.bins.kubectl, sys.cluster('mgmt'), join(dir, 'system', 'mgmt', 'hub'), { members });
     hub = globalThis.__UPM_HUB__.state();
   } catch (err) {
     hub = { error: err instanceof Error ? err.message : String(err) };

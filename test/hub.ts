@@ -15,7 +15,7 @@ import type { KubectlResult } from './kubectl.ts';
 
 export const MGMT = 'mgmt';
 
-export function hubState(): { port: number; caFile: string; logs: Record<string, string> } {
+export function hubState(): { port: number; caFile: string; logs: Record<string, string>; members: string[] } {
   const h = testState().hub;
   if (!h) throw new Error('the hub runs only in the local system');
   if ('error' in h) throw new Error(`the hub did not start: ${h.error}`);

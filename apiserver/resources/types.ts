@@ -9,6 +9,10 @@ export const GROUP = 'upm.io';
 export const VERSION = 'v1alpha1';
 export const STORAGE_GROUP = 'internal.upm.io';
 
+export type Subresource = 'status' | 'proxy';
+/** The verbs of a subresource in discovery: status reads and writes, proxy the connect verbs (as pods/proxy). */
+export const SUBRESOURCE_VERBS: Record<Subresource, readonly string[]> = { status: ['get', 'patch', 'update'], proxy: ['create', 'delete', 'get', 'patch', 'update'] };
+
 export type Verb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete' | 'deletecollection';
 export const ALL_VERBS: readonly Verb[] = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
 export const READ_VERBS: readonly Verb[] = ['get', 'list', 'watch'];
@@ -76,8 +80,11 @@ export interface ResourceDefinition {
   shortNames: string[];
   categories: string[];
   verbs: readonly Verb[];
-  /** Subresources served beside the main resource (the storage CRD has them too). */
-  subresources: readonly 'status'[];
+  /**
+   * Subresources served beside the main resource: status (the storage CRD has it too) and proxy, a connect
+   * subresource served by apiserver/proxy.ts (clusters only).
+   */
+  subresources: readonly Subresource[];
   /** Human description (discovery has none; the OpenAPI kind schema has the CRD's). */
   columns: Column[];
   /** Field selector labels beyond metadata.name and metadata.namespace, with how to read each. */

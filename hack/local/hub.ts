@@ -2,13 +2,16 @@
 // serving certificate for upm-apiserver.upm-system.svc (and localhost) from a CA of ours, the aggregated API
 // server and the hub controllers as supervised processes running with their service accounts' tokens, an
 // ExternalName Service pointing at localhost on the server's port, and the APIService v1alpha1.upm.io with our CA.
+// Member clusters are then registered as any real cluster would be: an identity on the member that may impersonate
+// (config/member-access), its token in a kubeconfig Secret in upm-system, and a Cluster through the public API.
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse, stringify } from 'yaml';
 import type { KubeClient } from '../../lib/kube/client.ts';
+import type { KubeObject } from '../../lib/kube/types.ts';
 import { waitFor } from '../../lib/wait.ts';
 import type { LocalCluster } from './cluster.ts';
 import { createCA, issueCert } from './pki.ts';
@@ -27,6 +30,8 @@ export interface HubState {
   /** The CA of its serving certificate (the APIService's caBundle). */
   caFile: string;
   logs: { apiserver: string; controllers: string };
+  /** The member clusters registered as Clusters (each with the Secret <name>-kubeconfig). */
+  members: string[];
 }
 
 interface Kubeconfig { clusters: { cluster: { server: string; 'certificate-authority-data': string } }[] }
@@ -48,7 +53,8 @@ async function install(kubectl: string, cluster: LocalCluster, dir: string): Pro
     await writeFile(f('.complete'), '');
   }
   await k('apply', '--server-side', '--force-conflicts', '-k', join(root, 'crds', 'hub'));
-  await k('wait', '--for=condition=Established', '--timeout=60s', ...['projects', 'users', 'clusters', 'mysqlservices', 'operationlogs'].map((p) => `crd/${p}.internal.upm.io`));
+  const crds = readdirSync(join(root, 'crds', 'hub')).filter((f) => f.startsWith('internal.upm.io_') && f.endsWith('.yaml')).map((f) => `crd/${f.slice('internal.upm.io_'.length, -'.yaml'.length)}.internal.upm.io`);
+  await k('wait', '--for=condition=Established', '--timeout=60s', ...crds);
   await k('apply', '--server-side', '--force-conflicts', '-k', join(root, 'config', 'local', 'hub'));
   // The processes authenticate as their service accounts, so the RBAC shipped for a real cluster is what they get.
   const admin = parse(await readFile(cluster.kubeconfig, 'utf8')) as Kubeconfig;
@@ -78,7 +84,7 @@ export class LocalHub {
   }
 
   /** Installs the hub into the management cluster, starts its processes and waits for the APIService to be Available. */
-  static async start(kubectl: string, cluster: LocalCluster, dir: string, opts: { controllers?: boolean } = {}): Promise<LocalHub> {
+  static async start(kubectl: string, cluster: LocalCluster, dir: string, opts: { controllers?: boolean; members?: LocalCluster[] } = {}): Promise<LocalHub> {
     const files = await install(kubectl, cluster, dir);
     const port = await freePort();
     const logs = { apiserver: join(dir, 'upm-apiserver.log'), controllers: join(dir, 'hub-controllers.log') };
@@ -94,7 +100,7 @@ export class LocalHub {
         args: [join(root, 'controllers', 'main.ts'), '--kubeconfig', files.kubeconfigs.controllers],
       }));
     }
-    const hub = new LocalHub(processes, { port, caFile: files.ca, logs });
+    const hub = new LocalHub(processes, { port, caFile: files.ca, logs, members: (opts.members ?? []).map((m) => m.name) });
     try {
       const ca = Buffer.from(await readFile(files.ca)).toString('base64');
       const objects = [
@@ -114,6 +120,7 @@ export class LocalHub {
       try {
         for (const o of objects) await applyObject(client, o);
         await waitForAvailable(client, apiserver);
+        for (const m of opts.members ?? []) await registerMember(kubectl, client, m);
       } finally {
         await client.close();
       }
@@ -132,7 +139,56 @@ export class LocalHub {
   }
 }
 
-async function applyObject(client: KubeClient, obj: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }): Promise<void> {
+/**
+ * Registers a member cluster with the hub as an administrator would: the member grants the hub an identity
+ * (config/member-access), whose token goes into a kubeconfig Secret in upm-system; the Cluster, created through the
+ * public API, names that Secret and says what the member offers (its nodes' zones, one node group per zone, its
+ * storage classes).
+ */
+async function registerMember(kubectl: string, hub: KubeClient, member: LocalCluster): Promise<void> {
+  const km = (...args: string[]) => run(kubectl, ['--kubeconfig', member.kubeconfig, ...args], { maxBuffer: 16 << 20 });
+  await km('apply', '--server-side', '--force-conflicts', '-k', join(root, 'config', 'member-access'));
+  const { stdout: token } = await km('create', 'token', 'upm-hub', '-n', HUB_NAMESPACE, '--duration=8760h');
+  const admin = parse(await readFile(member.kubeconfig, 'utf8')) as Kubeconfig;
+  const c = admin.clusters[0]?.cluster;
+  if (!c) throw new Error(`${member.kubeconfig}: no cluster`);
+  const kubeconfig = stringify({
+    apiVersion: 'v1', kind: 'Config',
+    clusters: [{ name: member.name, cluster: { server: c.server, 'certificate-authority-data': c['certificate-authority-data'] } }],
+    users: [{ name: 'upm-hub', user: { token: token.trim() } }],
+    contexts: [{ name: member.name, context: { cluster: member.name, user: 'upm-hub' } }],
+    'current-context': member.name,
+  });
+  const secretName = `${member.name}-kubeconfig`;
+  await applyObject(hub, {
+    apiVersion: 'v1', kind: 'Secret', metadata: { name: secretName, namespace: HUB_NAMESPACE, labels: { 'upm.io/cluster': member.name } },
+    type: 'Opaque', data: { kubeconfig: Buffer.from(kubeconfig).toString('base64') },
+  });
+  const mc = await member.client();
+  let zones: string[];
+  let classes: { name: string; default?: boolean }[];
+  let region: string;
+  try {
+    const nodes = await mc.request<{ items: KubeObject[] }>('GET', '/api/v1/nodes');
+    zones = [...new Set(nodes.items.map((n) => n.metadata.labels?.['topology.kubernetes.io/zone']).filter((z): z is string => !!z))].sort();
+    region = nodes.items.map((n) => n.metadata.labels?.['topology.kubernetes.io/region']).find((r): r is string => !!r) ?? '';
+    const sc = await mc.request<{ items: KubeObject[] }>('GET', '/apis/storage.k8s.io/v1/storageclasses');
+    classes = sc.items.map((s) => ({ name: s.metadata.name ?? '', ...(s.metadata.annotations?.['storageclass.kubernetes.io/is-default-class'] === 'true' ? { default: true } : {}) }));
+  } finally {
+    await mc.close();
+  }
+  await applyObject(hub, {
+    apiVersion: 'upm.io/v1alpha1', kind: 'Cluster', metadata: { name: member.name },
+    spec: {
+      description: `local member cluster ${member.name}`, region, zones,
+      credentials: { secretName },
+      nodeGroups: zones.map((z) => ({ name: z, zone: z, nodeSelector: { 'topology.kubernetes.io/zone': z } })),
+      storageClasses: classes,
+    },
+  });
+}
+
+async function applyObject(client: KubeClient, obj: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [k: string]: unknown }): Promise<void> {
   const [group, version] = obj.apiVersion.includes('/') ? obj.apiVersion.split('/') : ['', obj.apiVersion];
   const plural = `${obj.kind.toLowerCase()}s`;
   const base = group ? `/apis/${group}/${version}` : `/api/${version}`;

@@ -89,7 +89,8 @@ try {
   }
   // The hub in the management cluster: the public upm.io API (aggregated API server) and the hub controllers.
   for (const [name, spec] of Object.entries(sys.state().clusters)) {
-    if (spec.role === 'management') hub = await LocalHub.start(sys.bins.kubectl, sys.cluster(name), join(dir, name, 'hub'));
+    const members = Object.entries(sys.state().clusters).filter(([, c]) => c.role === 'member').map(([m]) => sys.cluster(m));
+    if (spec.role === 'management') hub = await LocalHub.start(sys.bins.kubectl, sys.cluster(name), join(dir, name, 'hub'), { members });
   }
   if (hub) operators.push(...hub.processes);
 } catch (err) {

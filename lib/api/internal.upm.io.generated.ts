@@ -5,17 +5,55 @@ import type { ResourceType } from '../kube/resources.ts';
 
 export interface ClusterSpec {
   description?: string;
+  /**
+   * The region the cluster runs in.
+   */
   region?: string;
+  /**
+   * Failure zones of the cluster's nodes (their topology.kubernetes.io/zone label); services may be placed in some of them.
+   */
   zones?: string[];
   /**
-   * Where the hub finds the member's credentials; never the credentials themselves.
+   * Where the hub finds the member's credentials; never the credentials themselves. The identity in the kubeconfig needs to impersonate users, groups and user extras (config/member-access grants exactly that, and the reads of the heartbeat).
    */
   credentials?: {
     /**
-     * A Secret in upm-system holding a kubeconfig under the key "kubeconfig".
+     * A Secret in upm-system holding the member's kubeconfig.
      */
     secretName: string;
+    /**
+     * The key of the kubeconfig in the Secret (default "kubeconfig").
+     */
+    key?: string;
   };
+  /**
+   * Named sets of nodes services may ask for (spec.placement.nodeGroup of a service).
+   */
+  nodeGroups?: {
+    name: string;
+    description?: string;
+    /**
+     * The zone of the group's nodes (one of spec.zones).
+     */
+    zone?: string;
+    /**
+     * The labels that select the group's nodes.
+     */
+    nodeSelector?: {
+      [k: string]: string;
+    };
+  }[];
+  /**
+   * The storage classes services may use on this cluster (spec.storage.storageClassName of a service); when empty, any.
+   */
+  storageClasses?: {
+    name: string;
+    description?: string;
+    /**
+     * Used when a service names no storage class.
+     */
+    default?: boolean;
+  }[];
   /**
    * No new services are placed on a cluster marked unschedulable.
    */
@@ -25,11 +63,20 @@ export interface ClusterSpec {
 export interface ClusterStatus {
   observedGeneration?: number;
   /**
-   * Ready, NotReady or Unknown.
+   * Ready, NotReady or Unknown (the Ready condition).
    */
   phase?: string;
+  /**
+   * The member's version (its /version).
+   */
   kubernetesVersion?: string;
+  /**
+   * Number of nodes.
+   */
   nodes?: number;
+  /**
+   * When the member last answered the heartbeat (recorded at least once a minute while it answers).
+   */
   lastHeartbeatTime?: string;
   conditions?: {
     type: string;
@@ -50,6 +97,200 @@ export interface Cluster {
 }
 
 export const ClusterResource: ResourceType = { group: 'internal.upm.io', version: 'v1alpha1', plural: 'clusters', kind: 'Cluster', namespaced: false };
+
+export interface ElasticsearchServiceSpec {
+  /**
+   * elasticsearch, or opensearch (its open-source fork, e.g. version "2.19").
+   */
+  distribution?: 'elasticsearch' | 'opensearch';
+  /**
+   * Elasticsearch (or OpenSearch) version, e.g. "8.17"; the hub must have an engine template <distribution>-<version>.
+   */
+  version: string;
+  topology?: {
+    /**
+     * Number of data nodes.
+     */
+    dataNodes?: number;
+    /**
+     * Master-eligible nodes of their own: 0 (the default: the data nodes are master-eligible) or 3.
+     */
+    dedicatedMasters?: 0 | 3;
+  };
+  /**
+   * Compute resources of each server.
+   */
+  resources?: {
+    /**
+     * CPU, e.g. "500m" or 2.
+     */
+    cpu?: number | string;
+    /**
+     * Memory, e.g. "4Gi".
+     */
+    memory?: number | string;
+  };
+  storage?: {
+    /**
+     * Data volume size per server, e.g. "20Gi"; it may grow, never shrink.
+     */
+    size?: number | string;
+    /**
+     * A storage class of the cluster's spec.storageClasses (its default when left out).
+     */
+    storageClassName?: string;
+  };
+  placement: {
+    /**
+     * The member Cluster the service runs on.
+     */
+    cluster: string;
+    /**
+     * Zones of the cluster (its spec.zones) to spread the servers over.
+     */
+    zones?: string[];
+    /**
+     * A node group of the cluster (its spec.nodeGroups) to run on.
+     */
+    nodeGroup?: string;
+  };
+  options?: {
+    /**
+     * elasticsearch.yml (opensearch.yml) parameters, checked against the engine template.
+     */
+    parameters?: {
+      [k: string]: string;
+    };
+  };
+}
+
+export interface ElasticsearchServiceStatus {
+  observedGeneration?: number;
+  phase?: string;
+  /**
+   * ready servers / servers
+   */
+  ready?: string;
+  /**
+   * The cluster health.
+   */
+  health?: 'green' | 'yellow' | 'red';
+  conditions?: {
+    type: string;
+    status: string;
+    reason?: string;
+    message?: string;
+    lastTransitionTime?: string;
+    observedGeneration?: number;
+  }[];
+}
+
+export interface ElasticsearchService {
+  apiVersion?: 'internal.upm.io/v1alpha1';
+  kind?: 'ElasticsearchService';
+  metadata: ObjectMeta;
+  spec: ElasticsearchServiceSpec;
+  status?: ElasticsearchServiceStatus;
+}
+
+export const ElasticsearchServiceResource: ResourceType = { group: 'internal.upm.io', version: 'v1alpha1', plural: 'elasticsearchservices', kind: 'ElasticsearchService', namespaced: true };
+
+export interface KafkaServiceSpec {
+  /**
+   * Kafka version, e.g. "3.9"; the hub must have an engine template kafka-<version>.
+   */
+  version: string;
+  topology?: {
+    /**
+     * Number of brokers.
+     */
+    brokers?: number;
+    /**
+     * KRaft controllers of their own: 0 (the default) makes the first brokers (up to 3) the controllers too.
+     */
+    dedicatedControllers?: 0 | 1 | 3 | 5;
+  };
+  /**
+   * Compute resources of each server.
+   */
+  resources?: {
+    /**
+     * CPU, e.g. "500m" or 2.
+     */
+    cpu?: number | string;
+    /**
+     * Memory, e.g. "4Gi".
+     */
+    memory?: number | string;
+  };
+  storage?: {
+    /**
+     * Data volume size per server, e.g. "20Gi"; it may grow, never shrink.
+     */
+    size?: number | string;
+    /**
+     * A storage class of the cluster's spec.storageClasses (its default when left out).
+     */
+    storageClassName?: string;
+  };
+  placement: {
+    /**
+     * The member Cluster the service runs on.
+     */
+    cluster: string;
+    /**
+     * Zones of the cluster (its spec.zones) to spread the servers over.
+     */
+    zones?: string[];
+    /**
+     * A node group of the cluster (its spec.nodeGroups) to run on.
+     */
+    nodeGroup?: string;
+  };
+  options?: {
+    /**
+     * Replication factor of topics created without one; at most the number of brokers.
+     */
+    defaultReplicationFactor?: number;
+    /**
+     * server.properties parameters, checked against the engine template.
+     */
+    parameters?: {
+      [k: string]: string;
+    };
+  };
+}
+
+export interface KafkaServiceStatus {
+  observedGeneration?: number;
+  phase?: string;
+  /**
+   * ready servers / servers
+   */
+  ready?: string;
+  /**
+   * The active KRaft controller.
+   */
+  controller?: string;
+  conditions?: {
+    type: string;
+    status: string;
+    reason?: string;
+    message?: string;
+    lastTransitionTime?: string;
+    observedGeneration?: number;
+  }[];
+}
+
+export interface KafkaService {
+  apiVersion?: 'internal.upm.io/v1alpha1';
+  kind?: 'KafkaService';
+  metadata: ObjectMeta;
+  spec: KafkaServiceSpec;
+  status?: KafkaServiceStatus;
+}
+
+export const KafkaServiceResource: ResourceType = { group: 'internal.upm.io', version: 'v1alpha1', plural: 'kafkaservices', kind: 'KafkaService', namespaced: true };
 
 export interface MysqlServiceSpec {
   /**
@@ -81,9 +322,12 @@ export interface MysqlServiceSpec {
   };
   storage?: {
     /**
-     * Data volume size per server, e.g. "20Gi".
+     * Data volume size per server, e.g. "20Gi"; it may grow, never shrink.
      */
     size?: number | string;
+    /**
+     * A storage class of the cluster's spec.storageClasses (its default when left out).
+     */
     storageClassName?: string;
   };
   placement: {
@@ -91,11 +335,24 @@ export interface MysqlServiceSpec {
      * The member Cluster the service runs on.
      */
     cluster: string;
+    /**
+     * Zones of the cluster (its spec.zones) to spread the servers over.
+     */
     zones?: string[];
+    /**
+     * A node group of the cluster (its spec.nodeGroups) to run on.
+     */
+    nodeGroup?: string;
   };
   options?: {
+    /**
+     * ProxySQL in front of the servers.
+     */
     proxysql?: {
       enabled?: boolean;
+      /**
+       * ProxySQL instances.
+       */
       replicas?: number;
     };
     /**
@@ -137,6 +394,200 @@ export interface MysqlService {
 }
 
 export const MysqlServiceResource: ResourceType = { group: 'internal.upm.io', version: 'v1alpha1', plural: 'mysqlservices', kind: 'MysqlService', namespaced: true };
+
+export interface OperationSpec {
+  /**
+   * The workflow. Which types a service supports depends on its kind: Switchover only for MySQL and Redis; Failover for MySQL, Redis and Redis Cluster; Backup and Restore for MySQL, Redis, Redis Cluster and Elasticsearch; databases and users for MySQL.
+   */
+  type:
+    | 'Create'
+    | 'Scale'
+    | 'Restart'
+    | 'Start'
+    | 'Stop'
+    | 'Switchover'
+    | 'Failover'
+    | 'Upgrade'
+    | 'Reconfigure'
+    | 'Backup'
+    | 'Restore'
+    | 'CreateDatabase'
+    | 'DropDatabase'
+    | 'CreateUser'
+    | 'AlterUser'
+    | 'DropUser'
+    | 'Grant';
+  /**
+   * The service of this namespace the Operation works on.
+   */
+  target: {
+    kind:
+      | 'MysqlService'
+      | 'RedisService'
+      | 'RedisClusterService'
+      | 'KafkaService'
+      | 'ZookeeperService'
+      | 'ElasticsearchService';
+    name: string;
+  };
+  /**
+   * Stops the Operation after its current step (the steps not run are Cancelled); cannot be withdrawn.
+   */
+  cancel?: boolean;
+  /**
+   * Scale: the new size; name at least one of replicas, shards, resources, storage.
+   */
+  scale?: {
+    /**
+     * Servers (MySQL, Redis, ZooKeeper), brokers (Kafka), data nodes (Elasticsearch) or replicas per shard (Redis Cluster).
+     */
+    replicas?: number;
+    /**
+     * Shards (Redis Cluster only).
+     */
+    shards?: number;
+    resources?: {
+      cpu?: number | string;
+      memory?: number | string;
+    };
+    storage?: {
+      /**
+       * The new data volume size per server; it may only grow.
+       */
+      size: number | string;
+    };
+  };
+  /**
+   * Restart: which servers (all when left out), one at a time.
+   */
+  restart?: {
+    servers?: string[];
+  };
+  /**
+   * Switchover: hand the writes to another server, without losing any.
+   */
+  switchover?: {
+    /**
+     * The server to take over (the most advanced replica when left out).
+     */
+    candidate?: string;
+  };
+  /**
+   * Failover: promote a replica while the server taking writes is down.
+   */
+  failover?: {
+    /**
+     * The server to promote (the most advanced replica when left out).
+     */
+    candidate?: string;
+  };
+  upgrade?: {
+    /**
+     * The version to upgrade to; the hub needs an engine template for it.
+     */
+    version: string;
+  };
+  reconfigure?: {
+    /**
+     * Engine parameters to set (dynamic ones live, the others with a rolling restart).
+     */
+    parameters: {
+      [k: string]: string;
+    };
+  };
+  backup?: {
+    /**
+     * Where to keep the backup (a path under the backup location; a default one when left out).
+     */
+    location?: string;
+  };
+  restore?: {
+    /**
+     * The name of a succeeded Backup Operation of this namespace, on a service of the same kind.
+     */
+    backup: string;
+  };
+  database?: {
+    name: string;
+    characterSet?: string;
+    collation?: string;
+  };
+  user?: {
+    name: string;
+    host?: string;
+    /**
+     * A Secret of this namespace whose key "password" holds the password (CreateUser, AlterUser).
+     */
+    passwordSecret?: string;
+    /**
+     * The database the privileges are on (Grant; "*" for all).
+     */
+    database?: string;
+    privileges?: (
+      | 'ALL'
+      | 'SELECT'
+      | 'INSERT'
+      | 'UPDATE'
+      | 'DELETE'
+      | 'CREATE'
+      | 'DROP'
+      | 'ALTER'
+      | 'INDEX'
+      | 'EXECUTE'
+      | 'CREATE VIEW'
+      | 'SHOW VIEW'
+      | 'TRIGGER'
+      | 'REFERENCES'
+      | 'LOCK TABLES'
+      | 'CREATE TEMPORARY TABLES'
+      | 'CREATE ROUTINE'
+      | 'ALTER ROUTINE'
+      | 'EVENT'
+    )[];
+  };
+}
+
+export interface OperationStatus {
+  observedGeneration?: number;
+  /**
+   * Pending, Running, then Succeeded, Failed or Cancelled.
+   */
+  phase?: 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Cancelled';
+  /**
+   * What the Operation is doing or why it ended.
+   */
+  message?: string;
+  startTime?: string;
+  completionTime?: string;
+  /**
+   * The steps of the workflow, in order.
+   */
+  steps?: {
+    name: string;
+    phase: 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Skipped' | 'Cancelled';
+    message?: string;
+    startTime?: string;
+    completionTime?: string;
+  }[];
+  conditions?: {
+    type: string;
+    status: string;
+    reason?: string;
+    message?: string;
+    lastTransitionTime?: string;
+    observedGeneration?: number;
+  }[];
+}
+
+export interface Operation {
+  apiVersion?: 'internal.upm.io/v1alpha1';
+  kind?: 'Operation';
+  metadata: ObjectMeta;
+  spec: OperationSpec;
+  status?: OperationStatus;
+}
+
+export const OperationResource: ResourceType = { group: 'internal.upm.io', version: 'v1alpha1', plural: 'operations', kind: 'Operation', namespaced: true };
 
 export interface OperationLogSpec {
   /**
@@ -240,6 +691,206 @@ export interface Project {
 
 export const ProjectResource: ResourceType = { group: 'internal.upm.io', version: 'v1alpha1', plural: 'projects', kind: 'Project', namespaced: false };
 
+export interface RedisClusterServiceSpec {
+  /**
+   * Redis version, e.g. "7.2"; the hub must have an engine template redis-<version>.
+   */
+  version: string;
+  topology?: {
+    /**
+     * Number of shards (masters owning hash slots); at least 3.
+     */
+    shards?: number;
+    /**
+     * Replicas of each shard's master.
+     */
+    replicasPerShard?: number;
+  };
+  /**
+   * Compute resources of each server.
+   */
+  resources?: {
+    /**
+     * CPU, e.g. "500m" or 2.
+     */
+    cpu?: number | string;
+    /**
+     * Memory, e.g. "4Gi".
+     */
+    memory?: number | string;
+  };
+  storage?: {
+    /**
+     * Data volume size per server, e.g. "20Gi"; it may grow, never shrink.
+     */
+    size?: number | string;
+    /**
+     * A storage class of the cluster's spec.storageClasses (its default when left out).
+     */
+    storageClassName?: string;
+  };
+  placement: {
+    /**
+     * The member Cluster the service runs on.
+     */
+    cluster: string;
+    /**
+     * Zones of the cluster (its spec.zones) to spread the servers over.
+     */
+    zones?: string[];
+    /**
+     * A node group of the cluster (its spec.nodeGroups) to run on.
+     */
+    nodeGroup?: string;
+  };
+  options?: {
+    /**
+     * redis.conf parameters, checked against the engine template.
+     */
+    parameters?: {
+      [k: string]: string;
+    };
+  };
+}
+
+export interface RedisClusterServiceStatus {
+  observedGeneration?: number;
+  phase?: string;
+  /**
+   * ready servers / servers
+   */
+  ready?: string;
+  /**
+   * Hash slots assigned (16384 when complete).
+   */
+  slotsAssigned?: number;
+  conditions?: {
+    type: string;
+    status: string;
+    reason?: string;
+    message?: string;
+    lastTransitionTime?: string;
+    observedGeneration?: number;
+  }[];
+}
+
+export interface RedisClusterService {
+  apiVersion?: 'internal.upm.io/v1alpha1';
+  kind?: 'RedisClusterService';
+  metadata: ObjectMeta;
+  spec: RedisClusterServiceSpec;
+  status?: RedisClusterServiceStatus;
+}
+
+export const RedisClusterServiceResource: ResourceType = { group: 'internal.upm.io', version: 'v1alpha1', plural: 'redisclusterservices', kind: 'RedisClusterService', namespaced: true };
+
+export interface RedisServiceSpec {
+  /**
+   * Redis version, e.g. "7.2"; the hub must have an engine template redis-<version>.
+   */
+  version: string;
+  topology?: {
+    /**
+     * standalone: one server; replication: a master and replicas.
+     */
+    mode?: 'standalone' | 'replication';
+    /**
+     * Number of Redis servers, the master included (default: 1 for standalone, 2 otherwise).
+     */
+    replicas?: number;
+  };
+  /**
+   * Compute resources of each server.
+   */
+  resources?: {
+    /**
+     * CPU, e.g. "500m" or 2.
+     */
+    cpu?: number | string;
+    /**
+     * Memory, e.g. "4Gi".
+     */
+    memory?: number | string;
+  };
+  storage?: {
+    /**
+     * Data volume size per server, e.g. "20Gi"; it may grow, never shrink.
+     */
+    size?: number | string;
+    /**
+     * A storage class of the cluster's spec.storageClasses (its default when left out).
+     */
+    storageClassName?: string;
+  };
+  placement: {
+    /**
+     * The member Cluster the service runs on.
+     */
+    cluster: string;
+    /**
+     * Zones of the cluster (its spec.zones) to spread the servers over.
+     */
+    zones?: string[];
+    /**
+     * A node group of the cluster (its spec.nodeGroups) to run on.
+     */
+    nodeGroup?: string;
+  };
+  options?: {
+    /**
+     * Redis Sentinel watching the master and failing over to a replica.
+     */
+    sentinel?: {
+      enabled?: boolean;
+      /**
+       * Sentinel instances: 3, 5 or 7.
+       */
+      replicas?: 3 | 5 | 7;
+      /**
+       * Sentinels that must agree the master is down (default: a majority).
+       */
+      quorum?: number;
+    };
+    /**
+     * redis.conf parameters, checked against the engine template.
+     */
+    parameters?: {
+      [k: string]: string;
+    };
+  };
+}
+
+export interface RedisServiceStatus {
+  observedGeneration?: number;
+  phase?: string;
+  /**
+   * ready servers / servers
+   */
+  ready?: string;
+  /**
+   * The server that takes writes.
+   */
+  master?: string;
+  conditions?: {
+    type: string;
+    status: string;
+    reason?: string;
+    message?: string;
+    lastTransitionTime?: string;
+    observedGeneration?: number;
+  }[];
+}
+
+export interface RedisService {
+  apiVersion?: 'internal.upm.io/v1alpha1';
+  kind?: 'RedisService';
+  metadata: ObjectMeta;
+  spec: RedisServiceSpec;
+  status?: RedisServiceStatus;
+}
+
+export const RedisServiceResource: ResourceType = { group: 'internal.upm.io', version: 'v1alpha1', plural: 'redisservices', kind: 'RedisService', namespaced: true };
+
 export interface UserSpec {
   /**
    * The user name as Kubernetes authenticates it (client certificate CN, OIDC subject).
@@ -269,3 +920,92 @@ export interface User {
 }
 
 export const UserResource: ResourceType = { group: 'internal.upm.io', version: 'v1alpha1', plural: 'users', kind: 'User', namespaced: false };
+
+export interface ZookeeperServiceSpec {
+  /**
+   * ZooKeeper version, e.g. "3.8"; the hub must have an engine template zookeeper-<version>.
+   */
+  version: string;
+  topology?: {
+    /**
+     * Number of servers: 1, 3, 5 or 7 (an ensemble needs a majority).
+     */
+    replicas?: number;
+  };
+  /**
+   * Compute resources of each server.
+   */
+  resources?: {
+    /**
+     * CPU, e.g. "500m" or 2.
+     */
+    cpu?: number | string;
+    /**
+     * Memory, e.g. "4Gi".
+     */
+    memory?: number | string;
+  };
+  storage?: {
+    /**
+     * Data volume size per server, e.g. "20Gi"; it may grow, never shrink.
+     */
+    size?: number | string;
+    /**
+     * A storage class of the cluster's spec.storageClasses (its default when left out).
+     */
+    storageClassName?: string;
+  };
+  placement: {
+    /**
+     * The member Cluster the service runs on.
+     */
+    cluster: string;
+    /**
+     * Zones of the cluster (its spec.zones) to spread the servers over.
+     */
+    zones?: string[];
+    /**
+     * A node group of the cluster (its spec.nodeGroups) to run on.
+     */
+    nodeGroup?: string;
+  };
+  options?: {
+    /**
+     * zoo.cfg parameters, checked against the engine template.
+     */
+    parameters?: {
+      [k: string]: string;
+    };
+  };
+}
+
+export interface ZookeeperServiceStatus {
+  observedGeneration?: number;
+  phase?: string;
+  /**
+   * ready servers / servers
+   */
+  ready?: string;
+  /**
+   * The server that leads the ensemble.
+   */
+  leader?: string;
+  conditions?: {
+    type: string;
+    status: string;
+    reason?: string;
+    message?: string;
+    lastTransitionTime?: string;
+    observedGeneration?: number;
+  }[];
+}
+
+export interface ZookeeperService {
+  apiVersion?: 'internal.upm.io/v1alpha1';
+  kind?: 'ZookeeperService';
+  metadata: ObjectMeta;
+  spec: ZookeeperServiceSpec;
+  status?: ZookeeperServiceStatus;
+}
+
+export const ZookeeperServiceResource: ResourceType = { group: 'internal.upm.io', version: 'v1alpha1', plural: 'zookeeperservices', kind: 'ZookeeperService', namespaced: true };

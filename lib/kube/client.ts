@@ -71,6 +71,17 @@ export class KubeClient {
     return KubeClient.fromKubeConfigObject(kc);
   }
 
+  /**
+   * From a kubeconfig's text (e.g. a member cluster's, held in a Secret); its current context. `http1` keeps the
+   * connections on HTTP/1.1: undici's HTTP/2 client joins a repeated header into one value ("a, b"), which a proxy
+   * sending one Impersonate-Group header per group cannot have.
+   */
+  static async fromKubeconfigText(text: string, opts: { http1?: boolean } = {}): Promise<KubeClient> {
+    const kc = new KubeConfig();
+    kc.loadFromString(text);
+    return KubeClient.fromKubeConfigObject(kc, opts);
+  }
+
   /** From the pod's service account (token, CA and KUBERNETES_SERVICE_HOST/PORT). */
   static async inCluster(pathPrefix?: string): Promise<KubeClient> {
     const kc = new KubeConfig();
@@ -78,7 +89,7 @@ export class KubeClient {
     return KubeClient.fromKubeConfigObject(kc);
   }
 
-  private static async fromKubeConfigObject(kc: KubeConfig): Promise<KubeClient> {
+  private static async fromKubeConfigObject(kc: KubeConfig, transport: { http1?: boolean } = {}): Promise<KubeClient> {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster');
     const opts: HttpsRequestOptions = {};
@@ -90,6 +101,7 @@ export class KubeClient {
       headersTimeout: 60_000,
       keepAliveTimeout: 30_000,
       connections: 64,
+      ...(transport.http1 ? { allowH2: false } : {}),
     });
     return new KubeClient(kc, cluster.server, dispatcher);
   }
@@ -151,6 +163,25 @@ export class KubeClient {
     let body: unknown = text;
     try { body = text ? JSON.parse(text) : undefined; } catch { /* not JSON: keep the text */ }
     return { statusCode: res.statusCode, headers: res.headers, body };
+  }
+
+  /**
+   * Forwards a request as it came (a path with its raw query string, the caller's headers, a body stream) with this
+   * client's credentials, and hands back the live response, body unread: for a proxy that streams both ways (the
+   * hub's clusters/proxy). No timeout but the response headers': a stream ends when either side ends it.
+   */
+  async forward(method: Dispatcher.HttpMethod, pathAndQuery: string, args: { headers: Record<string, string | string[]>; body?: Dispatcher.DispatchOptions['body']; signal?: AbortSignal }): Promise<Dispatcher.ResponseData> {
+    const started = performance.now();
+    try {
+      const res = await request(`${this.server}${pathAndQuery}`, {
+        method, headers: { ...args.headers, ...(await this.headers()) }, body: args.body ?? null, dispatcher: this.dispatcher, signal: args.signal,
+      });
+      this.observe?.(method, res.statusCode, (performance.now() - started) / 1000);
+      return res;
+    } catch (err) {
+      this.observe?.(method, 0, (performance.now() - started) / 1000);
+      throw err;
+    }
   }
 
   /** A JSON request; a non-2xx answer throws KubeApiError with the server's Status. */

@@ -1,0 +1,336 @@
+// The six data service kinds (DESIGN.md section 2) described once: what every service has (engine version, topology,
+// compute, storage, placement on a member cluster, engine parameters, a status that mirrors the engine objects) and
+// what each kind adds (its topology, its options, its columns, the Operations it supports and how it scales).
+// hack/service-crds.ts writes each kind's storage CRD (crds/hub/) from this, apiserver/resources/services.ts builds
+// each kind's resource module from it, and apiserver/resources/operations.ts validates Operations against it.
+import type { JsonSchema } from '../crds.ts';
+import { str, type Column, type PublicObject } from './types.ts';
+
+/** Workflows an Operation runs on a service (operations.ts). */
+export const OPERATION_TYPES = [
+  'Create', 'Scale', 'Restart', 'Start', 'Stop', 'Switchover', 'Failover', 'Upgrade', 'Reconfigure', 'Backup', 'Restore',
+  'CreateDatabase', 'DropDatabase', 'CreateUser', 'AlterUser', 'DropUser', 'Grant',
+] as const;
+export type OperationType = (typeof OPERATION_TYPES)[number];
+
+const LIFECYCLE: OperationType[] = ['Create', 'Scale', 'Restart', 'Start', 'Stop', 'Upgrade', 'Reconfigure'];
+
+/** One number of a topology an Operation of type Scale may change (`spec.scale.replicas`, `spec.scale.shards`). */
+export interface ScaleField {
+  /** Where the number lives in the service's spec, e.g. ['topology', 'replicas']. */
+  path: string[];
+  /** Its value when the spec leaves it out (the CRD's default). */
+  default: (spec: Record<string, unknown>) => number;
+  min: number;
+  max: number;
+  odd?: boolean;
+  /** What the number counts, for messages: "servers", "brokers". */
+  noun: string;
+  /** Why it cannot change for this spec (e.g. a standalone topology), or undefined. */
+  fixed?: (spec: Record<string, unknown>) => string | undefined;
+}
+
+export interface ServiceKind {
+  plural: string;
+  singular: string;
+  kind: string;
+  shortNames: string[];
+  /** The engine as people name it: "MySQL". */
+  title: string;
+  description: string;
+  /** Engine template families this kind runs (`<family>-<version>` in config/templates). */
+  families: string[];
+  /** The template family a spec asks for. */
+  family(spec: Record<string, unknown>): string;
+  versionExample: string;
+  /** Fields of spec beside the shared ones (e.g. Elasticsearch's distribution). */
+  specFields?: Record<string, JsonSchema>;
+  topology: JsonSchema;
+  /** spec.options beside parameters. */
+  options?: Record<string, JsonSchema>;
+  /** What spec.options.parameters configure, for their description. */
+  parametersOf: string;
+  /** CEL rules on spec (messages start with the field path). */
+  specRules?: { rule: string; message: string }[];
+  /** status fields beside the shared ones. */
+  statusFields?: Record<string, JsonSchema>;
+  /** Columns after Name, and extra columns shown with -o wide. */
+  columns: Column[];
+  wideColumns?: Column[];
+  /** Templates beyond the engine's own that a spec needs (e.g. Sentinel's), with the field that asks for them. */
+  extraTemplates?(spec: Record<string, unknown>): { template: string; field: string }[];
+  operations: OperationType[];
+  scale: { replicas: ScaleField; shards?: ScaleField };
+}
+
+// ---- schema pieces ----------------------------------------------------------------------------------------------
+
+const QUANTITY = '^[+]?[0-9]+(\\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$';
+export const quantity = (description: string, extra: JsonSchema = {}): JsonSchema => ({
+  'x-kubernetes-int-or-string': true, anyOf: [{ type: 'integer' }, { type: 'string' }], pattern: QUANTITY, ...extra, description,
+});
+const int = (minimum: number, maximum: number, description: string, extra: JsonSchema = {}): JsonSchema => ({ type: 'integer', format: 'int32', minimum, maximum, ...extra, description });
+const conditions: JsonSchema = {
+  type: 'array', 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'],
+  items: {
+    type: 'object', required: ['type', 'status'],
+    properties: {
+      type: { type: 'string' }, status: { type: 'string' }, reason: { type: 'string' }, message: { type: 'string' },
+      lastTransitionTime: { type: 'string', format: 'date-time' }, observedGeneration: { type: 'integer', format: 'int64' },
+    },
+  },
+};
+
+/** spec and status of a service kind: the shared fields with the kind's own. Pure. */
+export function serviceSchema(k: ServiceKind): JsonSchema {
+  const spec: JsonSchema = {
+    type: 'object',
+    required: ['version', 'placement'],
+    ...(k.specRules?.length ? { 'x-kubernetes-validations': k.specRules } : {}),
+    properties: {
+      ...k.specFields,
+      version: {
+        type: 'string', maxLength: 32, pattern: '^[0-9]+\\.[0-9]+$',
+        description: `${k.title} version, e.g. "${k.versionExample}"; the hub must have an engine template ${k.families.length > 1 ? '<distribution>' : k.families[0]}-<version>.`,
+      },
+      // Objects default to {} so the defaults of their fields apply to a spec that leaves them out.
+      topology: { ...k.topology, default: {} },
+      resources: {
+        type: 'object', description: 'Compute resources of each server.',
+        properties: { cpu: quantity('CPU, e.g. "500m" or 2.'), memory: quantity('Memory, e.g. "4Gi".') },
+      },
+      storage: {
+        type: 'object',
+        default: {},
+        properties: {
+          size: quantity('Data volume size per server, e.g. "20Gi"; it may grow, never shrink.', {
+            default: '10Gi',
+            'x-kubernetes-validations': [{ rule: "type(self) != string || type(oldSelf) != string || !isQuantity(self) || !isQuantity(oldSelf) || quantity(self).compareTo(quantity(oldSelf)) >= 0", message: 'spec.storage.size: may only grow' }],
+          }),
+          storageClassName: { type: 'string', maxLength: 253, description: "A storage class of the cluster's spec.storageClasses (its default when left out)." },
+        },
+      },
+      placement: {
+        type: 'object', required: ['cluster'],
+        properties: {
+          cluster: { type: 'string', minLength: 1, maxLength: 253, description: 'The member Cluster the service runs on.' },
+          zones: { type: 'array', maxItems: 16, items: { type: 'string', maxLength: 63 }, 'x-kubernetes-list-type': 'set', description: "Zones of the cluster (its spec.zones) to spread the servers over." },
+          nodeGroup: { type: 'string', maxLength: 63, description: "A node group of the cluster (its spec.nodeGroups) to run on." },
+        },
+      },
+      options: {
+        type: 'object',
+        properties: {
+          ...k.options,
+          parameters: {
+            type: 'object', maxProperties: 256, additionalProperties: { type: 'string', maxLength: 1024 },
+            description: `${k.parametersOf} parameters, checked against the engine template.`,
+          },
+        },
+      },
+    },
+  };
+  const status: JsonSchema = {
+    type: 'object',
+    properties: {
+      observedGeneration: { type: 'integer', format: 'int64' },
+      phase: { type: 'string' },
+      ready: { type: 'string', description: 'ready servers / servers' },
+      ...k.statusFields,
+      conditions,
+    },
+  };
+  return {
+    type: 'object', description: k.description, required: ['spec'],
+    properties: { apiVersion: { type: 'string' }, kind: { type: 'string' }, metadata: { type: 'object' }, spec, status },
+  };
+}
+
+// ---- the kinds --------------------------------------------------------------------------------------------------
+
+const at = (o: PublicObject, ...path: string[]): unknown => path.reduce<unknown>((v, p) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[p] : undefined), o.spec);
+const num = (v: unknown, dflt: number | null = null) => (typeof v === 'number' ? v : dflt);
+const specNum = (spec: Record<string, unknown>, path: string[], dflt: number) => {
+  const v = path.reduce<unknown>((x, p) => (x && typeof x === 'object' ? (x as Record<string, unknown>)[p] : undefined), spec);
+  return typeof v === 'number' ? v : dflt;
+};
+const topo = (spec: Record<string, unknown>) => (spec.topology ?? {}) as Record<string, unknown>;
+const col = (name: string, description: string, cell: Column['cell'], type: Column['type'] = 'string'): Column => ({ name, type, description, cell });
+const versionCol = col('Version', 'Engine version.', (o) => str(o.spec?.version));
+/** Servers of a standalone-or-replicated topology: 1 when standalone, else spec.topology.replicas (default 2). */
+const modeReplicas = (spec: Record<string, unknown>) => (topo(spec).mode === 'standalone' ? 1 : specNum(spec, ['topology', 'replicas'], 2));
+const standaloneFixed = (title: string) => (spec: Record<string, unknown>) => (topo(spec).mode === 'standalone' ? `a standalone ${title} has one server; change spec.topology.mode first` : undefined);
+
+const mysql: ServiceKind = {
+  plural: 'mysqlservices', singular: 'mysqlservice', kind: 'MysqlService', shortNames: ['mysql'],
+  title: 'MySQL', description: 'A MySQL service of a project, placed on one member cluster.',
+  families: ['mysql'], family: () => 'mysql', versionExample: '8.0', parametersOf: 'my.cnf',
+  topology: {
+    type: 'object',
+    'x-kubernetes-validations': [{ rule: "!has(self.mode) || self.mode != 'standalone' || !has(self.replicas) || self.replicas == 1", message: 'spec.topology.replicas: must be 1 when spec.topology.mode is standalone' }],
+    properties: {
+      mode: { type: 'string', enum: ['standalone', 'async', 'semisync'], default: 'async', description: 'standalone: one server; async or semisync: a source and replicas.' },
+      replicas: int(1, 9, 'Number of MySQL servers, the source included (default: 1 for standalone, 2 otherwise).'),
+    },
+  },
+  options: {
+    proxysql: { type: 'object', description: 'ProxySQL in front of the servers.', properties: { enabled: { type: 'boolean' }, replicas: int(1, 5, 'ProxySQL instances.') } },
+  },
+  statusFields: { source: { type: 'string', description: 'The server that takes writes.' } },
+  columns: [
+    versionCol,
+    col('Mode', 'standalone, async or semisync.', (o) => str(at(o, 'topology', 'mode')) || 'async'),
+    col('Replicas', 'MySQL servers, the source included.', (o) => num(at(o, 'topology', 'replicas')) ?? (at(o, 'topology', 'mode') === 'standalone' ? 1 : 2), 'integer'),
+  ],
+  wideColumns: [col('Source', 'The server that takes writes.', (o) => str(o.status?.source))],
+  operations: [...LIFECYCLE, 'Switchover', 'Failover', 'Backup', 'Restore', 'CreateDatabase', 'DropDatabase', 'CreateUser', 'AlterUser', 'DropUser', 'Grant'],
+  scale: { replicas: { path: ['topology', 'replicas'], default: modeReplicas, min: 1, max: 9, noun: 'servers', fixed: standaloneFixed('MysqlService') } },
+};
+
+const redis: ServiceKind = {
+  plural: 'redisservices', singular: 'redisservice', kind: 'RedisService', shortNames: ['redis'],
+  title: 'Redis', description: 'A Redis service of a project (one server, or a master and replicas, optionally watched by Sentinel), placed on one member cluster.',
+  families: ['redis'], family: () => 'redis', versionExample: '7.2', parametersOf: 'redis.conf',
+  topology: {
+    type: 'object',
+    'x-kubernetes-validations': [{ rule: "!has(self.mode) || self.mode != 'standalone' || !has(self.replicas) || self.replicas == 1", message: 'spec.topology.replicas: must be 1 when spec.topology.mode is standalone' }],
+    properties: {
+      mode: { type: 'string', enum: ['standalone', 'replication'], default: 'replication', description: 'standalone: one server; replication: a master and replicas.' },
+      replicas: int(1, 9, 'Number of Redis servers, the master included (default: 1 for standalone, 2 otherwise).'),
+    },
+  },
+  options: {
+    sentinel: {
+      type: 'object', description: 'Redis Sentinel watching the master and failing over to a replica.',
+      'x-kubernetes-validations': [{ rule: '!has(self.quorum) || self.quorum <= (has(self.replicas) ? self.replicas : 3)', message: 'spec.options.sentinel.quorum: may not exceed spec.options.sentinel.replicas' }],
+      properties: {
+        enabled: { type: 'boolean' },
+        replicas: { type: 'integer', format: 'int32', enum: [3, 5, 7], default: 3, description: 'Sentinel instances: 3, 5 or 7.' },
+        quorum: int(1, 7, 'Sentinels that must agree the master is down (default: a majority).'),
+      },
+    },
+  },
+  specRules: [{
+    rule: "!has(self.options) || !has(self.options.sentinel) || !has(self.options.sentinel.enabled) || !self.options.sentinel.enabled || !has(self.topology) || !has(self.topology.mode) || self.topology.mode != 'standalone'",
+    message: 'spec.options.sentinel.enabled: Sentinel needs replicas: set spec.topology.mode to replication',
+  }],
+  statusFields: { master: { type: 'string', description: 'The server that takes writes.' } },
+  columns: [
+    versionCol,
+    col('Mode', 'standalone or replication.', (o) => str(at(o, 'topology', 'mode')) || 'replication'),
+    col('Replicas', 'Redis servers, the master included.', (o) => num(at(o, 'topology', 'replicas')) ?? (at(o, 'topology', 'mode') === 'standalone' ? 1 : 2), 'integer'),
+    col('Sentinels', 'Sentinel instances (0: no Sentinel).', (o) => (at(o, 'options', 'sentinel', 'enabled') === true ? num(at(o, 'options', 'sentinel', 'replicas'), 3) : 0), 'integer'),
+  ],
+  wideColumns: [col('Master', 'The server that takes writes.', (o) => str(o.status?.master))],
+  extraTemplates: (spec) => {
+    const s = ((spec.options ?? {}) as { sentinel?: { enabled?: boolean } }).sentinel;
+    return s?.enabled ? [{ template: `redis-sentinel-${str(spec.version)}`, field: 'spec.options.sentinel.enabled' }] : [];
+  },
+  operations: [...LIFECYCLE, 'Switchover', 'Failover', 'Backup', 'Restore'],
+  scale: { replicas: { path: ['topology', 'replicas'], default: modeReplicas, min: 1, max: 9, noun: 'servers', fixed: standaloneFixed('RedisService') } },
+};
+
+const rediscluster: ServiceKind = {
+  plural: 'redisclusterservices', singular: 'redisclusterservice', kind: 'RedisClusterService', shortNames: ['rediscluster'],
+  title: 'Redis', description: 'A Redis Cluster service of a project (hash slots over shards, each a master and its replicas), placed on one member cluster.',
+  families: ['redis'], family: () => 'redis', versionExample: '7.2', parametersOf: 'redis.conf',
+  topology: {
+    type: 'object',
+    properties: {
+      shards: int(3, 128, 'Number of shards (masters owning hash slots); at least 3.', { default: 3 }),
+      replicasPerShard: int(0, 5, 'Replicas of each shard\'s master.', { default: 1 }),
+    },
+  },
+  statusFields: { slotsAssigned: { type: 'integer', format: 'int32', description: 'Hash slots assigned (16384 when complete).' } },
+  columns: [
+    versionCol,
+    col('Shards', 'Shards (masters owning hash slots).', (o) => num(at(o, 'topology', 'shards'), 3), 'integer'),
+    col('Replicas Per Shard', 'Replicas of each master.', (o) => num(at(o, 'topology', 'replicasPerShard'), 1), 'integer'),
+  ],
+  wideColumns: [col('Slots', 'Hash slots assigned.', (o) => num(o.status?.slotsAssigned), 'integer')],
+  operations: [...LIFECYCLE, 'Failover', 'Backup', 'Restore'],
+  scale: {
+    replicas: { path: ['topology', 'replicasPerShard'], default: (s) => specNum(s, ['topology', 'replicasPerShard'], 1), min: 0, max: 5, noun: 'replicas per shard' },
+    shards: { path: ['topology', 'shards'], default: (s) => specNum(s, ['topology', 'shards'], 3), min: 3, max: 128, noun: 'shards' },
+  },
+};
+
+const kafka: ServiceKind = {
+  plural: 'kafkaservices', singular: 'kafkaservice', kind: 'KafkaService', shortNames: ['kafka'],
+  title: 'Kafka', description: 'A Kafka service of a project (KRaft: brokers, and controllers of their own or among the brokers), placed on one member cluster.',
+  families: ['kafka'], family: () => 'kafka', versionExample: '3.9', parametersOf: 'server.properties',
+  topology: {
+    type: 'object',
+    properties: {
+      brokers: int(1, 32, 'Number of brokers.', { default: 3 }),
+      dedicatedControllers: { type: 'integer', format: 'int32', enum: [0, 1, 3, 5], default: 0, description: 'KRaft controllers of their own: 0 (the default) makes the first brokers (up to 3) the controllers too.' },
+    },
+  },
+  options: {
+    defaultReplicationFactor: int(1, 5, 'Replication factor of topics created without one; at most the number of brokers.'),
+  },
+  specRules: [{
+    rule: '!has(self.options) || !has(self.options.defaultReplicationFactor) || self.options.defaultReplicationFactor <= (has(self.topology) && has(self.topology.brokers) ? self.topology.brokers : 3)',
+    message: 'spec.options.defaultReplicationFactor: may not exceed spec.topology.brokers',
+  }],
+  statusFields: { controller: { type: 'string', description: 'The active KRaft controller.' } },
+  columns: [
+    versionCol,
+    col('Brokers', 'Kafka brokers.', (o) => num(at(o, 'topology', 'brokers'), 3), 'integer'),
+    col('Controllers', 'KRaft controllers of their own (0: among the brokers).', (o) => num(at(o, 'topology', 'dedicatedControllers'), 0), 'integer'),
+  ],
+  wideColumns: [col('Active Controller', 'The active KRaft controller.', (o) => str(o.status?.controller))],
+  operations: [...LIFECYCLE],
+  scale: { replicas: { path: ['topology', 'brokers'], default: (s) => specNum(s, ['topology', 'brokers'], 3), min: 1, max: 32, noun: 'brokers' } },
+};
+
+const zookeeper: ServiceKind = {
+  plural: 'zookeeperservices', singular: 'zookeeperservice', kind: 'ZookeeperService', shortNames: ['zk'],
+  title: 'ZooKeeper', description: 'A ZooKeeper ensemble of a project, placed on one member cluster.',
+  families: ['zookeeper'], family: () => 'zookeeper', versionExample: '3.8', parametersOf: 'zoo.cfg',
+  topology: {
+    type: 'object',
+    properties: {
+      replicas: int(1, 7, 'Number of servers: 1, 3, 5 or 7 (an ensemble needs a majority).', {
+        default: 3,
+        'x-kubernetes-validations': [{ rule: 'self % 2 == 1', message: 'spec.topology.replicas: must be odd (1, 3, 5 or 7): an ensemble needs a majority' }],
+      }),
+    },
+  },
+  statusFields: { leader: { type: 'string', description: 'The server that leads the ensemble.' } },
+  columns: [versionCol, col('Replicas', 'ZooKeeper servers.', (o) => num(at(o, 'topology', 'replicas'), 3), 'integer')],
+  wideColumns: [col('Leader', 'The server that leads the ensemble.', (o) => str(o.status?.leader))],
+  operations: [...LIFECYCLE],
+  scale: { replicas: { path: ['topology', 'replicas'], default: (s) => specNum(s, ['topology', 'replicas'], 3), min: 1, max: 7, odd: true, noun: 'servers' } },
+};
+
+const elasticsearch: ServiceKind = {
+  plural: 'elasticsearchservices', singular: 'elasticsearchservice', kind: 'ElasticsearchService', shortNames: ['es'],
+  title: 'Elasticsearch (or OpenSearch)', description: 'An Elasticsearch or OpenSearch service of a project, placed on one member cluster.',
+  families: ['elasticsearch', 'opensearch'], family: (spec) => (spec.distribution === 'opensearch' ? 'opensearch' : 'elasticsearch'),
+  versionExample: '8.17', parametersOf: 'elasticsearch.yml (opensearch.yml)',
+  specFields: {
+    distribution: { type: 'string', enum: ['elasticsearch', 'opensearch'], default: 'elasticsearch', description: 'elasticsearch, or opensearch (its open-source fork, e.g. version "2.19").' },
+  },
+  topology: {
+    type: 'object',
+    properties: {
+      dataNodes: int(1, 32, 'Number of data nodes.', { default: 3 }),
+      dedicatedMasters: { type: 'integer', format: 'int32', enum: [0, 3], default: 0, description: 'Master-eligible nodes of their own: 0 (the default: the data nodes are master-eligible) or 3.' },
+    },
+  },
+  statusFields: { health: { type: 'string', enum: ['green', 'yellow', 'red'], description: 'The cluster health.' } },
+  columns: [
+    col('Distribution', 'elasticsearch or opensearch.', (o) => str(o.spec?.distribution) || 'elasticsearch'),
+    versionCol,
+    col('Data Nodes', 'Data nodes.', (o) => num(at(o, 'topology', 'dataNodes'), 3), 'integer'),
+    col('Masters', 'Dedicated master nodes (0: the data nodes).', (o) => num(at(o, 'topology', 'dedicatedMasters'), 0), 'integer'),
+  ],
+  wideColumns: [col('Health', 'The cluster health.', (o) => str(o.status?.health))],
+  operations: [...LIFECYCLE, 'Backup', 'Restore'],
+  scale: { replicas: { path: ['topology', 'dataNodes'], default: (s) => specNum(s, ['topology', 'dataNodes'], 3), min: 1, max: 32, noun: 'data nodes' } },
+};
+
+export const SERVICE_KINDS: readonly ServiceKind[] = [mysql, redis, rediscluster, kafka, zookeeper, elasticsearch];
+
+export const serviceKindOf = (kind: string): ServiceKind | undefined => SERVICE_KINDS.find((k) => k.kind === kind);

@@ -1,0 +1,87 @@
+// The six data service resources (mysqlservices, redisservices, redisclusterservices, kafkaservices,
+// zookeeperservices, elasticsearchservices), one module each in shape, built from their description in
+// service-kinds.ts: the columns every service shows around its own, and the checks that need the world: the
+// Cluster exists, takes new services, has the zones, node group and storage class asked for, and the hub has an
+// engine template for the version (and for what the options add, e.g. Sentinel's).
+import type { StatusCause } from '../status.ts';
+import { SERVICE_KINDS, type ServiceKind } from './service-kinds.ts';
+import { ageColumn, ALL_VERBS, nameColumn, str, type Column, type HookContext, type PublicObject, type ResourceDefinition } from './types.ts';
+
+const placementOf = (o: PublicObject | undefined) => (o?.spec?.placement ?? {}) as { cluster?: string; zones?: string[]; nodeGroup?: string };
+const named = (list: unknown) => (Array.isArray(list) ? (list as { name?: string }[]).map((x) => x?.name ?? '') : undefined);
+const quoted = (xs: string[]) => xs.map((x) => `"${x}"`).join(', ');
+
+/** Placement checks against the Cluster: it exists, takes new services, and has what the service asks for. */
+export function placementCauses(obj: PublicObject, old: PublicObject | undefined, ctx: HookContext): StatusCause[] {
+  const causes: StatusCause[] = [];
+  const p = placementOf(obj);
+  if (!p.cluster) return causes;
+  const cluster = ctx.lookup('clusters', p.cluster);
+  if (!cluster) return [{ reason: 'FieldValueNotFound', field: 'spec.placement.cluster', message: `Not found: "${p.cluster}": no Cluster of that name` }];
+  if (cluster.spec?.unschedulable === true && p.cluster !== placementOf(old).cluster) {
+    causes.push({ reason: 'FieldValueInvalid', field: 'spec.placement.cluster', message: `Invalid value: "${p.cluster}": the cluster takes no new services (unschedulable)` });
+  }
+  const zones = Array.isArray(cluster.spec?.zones) ? (cluster.spec.zones as string[]) : undefined;
+  for (const [i, z] of (p.zones ?? []).entries()) {
+    if (zones && !zones.includes(z)) causes.push({ reason: 'FieldValueNotSupported', field: `spec.placement.zones[${i}]`, message: `Unsupported value: "${z}": supported values: ${quoted(zones)}` });
+  }
+  if (p.nodeGroup) {
+    const groups = named(cluster.spec?.nodeGroups) ?? [];
+    if (!groups.includes(p.nodeGroup)) {
+      causes.push({ reason: 'FieldValueNotSupported', field: 'spec.placement.nodeGroup', message: `Unsupported value: "${p.nodeGroup}": ${groups.length ? `supported values: ${quoted(groups)}` : `the Cluster "${p.cluster}" declares no node groups`}` });
+    }
+  }
+  const sc = str((obj.spec?.storage as { storageClassName?: string } | undefined)?.storageClassName);
+  const classes = named(cluster.spec?.storageClasses);
+  if (sc && classes?.length && !classes.includes(sc)) {
+    causes.push({ reason: 'FieldValueNotSupported', field: 'spec.storage.storageClassName', message: `Unsupported value: "${sc}": supported values: ${quoted(classes)}` });
+  }
+  return causes;
+}
+
+/** The engine template checks: `<family>-<version>`, and the templates the options add. */
+export function templateCauses(k: ServiceKind, obj: PublicObject, ctx: HookContext): StatusCause[] {
+  const spec = obj.spec ?? {};
+  const version = str(spec.version);
+  if (!version) return [];
+  const causes: StatusCause[] = [];
+  const family = k.family(spec);
+  if (!ctx.engineTemplates.has(`${family}-${version}`)) {
+    const known = [...ctx.engineTemplates].filter((t) => t.startsWith(`${family}-`) && /^\d/.test(t.slice(family.length + 1))).map((t) => t.slice(family.length + 1)).sort();
+    causes.push({ reason: 'FieldValueNotSupported', field: 'spec.version', message: `Unsupported value: "${version}": no engine template ${family}-${version}; supported values: ${quoted(known)}` });
+    return causes;
+  }
+  for (const extra of k.extraTemplates?.(spec) ?? []) {
+    if (!ctx.engineTemplates.has(extra.template)) causes.push({ reason: 'FieldValueInvalid', field: extra.field, message: `Invalid value: true: no engine template ${extra.template} for version "${version}"` });
+  }
+  return causes;
+}
+
+const commonColumns: Column[] = [
+  { name: 'Cluster', type: 'string', description: 'The member cluster it runs on.', cell: (o) => str(placementOf(o).cluster) },
+  { name: 'Ready', type: 'string', description: 'Ready servers / servers.', cell: (o) => str(o.status?.ready) },
+  { name: 'Phase', type: 'string', description: 'Lifecycle phase.', cell: (o) => str(o.status?.phase) },
+];
+
+export function serviceResource(k: ServiceKind): ResourceDefinition {
+  return {
+    plural: k.plural,
+    singular: k.singular,
+    kind: k.kind,
+    listKind: `${k.kind}List`,
+    namespaced: true,
+    shortNames: k.shortNames,
+    categories: ['upm'],
+    verbs: ALL_VERBS,
+    subresources: ['status'],
+    columns: [nameColumn, ...k.columns, ...commonColumns, ...(k.wideColumns ?? []).map((c) => ({ ...c, priority: 1 })), ageColumn],
+    fieldLabels: {
+      'spec.placement.cluster': (o) => str(placementOf(o).cluster),
+      'spec.version': (o) => str(o.spec?.version),
+      'status.phase': (o) => str(o.status?.phase),
+    },
+    validate: (obj, old, ctx) => [...placementCauses(obj, old, ctx), ...templateCauses(k, obj, ctx)],
+  };
+}
+
+export const SERVICES: readonly ResourceDefinition[] = SERVICE_KINDS.map(serviceResource);

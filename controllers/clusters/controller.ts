@@ -1,0 +1,86 @@
+// The clusters controller (hub): a heartbeat for every member Cluster. Each period it probes the member through
+// the kubeconfig its spec.credentials names (controllers/clusters/probe.ts) and records what it saw: the Ready
+// condition, phase, version, node count and the last heartbeat, with an Event whenever Ready changes. The member is
+// never flooded: one probe in flight per member, one per period (backing off while it does not answer), none for a
+// change of the Cluster's spec, and a status write only when something changed or once a report period.
+import type { Cluster } from '../../lib/api/internal.upm.io.generated.ts';
+import { ClusterResource } from '../../lib/api/internal.upm.io.generated.ts';
+import type { Condition } from '../../lib/conditions.ts';
+import type { ReconcileResult, Reconciler } from '../../lib/controller.ts';
+import type { EventRecorder } from '../../lib/events.ts';
+import type { Store } from '../../lib/informer.ts';
+import type { KubeClient } from '../../lib/kube/client.ts';
+import type { MemberClients } from '../../lib/kube/member-clients.ts';
+import { HEARTBEAT_REASONS, nextStatus, probeCondition, probeDue, probeInterval, type ClusterStatus, type Pace, type ProbeResult, type ProbeState } from './health.ts';
+import { probeMember } from './probe.ts';
+
+export interface ClustersDeps {
+  client: KubeClient;
+  events: EventRecorder;
+  clusters: Store<Cluster>;
+  members: MemberClients;
+  /** The namespace of the credentials Secrets. */
+  namespace: string;
+  pace: Pace;
+  /** The heartbeat time is recorded at least this often while the member answers. */
+  reportMs: number;
+  /** Each request of a probe. */
+  timeoutMs: number;
+  probe?: (client: KubeClient, timeoutMs: number) => Promise<ProbeResult>;
+  now?: () => Date;
+}
+
+export function clustersReconciler(d: ClustersDeps): Reconciler {
+  const probes = new Map<string, ProbeState>();
+  const probe = d.probe ?? probeMember;
+  const now = d.now ?? (() => new Date());
+
+  return async (name): Promise<ReconcileResult> => {
+    const stored = d.clusters.get(name);
+    if (!stored || stored.metadata.deletionTimestamp) {
+      probes.delete(name);
+      d.members.retain(d.clusters.list().map((c) => c.spec?.credentials));
+      return;
+    }
+    const cluster = { ...stored, apiVersion: 'internal.upm.io/v1alpha1', kind: 'Cluster' } as Cluster;
+    const gen = cluster.metadata.generation;
+    const status = cluster.status as ClusterStatus | undefined;
+    const member = await d.members.resolve(cluster.spec?.credentials);
+    if ('reason' in member) {
+      probes.delete(name);
+      const ready = status?.conditions?.find((c) => c.type === 'Ready');
+      // Without credentials the hub has nothing to say; a Ready condition someone else reports stays theirs.
+      if (member.reason === 'NoCredentials' && ready?.reason && !HEARTBEAT_REASONS.has(ready.reason)) return;
+      await record(d, cluster, status, { type: 'Ready', status: 'Unknown', reason: member.reason, message: member.message }, undefined, gen, now());
+      return; // a new or changed Secret, or a change of spec.credentials, brings the cluster back
+    }
+
+    const state = probes.get(name);
+    const wait = probeDue(state, member.secretVersion, Date.now(), d.pace);
+    if (wait > 0) {
+      // No probe for a spec change: the member's health did not change with it; observedGeneration does.
+      if (status?.observedGeneration !== gen && status?.conditions?.some((c) => c.type === 'Ready')) {
+        const ready = status.conditions.find((c) => c.type === 'Ready') as Condition;
+        await record(d, cluster, status, ready, undefined, gen, now());
+      }
+      return { requeueAfterMs: wait };
+    }
+    const started = Date.now();
+    const result = await probe(member.client, d.timeoutMs);
+    const failures = result.outcome === 'unreachable' ? (state?.failures ?? 0) + 1 : 0;
+    probes.set(name, { lastAt: started, failures, credentials: member.secretVersion });
+    const secret = `Secret ${d.namespace}/${cluster.spec?.credentials?.secretName ?? ''}`;
+    await record(d, cluster, status, probeCondition(result, secret), result, gen, now());
+    return { requeueAfterMs: probeInterval(failures, d.pace) };
+  };
+}
+
+async function record(d: ClustersDeps, cluster: Cluster, current: ClusterStatus | undefined, cond: Omit<Condition, 'lastTransitionTime'>, probe: ProbeResult | undefined, gen: number | undefined, now: Date): Promise<void> {
+  const { status, write } = nextStatus(current, cond, probe, gen, now, d.reportMs);
+  if (!write) return;
+  await d.client.patch(ClusterResource, cluster.metadata.name ?? '', { status }, 'merge', { subresource: 'status' });
+  const before = current?.conditions?.find((c) => c.type === 'Ready');
+  if (before?.status === cond.status && before.reason === cond.reason) return;
+  if (cond.status === 'True') await d.events.record(cluster, 'Normal', 'ClusterReady', cond.message ?? '');
+  else await d.events.record(cluster, 'Warning', cond.reason ?? 'ClusterNotReady', cond.message ?? '');
+}

@@ -1,0 +1,74 @@
+// Clients for member clusters, built from the kubeconfigs the hub keeps in Secrets (a Cluster's
+// spec.credentials names one). One client per Secret version: a rotated kubeconfig gets a new client at its next
+// use, and the old one is closed once the requests it carries (a proxied watch) have ended. Shared by the hub's
+// API server (clusters/proxy) and the clusters controller (heartbeat).
+import type { Store } from '../informer.ts';
+import { KubeClient } from './client.ts';
+import type { KubeObject } from './types.ts';
+
+/** The Secret key that holds the kubeconfig unless spec.credentials.key names another. */
+export const KUBECONFIG_KEY = 'kubeconfig';
+
+export interface CredentialsRef { secretName?: string; key?: string }
+export interface Secret extends KubeObject { data?: Record<string, string> }
+
+export type MemberClient =
+  | { client: KubeClient; secretVersion: string }
+  | { reason: 'NoCredentials' | 'CredentialsNotFound' | 'CredentialsInvalid'; message: string };
+
+export class MemberClients {
+  private readonly secrets: Pick<Store<Secret>, 'get'>;
+  private readonly namespace: string;
+  private readonly clients = new Map<string, { version: string; client: Promise<KubeClient> }>();
+
+  constructor(secrets: Pick<Store<Secret>, 'get'>, namespace: string) {
+    this.secrets = secrets;
+    this.namespace = namespace;
+  }
+
+  /** The client for these credentials, or why there is none, in words that name the field at fault. */
+  async resolve(ref: CredentialsRef | undefined): Promise<MemberClient> {
+    if (!ref?.secretName) return { reason: 'NoCredentials', message: 'spec.credentials: not set: the hub has no way to reach this cluster' };
+    const where = `Secret ${this.namespace}/${ref.secretName}`;
+    const secret = this.secrets.get(`${this.namespace}/${ref.secretName}`);
+    if (!secret) return { reason: 'CredentialsNotFound', message: `spec.credentials.secretName: ${where} not found` };
+    const key = ref.key || KUBECONFIG_KEY;
+    const data = secret.data?.[key];
+    if (!data) return { reason: 'CredentialsInvalid', message: `spec.credentials.key: ${where} has no key "${key}"` };
+    const version = `${secret.metadata.uid ?? ''}/${secret.metadata.resourceVersion ?? ''}/${key}`;
+    const cacheKey = `${ref.secretName}/${key}`;
+    let entry = this.clients.get(cacheKey);
+    if (!entry || entry.version !== version) {
+      const old = entry;
+      // HTTP/1.1: every Impersonate-Group and -Extra value in a header of its own (see fromKubeconfigText).
+      entry = { version, client: KubeClient.fromKubeconfigText(Buffer.from(data, 'base64').toString('utf8'), { http1: true }) };
+      this.clients.set(cacheKey, entry);
+      // Requests still running on the old client (a proxied watch) finish first: close() waits for them.
+      if (old) void old.client.then((c) => c.close(), () => undefined);
+    }
+    try {
+      return { client: await entry.client, secretVersion: version };
+    } catch (err) {
+      if (this.clients.get(cacheKey) === entry) this.clients.delete(cacheKey);
+      // The kubeconfig parser's words, without the Secret's contents.
+      const why = err instanceof Error ? err.message.split('\n')[0]?.slice(0, 200) : 'unreadable';
+      return { reason: 'CredentialsInvalid', message: `spec.credentials.secretName: the kubeconfig in ${where} is not usable: ${why}` };
+    }
+  }
+
+  /** Drops the clients of Secrets no Cluster uses any more. */
+  retain(inUse: Iterable<CredentialsRef | undefined>): void {
+    const keep = new Set([...inUse].map((r) => (r?.secretName ? `${r.secretName}/${r.key || KUBECONFIG_KEY}` : '')));
+    for (const [k, entry] of this.clients) {
+      if (keep.has(k)) continue;
+      this.clients.delete(k);
+      void entry.client.then((c) => c.close(), () => undefined);
+    }
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.clients.values()];
+    this.clients.clear();
+    await Promise.all(all.map((e) => e.client.then((c) => c.close(), () => undefined)));
+  }
+}

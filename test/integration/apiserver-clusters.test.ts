@@ -1,0 +1,233 @@
+// Member clusters through the public API, with the real kubectl against the real management cluster and the real
+// member clusters: the local system registers member1 and member2 as an administrator would (an identity on the
+// member that may impersonate, its kubeconfig in a Secret, a Cluster naming it); the hub's heartbeat reports their
+// health from their /readyz, names the field when the credentials are missing, unusable or refused, and never
+// floods a member; clusters/proxy forwards any request, watches included, to the member as the caller, so the
+// member's RBAC decides, after the hub's own RBAC allowed the caller the proxy.
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { parse, stringify } from 'yaml';
+import { freePort } from '../../hack/local/ports.ts';
+import { waitFor } from '../../lib/wait.ts';
+import { testState, uniqueName } from '../env.ts';
+import { asUser, closeAgents, describeHub, direct, frontProxyCert, hubState, kubectlAs, kubectlOkAs, kubectlStream, userKubeconfig } from '../hub.ts';
+import { kubectl, kubectlOk } from '../kubectl.ts';
+
+const k = (args: string[], input?: string) => kubectlAs(undefined, args, input);
+const ok = (args: string[], input?: string) => kubectlOkAs(undefined, args, input);
+const json = <T>(s: string) => JSON.parse(s) as T;
+const GV = '/apis/upm.io/v1alpha1';
+const proxyPath = (cluster: string, path = '') => `${GV}/clusters/${cluster}/proxy${path}`;
+
+interface ClusterObj {
+  spec: { credentials?: { secretName: string }; zones?: string[]; region?: string; nodeGroups?: { name: string; zone?: string }[]; storageClasses?: { name: string; default?: boolean }[] };
+  status?: { phase?: string; kubernetesVersion?: string; nodes?: number; lastHeartbeatTime?: string; conditions?: { type: string; status: string; reason?: string; message?: string }[] };
+}
+const ready = (c: ClusterObj) => c.status?.conditions?.find((x) => x.type === 'Ready');
+const getCluster = async (name: string) => json<ClusterObj>(await ok(['get', 'cluster', name, '-o', 'json']));
+const waitReady = (name: string, status: string, reason: string) => waitFor(`cluster ${name} Ready=${status} (${reason})`, async () => {
+  const r = ready(await getCluster(name));
+  return r?.status === status && r.reason === reason;
+}, { timeoutMs: 45_000, intervalMs: 300 });
+
+/** GET /readyz requests a member's kube-apiserver has answered, from its own metrics. */
+async function readyzCount(member: string): Promise<number> {
+  const text = await kubectlOk(member, ['get', '--raw', '/metrics']);
+  return text.split('\n').filter((l) => l.startsWith('apiserver_request_total{') && l.includes('subresource="/readyz"') && l.includes('verb="GET"'))
+    .reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
+}
+
+describeHub('member clusters: registration, heartbeat and clusters/proxy', () => {
+  const suffix = uniqueName('x').slice(2);
+  const ns = `px-${suffix}`;
+  const team = `px-team-${suffix}`;
+  const [pia, nina, gil] = ['pia', 'nina', 'gil'].map((u) => `${u}-${suffix}`) as [string, string, string];
+  const kc: Record<string, string> = {};
+  const extra: string[] = [];
+  const mgmt = () => testState().clusters.mgmt?.server ?? '';
+
+  beforeAll(async () => {
+    kc[pia] = await userKubeconfig(pia, [team]);
+    kc[nina] = await userKubeconfig(nina);
+    kc[gil] = await userKubeconfig(gil);
+    await kubectlOk('member1', ['create', 'namespace', ns]);
+    await kubectlOk('member1', ['create', 'configmap', 'settings', '-n', ns, '--from-literal=color=blue']);
+    // pia may use the proxy (the ClusterRole shipped for it); gil only GET on member1.
+    await ok(['create', 'clusterrolebinding', `proxy-${pia}`, '--clusterrole=upm-cluster-proxy', `--user=${pia}`]);
+    await ok(['create', 'clusterrole', `proxy-get-${gil}`, '--verb=get', '--resource=clusters.upm.io/proxy', '--resource-name=member1']);
+    await ok(['create', 'clusterrolebinding', `proxy-get-${gil}`, `--clusterrole=proxy-get-${gil}`, `--user=${gil}`]);
+  });
+
+  afterAll(async () => {
+    await kubectl('member1', ['delete', 'namespace', ns, '--wait=false']);
+    await k(['delete', 'clusterrolebinding', `proxy-${pia}`, `proxy-get-${gil}`, '--ignore-not-found']);
+    await k(['delete', 'clusterrole', `proxy-get-${gil}`, '--ignore-not-found']);
+    for (const c of extra) {
+      await k(['delete', 'cluster', c, '--ignore-not-found', '--wait=false']);
+      await k(['delete', 'secret', `${c}-kubeconfig`, '-n', 'upm-system', '--ignore-not-found']);
+    }
+    await closeAgents();
+  });
+
+  it('registers the members with their credentials, zones, node groups and storage classes, Ready from a heartbeat', async () => {
+    expect(hubState().members).toEqual(['member1', 'member2']);
+    for (const m of hubState().members) await waitReady(m, 'True', 'Healthy');
+    const c = await getCluster('member1');
+    expect(c.spec.credentials).toEqual({ secretName: 'member1-kubeconfig', key: 'kubeconfig' });
+    expect(c.spec.zones).toEqual(['zone-a', 'zone-b', 'zone-c']);
+    expect(c.spec.nodeGroups?.map((g) => `${g.name}@${g.zone}`)).toEqual(['zone-a@zone-a', 'zone-b@zone-b', 'zone-c@zone-c']);
+    expect(c.spec.storageClasses).toEqual([{ name: 'kwok-volume', default: true }]);
+    expect(c.status).toMatchObject({ phase: 'Ready', nodes: 3, kubernetesVersion: expect.stringMatching(/^v1\.\d+\.\d+/) });
+    expect(Date.now() - Date.parse(c.status?.lastHeartbeatTime ?? '')).toBeLessThan(120_000);
+    expect(ready(c)?.message).toMatch(/^the member answered \/readyz: ok \(v1\.\d+\.\d+, 3 nodes\)$/);
+    // The credentials stay in the Secret: the Cluster only names it.
+    expect(await ok(['get', 'cluster', 'member1', '-o', 'yaml'])).not.toMatch(/token|certificate-authority/);
+    const table = await ok(['get', 'clusters', 'member1', 'member2']);
+    expect(table.split('\n')[0]).toMatch(/^NAME\s+REGION\s+READY\s+VERSION\s+NODES\s+AGE$/);
+    expect(table).toMatch(/member1\s+local\s+True\s+v1\.\d+\.\d+\s+3\s/);
+    expect((await ok(['get', 'clusters', 'member1', '-o', 'wide'])).split('\n')[0]).toMatch(/HEARTBEAT\s+ZONES\s+NODE GROUPS\s+STORAGE CLASSES\s+AGE$/);
+    expect(await ok(['describe', 'cluster', 'member2'])).toMatch(/Normal\s+ClusterReady\s+.*the member answered \/readyz: ok/);
+  });
+
+  it('names the field when the credentials are missing, unusable or refused, and recovers when they are fixed', async () => {
+    const name = uniqueName('mc');
+    extra.push(name);
+    const secret = `${name}-kubeconfig`;
+    const good = parse(Buffer.from(await ok(['get', 'secret', 'member2-kubeconfig', '-n', 'upm-system', '-o', 'jsonpath={.data.kubeconfig}']), 'base64').toString()) as {
+      clusters: { cluster: { server: string } }[]; users: { user: { token: string } }[];
+    };
+    const putSecret = (data: Record<string, string>) => ok(['apply', '--server-side', '--force-conflicts', '-f', '-'], JSON.stringify({
+      apiVersion: 'v1', kind: 'Secret', metadata: { name: secret, namespace: 'upm-system' }, type: 'Opaque',
+      data: Object.fromEntries(Object.entries(data).map(([key, v]) => [key, Buffer.from(v).toString('base64')])),
+    }));
+    const variant = (f: (c: typeof good) => void) => { const c = structuredClone(good); f(c); return stringify(c); };
+
+    await ok(['create', '-f', '-'], JSON.stringify({ apiVersion: 'upm.io/v1alpha1', kind: 'Cluster', metadata: { name }, spec: { region: 'local', credentials: { secretName: secret } } }));
+    await waitReady(name, 'Unknown', 'CredentialsNotFound');
+    expect(ready(await getCluster(name))?.message).toBe(`spec.credentials.secretName: Secret upm-system/${secret} not found`);
+
+    await putSecret({ config: 'not here' });
+    await waitReady(name, 'Unknown', 'CredentialsInvalid');
+    expect(ready(await getCluster(name))?.message).toBe(`spec.credentials.key: Secret upm-system/${secret} has no key "kubeconfig"`);
+
+    const closed = await freePort();
+    await putSecret({ kubeconfig: variant((c) => { (c.clusters[0] as { cluster: { server: string } }).cluster.server = `https://127.0.0.1:${closed}`; }) });
+    await waitReady(name, 'Unknown', 'Unreachable');
+    expect(ready(await getCluster(name))?.message).toContain('ECONNREFUSED');
+
+    await putSecret({ kubeconfig: variant((c) => { (c.users[0] as { user: { token: string } }).user.token = 'not-a-token'; }) });
+    await waitReady(name, 'Unknown', 'CredentialsRejected');
+    expect(ready(await getCluster(name))?.message).toBe(`spec.credentials.secretName: the member refused the kubeconfig in Secret upm-system/${secret}: 401 Unauthorized on /readyz`);
+
+    await putSecret({ kubeconfig: stringify(good) });
+    await waitReady(name, 'True', 'Healthy');
+    const events = await ok(['describe', 'cluster', name]);
+    for (const reason of ['CredentialsNotFound', 'CredentialsInvalid', 'Unreachable', 'CredentialsRejected', 'ClusterReady']) expect(events).toContain(reason);
+    // It probes member2 too: gone before the next test counts member2's probes.
+    await ok(['delete', 'cluster', name]);
+  });
+
+  it('probes a member once a period and never more, whatever happens to its Cluster', async () => {
+    await waitReady('member2', 'True', 'Healthy');
+    const before = await readyzCount('member2');
+    const started = Date.now();
+    // Spec changes (a new generation each) do not change the member's health: no probe for them.
+    for (let i = 0; i < 15; i++) await ok(['patch', 'cluster', 'member2', '--type', 'merge', '-p', JSON.stringify({ spec: { description: `change ${i}` } })]);
+    await new Promise((r) => setTimeout(r, Math.max(0, 25_000 - (Date.now() - started))));
+    const probes = (await readyzCount('member2')) - before;
+    // a 10 s period over 25 s: 2 or 3 probes (one /readyz each), plus one at most at the window's edges
+    expect(probes).toBeGreaterThanOrEqual(2);
+    expect(probes).toBeLessThanOrEqual(4);
+    // The status still follows the spec: observedGeneration is the last generation, with no probe of its own.
+    const c = json<{ status: { phase: string; observedGeneration: number }; metadata: { generation: number } }>(await ok(['get', 'cluster', 'member2', '-o', 'json']));
+    expect(c.status).toMatchObject({ phase: 'Ready', observedGeneration: c.metadata.generation });
+  });
+
+  it("forwards any request to the member's API, the member's answers (errors included) as they are, and never redirects", async () => {
+    const got = json<{ metadata: { name: string } }>(await ok(['get', '--raw', proxyPath('member1', `/api/v1/namespaces/${ns}`)]));
+    expect(got.metadata.name).toBe(ns);
+    // member2 has no such namespace: its own 404 comes back
+    const other = await k(['get', '--raw', proxyPath('member2', `/api/v1/namespaces/${ns}`)]);
+    expect(other.stderr).toContain(`Error from server (NotFound): namespaces "${ns}" not found`);
+    // the member's root, not a redirect to /proxy/
+    const root = json<{ paths: string[] }>(await ok(['get', '--raw', proxyPath('member1')]));
+    expect(root.paths).toContain('/api/v1');
+    // kubectl itself as a client of the member, through the hub: discovery, get, create, delete
+    const viaHub = ['--server', `${mgmt()}${proxyPath('member1')}`];
+    expect(await ok([...viaHub, 'get', 'configmap', 'settings', '-n', ns, '-o', 'jsonpath={.data.color}'])).toBe('blue');
+    await ok([...viaHub, 'create', 'configmap', 'made-through-hub', '-n', ns, '--from-literal=a=b']);
+    expect(await kubectlOk('member1', ['get', 'configmap', 'made-through-hub', '-n', ns, '-o', 'jsonpath={.data.a}'])).toBe('b');
+    await ok([...viaHub, 'delete', 'configmap', 'made-through-hub', '-n', ns]);
+  });
+
+  it('streams watches through the proxy as events happen', async () => {
+    const w = kubectlStream(undefined, ['--server', `${mgmt()}${proxyPath('member1')}`, 'get', 'configmaps', '-n', ns, '-w', '--output-watch-events']);
+    try {
+      await waitFor('the watch lists', () => w.output().includes('settings'), { timeoutMs: 20_000 });
+      await kubectlOk('member1', ['create', 'configmap', 'watched', '-n', ns]);
+      await waitFor('ADDED through the proxy', () => /ADDED\s+watched\s/.test(w.output()), { timeoutMs: 10_000 });
+      await kubectlOk('member1', ['delete', 'configmap', 'watched', '-n', ns]);
+      await waitFor('DELETED through the proxy', () => /DELETED\s+watched\s/.test(w.output()), { timeoutMs: 10_000 });
+    } finally {
+      await w.stop();
+    }
+    const started = Date.now();
+    const raw = await ok(['get', '--raw', proxyPath('member1', `/api/v1/namespaces/${ns}/configmaps?watch=1&timeoutSeconds=2`)]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1900);
+    expect(raw.trim().split('\n').map((l) => json<{ type: string }>(l).type)).toContain('ADDED');
+  });
+
+  it("lets the member's RBAC decide: allowed by the hub, refused by the member until a RoleBinding there grants", async () => {
+    const cms = proxyPath('member1', `/api/v1/namespaces/${ns}/configmaps`);
+    const refused = await kubectlAs(kc[pia], ['get', '--raw', cms]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain(`configmaps is forbidden: User "${pia}" cannot list resource "configmaps" in API group "" in the namespace "${ns}"`);
+    // Bound on the member to pia's group: the groups travel too.
+    await kubectlOk('member1', ['create', 'rolebinding', 'team-view', '--clusterrole=view', `--group=${team}`, '-n', ns]);
+    await waitFor('pia reads through the proxy', async () => (await kubectlAs(kc[pia], ['get', '--raw', cms])).code === 0, { timeoutMs: 15_000 });
+    const list = json<{ items: { metadata: { name: string } }[] }>(await kubectlOkAs(kc[pia], ['get', '--raw', cms]));
+    expect(list.items.map((i) => i.metadata.name)).toContain('settings');
+    // Who the member thinks the caller is: pia, her group and system:authenticated, her extras.
+    const who = json<{ status: { userInfo: { username: string; groups: string[]; extra?: Record<string, string[]> } } }>(
+      await kubectlOkAs(kc[pia], ['--server', `${mgmt()}${proxyPath('member1')}`, 'auth', 'whoami', '-o', 'json']));
+    expect(who.status.userInfo.username).toBe(pia);
+    expect(who.status.userInfo.groups).toEqual(expect.arrayContaining([team, 'system:authenticated']));
+    expect(Object.keys(who.status.userInfo.extra ?? {})).toContain('authentication.kubernetes.io/credential-id');
+    // Impersonation headers of the caller's own never pass: straight to the extension server as the front proxy.
+    const forged = await direct('POST', proxyPath('member1', '/apis/authentication.k8s.io/v1/selfsubjectreviews'), {
+      cert: await frontProxyCert(),
+      headers: { ...asUser(pia, [team]), 'impersonate-user': 'system:admin', 'impersonate-group': 'system:masters', 'content-type': 'application/json' },
+      body: JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' }),
+    });
+    expect(forged.status).toBe(201);
+    expect((forged.json().status as { userInfo: { username: string; groups: string[] } }).userInfo).toMatchObject({ username: pia, groups: [team, 'system:authenticated'] });
+  });
+
+  it('answers 403 from the hub to whom the hub does not allow the proxy, by the verb of the HTTP method and by cluster', async () => {
+    const path = proxyPath('member1', '/api/v1/namespaces');
+    const denied = await kubectlAs(kc[nina], ['get', '--raw', path]);
+    expect(denied.stderr).toContain(`clusters.upm.io "member1" is forbidden: User "${nina}" cannot get resource "clusters/proxy" in API group "upm.io" at the cluster scope`);
+    // Our own SubjectAccessReview says the same to a request that reaches the extension server directly.
+    const direct403 = await direct('GET', path, { cert: await frontProxyCert(), headers: asUser(nina) });
+    expect(direct403.status).toBe(403);
+    expect(direct403.json().message).toContain(`User "${nina}" cannot get resource "clusters/proxy" in API group "upm.io" at the cluster scope`);
+    // gil: GET on member1 only. The member answers him (its own 403: he has no RBAC there) ...
+    expect((await kubectlAs(kc[gil], ['get', '--raw', path])).stderr).toContain(`namespaces is forbidden: User "${gil}" cannot list resource "namespaces"`);
+    // ... but the hub refuses him member2, and POST (create) on member1.
+    expect((await kubectlAs(kc[gil], ['get', '--raw', proxyPath('member2', '/api/v1/namespaces')])).stderr).toContain(`clusters.upm.io "member2" is forbidden: User "${gil}" cannot get resource "clusters/proxy"`);
+    const post = await kubectlAs(kc[gil], ['--server', `${mgmt()}${proxyPath('member1')}`, 'create', 'configmap', 'by-gil', '-n', ns]);
+    expect(post.stderr).toContain(`clusters.upm.io "member1" is forbidden: User "${gil}" cannot create resource "clusters/proxy" in API group "upm.io" at the cluster scope`);
+    expect((await kubectl('member1', ['get', 'configmap', 'by-gil', '-n', ns])).code).not.toBe(0);
+  });
+
+  it('cannot reach a cluster it has no credentials for: 503, naming the field', async () => {
+    const name = uniqueName('bare');
+    extra.push(name);
+    await ok(['create', '-f', '-'], JSON.stringify({ apiVersion: 'upm.io/v1alpha1', kind: 'Cluster', metadata: { name }, spec: { region: 'nowhere' } }));
+    await waitFor('cached', async () => (await k(['get', 'cluster', name])).code === 0, { timeoutMs: 10_000 });
+    const r = await direct('GET', proxyPath(name, '/version'), { cert: await frontProxyCert(), headers: asUser('upm-admin', ['system:masters']) });
+    expect(r.status).toBe(503);
+    expect(r.json().message).toBe(`clusters.upm.io "${name}" cannot be reached through the hub: spec.credentials: not set: the hub has no way to reach this cluster`);
+    expect((await k(['get', '--raw', proxyPath('missing-cluster', '/version')])).stderr).toContain('clusters.upm.io "missing-cluster" not found');
+  });
+
+});
