@@ -159,9 +159,10 @@ export class Agent extends EventEmitter {
   private async applyChanges(driver: EngineDriver, prev: ConfigPush, next: ConfigPush): Promise<void> {
     const keys = new Set([...Object.keys(prev.parameters), ...Object.keys(next.parameters)]);
     const changed = [...keys].filter((k) => prev.parameters[k] !== next.parameters[k]);
-    // Anything besides parameter values (template, identity, peers, resources) needs a restart.
-    const structural = this.render(next.template, prev.parameters, next.context) !== this.render(prev.template, prev.parameters, prev.context);
-    if (structural) this.pending.add('config');
+    // Anything besides parameter values (template, identity, peers, resources) needs a restart, unless the engine
+    // already runs with it.
+    const [before, after] = [this.render(prev.template, prev.parameters, prev.context), this.render(next.template, prev.parameters, next.context)];
+    if (before !== after && !(await this.runsAlready(driver, before, after))) this.pending.add('config');
     const specOf = new Map(next.specs.map((s) => [s.key, s]));
     const live = new Map<string, string>();
     for (const k of changed) {
@@ -177,6 +178,19 @@ export class Agent extends EventEmitter {
       for (const k of live.keys()) this.pending.add(k);
       this.message = `live change failed, restart required: ${(err as Error).message}`;
       this.o.log.warn({ err, keys: [...live.keys()] }, 'live change failed');
+    }
+  }
+
+  /** Whether the running engine already has a structural change (asked of the driver; a failed check means no). */
+  private async runsAlready(driver: EngineDriver, before: string, after: string): Promise<boolean> {
+    if (!driver.runsAlready) return false;
+    try {
+      const yes = await driver.runsAlready(this.o.env, before, after);
+      if (yes) this.message = 'the running engine already has this config; no restart needed';
+      return yes;
+    } catch (err) {
+      this.o.log.warn({ err }, 'could not tell whether the engine already runs with the new config');
+      return false;
     }
   }
 

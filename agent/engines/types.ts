@@ -51,6 +51,12 @@ export interface EngineDriver {
   bootstrap?(env: EngineEnv): Promise<void>;
   /** Applies settings to the running engine without a restart (only keys marked dynamic reach this). */
   setLive?(env: EngineEnv, changes: Map<string, string>): Promise<void>;
+  /**
+   * For a config change beyond parameter values (identity, peers, template), rendered before and after: true when
+   * the running engine already runs with the new config, so it needs no restart (a ZooKeeper ensemble whose
+   * membership was changed by reconfig). Without it such a change always needs a restart.
+   */
+  runsAlready?(env: EngineEnv, running: string, next: string): Promise<boolean>;
   /** Reads the running engine's current value of settings, for status and for tests. */
   readLive?(env: EngineEnv, keys: string[]): Promise<Map<string, string>>;
   backup?(env: EngineEnv, target: string, opts: { database?: string }): Promise<BackupResult>;

@@ -1,8 +1,11 @@
 // ZooKeeper driver: Debian's ZooKeeper jars run directly with java (zkServer.sh hard-codes /var/log/zookeeper and
-// adds neither a logging binding nor heap flags). None of its settings is dynamic, so there is no setLive.
+// adds neither a logging binding nor heap flags). None of its settings is dynamic, so there is no setLive; the
+// ensemble's membership is (reconfig), and a server that already runs with the membership a new config lists needs
+// no restart for it.
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { EngineDriver, EngineEnv, LaunchSpec } from './types.ts';
 import { rewriteLines, tcpExchange, type LineSyntax, type Requirement, type Rewrite } from './util.ts';
 
@@ -82,18 +85,88 @@ function upmValue(config: string, name: string): string | undefined {
   return new RegExp(`^#upm:${name}=(.*)$`, 'm').exec(config)?.[1]?.trim();
 }
 
+/**
+ * A "#upm:" value of the config as rendered. With reconfig ZooKeeper rewrites the config file itself (server lines
+ * moved to its dynamic file, comments dropped) after keeping the file as it was in <file>.bak: read there then.
+ */
+function renderedValue(configPath: string, name: string): string | undefined {
+  const read = (p: string) => { try { return readFileSync(p, 'utf8'); } catch { return ''; } };
+  return upmValue(read(configPath), name) ?? upmValue(read(`${configPath}.bak`), name);
+}
+
+/** The JVM arguments only this node may read (the super user's digest): an @-file, so neither ps nor the log shows them. */
+const argFile = (env: EngineEnv) => join(env.runDir, 'zookeeper.jvm-args');
+
+/** ZooKeeper's digest of "user:password" (base64 of its SHA-1), as DigestAuthenticationProvider expects. */
+export function superDigest(username: string, password: string): string {
+  return `${username}:${createHash('sha1').update(`${username}:${password}`).digest('base64')}`;
+}
+
+/** A server line's value as ZooKeeper compares members: address, quorum and election ports, role (no client part). */
+function normalizeServer(value: string): string {
+  const [quorum = ''] = value.split(';');
+  const parts = quorum.trim().split(':');
+  return parts.length >= 4 ? parts.slice(0, 4).join(':') : `${parts.slice(0, 3).join(':')}:participant`;
+}
+
+/** The "server.N=..." lines of a config file (or of the "membership:" part of `conf`), by server id. */
+export function serverLines(text: string): Map<number, string> {
+  const out = new Map<number, string>();
+  for (const m of text.matchAll(/^\s*server\.([0-9]+)\s*=\s*(\S+)\s*$/gm)) out.set(Number(m[1]), normalizeServer(m[2] ?? ''));
+  return out;
+}
+
+/** The membership a running server reports (`conf`): its servers and the configuration's version (hex). */
+export function membershipOf(conf: string): { servers: Map<number, string>; version: string } | undefined {
+  const at = conf.indexOf('membership:');
+  if (at < 0) return undefined;
+  const part = conf.slice(at);
+  return { servers: serverLines(part), version: /^version=([0-9a-f]+)/m.exec(part)?.[1] ?? '' };
+}
+
 async function prepare(env: EngineEnv, configPath: string): Promise<void> {
   await mkdir(env.dataDir, { recursive: true });
   await mkdir(env.runDir, { recursive: true });
-  const myid = upmValue(await readFile(configPath, 'utf8'), 'myid');
+  const config = await readFile(configPath, 'utf8');
+  const myid = renderedValue(configPath, 'myid');
   if (!myid || !/^[0-9]+$/.test(myid)) throw new Error(`zookeeper ${env.unit}: ${configPath} has no "#upm:myid=<n>" line`);
+  // With reconfig, ZooKeeper moves the server list into a dynamic file of its own and points the config at it. A
+  // server that joined but was not (yet) added, or was removed, then finds itself absent there and cannot start:
+  // it starts again from the config as rendered, which ZooKeeper kept as <file>.bak.
+  const dynamic = /^dynamicConfigFile=(.+)$/m.exec(config)?.[1]?.trim();
+  if (dynamic) {
+    const listed = await readFile(dynamic, 'utf8').then((d) => serverLines(d).has(Number(myid)), () => false);
+    const backup = `${configPath}.bak`;
+    if (!listed && (await readFile(backup, 'utf8').then((b) => serverLines(b).has(Number(myid)), () => false))) {
+      await copyFile(backup, configPath);
+    }
+  }
   const file = join(env.dataDir, 'myid');
   const current = await readFile(file, 'utf8').then((s) => s.trim(), () => undefined);
   if (current !== myid) await writeFile(file, `${myid}\n`);
+  // The admin account is ZooKeeper's super user (as in the pod template's start command).
+  const user = env.credentials['admin-username'];
+  const password = env.credentials['admin-password'];
+  const args = user && password ? `-Dzookeeper.DigestAuthenticationProvider.superDigest=${superDigest(user, password)}\n` : '';
+  await mkdir(dirname(argFile(env)), { recursive: true });
+  await writeFile(argFile(env), args, { mode: 0o600 });
+}
+
+/**
+ * A config that differs from the running one only in its server lines needs no restart when the server already
+ * runs with exactly that membership (the ensemble was reconfigured to it).
+ */
+async function runsAlready(env: EngineEnv, running: string, next: string): Promise<boolean> {
+  const rest = (t: string) => t.split('\n').filter((l) => !/^\s*server\.[0-9]+\s*=/.test(l)).join('\n');
+  if (rest(running) !== rest(next)) return false;
+  const live = membershipOf(await tcpExchange(env.address, CLIENT_PORT, 'conf').catch(() => ''));
+  if (!live) return false;
+  const want = serverLines(next);
+  return want.size === live.servers.size && [...want].every(([id, v]) => live.servers.get(id) === v);
 }
 
 function heapMb(configPath: string): number {
-  const asked = Number(upmValue(readFileSync(configPath, 'utf8'), 'heap-mb'));
+  const asked = Number(renderedValue(configPath, 'heap-mb'));
   return Number.isFinite(asked) && asked > 0 ? Math.min(asked, MAX_HEAP_MB) : MAX_HEAP_MB;
 }
 
@@ -108,7 +181,7 @@ function launch(env: EngineEnv, configPath: string): LaunchSpec {
       // A small, quick-starting JVM: serial GC and the C1 compiler only.
       '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Xss512k',
       `-Dzookeeper.log.dir=${env.runDir}`, '-Dzookeeper.root.logger=INFO,CONSOLE',
-      `-Dlog4j.configuration=file:${ZK_LOG4J_PROPERTIES}`,
+      `-Dlog4j.configuration=file:${ZK_LOG4J_PROPERTIES}`, `@${argFile(env)}`,
       // Default only: an admin.enableServer line in the config overrides it.
       '-Dzookeeper.admin.enableServer=false',
       '-cp', classpath, 'org.apache.zookeeper.server.quorum.QuorumPeerMain', configPath,
@@ -137,4 +210,5 @@ export const zookeeperDriver: EngineDriver = {
   prepare,
   launch,
   probe: async (env) => (await zookeeperMode(env)) !== undefined,
+  runsAlready,
 };

@@ -666,3 +666,221 @@ export interface RedisReplication {
 }
 
 export const RedisReplicationResource: ResourceType = { group: 'compose.upm.io', version: 'v1alpha1', plural: 'redisreplications', kind: 'RedisReplication', namespaced: true };
+
+export interface ZookeeperEnsembleSpec {
+  /**
+   * Voting servers. Odd, so that a majority survives the most failures for the servers run (4 servers tolerate no more failures than 3).
+   */
+  replicas?: number;
+  /**
+   * ZooKeeper version (an EngineTemplate "zookeeper-<version>" must exist). Changing it restarts the servers in the safe order.
+   */
+  version?: string;
+  /**
+   * Compute resources of each server's engine container (core/v1 ResourceRequirements); the heap is half the memory limit.
+   */
+  resources?: {
+    requests?: {
+      [k: string]: number | string;
+    };
+    limits?: {
+      [k: string]: number | string;
+    };
+  };
+  /**
+   * Each server's data volume (snapshots and transaction log).
+   */
+  storage?: {
+    size?: string;
+    storageClassName?: string;
+  };
+  /**
+   * ZooKeeper settings (template parameters such as tickTime, maxClientCnxns); one that needs a restart rolls the ensemble in the safe order.
+   */
+  parameters?: {
+    [k: string]: string;
+  };
+  /**
+   * Four-letter-word commands the servers answer besides those the operator and the probes need (srvr, ruok, mntr, conf), which are always on. Any other command is refused by the server.
+   */
+  fourLetterWords?: (
+    | 'stat'
+    | 'isro'
+    | 'cons'
+    | 'crst'
+    | 'dirs'
+    | 'dump'
+    | 'envi'
+    | 'srst'
+    | 'wchc'
+    | 'wchp'
+    | 'wchs'
+    | 'srvr'
+    | 'ruok'
+    | 'mntr'
+    | 'conf'
+  )[];
+  /**
+   * Changing this value (e.g. to the current time) restarts every server once, followers first and the leader last, each only after the ensemble is whole and in sync again.
+   */
+  restartedAt?: string;
+  /**
+   * Spread the servers over Kubernetes nodes; Hard requires one per node.
+   */
+  podAntiAffinity?: 'None' | 'Soft' | 'Hard';
+  nodeSelector?: {
+    [k: string]: string;
+  };
+  /**
+   * The Service <name>-client selects every server of the ensemble that is Ready (clients may connect to any).
+   */
+  service?: {
+    type?: 'ClusterIP' | 'NodePort' | 'LoadBalancer';
+  };
+}
+
+export interface ZookeeperEnsembleStatus {
+  observedGeneration?: number;
+  /**
+   * Every server asked for votes, serves and is in sync, and nothing is in progress.
+   */
+  ready?: boolean;
+  phase?: 'Pending' | 'Forming' | 'Ready' | 'ScalingOut' | 'ScalingIn' | 'Restarting' | 'Degraded' | 'Failed';
+  /**
+   * Voting servers in the ensemble's configuration.
+   */
+  replicas?: number;
+  selector?: string;
+  /**
+   * Voting servers serving, "<n>/<replicas asked for>".
+   */
+  readyServers?: string;
+  /**
+   * The unit whose server leads (empty while none does).
+   */
+  leader?: string;
+  /**
+   * The last unit seen leading, kept while none does (to tell an election from a return).
+   */
+  lastLeader?: string;
+  /**
+   * The version of the ensemble's configuration (hex zxid).
+   */
+  configVersion?: string;
+  unitSet?: string;
+  clientService?: string;
+  /**
+   * The whitelist the servers run with.
+   */
+  fourLetterWords?: string;
+  /**
+   * Each unit's server, as it answers srvr, and its place in the configuration.
+   */
+  servers?: {
+    [k: string]: {
+      /**
+       * The server id (myid), the unit's ordinal + 1.
+       */
+      id?: number;
+      address?: string;
+      role?: 'leader' | 'follower' | 'observer' | 'non-voting' | 'looking' | 'down';
+      /**
+       * Listed as a participant in the ensemble's configuration.
+       */
+      voting?: boolean;
+      serving?: boolean;
+      /**
+       * Following the current leader's epoch (a leader is in sync with itself).
+       */
+      synced?: boolean;
+      zxid?: string;
+      connections?: number;
+      nodeCount?: number;
+      /**
+       * Engine restarts after crashes (the unit agent's count).
+       */
+      restarts?: number;
+      message?: string;
+    };
+  };
+  /**
+   * A rolling restart or config change in progress.
+   */
+  rollout?: {
+    reason?: string;
+    revision?: string;
+    /**
+     * The unit being restarted or reconfigured now.
+     */
+    next?: string;
+    /**
+     * The former leader, handed over and waiting to be added back.
+     */
+    handoff?: string;
+    done?: string[];
+    pending?: string[];
+    startedAt?: string;
+  };
+  lastRollout?: {
+    reason?: string;
+    units?: string[];
+    seconds?: number;
+    finishedAt?: string;
+  };
+  /**
+   * A change of the ensemble's size in progress.
+   */
+  scaling?: {
+    from?: number;
+    to?: number;
+    startedAt?: string;
+  };
+  lastScale?: {
+    from?: number;
+    to?: number;
+    seconds?: number;
+    finishedAt?: string;
+  };
+  lastLeaderChange?: {
+    from?: string;
+    to?: string;
+    time?: string;
+    /**
+     * Handoff (asked for by the operator) or Election (the leader failed or left).
+     */
+    reason?: string;
+  };
+  /**
+   * The last server whose process stopped or crashed without being asked to, and its recovery.
+   */
+  lastFailure?: {
+    server?: string;
+    wasLeader?: boolean;
+    message?: string;
+    time?: string;
+    recoveredAt?: string;
+    newLeader?: string;
+  };
+  lastChange?: {
+    time?: string;
+    step?: string;
+  };
+  conditions?: {
+    type: string;
+    status: 'True' | 'False' | 'Unknown';
+    reason?: string;
+    message?: string;
+    lastTransitionTime?: string;
+    observedGeneration?: number;
+  }[];
+}
+
+export interface ZookeeperEnsemble {
+  apiVersion?: 'compose.upm.io/v1alpha1';
+  kind?: 'ZookeeperEnsemble';
+  metadata: ObjectMeta;
+  spec: ZookeeperEnsembleSpec;
+  status?: ZookeeperEnsembleStatus;
+}
+
+export const ZookeeperEnsembleResource: ResourceType = { group: 'compose.upm.io', version: 'v1alpha1', plural: 'zookeeperensembles', kind: 'ZookeeperEnsemble', namespaced: true };

@@ -15,6 +15,7 @@ import { registerMysqlReplication } from './mysql/register.ts';
 import { registerProxysqlSync } from './proxysql/register.ts';
 import { registerRedisCluster } from './rediscluster/register.ts';
 import { registerRedisReplication } from './redis/register.ts';
+import { registerZookeeperEnsemble } from './zookeeper/register.ts';
 
 /** Every kind the operator runs, by controller name. */
 const KINDS: Record<string, (ctx: ComposeContext) => void> = {
@@ -22,6 +23,7 @@ const KINDS: Record<string, (ctx: ComposeContext) => void> = {
   proxysqlsync: registerProxysqlSync,
   rediscluster: registerRedisCluster,
   redisreplication: registerRedisReplication,
+  zookeeperensemble: registerZookeeperEnsemble,
 };
 
 const COMPONENT = 'upm-compose-operator';
