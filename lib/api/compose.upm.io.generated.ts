@@ -3,6 +3,269 @@
 import type { ObjectMeta } from '../kube/types.ts';
 import type { ResourceType } from '../kube/resources.ts';
 
+export interface KafkaClusterSpec {
+  /**
+   * Kafka version; with the engine it selects the EngineTemplate "kafka-<version>". Changing it rolls the units one at a time.
+   */
+  version?: string;
+  /**
+   * Number of brokers (the scale subresource: kubectl scale kfk/<name> --replicas=N). Scaling in moves every partition off the leaving brokers (the highest node ids) and waits until all are in sync before the brokers are removed.
+   */
+  brokers: number;
+  /**
+   * Size of the KRaft controller quorum (the static voters, node ids 1..N). Immutable.
+   */
+  controllers?: 1 | 3 | 5;
+  /**
+   * Combined: the first spec.controllers brokers are also the controllers (units = brokers). Dedicated: spec.controllers units are controllers only and the brokers are further units (units = controllers + brokers). Immutable.
+   */
+  roles?: 'Combined' | 'Dedicated';
+  /**
+   * Compute resources of each Kafka container (core/v1 ResourceRequirements); the heap is half the memory limit.
+   */
+  resources?: {
+    requests?: {
+      [k: string]: number | string;
+    };
+    limits?: {
+      [k: string]: number | string;
+    };
+  };
+  /**
+   * Each unit's data volume (log.dirs).
+   */
+  storage?: {
+    size?: string;
+    storageClassName?: string;
+  };
+  /**
+   * Kafka settings (key -> value), checked against the template's parameter metadata; static ones roll the brokers one at a time, dynamic ones apply live.
+   */
+  parameters?: {
+    [k: string]: string;
+  };
+  rebalance?: {
+    /**
+     * After brokers are added, move partition replicas onto them until every topic is spread evenly over all brokers.
+     */
+    onScaleOut?: boolean;
+  };
+  /**
+   * Change it (e.g. to the current time) to restart every unit, broker by broker in the safe order. Changing nothing else.
+   */
+  restartedAt?: string;
+  /**
+   * The Service <name>-bootstrap selects the brokers (clients bootstrap from it and then follow the metadata).
+   */
+  service?: {
+    type?: 'ClusterIP' | 'NodePort' | 'LoadBalancer';
+  };
+}
+
+export interface KafkaClusterStatus {
+  observedGeneration?: number;
+  /**
+   * Every broker asked for is live, no partition is under-replicated and nothing is in progress.
+   */
+  ready?: boolean;
+  phase?:
+    | 'Pending'
+    | 'Forming'
+    | 'Ready'
+    | 'ScalingOut'
+    | 'Rebalancing'
+    | 'Draining'
+    | 'ScalingIn'
+    | 'Restarting'
+    | 'Degraded'
+    | 'Blocked'
+    | 'Failed';
+  clusterId?: string;
+  unitSet?: string;
+  /**
+   * Label selector of the units' pods (for the scale subresource).
+   */
+  selector?: string;
+  /**
+   * Live brokers.
+   */
+  brokers?: number;
+  /**
+   * "live/asked for", for display.
+   */
+  brokersReady?: string;
+  /**
+   * The brokers' listener addresses (host names of the units).
+   */
+  bootstrapServers?: string;
+  bootstrapService?: string;
+  /**
+   * The KRaft quorum leader.
+   */
+  activeController?: {
+    id?: number;
+    unit?: string;
+    epoch?: number;
+  };
+  /**
+   * The controller quorum's voters.
+   */
+  quorum?: {
+    id?: number;
+    unit?: string;
+    role?: 'Leader' | 'Follower' | 'Unknown';
+    /**
+     * Metadata records behind the leader.
+     */
+    lag?: number;
+    caughtUp?: boolean;
+  }[];
+  /**
+   * Every unit as the cluster sees it.
+   */
+  nodes?: {
+    id?: number;
+    unit?: string;
+    address?: string;
+    roles?: string[];
+    /**
+     * Running: a live broker (or a caught-up voter); Offline: expected and missing; Leaving: being drained.
+     */
+    state?: 'Running' | 'Offline' | 'Starting' | 'Leaving' | 'Restarting';
+    /**
+     * Partition replicas it holds.
+     */
+    replicas?: number;
+    /**
+     * Partitions it leads.
+     */
+    leaders?: number;
+    /**
+     * Times its agent restarted the engine after a crash.
+     */
+    engineRestarts?: number;
+  }[];
+  topics?: number;
+  partitions?: number;
+  underReplicatedPartitions?: number;
+  /**
+   * Partitions whose in-sync replicas are fewer than their topic's min.insync.replicas (acks=all writes fail).
+   */
+  underMinIsrPartitions?: number;
+  offlinePartitions?: number;
+  /**
+   * The brokers partitions were last spread over (a broker beyond them is new, for spec.rebalance.onScaleOut).
+   */
+  balancedBrokers?: number[];
+  /**
+   * A partition reassignment in progress.
+   */
+  reassignment?: {
+    reason?: 'Drain' | 'Rebalance';
+    /**
+     * Drain: the leaving brokers; Rebalance: the new ones.
+     */
+    brokers?: number[];
+    /**
+     * Partitions given new replicas.
+     */
+    partitions?: number;
+    /**
+     * Partitions still moving.
+     */
+    remaining?: number;
+    startedAt?: string;
+  };
+  lastScaleIn?: {
+    brokers?: number[];
+    partitionsMoved?: number;
+    /**
+     * From the first reassignment to every partition in sync off the leaving brokers.
+     */
+    drainSeconds?: number;
+    /**
+     * Replicas the leaving brokers still held when they were removed (always 0).
+     */
+    heldPartitions?: number;
+    /**
+     * The removed brokers' registrations were dropped from the cluster metadata.
+     */
+    unregistered?: boolean;
+    finishedAt?: string;
+  };
+  lastRebalance?: {
+    brokers?: number[];
+    partitionsMoved?: number;
+    seconds?: number;
+    finishedAt?: string;
+  };
+  /**
+   * A rolling restart in progress.
+   */
+  restart?: {
+    reason?: string;
+    /**
+     * The spec.restartedAt it carries out, if any.
+     */
+    restartedAt?: string;
+    startedAt?: string;
+    /**
+     * The unit being restarted now.
+     */
+    current?: string;
+    done?: string[];
+    /**
+     * Why the next unit is not restarted yet.
+     */
+    waiting?: string;
+  };
+  lastRestart?: {
+    reason?: string;
+    restartedAt?: string;
+    units?: string[];
+    seconds?: number;
+    finishedAt?: string;
+  };
+  /**
+   * The last time a node left the cluster without being asked to (a crash, a kill), and its recovery.
+   */
+  lastIncident?: {
+    unit?: string;
+    id?: number;
+    detectedAt?: string;
+    message?: string;
+    wasActiveController?: boolean;
+    recoveredAt?: string;
+    /**
+     * When under-replicated partitions were back to 0 after it.
+     */
+    inSyncAt?: string;
+  };
+  lastControllerChange?: {
+    from?: number;
+    to?: number;
+    time?: string;
+  };
+  conditions?: {
+    type: string;
+    status: 'True' | 'False' | 'Unknown';
+    reason?: string;
+    message?: string;
+    lastTransitionTime?: string;
+    observedGeneration?: number;
+  }[];
+}
+
+export interface KafkaCluster {
+  apiVersion?: 'compose.upm.io/v1alpha1';
+  kind?: 'KafkaCluster';
+  metadata: ObjectMeta;
+  spec: KafkaClusterSpec;
+  status?: KafkaClusterStatus;
+}
+
+export const KafkaClusterResource: ResourceType = { group: 'compose.upm.io', version: 'v1alpha1', plural: 'kafkaclusters', kind: 'KafkaCluster', namespaced: true };
+
 export interface MysqlReplicationSpec {
   /**
    * SQL dialect of the servers (MariaDB GTID or MySQL GTID auto-positioning).

@@ -11,6 +11,7 @@ import type { KubeObject } from '../../lib/kube/types.ts';
 import { newLogger } from '../../lib/log.ts';
 import { Manager, runUntilSignalled } from '../../lib/manager.ts';
 import type { ComposeContext, Secret } from './common/context.ts';
+import { registerKafkaCluster } from './kafka/register.ts';
 import { registerMysqlReplication } from './mysql/register.ts';
 import { registerProxysqlSync } from './proxysql/register.ts';
 import { registerRedisCluster } from './rediscluster/register.ts';
@@ -19,6 +20,7 @@ import { registerZookeeperEnsemble } from './zookeeper/register.ts';
 
 /** Every kind the operator runs, by controller name. */
 const KINDS: Record<string, (ctx: ComposeContext) => void> = {
+  kafkacluster: registerKafkaCluster,
   mysqlreplication: registerMysqlReplication,
   proxysqlsync: registerProxysqlSync,
   rediscluster: registerRedisCluster,

@@ -71,6 +71,18 @@ describe('quorum and members', () => {
     // A quorum as large as the UnitSet (or larger) leaves no member: every unit stays both.
     expect(renderConfig(tpl, new Map([['upm.quorum.units', '4']]), four(0))).toBe('roles=member+quorum voters=1,2,3,4\n');
   });
+
+  it('keeps the quorum units members too with upm.quorum.roles=combined: the voters do not follow the size of the set', () => {
+    const params = new Map([['upm.quorum.units', '3'], ['upm.quorum.roles', 'combined']]);
+    expect(renderConfig(tpl, params, four(0))).toBe('roles=member+quorum voters=1,2,3\n');
+    expect(renderConfig(tpl, params, four(2))).toBe('roles=member+quorum voters=1,2,3\n');
+    expect(renderConfig(tpl, params, four(3))).toBe('roles=member voters=1,2,3\n');
+    // Three units of a quorum of three render exactly as with no split at all (so a set grows without a restart).
+    const three = (o: number): RenderContext => ({ ...four(o), unitSet: { name: 'db', units: 3 }, peers: four(o).peers.slice(0, 3) });
+    expect(renderConfig(tpl, params, three(1))).toBe(renderConfig(tpl, new Map(), three(1)));
+    // Without it the quorum's units stay dedicated, as before.
+    expect(renderConfig(tpl, new Map([['upm.quorum.units', '3'], ['upm.quorum.roles', 'dedicated']]), four(0))).toBe('roles=+quorum voters=1,2,3\n');
+  });
 });
 
 describe('unitSetId', () => {
@@ -91,5 +103,20 @@ describe('quantities', () => {
     expect(quantityMiB('512Mi')).toBe(512);
     expect(quantityMiB('1G')).toBe(953);
     expect(quantityMiB('bogus')).toBeUndefined();
+  });
+});
+
+describe('list-valued parameters', () => {
+  const tpl = 'seeds:\n{{#paramItems.upm_seed_hosts}}\n  - {{value}}\n{{/paramItems.upm_seed_hosts}}\n{{#paramItems.upm_initial_managers}}\n{{#first}}\ninitial:\n{{/first}}\n  - {{value}}\n{{/paramItems.upm_initial_managers}}\nend\n';
+
+  it('renders a comma-separated value as list items (blanks dropped), and an empty one as no list at all', () => {
+    const params = new Map([['upm.seed.hosts', 'a:9300, b:9300,'], ['upm.initial.managers', 'db-0,db-1']]);
+    expect(renderConfig(tpl, params, ctx(0))).toBe('seeds:\n  - a:9300\n  - b:9300\ninitial:\n  - db-0\n  - db-1\nend\n');
+    expect(renderConfig(tpl, new Map([['upm.seed.hosts', 'a:9300'], ['upm.initial.managers', '']]), ctx(0))).toBe('seeds:\n  - a:9300\nend\n');
+  });
+
+  it('takes defaults rendered from the peers, so a UnitSet alone still lists its own units', () => {
+    const specs: ParameterSpec[] = [{ key: 'upm.initial.managers', type: 'string', default: '{{#peers}}{{name}},{{/peers}}' }];
+    expect(renderConfig(tpl, effectiveParameters(specs, {}, ctx(1)), ctx(1))).toBe('seeds:\ninitial:\n  - db-0\n  - db-1\n  - db-2\nend\n');
   });
 });

@@ -78,29 +78,39 @@ export function effectiveParameters(specs: ParameterSpec[] | undefined, override
 export const UPM_PARAMETER_PREFIX = 'upm.';
 /** The parameter that splits a UnitSet's units into a quorum and members (see quorumView). */
 export const QUORUM_UNITS_PARAMETER = 'upm.quorum.units';
+/** How the quorum's units serve: `dedicated` (the default: quorum only) or `combined` (quorum and member). */
+export const QUORUM_ROLES_PARAMETER = 'upm.quorum.roles';
 
 /**
  * Roles within one UnitSet, for engines whose cluster has a voting quorum beside its members (Kafka's controllers
  * and brokers). With the parameter `upm.quorum.units` = Q > 0, the Q lowest ordinals form the quorum and the others
- * are members only; with Q = 0 (or no such parameter) every unit is both. The view gets `inQuorum` and `isMember`
- * for the unit, and `quorum`: the quorum's peers, each with `first` (Mustache has no list separators).
+ * are members only; with Q = 0 (or no such parameter) every unit is both. `upm.quorum.roles` = `combined` makes the
+ * quorum's units members too, so the voters stay the same Q units however many members are added or removed (a
+ * static quorum must not change when the set scales). The view gets `inQuorum` and `isMember` for the unit, and
+ * `quorum`: the quorum's peers, each with `first` (Mustache has no list separators).
  */
 function quorumView(params: Map<string, string>, ctx: RenderContext) {
   const q = Number(params.get(QUORUM_UNITS_PARAMETER) ?? 0);
+  const combined = params.get(QUORUM_ROLES_PARAMETER) === 'combined';
   const split = Number.isInteger(q) && q > 0 && q < ctx.unitSet.units;
   const voters = ctx.peers.filter((p) => !split || p.ordinal < q);
   return {
     inQuorum: !split || ctx.unit.ordinal < q,
-    isMember: !split || ctx.unit.ordinal >= q,
+    isMember: !split || combined || ctx.unit.ordinal >= q,
     quorum: voters.map((p, i) => ({ ...p, first: i === 0 })),
   };
 }
 
 export function renderConfig(template: string, params: Map<string, string>, ctx: RenderContext): string {
   const byMustacheName: Record<string, string> = {};
-  for (const [k, v] of params) byMustacheName[k.replace(/[.-]/g, '_')] = v;
+  // A list-valued setting (seed hosts, node names) from a comma-separated parameter: its items, each with `first`.
+  const paramItems: Record<string, { value: string; first: boolean }[]> = {};
+  for (const [k, v] of params) {
+    byMustacheName[k.replace(/[.-]/g, '_')] = v;
+    paramItems[k.replace(/[.-]/g, '_')] = v.split(',').map((x) => x.trim()).filter(Boolean).map((value, i) => ({ value, first: i === 0 }));
+  }
   const paramList = [...params].filter(([key]) => !key.startsWith(UPM_PARAMETER_PREFIX)).map(([key, value]) => ({ key, value }));
-  return render(template, { ...ctx, ...quorumView(params, ctx), params: byMustacheName, paramList });
+  return render(template, { ...ctx, ...quorumView(params, ctx), params: byMustacheName, paramItems, paramList });
 }
 
 /** The UnitSet's stable id (see RenderContext.unitSet.id): never starts with "-", which command lines would misread. */
