@@ -3,6 +3,265 @@
 import type { ObjectMeta } from '../kube/types.ts';
 import type { ResourceType } from '../kube/resources.ts';
 
+export interface ElasticsearchClusterSpec {
+  /**
+   * The engine: opensearch (OpenSearch 2, runnable locally) or elasticsearch (Elasticsearch 8). Immutable.
+   */
+  engine: 'opensearch' | 'elasticsearch';
+  /**
+   * The engine version (an EngineTemplate "<engine>-<version>" must exist, e.g. opensearch-2.19 or elasticsearch-8.17). A change rolls the nodes one by one.
+   */
+  version: string;
+  /**
+   * The node sets, one UnitSet each ("<name>-<node set>"), each with its roles: e.g. three dedicated cluster managers and a set of data nodes, or one set with every role.
+   */
+  nodeSets: {
+    name: string;
+    /**
+     * Nodes of this set. Scaling in moves every shard off the leaving nodes first (and takes cluster-manager-eligible ones out of the voting configuration) before they are removed, highest ordinal first.
+     */
+    units: number;
+    /**
+     * node.roles of every node of the set (cluster_manager and master are the same role, named for the engine); an empty list makes coordinating-only nodes. Immutable: add a node set with the new roles and scale the old one to 0.
+     */
+    roles?: (
+      | 'cluster_manager'
+      | 'master'
+      | 'data'
+      | 'ingest'
+      | 'remote_cluster_client'
+      | 'search'
+      | 'ml'
+      | 'transform'
+      | 'data_content'
+      | 'data_hot'
+      | 'data_warm'
+      | 'data_cold'
+      | 'data_frozen'
+    )[];
+    /**
+     * Compute resources of the engine container (core/v1 ResourceRequirements); the heap is half the memory limit.
+     */
+    resources?: {
+      requests?: {
+        [k: string]: number | string;
+      };
+      limits?: {
+        [k: string]: number | string;
+      };
+    };
+    /**
+     * The data volume of each node.
+     */
+    storage?: {
+      size?: string;
+      storageClassName?: string;
+    };
+    /**
+     * Engine parameters of this node set (the template's metadata applies), over spec.parameters. The operator sets node.roles, cluster.name and the discovery settings itself.
+     */
+    parameters?: {
+      [k: string]: string;
+    };
+  }[];
+  /**
+   * Engine parameters of every node set.
+   */
+  parameters?: {
+    [k: string]: string;
+  };
+  /**
+   * A Secret with admin-username and admin-password: the operator's account on the REST API (basic auth) and the built-in accounts of every node set. Default "<name>-credentials", created by the operator with the template's accounts (none for OpenSearch without its security plugin, so plain HTTP).
+   */
+  secretName?: string;
+  /**
+   * Changing this value restarts every node, one at a time (e.g. kubectl patch ... -p '{"spec":{"restartedAt":"<now>"}}').
+   */
+  restartedAt?: string;
+}
+
+export interface ElasticsearchClusterStatus {
+  observedGeneration?: number;
+  /**
+   * Green, every wanted node in the cluster, nothing left to do.
+   */
+  ready?: boolean;
+  phase?:
+    | 'Pending'
+    | 'Forming'
+    | 'Ready'
+    | 'Scaling'
+    | 'Draining'
+    | 'Removing'
+    | 'Restarting'
+    | 'Degraded'
+    | 'Blocked'
+    | 'Failed';
+  health?: 'green' | 'yellow' | 'red' | 'unknown';
+  clusterName?: string;
+  clusterUUID?: string;
+  /**
+   * The elected cluster manager (master) node.
+   */
+  clusterManager?: string;
+  /**
+   * "<in the cluster>/<wanted>", for display.
+   */
+  nodes?: string;
+  /**
+   * Nodes in the cluster.
+   */
+  nodeCount?: number;
+  dataNodes?: number;
+  shards?: {
+    active?: number;
+    primaries?: number;
+    relocating?: number;
+    initializing?: number;
+    unassigned?: number;
+    activePercent?: number;
+  };
+  nodeSets?: {
+    name?: string;
+    unitSet?: string;
+    /**
+     * The UnitSet's size now.
+     */
+    units?: number;
+    wanted?: number;
+    /**
+     * Nodes of this set in the cluster.
+     */
+    joined?: number;
+    roles?: string[];
+  }[];
+  /**
+   * Every wanted node, and any node of this cluster leaving it, by node name.
+   */
+  topology?: {
+    [k: string]: {
+      nodeSet?: string;
+      unit?: string;
+      host?: string;
+      roles?: string[];
+      /**
+       * The node is in the cluster.
+       */
+      joined?: boolean;
+      /**
+       * The elected cluster manager.
+       */
+      clusterManager?: boolean;
+      /**
+       * Shard copies on the node (relocations in and out count).
+       */
+      shards?: number;
+      /**
+       * Excluded from shard allocation.
+       */
+      excluded?: boolean;
+      votingExcluded?: boolean;
+      /**
+       * Being removed (scale in).
+       */
+      leaving?: boolean;
+      /**
+       * Waits for a restart (a new revision or a setting that needs one).
+       */
+      outdated?: boolean;
+      /**
+       * Engine restarts after crashes
+       */
+      restarts?: number;
+      problem?: string;
+    };
+  };
+  /**
+   * How the cluster formed.
+   */
+  bootstrap?: {
+    /**
+     * The nodes of the first election (cluster.initial_cluster_manager_nodes / initial_master_nodes).
+     */
+    initialManagers?: string[];
+    formedAt?: string;
+    clusterUUID?: string;
+  };
+  /**
+   * Nodes being removed.
+   */
+  scaleIn?: {
+    nodes?: string[];
+    step?: 'Excluding' | 'Draining' | 'VotingExclusion' | 'Removing' | 'Cleaning';
+    shardsLeft?: number;
+    startedAt?: string;
+  };
+  lastScaleIn?: {
+    nodes?: string[];
+    seconds?: number;
+    finishedAt?: string;
+  };
+  /**
+   * The rolling restart in progress.
+   */
+  restart?: {
+    /**
+     * The node restarting now.
+     */
+    node?: string;
+    step?: 'Pausing' | 'Restarting' | 'Rejoining' | 'Resuming' | 'Recovering';
+    /**
+     * Nodes still to restart.
+     */
+    pending?: string[];
+    done?: string[];
+    startedAt?: string;
+  };
+  lastRestart?: {
+    nodes?: string[];
+    seconds?: number;
+    finishedAt?: string;
+  };
+  /**
+   * The last time a wanted node left the cluster without the operator asking for it (a crash, a lost pod).
+   */
+  lastNodeLoss?: {
+    node?: string;
+    at?: string;
+    wasClusterManager?: boolean;
+    healthAfter?: string;
+    rejoinedAt?: string;
+    greenAt?: string;
+  };
+  lastManagerChange?: {
+    from?: string;
+    to?: string;
+    at?: string;
+  };
+  lastChange?: {
+    time?: string;
+    step?: string;
+  };
+  conditions?: {
+    type: string;
+    status: 'True' | 'False' | 'Unknown';
+    reason?: string;
+    message?: string;
+    lastTransitionTime?: string;
+    observedGeneration?: number;
+  }[];
+}
+
+export interface ElasticsearchCluster {
+  apiVersion?: 'compose.upm.io/v1alpha1';
+  kind?: 'ElasticsearchCluster';
+  metadata: ObjectMeta;
+  spec: ElasticsearchClusterSpec;
+  status?: ElasticsearchClusterStatus;
+}
+
+export const ElasticsearchClusterResource: ResourceType = { group: 'compose.upm.io', version: 'v1alpha1', plural: 'elasticsearchclusters', kind: 'ElasticsearchCluster', namespaced: true };
+
 export interface KafkaClusterSpec {
   /**
    * Kafka version; with the engine it selects the EngineTemplate "kafka-<version>". Changing it rolls the units one at a time.

@@ -11,6 +11,7 @@ import type { KubeObject } from '../../lib/kube/types.ts';
 import { newLogger } from '../../lib/log.ts';
 import { Manager, runUntilSignalled } from '../../lib/manager.ts';
 import type { ComposeContext, Secret } from './common/context.ts';
+import { registerElasticsearchCluster } from './elasticsearch/register.ts';
 import { registerKafkaCluster } from './kafka/register.ts';
 import { registerMysqlReplication } from './mysql/register.ts';
 import { registerProxysqlSync } from './proxysql/register.ts';
@@ -20,6 +21,7 @@ import { registerZookeeperEnsemble } from './zookeeper/register.ts';
 
 /** Every kind the operator runs, by controller name. */
 const KINDS: Record<string, (ctx: ComposeContext) => void> = {
+  elasticsearchcluster: registerElasticsearchCluster,
   kafkacluster: registerKafkaCluster,
   mysqlreplication: registerMysqlReplication,
   proxysqlsync: registerProxysqlSync,
