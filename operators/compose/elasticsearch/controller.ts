@@ -25,6 +25,7 @@ import type { KubeObject } from '../../../lib/kube/types.ts';
 import { MutationCache } from '../../../lib/mutationcache.ts';
 import { ANNOTATION_SKIP, b64, type Secret } from '../common/context.ts';
 import { ensureRoleServices, labelPods, ownerRef, type Role } from '../common/roles.ts';
+import { Sessions } from '../common/sessions.ts';
 import { patchStatus } from '../common/status.ts';
 import { crashPoint } from '../common/steps.ts';
 import { dialectOf, isDataRole, isManagerRole } from './dialect.ts';
@@ -55,7 +56,6 @@ export interface ElasticsearchDeps {
   secrets: Store<Secret>;
 }
 
-interface Session { rest: SearchRest; credentials: string }
 
 const EVENT_REASON: Record<Action['kind'], string> = {
   resize: 'Resizing',
@@ -70,24 +70,14 @@ const EVENT_REASON: Record<Action['kind'], string> = {
 };
 
 export function elasticsearchReconciler(d: ElasticsearchDeps) {
-  const sessions = new Map<string, Session>();
+  const sessions = new Sessions<SearchRest>();
   const templateUsers = new Map<string, NonNullable<EngineTemplate['spec']['users']>>();
   const cache = new MutationCache(d.clusters);
 
-  const sessionFor = async (key: string, engine: string, creds?: Credentials): Promise<SearchRest> => {
-    const id = `${engine}\u0000${creds?.username ?? ''}\u0000${creds?.password ?? ''}`;
-    const s = sessions.get(key);
-    if (s && s.credentials === id) return s.rest;
-    await s?.rest.close();
-    const rest = new SearchRest(dialectOf(engine), creds);
-    sessions.set(key, { rest, credentials: id });
-    return rest;
-  };
-  const drop = async (key: string) => {
-    const s = sessions.get(key);
-    sessions.delete(key);
+  const sessionFor = (key: string, engine: string, creds?: Credentials): Promise<SearchRest> => sessions.get(key, `${engine}\u0000${creds?.username ?? ''}\u0000${creds?.password ?? ''}`, () => new SearchRest(dialectOf(engine), creds));
+  const drop = async (key: string): Promise<void> => {
     cache.forget(key);
-    await s?.rest.close();
+    await sessions.drop(key);
   };
 
   /** The template's engine accounts (fetched once per template). */
@@ -306,7 +296,7 @@ export function elasticsearchReconciler(d: ElasticsearchDeps) {
     return { requeueAfterMs: HEALTH_INTERVAL_MS };
   }
 
-  return { reconcile, close: async () => { await Promise.all([...sessions.keys()].map(drop)); } };
+  return { reconcile, close: async () => { await Promise.all(sessions.keys().map(drop)); } };
 }
 
 const isAction = (s: Step): s is Action => s.kind !== 'done' && s.kind !== 'wait' && s.kind !== 'blocked';

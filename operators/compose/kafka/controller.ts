@@ -23,6 +23,7 @@ import { MutationCache } from '../../../lib/mutationcache.ts';
 import { ANNOTATION_UPDATE_NEXT, LABEL_ORDINAL, LABEL_UNITSET, credentialsSecretName, headlessServiceName } from '../../unit/naming.ts';
 import { ANNOTATION_SKIP, b64, type Secret } from '../common/context.ts';
 import { ownerRef } from '../common/roles.ts';
+import { Sessions } from '../common/sessions.ts';
 import { patchStatus } from '../common/status.ts';
 import { crashPoint } from '../common/steps.ts';
 import { KafkaAdmin } from './admin.ts';
@@ -55,30 +56,19 @@ export interface KafkaClusterDeps {
   secrets: Store<Secret>;
 }
 
-interface Session { admin: KafkaAdmin; credentials: string }
 
 const seconds = (from: string | undefined, to: number): number => Math.round(Math.max(0, to - Date.parse(from ?? '')) / 10) / 100;
 const brokerList = (ids: number[]): string => `broker${ids.length > 1 ? 's' : ''} ${ids.join(',')}`;
 
 export function kafkaClusterReconciler(d: KafkaClusterDeps) {
-  const sessions = new Map<string, Session>();
+  const sessions = new Sessions<KafkaAdmin>();
   const cache = new MutationCache(d.clusters);
   const unitSets = new MutationCache(d.unitSets);
 
-  const sessionFor = async (key: string, username: string, password: string): Promise<KafkaAdmin> => {
-    const credentials = `${username}\u0000${password}`;
-    const s = sessions.get(key);
-    if (s && s.credentials === credentials) return s.admin;
-    await s?.admin.close();
-    const admin = new KafkaAdmin({ username, password });
-    sessions.set(key, { admin, credentials });
-    return admin;
-  };
+  const sessionFor = (key: string, username: string, password: string): Promise<KafkaAdmin> => sessions.get(key, `${username}\u0000${password}`, () => new KafkaAdmin({ username, password }));
   const drop = async (key: string): Promise<void> => {
-    const s = sessions.get(key);
-    sessions.delete(key);
     cache.forget(key);
-    await s?.admin.close();
+    await sessions.drop(key);
   };
 
   async function reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult> {
@@ -381,7 +371,7 @@ export function kafkaClusterReconciler(d: KafkaClusterDeps) {
     return { requeueAfterMs: healthy ? HEALTH_INTERVAL_MS : BUSY_INTERVAL_MS };
   }
 
-  return { reconcile, close: async () => { await Promise.all([...sessions.keys()].map(drop)); } };
+  return { reconcile, close: async () => { await Promise.all(sessions.keys().map(drop)); } };
 }
 
 function phaseFor(p: Phase, healthy: boolean): NonNullable<Status['phase']> {

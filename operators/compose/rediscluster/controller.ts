@@ -22,6 +22,7 @@ import type { KubeClient } from '../../../lib/kube/client.ts';
 import type { KubeObject } from '../../../lib/kube/types.ts';
 import { ANNOTATION_SKIP, b64, type Secret } from '../common/context.ts';
 import { resolveNode } from '../common/nodes.ts';
+import { Sessions } from '../common/sessions.ts';
 import { patchStatus } from '../common/status.ts';
 import { MutationCache } from '../../../lib/mutationcache.ts';
 import { ensureRoleServices, labelPods, LABEL_ROLE, type Role } from '../common/roles.ts';
@@ -53,9 +54,6 @@ export interface RedisClusterDeps {
   secrets: Store<Secret>;
 }
 
-/** Per object: one admin (its connections are kept between passes), replaced when the credentials change. */
-interface Session { admin: ClusterAdmin; credentials: string }
-
 type Action = Exclude<Step, { kind: 'done' | 'waitForAgreement' | 'blocked' }>;
 
 const EVENT_REASON: Record<Action['kind'], string> = {
@@ -70,28 +68,18 @@ const EVENT_REASON: Record<Action['kind'], string> = {
 };
 
 export function redisClusterReconciler(d: RedisClusterDeps) {
-  const sessions = new Map<string, Session>();
+  const sessions = new Sessions<ClusterAdmin>();
   const placementWarned = new Map<string, string>();
   // The object as this controller last wrote it: a pass that comes right after a write may see a cache that has not
   // caught up yet, and must not act on a status (a requested failback, reshard counters) older than its own.
   // Read-your-own-writes: a pass right after this controller's own status write must see it.
   const cache = new MutationCache(d.clusters);
 
-  const sessionFor = async (key: string, username: string, password: string): Promise<ClusterAdmin> => {
-    const credentials = `${username}\u0000${password}`;
-    const s = sessions.get(key);
-    if (s && s.credentials === credentials) return s.admin;
-    await s?.admin.close();
-    const admin = new ClusterAdmin({ username, password });
-    sessions.set(key, { admin, credentials });
-    return admin;
-  };
+  const sessionFor = (key: string, username: string, password: string): Promise<ClusterAdmin> => sessions.get(key, `${username}\u0000${password}`, () => new ClusterAdmin({ username, password }));
   const drop = async (key: string): Promise<void> => {
-    const s = sessions.get(key);
-    sessions.delete(key);
     placementWarned.delete(key);
     cache.forget(key);
-    await s?.admin.close();
+    await sessions.drop(key);
   };
 
   async function reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult> {
@@ -258,7 +246,7 @@ export function redisClusterReconciler(d: RedisClusterDeps) {
     return { requeueAfterMs: healthy ? HEALTH_INTERVAL_MS : SETTLING_RETRY_MS };
   }
 
-  return { reconcile, close: async () => { await Promise.all([...sessions.keys()].map(drop)); } };
+  return { reconcile, close: async () => { await Promise.all(sessions.keys().map(drop)); } };
 }
 
 /** Each shard's master now, or the last one seen while the shard has none (its master down, no replica promoted yet). */
