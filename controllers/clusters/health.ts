@@ -1,6 +1,7 @@
 // What a heartbeat means for a Cluster's status, and when the next one is due. Pure: the controller probes, this
 // decides. The Ready condition: True when the member's /readyz says ok, False when it answers that it is not ready,
 // Unknown when the hub cannot tell (no usable credentials, refused credentials, unreachable).
+import type { ClusterStatus as StoredClusterStatus } from '../../lib/api/internal.upm.io.generated.ts';
 import type { Condition } from '../../lib/conditions.ts';
 
 export interface ProbeResult {
@@ -13,14 +14,8 @@ export interface ProbeResult {
   detail: string;
 }
 
-export interface ClusterStatus {
-  observedGeneration?: number;
-  phase?: string;
-  kubernetesVersion?: string;
-  nodes?: number;
-  lastHeartbeatTime?: string;
-  conditions?: Condition[];
-}
+/** The status as the hub controller writes it: the storage CRD's, with conditions as lib/conditions.ts keeps them. */
+export type ClusterStatus = Omit<StoredClusterStatus, 'conditions'> & { conditions?: Condition[] };
 
 /** Reasons this controller writes on the Ready condition (any other writer's condition is left alone). */
 export const HEARTBEAT_REASONS = new Set(['Healthy', 'NotReady', 'Unreachable', 'CredentialsRejected', 'NoCredentials', 'CredentialsNotFound', 'CredentialsInvalid']);

@@ -1,15 +1,13 @@
 // The Compose Operator process: `node operators/compose/main.ts [--kubeconfig FILE] [--namespace NS]
 // [--health-port N] [--leader-elect] [--kinds a,b]`. It owns topology (replication, failover, read/write split,
 // cluster slots), never pods. Each kind lives in its own folder and registers its controller here.
-import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { UnitResource, type Unit } from '../../lib/api/unit.upm.io.generated.ts';
-import { EventRecorder } from '../../lib/events.ts';
-import { KubeClient } from '../../lib/kube/client.ts';
 import { Resources } from '../../lib/kube/resources.ts';
 import type { KubeObject } from '../../lib/kube/types.ts';
 import { newLogger } from '../../lib/log.ts';
-import { Manager, runUntilSignalled } from '../../lib/manager.ts';
+import { runUntilSignalled } from '../../lib/manager.ts';
+import { controllerProcess, MANAGER_FLAGS } from '../../lib/process.ts';
 import type { ComposeContext, Secret } from './common/context.ts';
 import { registerElasticsearchCluster } from './elasticsearch/register.ts';
 import { registerKafkaCluster } from './kafka/register.ts';
@@ -33,12 +31,8 @@ const KINDS: Record<string, (ctx: ComposeContext) => void> = {
 const COMPONENT = 'upm-compose-operator';
 const { values } = parseArgs({
   options: {
-    kubeconfig: { type: 'string' },
+    ...MANAGER_FLAGS,
     namespace: { type: 'string' },
-    'health-port': { type: 'string', default: '0' },
-    'health-host': { type: 'string', default: '127.0.0.1' },
-    'leader-elect': { type: 'boolean', default: false },
-    'lease-namespace': { type: 'string', default: 'upm-system' },
     concurrency: { type: 'string', default: '4' },
     kinds: { type: 'string', default: Object.keys(KINDS).join(',') },
   },
@@ -51,22 +45,13 @@ if (unknown.length) {
   log.error({ unknown, known: Object.keys(KINDS) }, '--kinds names kinds this operator does not have');
   process.exit(2);
 }
-const client = values.kubeconfig || !process.env.KUBERNETES_SERVICE_HOST ? await KubeClient.fromKubeconfig(values.kubeconfig) : await KubeClient.inCluster();
+const { client, manager, events } = await controllerProcess(COMPONENT, values);
 const namespace = values.namespace;
-const manager = new Manager({
-  client,
-  logger: log,
-  health: { host: values['health-host'], port: Number(values['health-port']) },
-  leaderElection: values['leader-elect']
-    ? { namespace: namespace ?? values['lease-namespace'] ?? 'upm-system', name: COMPONENT, identity: `${hostname()}-${process.pid}` }
-    : undefined,
-});
-manager.metrics.withProcessMetrics();
 
 const ctx: ComposeContext = {
   manager,
   client,
-  events: new EventRecorder(client, COMPONENT, log),
+  events,
   ...(namespace ? { namespace } : {}),
   concurrency: Number(values.concurrency),
   units: manager.informer<Unit>(UnitResource, { namespace }),

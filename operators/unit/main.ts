@@ -1,15 +1,12 @@
 // The Unit Operator process: `node operators/unit/main.ts [--kubeconfig FILE] [--namespace NS] [--health-port N]
 // [--leader-elect]`. In a pod it uses the in-cluster service account.
-import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { EngineTemplate, Unit, UnitSet } from '../../lib/api/unit.upm.io.generated.ts';
 import { EngineTemplateResource, UnitResource, UnitSetResource } from '../../lib/api/unit.upm.io.generated.ts';
-import { EventRecorder } from '../../lib/events.ts';
-import { KubeClient } from '../../lib/kube/client.ts';
 import { Resources } from '../../lib/kube/resources.ts';
 import type { KubeObject } from '../../lib/kube/types.ts';
-import { newLogger } from '../../lib/log.ts';
-import { Manager, runUntilSignalled } from '../../lib/manager.ts';
+import { runUntilSignalled } from '../../lib/manager.ts';
+import { controllerProcess, MANAGER_FLAGS } from '../../lib/process.ts';
 import { AGENT_TOKEN_SECRET } from '../../agent/api.ts';
 import { CATALOG_KEY, catalogReconciler } from './catalog.ts';
 import { COMPONENT, LABEL_UNIT, LABEL_UNITSET, templateName } from './naming.ts';
@@ -18,31 +15,16 @@ import { unitSetReconciler } from './unitset-controller.ts';
 
 const { values } = parseArgs({
   options: {
-    kubeconfig: { type: 'string' },
+    ...MANAGER_FLAGS,
     namespace: { type: 'string' },
-    'health-port': { type: 'string', default: '0' },
-    'health-host': { type: 'string', default: '127.0.0.1' },
-    'leader-elect': { type: 'boolean', default: false },
-    'lease-namespace': { type: 'string', default: 'upm-system' },
     concurrency: { type: 'string', default: '8' },
     // "off" only where pods are simulated without unit agents (a bare KWOK cluster, the scale benchmark).
     agents: { type: 'string', default: 'on' },
   },
 });
 
-const log = newLogger({ component: COMPONENT });
-const client = values.kubeconfig || !process.env.KUBERNETES_SERVICE_HOST ? await KubeClient.fromKubeconfig(values.kubeconfig) : await KubeClient.inCluster();
+const { log, client, manager, events } = await controllerProcess(COMPONENT, values);
 const namespace = values.namespace;
-const manager = new Manager({
-  client,
-  logger: log,
-  health: { host: values['health-host'], port: Number(values['health-port']) },
-  leaderElection: values['leader-elect']
-    ? { namespace: namespace ?? values['lease-namespace'] ?? 'upm-system', name: COMPONENT, identity: `${hostname()}-${process.pid}` }
-    : undefined,
-});
-manager.metrics.withProcessMetrics();
-const events = new EventRecorder(client, COMPONENT, log);
 const owned = { namespace, labelSelector: LABEL_UNITSET };
 
 const unitSets = manager.informer<UnitSet>(UnitSetResource, { namespace });
