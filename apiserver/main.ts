@@ -1,6 +1,6 @@
 // The hub's aggregated API server as a process:
 //   node apiserver/main.ts --kubeconfig FILE --tls-cert-file F --tls-private-key-file F [--port 8443] [--host H]
-//     [--http1-only] [--credentials-namespace upm-system]
+//     [--http2] [--credentials-namespace upm-system]
 // In a pod it uses its service account (no --kubeconfig). SIGTERM/SIGINT close it cleanly (watches end, queued
 // OperationLogs are written).
 import { readFileSync } from 'node:fs';
@@ -22,7 +22,9 @@ const { values } = parseArgs({
     'token-review': { type: 'boolean', default: false },
     'bookmark-interval-seconds': { type: 'string', default: '60' },
     'max-inflight': { type: 'string', default: '400' },
-    'http1-only': { type: 'boolean', default: false },
+    // Off by default: Node's HTTP/2 server ends a whole session (every watch on it) with ENHANCE_YOUR_CALM when a
+    // client keeps sending request bodies the server answered early (401, 403, 413, 422 before the body was read).
+    http2: { type: 'boolean', default: false },
     'credentials-namespace': { type: 'string', default: 'upm-system' },
   },
 });
@@ -43,7 +45,7 @@ const server = new ApiServer({
   tokenReview: values['token-review'],
   bookmarkIntervalMs: Number(values['bookmark-interval-seconds']) * 1000,
   maxInflight: Number(values['max-inflight']),
-  http2: !values['http1-only'],
+  http2: values.http2,
   credentialsNamespace: values['credentials-namespace'],
   logger: log,
 });

@@ -1,11 +1,13 @@
-// The HTTPS server of the public API: node:http2 (HTTP/2, and HTTP/1.1 for clients that do not offer h2) and a
+// The HTTPS server of the public API: node:https (and, with --http2, node:http2 with HTTP/1.1 fallback) and a
 // small router rather than express, because every route is one of the fixed Kubernetes path shapes that
 // requestinfo.ts already parses for authorization, bodies need raw handling (size limit, several content types)
 // and watches need direct control of the response stream. Each request goes: health paths (no authentication) ->
 // authentication (401) -> SubjectAccessReview (403) -> route: discovery, OpenAPI, metrics, a resource verb, or the
 // clusters/proxy connect subresource -> OperationLog for every mutating request.
-// HTTP/2 because the aggregator's Go transport speaks it when offered: every request from kube-apiserver shares
-// one TLS connection (no handshake, no connection pool to run dry under concurrency) and watches are streams on it.
+// HTTP/2 would let the aggregator's Go transport share one TLS connection for every request, but Node's HTTP/2
+// server ends the whole session (all watches on it) with ENHANCE_YOUR_CALM when a client goes on sending bodies
+// the server already answered (an early 401/403/413): with one session shared by all users, one hostile client
+// would cut everyone's watches. So HTTP/1.1 is the default.
 import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -45,7 +47,7 @@ export interface ApiServerOptions {
   bookmarkIntervalMs?: number;
   /** Concurrent non-watch requests before 429. */
   maxInflight?: number;
-  /** Serve HTTP/2 beside HTTP/1.1 (default); false: HTTP/1.1 only. */
+  /** Serve HTTP/2 beside HTTP/1.1; HTTP/1.1 only by default (see --http2 in main.ts). */
   http2?: boolean;
   /** The namespace of the member clusters' kubeconfig Secrets (clusters/proxy). */
   credentialsNamespace?: string;
@@ -100,7 +102,7 @@ export class ApiServer {
     const handler = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => {
       void this.handle(req as IncomingMessage, res as ServerResponse);
     };
-    this.server = opts.http2 === false
+    this.server = !opts.http2
       ? createServer(tls, handler)
       // Every watch is a stream of one session: allow many, and enough session memory for their queued events.
       : createSecureServer({ ...tls, allowHTTP1: true, maxSessionMemory: 64, settings: { maxConcurrentStreams: 10_000 } }, handler);
