@@ -13,11 +13,19 @@ export class EventRecorder {
   private readonly component: string;
   private readonly log: Logger;
   private readonly recent = new Map<string, { name: string; namespace: string; count: number; at: number }>();
+  private lastNanos = 0n;
 
   constructor(client: KubeClient, component: string, logger: Logger = silentLogger) {
     this.client = client;
     this.component = component;
     this.log = logger;
+  }
+
+  /** The event's time in nanoseconds, strictly increasing within this process. */
+  private nanos(now: Date): bigint {
+    const t = BigInt(now.getTime()) * 1_000_000n + process.hrtime.bigint() % 1_000_000n;
+    this.lastNanos = t > this.lastNanos ? t : this.lastNanos + 1n;
+    return this.lastNanos;
   }
 
   /** Records an event; never throws (an event is worth less than the reconcile that emits it). */
@@ -36,7 +44,11 @@ export class EventRecorder {
       }
       const created = await this.client.create(Resources.events, {
         apiVersion: 'v1', kind: 'Event',
-        metadata: { generateName: `${obj.metadata.name}.`, namespace },
+        // Named as client-go names them, <object>.<hex nanoseconds>: unique, and in the order they happened, which
+        // second-precision timestamps alone cannot tell.
+        metadata: (obj.metadata.name ?? '').length <= 236
+          ? { name: `${obj.metadata.name}.${this.nanos(now).toString(16)}`, namespace }
+          : { generateName: `${(obj.metadata.name ?? '').slice(0, 236)}.`, namespace },
         involvedObject: {
           apiVersion: obj.apiVersion, kind: obj.kind, name: obj.metadata.name, namespace: obj.metadata.namespace,
           uid: obj.metadata.uid, resourceVersion: obj.metadata.resourceVersion,
