@@ -47,7 +47,19 @@ export class Authorizer {
     };
   }
 
-  authorizeResource(user: UserInfo, attrs: ResourceAttributes): Promise<Decision> {
+  /**
+   * A request for one named object asks first whether the user may do the verb on every object of the resource (no
+   * name: "all of them" in SubjectAccessReview terms), which one cached answer settles for every name; only when
+   * that is denied is the named question asked (RBAC's resourceNames rules). Without this every get of another
+   * name would be a cache miss and a round trip to the kube-apiserver. Exact for RBAC, which only ever allows;
+   * an authorizer that allows a whole resource but denies one name of it would be bypassed.
+   */
+  async authorizeResource(user: UserInfo, attrs: ResourceAttributes): Promise<Decision> {
+    if (attrs.name) {
+      const { name: _named, ...all } = attrs;
+      const broad = await this.review(user, { resourceAttributes: all });
+      if (broad.allowed) return broad;
+    }
     return this.review(user, { resourceAttributes: attrs });
   }
 

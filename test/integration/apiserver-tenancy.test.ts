@@ -79,6 +79,20 @@ describeHub('projects, roles and OperationLogs for two users', () => {
     expect((await ok(alice, ['patch', 'project', pa, '--type', 'merge', '-p', '{"spec":{"displayName":"Team A"}}']))).toContain('patched');
   });
 
+  it('authorizes a named object as RBAC does: resourceNames allow only the objects they name', async () => {
+    const erin = `erin-${suffix}`;
+    kc[erin] = await userKubeconfig(erin);
+    await ok(alice, ['create', '-f', '-'], service(pa, 'db3'));
+    await admin(['create', 'role', 'db-reader', '-n', pa, '--verb=get', '--resource=mysqlservices.upm.io', '--resource-name=db']);
+    await admin(['create', 'rolebinding', 'db-reader', '-n', pa, '--role=db-reader', `--user=${erin}`]);
+    // The server asks first whether erin may get every MysqlService (no), then about the one named.
+    await waitFor('erin reads db', async () => (await as(erin, ['get', 'mysqlservice', 'db', '-n', pa, '-o', 'name'])).stdout === 'mysqlservice.upm.io/db\n', { timeoutMs: 15_000 });
+    expect((await as(erin, ['get', 'mysqlservice', 'db3', '-n', pa])).stderr).toContain(`mysqlservices.upm.io "db3" is forbidden: User "${erin}" cannot get resource "mysqlservices" in API group "upm.io" in the namespace "${pa}"`);
+    expect((await as(erin, ['get', 'mysqlservices', '-n', pa])).stderr).toContain('forbidden');
+    // and one who may get them all gets any name
+    expect(await ok(alice, ['get', 'mysqlservice', 'db3', '-n', pa, '-o', 'name'])).toBe('mysqlservice.upm.io/db3\n');
+  });
+
   it('follows membership in watches: a project appears when the user is added and goes when removed', async () => {
     const w = kubectlStream(kc[dave], ['get', 'projects', '-w', '--output-watch-events']);
     try {
