@@ -15,6 +15,7 @@ import type { KubeObject } from '../../lib/kube/types.ts';
 import { waitFor } from '../../lib/wait.ts';
 import { kubectl, kubectlOk } from '../kubectl.ts';
 import { useUnitOperator } from '../unit-operator.ts';
+import { mariadbUnitSet } from '../fixtures.ts';
 
 const CLUSTER = 'member1';
 type Secret = KubeObject & { data?: Record<string, string> };
@@ -81,18 +82,7 @@ describe('MysqlReplication on real MariaDB', () => {
   }
 
   it('wires 1 source + 2 replicas: data flows, replicas are read-only, pods and Services carry the roles', async () => {
-    await kubectlOk(CLUSTER, ['apply', '-f', '-'], `
-apiVersion: unit.upm.io/v1alpha1
-kind: UnitSet
-metadata: { name: db, namespace: ${ns} }
-spec:
-  engine: mariadb
-  version: "10.11"
-  units: 3
-  resources: { limits: { cpu: "1", memory: 256Mi } }
-  storage: [{ name: data, size: 1Gi, mountPath: /var/lib/mysql }]
-  parameters: { innodb_log_file_size: 16M, max_connections: "100" }
----
+    await kubectlOk(CLUSTER, ['apply', '-f', '-'], `${mariadbUnitSet(ns, 3)}---
 apiVersion: compose.upm.io/v1alpha1
 kind: MysqlReplication
 metadata: { name: db, namespace: ${ns} }

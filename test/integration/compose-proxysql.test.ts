@@ -18,6 +18,7 @@ import { waitFor } from '../../lib/wait.ts';
 import { freePort } from '../../hack/local/ports.ts';
 import { kubectl, kubectlOk } from '../kubectl.ts';
 import { useUnitOperator } from '../unit-operator.ts';
+import { mariadbUnitSet } from '../fixtures.ts';
 
 const CLUSTER = 'member1';
 type Secret = KubeObject & { data?: Record<string, string> };
@@ -86,18 +87,7 @@ ${spec}`;
   });
 
   it('computes the desired state off the real replication: source writer, replica reader, application accounts only', async () => {
-    await kubectlOk(CLUSTER, ['apply', '-f', '-'], `
-apiVersion: unit.upm.io/v1alpha1
-kind: UnitSet
-metadata: { name: db, namespace: ${ns} }
-spec:
-  engine: mariadb
-  version: "10.11"
-  units: 2
-  resources: { limits: { cpu: "1", memory: 256Mi } }
-  storage: [{ name: data, size: 1Gi, mountPath: /var/lib/mysql }]
-  parameters: { innodb_log_file_size: 16M, max_connections: "100" }
----
+    await kubectlOk(CLUSTER, ['apply', '-f', '-'], `${mariadbUnitSet(ns, 2)}---
 apiVersion: compose.upm.io/v1alpha1
 kind: MysqlReplication
 metadata: { name: db, namespace: ${ns} }

@@ -15,6 +15,7 @@ import type { KubeObject } from '../../lib/kube/types.ts';
 import { waitFor } from '../../lib/wait.ts';
 import { kubectlOk } from '../kubectl.ts';
 import { useUnitOperator } from '../unit-operator.ts';
+import { mariadbUnitSet } from '../fixtures.ts';
 
 const run = promisify(execFile);
 const CLUSTER = 'member1';
@@ -47,18 +48,7 @@ describe('MariaDB units on real engines', () => {
   };
 
   it('brings up three reachable mariadbd servers whose config came from the template', async () => {
-    await kubectlOk(CLUSTER, ['apply', '-f', '-'], `
-apiVersion: unit.upm.io/v1alpha1
-kind: UnitSet
-metadata: { name: db, namespace: ${ns} }
-spec:
-  engine: mariadb
-  version: "10.11"
-  units: 3
-  resources: { limits: { cpu: "1", memory: 256Mi } }
-  storage: [{ name: data, size: 1Gi, mountPath: /var/lib/mysql }]
-  parameters: { innodb_log_file_size: 16M, max_connections: "100" }
-`);
+    await kubectlOk(CLUSTER, ['apply', '-f', '-'], mariadbUnitSet(ns, 3));
     await waitReady();
     const secret = await c.get<Secret>(Resources.secrets, 'db-credentials', ns);
     admin = { user: b64(secret.data?.['admin-username']), password: b64(secret.data?.['admin-password']) };
