@@ -5,9 +5,9 @@ import { parseArgs } from 'node:util';
 import { UnitResource, type Unit } from '../../lib/api/unit.upm.io.generated.ts';
 import { Resources } from '../../lib/kube/resources.ts';
 import type { KubeObject } from '../../lib/kube/types.ts';
-import { newLogger } from '../../lib/log.ts';
 import { runUntilSignalled } from '../../lib/manager.ts';
 import { controllerProcess, MANAGER_FLAGS } from '../../lib/process.ts';
+import { LABEL_UNIT } from '../unit/naming.ts';
 import type { ComposeContext, Secret } from './common/context.ts';
 import { registerElasticsearchCluster } from './elasticsearch/register.ts';
 import { registerKafkaCluster } from './kafka/register.ts';
@@ -38,14 +38,13 @@ const { values } = parseArgs({
   },
 });
 
-const log = newLogger({ component: COMPONENT });
+const { log, client, manager, events } = await controllerProcess(COMPONENT, values);
 const kinds = values.kinds.split(',').map((k) => k.trim()).filter(Boolean);
 const unknown = kinds.filter((k) => !KINDS[k]);
 if (unknown.length) {
   log.error({ unknown, known: Object.keys(KINDS) }, '--kinds names kinds this operator does not have');
   process.exit(2);
 }
-const { client, manager, events } = await controllerProcess(COMPONENT, values);
 const namespace = values.namespace;
 
 const ctx: ComposeContext = {
@@ -55,7 +54,7 @@ const ctx: ComposeContext = {
   ...(namespace ? { namespace } : {}),
   concurrency: Number(values.concurrency),
   units: manager.informer<Unit>(UnitResource, { namespace }),
-  pods: manager.informer<KubeObject>(Resources.pods, { namespace, labelSelector: 'unit.upm.io/unit' }),
+  pods: manager.informer<KubeObject>(Resources.pods, { namespace, labelSelector: LABEL_UNIT }),
   secrets: manager.informer<Secret>(Resources.secrets, { namespace }),
 };
 for (const k of kinds) KINDS[k]?.(ctx);

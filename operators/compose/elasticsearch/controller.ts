@@ -13,7 +13,8 @@ import { randomBytes } from 'node:crypto';
 import type { ElasticsearchCluster, ElasticsearchClusterStatus } from '../../../lib/api/compose.upm.io.generated.ts';
 import { ElasticsearchClusterResource } from '../../../lib/api/compose.upm.io.generated.ts';
 import type { EngineTemplate, Unit, UnitSet } from '../../../lib/api/unit.upm.io.generated.ts';
-import { EngineTemplateResource, UnitSetResource } from '../../../lib/api/unit.upm.io.generated.ts';
+import { UnitSetResource } from '../../../lib/api/unit.upm.io.generated.ts';
+import { LABEL_UNITSET, ordinalOf, templateName } from '../../unit/naming.ts';
 import { setCondition, type Condition } from '../../../lib/conditions.ts';
 import type { ReconcileContext, ReconcileResult } from '../../../lib/controller.ts';
 import type { EventRecorder } from '../../../lib/events.ts';
@@ -42,8 +43,6 @@ const HEALTH_INTERVAL_MS = 10_000;
 /** Waiting on the cluster (a drain, a node rejoining, recovery): soon. */
 const WAIT_MS = 1000;
 const BLOCKED_RETRY_MS = 10_000;
-const LABEL_UNITSET = 'unit.upm.io/unitset';
-const LABEL_ORDINAL = 'unit.upm.io/ordinal';
 
 export interface ElasticsearchDeps {
   client: KubeClient;
@@ -54,6 +53,7 @@ export interface ElasticsearchDeps {
   pods: Store<KubeObject>;
   services: Store<KubeObject>;
   secrets: Store<Secret>;
+  templates: Store<EngineTemplate>;
 }
 
 
@@ -71,7 +71,6 @@ const EVENT_REASON: Record<Action['kind'], string> = {
 
 export function elasticsearchReconciler(d: ElasticsearchDeps) {
   const sessions = new Sessions<SearchRest>();
-  const templateUsers = new Map<string, NonNullable<EngineTemplate['spec']['users']>>();
   const cache = new MutationCache(d.clusters);
 
   const sessionFor = (key: string, engine: string, creds?: Credentials): Promise<SearchRest> => sessions.get(key, `${engine}\u0000${creds?.username ?? ''}\u0000${creds?.password ?? ''}`, () => new SearchRest(dialectOf(engine), creds));
@@ -80,16 +79,6 @@ export function elasticsearchReconciler(d: ElasticsearchDeps) {
     await sessions.drop(key);
   };
 
-  /** The template's engine accounts (fetched once per template). */
-  const usersOf = async (engine: string, version: string) => {
-    const name = `${engine}-${version}`;
-    const known = templateUsers.get(name);
-    if (known) return known;
-    const tpl = await d.client.get<EngineTemplate>(EngineTemplateResource, name);
-    const users = tpl.spec.users ?? [];
-    templateUsers.set(name, users);
-    return users;
-  };
 
   async function reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult> {
     const esc = cache.get(key);
@@ -124,13 +113,9 @@ export function elasticsearchReconciler(d: ElasticsearchDeps) {
     // Credentials: the operator's account on the REST API and the built-in accounts every node set shares.
     const defaultSecret = `${name}-credentials`;
     const secretName = spec.secretName ?? defaultSecret;
-    let users: Awaited<ReturnType<typeof usersOf>>;
-    try {
-      users = await usersOf(spec.engine, spec.version);
-    } catch (err) {
-      if (isNotFound(err)) return fail('TemplateNotFound', `spec.version: no EngineTemplate "${spec.engine}-${spec.version}" for ${spec.engine} ${spec.version}`);
-      throw err;
-    }
+    const template = d.templates.get(templateName(spec.engine, spec.version));
+    if (!template) return fail('TemplateNotFound', `spec.version: no EngineTemplate "${spec.engine}-${spec.version}" for ${spec.engine} ${spec.version}`);
+    const users = template.spec.users ?? [];
     let secret = d.secrets.get(`${ns}/${secretName}`);
     if (!secret && spec.secretName) return fail('SecretNotFound', `spec.secretName: Secret "${spec.secretName}" not found in ${ns}`);
     if (!secret && users.length && !skip) secret = await createSecret(d, esc, defaultSecret, users);
@@ -188,7 +173,7 @@ export function elasticsearchReconciler(d: ElasticsearchDeps) {
     const units = d.units.list().filter((u) => u.metadata.namespace === ns && setByUnitSet.has(u.metadata.labels?.[LABEL_UNITSET] ?? ''));
     const unitStates: UnitState[] = units.map((u) => ({
       name: u.metadata.name ?? '', nodeSet: setByUnitSet.get(u.metadata.labels?.[LABEL_UNITSET] ?? '')?.name ?? '',
-      ordinal: Number(u.metadata.labels?.[LABEL_ORDINAL] ?? -1), ready: u.status?.ready === true && !u.metadata.deletionTimestamp,
+      ordinal: ordinalOf(u), ready: u.status?.ready === true && !u.metadata.deletionTimestamp,
     }));
 
     // The cluster, through the first node (ready ones first) that knows its elected manager.

@@ -1,6 +1,6 @@
 // Wires the ElasticsearchCluster controller into the Compose Operator: its caches and what wakes it.
 import { ElasticsearchClusterResource, type ElasticsearchCluster } from '../../../lib/api/compose.upm.io.generated.ts';
-import { UnitSetResource, type Unit, type UnitSet } from '../../../lib/api/unit.upm.io.generated.ts';
+import { EngineTemplateResource, UnitSetResource, type EngineTemplate, type Unit, type UnitSet } from '../../../lib/api/unit.upm.io.generated.ts';
 import { Resources } from '../../../lib/kube/resources.ts';
 import type { KubeObject } from '../../../lib/kube/types.ts';
 import { keyOf, specChanged, unitStatusChanged, type ComposeContext } from '../common/context.ts';
@@ -23,8 +23,9 @@ export function registerElasticsearchCluster(ctx: ComposeContext): void {
   const clusters = manager.informer<ElasticsearchCluster>(ElasticsearchClusterResource, { namespace });
   const unitSets = manager.informer<UnitSet>(UnitSetResource, { namespace, labelSelector: LABEL_CLUSTER });
   const services = manager.informer<KubeObject>(Resources.services, { namespace, labelSelector: LABEL_CLUSTER });
+  const templates = manager.informer<EngineTemplate>(EngineTemplateResource);
   const inNamespace = (ns: string | undefined) => clusters.list().filter((c) => c.metadata.namespace === ns);
-  const { reconcile } = elasticsearchReconciler({ client: ctx.client, events: ctx.events, clusters, unitSets, units: ctx.units, pods: ctx.pods, services, secrets: ctx.secrets });
+  const { reconcile } = elasticsearchReconciler({ client: ctx.client, events: ctx.events, clusters, unitSets, units: ctx.units, pods: ctx.pods, services, secrets: ctx.secrets, templates });
   manager.controller({ name: 'elasticsearchcluster', concurrency: ctx.concurrency, reconcile })
     .watch(clusters, undefined, specChanged)
     .watch(unitSets, byLabel, unitSetChanged)

@@ -20,7 +20,7 @@ import { isAlreadyExists, isNotFound } from '../../../lib/kube/errors.ts';
 import { Resources } from '../../../lib/kube/resources.ts';
 import type { KubeObject } from '../../../lib/kube/types.ts';
 import { MutationCache } from '../../../lib/mutationcache.ts';
-import { ANNOTATION_UPDATE_NEXT, LABEL_ORDINAL, LABEL_UNITSET, credentialsSecretName, headlessServiceName } from '../../unit/naming.ts';
+import { ANNOTATION_UPDATE_NEXT, LABEL_UNITSET, credentialsSecretName, headlessServiceName, ordinalOf } from '../../unit/naming.ts';
 import { ANNOTATION_SKIP, b64, type Secret } from '../common/context.ts';
 import { ownerRef } from '../common/roles.ts';
 import { Sessions } from '../common/sessions.ts';
@@ -125,7 +125,7 @@ export function kafkaClusterReconciler(d: KafkaClusterDeps) {
     // The nodes: every unit of the UnitSet, its node.id from its ordinal.
     const units = d.units.list().filter((u) => u.metadata.namespace === ns && u.metadata.labels?.[LABEL_UNITSET] === name && !u.metadata.deletionTimestamp);
     const nodes: (Node & { address: string; restarts: number; phase: string })[] = units.map((u) => {
-      const ordinal = Number(u.metadata.labels?.[LABEL_ORDINAL] ?? -1);
+      const ordinal = ordinalOf(u);
       return {
         ordinal, id: nodeId(ordinal), unit: u.metadata.name ?? '', ...rolesOf(ordinal, shape.roles, shape.controllers),
         ready: u.status?.ready === true, address: u.status?.podIP ?? '', restarts: u.status?.engine?.restarts ?? 0, phase: u.status?.engine?.state ?? u.status?.phase ?? 'Pending',
@@ -171,7 +171,7 @@ export function kafkaClusterReconciler(d: KafkaClusterDeps) {
     const updateNext = prev.restart || outdated.length ? named : [];
     // Brokers removed by the last scale-in: unregistered once their units are gone (terminating ones too) and they
     // have left the cluster.
-    const present = new Set(d.units.list().filter((u) => u.metadata.namespace === ns && u.metadata.labels?.[LABEL_UNITSET] === name).map((u) => nodeId(Number(u.metadata.labels?.[LABEL_ORDINAL] ?? -1))));
+    const present = new Set(d.units.list().filter((u) => u.metadata.namespace === ns && u.metadata.labels?.[LABEL_UNITSET] === name).map((u) => nodeId(ordinalOf(u))));
     const removed = prev.lastScaleIn && !prev.lastScaleIn.unregistered ? prev.lastScaleIn.brokers ?? [] : [];
     const gone = removed.every((id) => !present.has(id) && !world.brokers.includes(id));
     const step: Step = nextStep({
