@@ -4,7 +4,7 @@
 // the day-2 actions (backup, restore). Operations are serialised: a start never interleaves with a config change.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { mkdir, open, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
 import type { Logger } from 'pino';
 import { renderConfig, validateParameters, type RenderContext } from '../operators/unit/config.ts';
@@ -247,6 +247,8 @@ export class Agent extends EventEmitter {
     }
     const spec = driver.launch(this.o.env, cfg.path);
     const pidFile = join(this.o.env.runDir, `${this.o.engine}.pid`);
+    // The previous launch's pid must never be read as this one's (it would be reported, and signalled on stop).
+    await rm(pidFile, { force: true });
     const cmd = this.o.wrap ? this.o.wrap(spec, pidFile) : { command: spec.command, args: spec.args };
     const log = await open(join(this.o.env.runDir, `${this.o.engine}.log`), 'a');
     const child = spawn(cmd.command, cmd.args, {
@@ -255,7 +257,8 @@ export class Agent extends EventEmitter {
     });
     await log.close();
     this.child = child;
-    this.enginePid = child.pid;
+    // Under a wrapper, child.pid is the wrapper's: the engine's own pid is known only once the wrapper wrote it.
+    this.enginePid = this.o.wrap ? undefined : child.pid;
     this.startedAt = new Date().toISOString();
     this.expectingExit = false;
     this.exited = new Promise((resolve) => child.once('exit', (code, signal) => { this.onExit(child, code, signal); resolve(); }));
@@ -264,8 +267,10 @@ export class Agent extends EventEmitter {
     void this.awaitReady(driver, child);
   }
 
+  /** Waits for the wrapper to write the engine's pid, however slow a loaded machine makes it: giving up would
+   *  report the wrapper's pid, and a signal meant for the engine would then leave the engine running. */
   private async readPid(pidFile: string, child: ChildProcess): Promise<void> {
-    for (let i = 0; i < 50 && this.child === child; i++) {
+    while (this.child === child) {
       const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
       if (pid > 0) { this.enginePid = pid; this.changed(); return; }
       await sleep(20);

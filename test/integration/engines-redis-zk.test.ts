@@ -111,12 +111,16 @@ describe('Redis and ZooKeeper units on real engines', () => {
   });
 
   it('restarts a crashed engine and counts the restart in the unit and the pod', async () => {
-    const before = await c.get<Unit>(UnitResource, 'kv-2', ns);
-    const pid = before.status?.engine?.pid ?? 0;
+    let before: Unit | undefined;
+    await waitFor('kv-2 reporting its engine\'s pid', async () => {
+      before = await c.get<Unit>(UnitResource, 'kv-2', ns);
+      return before.status?.engine?.state === 'Running' && (before.status.engine.pid ?? 0) > 0;
+    }, { timeoutMs: 60_000 });
+    const pid = before?.status?.engine?.pid as number;
     process.kill(pid, 'SIGKILL');
     await waitFor('kv-2 Ready again after the crash', async () => {
       const u = await c.get<Unit>(UnitResource, 'kv-2', ns);
-      return u.status?.phase === 'Ready' && (u.status.engine?.restarts ?? 0) === (before.status?.engine?.restarts ?? 0) + 1 && u.status.engine?.pid !== pid;
+      return u.status?.phase === 'Ready' && (u.status.engine?.restarts ?? 0) === (before?.status?.engine?.restarts ?? 0) + 1 && u.status.engine?.pid !== pid;
     }, { timeoutMs: 60_000, intervalMs: 100 }).catch(async (err: unknown) => {
       // Say where the chain stopped: the agent's own view, the pod the runtime wrote, or the unit.
       const pod = await c.get<KubeObject & { status?: unknown }>(Resources.pods, 'kv-2', ns);
