@@ -46,12 +46,16 @@ describe('Controller', () => {
 
   it('collapses a burst of duplicate events for one key into few reconciles', async () => {
     let runs = 0;
-    const c = new Controller({ name: 'burst', reconcile: async () => { runs++; await tick(20); } });
+    // The first run holds until the second burst has arrived, however slowly a busy machine starts it.
+    let release = () => {};
+    const held = new Promise<void>((r) => { release = r; });
+    const c = new Controller({ name: 'burst', reconcile: async () => { runs++; if (runs === 1) await held; } });
     await running(c, async () => {
       for (let i = 0; i < 10_000; i++) c.enqueue('ns/hot');
-      await tick(5);
+      await waitFor('the first run in progress', () => runs === 1, { intervalMs: 1 });
       for (let i = 0; i < 10_000; i++) c.enqueue('ns/hot'); // arrives while the first run is in progress
-      await waitFor('idle', () => c.queue.length === 0 && c.queue.processingCount === 0 && runs > 0);
+      release();
+      await waitFor('idle', () => c.queue.length === 0 && c.queue.processingCount === 0 && runs > 1);
       await tick(50);
     });
     expect(runs).toBe(2);
@@ -115,12 +119,13 @@ describe('Controller', () => {
   });
 
   it('finishes in-flight work before run() resolves on shutdown', async () => {
+    let started = false;
     let finished = false;
-    const c = new Controller({ name: 'drain', reconcile: async () => { await tick(100); finished = true; } });
+    const c = new Controller({ name: 'drain', reconcile: async () => { started = true; await tick(100); finished = true; } });
     const stop = new AbortController();
     const done = c.run(stop.signal);
     c.enqueue('ns/slow');
-    await tick(20);
+    await waitFor('in flight', () => started, { intervalMs: 1 });
     stop.abort();
     await done;
     expect(finished).toBe(true);
