@@ -99,7 +99,8 @@ describeLocal('the README run command', () => {
   const member1Of = (s: Started) => s.kubeconfigs.find((k) => k.includes('/member1/')) as string;
 
   afterAll(async () => {
-    for (const c of started) if (c.pid && c.exitCode === null) try { process.kill(-c.pid, 'SIGKILL'); } catch { /* gone */ }
+    // Every group, even one whose npm has exited: what it left behind (after kill -9 of the command) is still in it.
+    for (const c of started) if (c.pid) try { process.kill(-c.pid, 'SIGKILL'); } catch { /* gone */ }
     if (tmp) await rm(tmp, { recursive: true, force: true });
   });
 
