@@ -19,10 +19,10 @@ type Pod = KubeObject & { status?: { podIP?: string; conditions?: { type: string
 type Secret = KubeObject & { data?: Record<string, string> };
 const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
 
-/** Sends one line to host:port and returns everything the server answers before closing (or the timeout). */
 // How long a UnitSet may take to be Ready here; tests that wait for it get a jest timeout above it.
 const READY_MS = 120_000;
 
+/** Sends one line to host:port and returns everything the server answers before closing (or the timeout). */
 function ask(host: string, port: number, line: string, timeoutMs = 3000): Promise<string> {
   return new Promise((resolve, reject) => {
     const s = connect({ host, port });
