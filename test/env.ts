@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { describe } from '@jest/globals';
 import { KubeClient } from '../lib/kube/client.ts';
 import type { SystemState } from '../hack/local/system.ts';
 
@@ -24,6 +25,15 @@ export function testState(): TestState {
 
 /** True when the suites run against local processes they may kill and restart. */
 export const controlsProcesses = (): boolean => !testState().external;
+
+/** `describe` when `run`, else `describe.skip` with the reason in the suite's name, so a skip always says why. */
+export function describeWhen(run: boolean, skipReason: string): (name: string, body: () => void) => void {
+  return (name, body) => (run ? describe(name, body) : describe.skip(`${name} [skipped: ${skipReason}]`, body));
+}
+
+/** Suites that start, kill or restart local processes: skipped against an existing cluster (UPM_TEST_KUBECONFIG). */
+export const describeLocal = (name: string, body: () => void): void =>
+  describeWhen(controlsProcesses(), 'it starts, kills and restarts local processes; UPM_TEST_KUBECONFIG names an existing cluster')(name, body);
 
 export function kubeconfig(cluster: string): string {
   const c = testState().clusters[cluster];

@@ -6,11 +6,10 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { describe } from '@jest/globals';
 import { Agent, request } from 'undici';
 import { parse, stringify } from 'yaml';
 import { issueCert } from '../hack/local/pki.ts';
-import { kubeconfig, kubectlPath, testState } from './env.ts';
+import { describeWhen, kubeconfig, kubectlPath, testState } from './env.ts';
 import type { KubectlResult } from './kubectl.ts';
 
 export const MGMT = 'mgmt';
@@ -23,7 +22,8 @@ export function hubState(): { port: number; caFile: string; logs: Record<string,
 }
 
 /** Suites that need the local hub (its port, the cluster's CAs to mint users); skipped against an existing cluster. */
-export const describeHub = testState().hub ? describe : describe.skip;
+export const describeHub = (name: string, body: () => void): void =>
+  describeWhen(!!testState().hub, 'the hub runs only in the local system; UPM_TEST_KUBECONFIG names an existing cluster')(name, body);
 
 // Under the run's directory, which the global teardown removes.
 const cacheDir = mkdtempSync(join(testState().dir, 'kubectl-cache-'));

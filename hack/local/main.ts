@@ -35,26 +35,22 @@ function alive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch { return false; }
 }
 
-function describe(sys: { state(): import('./system.ts').SystemState }, seconds?: number): void {
-  const state = sys.state();
-  const names = Object.keys(state.clusters);
-  console.log(seconds === undefined ? 'UPM local system is already running.' : `UPM local system is up (${seconds.toFixed(1)} s).`);
-  for (const name of names) {
-    const c = state.clusters[name]!;
-    console.log(`  ${name.padEnd(8)} ${c.role.padEnd(10)} kubeconfig: ${c.kubeconfig}`);
-  }
+/** Where everything is, as one block of text: printed with one write, so a reader never sees half of it. */
+function describe(state: import('./system.ts').SystemState, seconds?: number): string {
+  const lines = [seconds === undefined ? 'UPM local system is already running.' : `UPM local system is up (${seconds.toFixed(1)} s).`];
+  for (const [name, c] of Object.entries(state.clusters)) lines.push(`  ${name.padEnd(8)} ${c.role.padEnd(10)} kubeconfig: ${c.kubeconfig}`);
   const mgmt = Object.values(state.clusters).find((c) => c.role === 'management');
-  console.log(`\nkubectl ${'v1.36'}: ${join(state.binDir, 'kubectl')}`);
-  if (mgmt) console.log(`Try:\n  ${join(state.binDir, 'kubectl')} --kubeconfig ${mgmt.kubeconfig} get nodes`);
-  console.log(`Logs: ${dir}/<cluster>/logs`);
+  lines.push('', `kubectl ${'v1.36'}: ${join(state.binDir, 'kubectl')}`);
+  if (mgmt) lines.push(`Try:\n  ${join(state.binDir, 'kubectl')} --kubeconfig ${mgmt.kubeconfig} get nodes`);
+  lines.push(`Logs: ${dir}/<cluster>/logs`);
+  return lines.join('\n');
 }
 
 if (existsSync(pidFile)) {
   const pid = Number(readFileSync(pidFile, 'utf8'));
   if (pid && alive(pid) && existsSync(join(dir, 'state.json'))) {
     const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8'));
-    describe({ state: () => state });
-    console.log(`(process ${pid}; stop it with Ctrl-C in its terminal or kill ${pid})`);
+    process.stdout.write(`${describe(state)}\n(process ${pid}; stop it with Ctrl-C in its terminal or kill ${pid})\n`);
     process.exit(0);
   }
 }
@@ -101,17 +97,20 @@ try {
   process.exit(1);
 }
 writeFileSync(pidFile, String(process.pid));
-describe(sys, (Date.now() - started) / 1000);
-console.log(`Unit Operator, Compose Operator and engine runtime running in every member cluster (logs: ${dir}/<member>/logs/{unit-operator,compose-operator,engine-runtime}.log).
+const state = sys.state();
+const kubectl = join(state.binDir, 'kubectl');
+const block = [describe(state, (Date.now() - started) / 1000),
+  `Unit Operator, Compose Operator and engine runtime running in every member cluster (logs: ${dir}/<member>/logs/{unit-operator,compose-operator,engine-runtime}.log).
 Real engines run here for MariaDB, Redis, Redis Sentinel, ZooKeeper, Kafka and OpenSearch; other engines are reported as not runnable locally. Try:
-  ${join(sys.state().binDir, 'kubectl')} --kubeconfig ${sys.state().clusters.member1?.kubeconfig} apply -f config/samples/redis-unitset.yaml
-  ${join(sys.state().binDir, 'kubectl')} --kubeconfig ${sys.state().clusters.member1?.kubeconfig} get us,un`);
+  ${kubectl} --kubeconfig ${state.clusters.member1?.kubeconfig} apply -f config/samples/redis-unitset.yaml
+  ${kubectl} --kubeconfig ${state.clusters.member1?.kubeconfig} get us,un`];
 if (hub) {
-  const mgmt = Object.values(sys.state().clusters).find((c) => c.role === 'management');
-  console.log(`The hub's public API (upm.io) is served through the management cluster (API server on 127.0.0.1:${hub.state().port}, log ${hub.state().logs.apiserver}). Try:
-  ${join(sys.state().binDir, 'kubectl')} --kubeconfig ${mgmt?.kubeconfig} api-resources --api-group=upm.io`);
+  const mgmt = Object.values(state.clusters).find((c) => c.role === 'management');
+  block.push(`The hub's public API (upm.io) is served through the management cluster (API server on 127.0.0.1:${hub.state().port}, log ${hub.state().logs.apiserver}). Try:
+  ${kubectl} --kubeconfig ${mgmt?.kubeconfig} api-resources --api-group=upm.io`);
 }
-console.log('\nPress Ctrl-C to stop.');
+// One write: whoever reads the output (a person, a script, the e2e test) gets the whole block at once.
+process.stdout.write(`${block.join('\n')}\n\nPress Ctrl-C to stop.\n`);
 
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {

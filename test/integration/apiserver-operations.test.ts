@@ -1,7 +1,9 @@
 // Operations through the public API, with the real kubectl against the real management cluster: a workflow on one
 // service of the namespace, refused (naming the field) when the service does not exist, its kind does not support
 // the type, or the parameters make no sense for it; fixed once created but for spec.cancel, which cannot be
-// withdrawn; and printed with its progress as `N/M` steps.
+// withdrawn; and printed with its progress as `N/M` steps. No hub controller executes Operations yet: where a test
+// needs a status (a Backup that succeeded, steps under way), it writes it itself through the status subresource, as
+// the executing controller would, so those tests show validation and printing, not execution.
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { waitFor } from '../../lib/wait.ts';
 import { uniqueName } from '../env.ts';
@@ -41,7 +43,7 @@ describeHub('Operations on data services', () => {
     expect(await ok(['get', 'operations', '-n', project, '--field-selector', 'spec.type=Scale,spec.target.name=db', '-o', 'name'])).toBe('operation.upm.io/grow\n');
   });
 
-  it('refuses, naming the field: a missing target, a type the kind does not support, parameters that make no sense', async () => {
+  it('refuses, naming the field: a missing target, a type the kind does not support, parameters that make no sense, a Restore of a Backup whose status (written by the test) is not Succeeded', async () => {
     const cases: [Record<string, unknown>, string][] = [
       [{ type: 'Restart', target: { kind: 'MysqlService', name: 'nope' } }, `spec.target.name: Not found: "nope": no MysqlService of that name in namespace ${project}`],
       [{ type: 'Switchover', target: { kind: 'KafkaService', name: 'events' } }, 'spec.type: Unsupported value: "Switchover": a KafkaService supports "Create", "Scale", "Restart", "Start", "Stop", "Upgrade", "Reconfigure"'],
@@ -68,7 +70,8 @@ describeHub('Operations on data services', () => {
       expect(r.stderr).toContain('The Operation "bad" is invalid');
     }
     expect((await k(['get', 'op', 'bad', '-n', project])).stderr).toContain('NotFound');
-    // A backup that has not succeeded cannot be restored.
+    // A backup that has not succeeded cannot be restored; once its status says Succeeded (written here: nothing runs
+    // the Backup), the Restore is accepted.
     await ok(['create', '-f', '-'], op('nightly', { type: 'Backup', target: { kind: 'MysqlService', name: 'db' } }));
     const early = await k(['create', '-f', '-'], op('back', { type: 'Restore', target: { kind: 'MysqlService', name: 'db' }, restore: { backup: 'nightly' } }));
     expect(early.stderr).toContain('spec.restore.backup: Invalid value: "nightly": the backup has not succeeded (phase Pending)');
@@ -88,7 +91,7 @@ describeHub('Operations on data services', () => {
     expect(undo.stderr).toContain('spec.cancel: a cancellation cannot be withdrawn');
   });
 
-  it('shows its steps as N/M progress, the running step and its message with -o wide', async () => {
+  it('prints N/M progress, the running step and its message (-o wide) from status.steps written by a client', async () => {
     await ok(['create', '-f', '-'], op('up', { type: 'Upgrade', target: { kind: 'MysqlService', name: 'db' }, upgrade: { version: '8.4' } }));
     const status = {
       phase: 'Running', message: 'upgrading db-0', startTime: '2026-01-01T00:00:00Z',

@@ -49,7 +49,7 @@ describe('local control plane', () => {
         throw err;
       }
     }, { timeoutMs: 60_000, intervalMs: 250 });
-  });
+  }, 60_000 + 30_000 + 60_000 + 30_000); // its waits: service account, pod Running, namespace gone
 
   it('shows Ready fake nodes in every cluster through the real kubectl', async () => {
     for (const name of Object.keys(testState().clusters)) {

@@ -38,6 +38,11 @@ spec:
 
 describe('Kafka and OpenSearch units on real engines', () => {
   const f = useUnitOperator(CLUSTER, 'kfos', { engines: true });
+  // The longest waits inside these tests: a UnitSet to Ready, one Kafka CLI tool, one OpenSearch HTTP call. Each
+  // test's jest timeout is the sum of the waits it can make, so a slow engine fails on its own message.
+  const READY_MS = 240_000;
+  const TOOL_MS = 90_000;
+  const HTTP_MS = 60_000;
   let c: KubeClient;
   let ns: string;
   let scratch: string;
@@ -47,7 +52,7 @@ describe('Kafka and OpenSearch units on real engines', () => {
   const waitReady = (name: string) => waitFor(`UnitSet ${name} Ready`, async () => {
     const us = await c.get<UnitSet>(UnitSetResource, name, ns);
     return us.status?.phase === 'Ready' && us.status.readyUnits === 3;
-  }, { timeoutMs: 240_000, intervalMs: 500 });
+  }, { timeoutMs: READY_MS, intervalMs: 500 });
   const ips = (name: string) => Promise.all([0, 1, 2].map(async (o) => (await c.get<Pod>(Resources.pods, `${name}-${o}`, ns)).status?.podIP ?? ''));
   const units = async (name: string) => (await c.list<Unit>(UnitResource, { namespace: ns, labelSelector: `unit.upm.io/unitset=${name}` })).items
     .sort((a, b) => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
@@ -63,7 +68,7 @@ describe('Kafka and OpenSearch units on real engines', () => {
   describe('Kafka 3.9 (KRaft, combined roles)', () => {
     let addrs: string[];
     let auth: string;
-    const tool = (main: string, args: string[], input?: string) => kafkaTool('kf', main, args, { timeoutMs: 90_000, ...(input === undefined ? {} : { input }) });
+    const tool = (main: string, args: string[], input?: string) => kafkaTool('kf', main, args, { timeoutMs: TOOL_MS, ...(input === undefined ? {} : { input }) });
 
     beforeAll(async () => {
       await kubectlOk(CLUSTER, ['apply', '-f', '-'], unitSet(ns, 'kf', 'kafka', '3.9', '/var/lib/kafka/data'));
@@ -77,7 +82,7 @@ describe('Kafka and OpenSearch units on real engines', () => {
         'security.protocol=SASL_PLAINTEXT', 'sasl.mechanism=PLAIN',
         `sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="${decode('admin-username')}" password="${decode('admin-password')}";`,
       ].join('\n'), { mode: 0o600 });
-    });
+    }, READY_MS + 60_000);
 
     it('forms a KRaft quorum of three voters with one leader, under the cluster ID derived from the UnitSet', async () => {
       expect(new Set(addrs).size).toBe(3);
@@ -91,7 +96,7 @@ describe('Kafka and OpenSearch units on real engines', () => {
       const replication = await tool('org.apache.kafka.tools.MetadataQuorumCommand', ['--bootstrap-server', `${addrs[2]}:9092`, '--command-config', auth, 'describe', '--replication']);
       const roles = replication.split('\n').slice(1).filter(Boolean).map((l) => l.trim().split(/\s+/).at(-1));
       expect(roles.sort()).toEqual(['Follower', 'Follower', 'Leader']);
-    });
+    }, 2 * TOOL_MS + 30_000);
 
     it('replicates a topic over all three brokers: produced with acks=all on one, consumed from another', async () => {
       await tool('org.apache.kafka.tools.TopicCommand', ['--bootstrap-server', `${addrs[0]}:9092`, '--command-config', auth,
@@ -105,7 +110,7 @@ describe('Kafka and OpenSearch units on real engines', () => {
       const got = await tool('org.apache.kafka.tools.consumer.ConsoleConsumer', ['--bootstrap-server', `${addrs[2]}:9092`, '--consumer.config', auth,
         '--topic', 'payments', '--partition', '0', '--offset', 'earliest', '--max-messages', '3', '--timeout-ms', '60000']);
       expect(got.trim().split('\n')).toEqual(['p-1', 'p-2', 'p-3']);
-    });
+    }, 4 * TOOL_MS + 60_000 + 30_000);
 
     it('applies a dynamic parameter to every broker without restarting one', async () => {
       const before = await pids('kf');
@@ -118,7 +123,7 @@ describe('Kafka and OpenSearch units on real engines', () => {
       }
       await waitReady('kf');
       expect(await pids('kf')).toEqual(before);
-    });
+    }, 3 * (90_000 + TOOL_MS) + READY_MS + 30_000);
 
     it('keeps the storage and the cluster of a replaced unit: it rejoins without being formatted again', async () => {
       const meta = join(await volumeDir('kf-1-data'), 'logs', 'meta.properties');
@@ -140,14 +145,14 @@ describe('Kafka and OpenSearch units on real engines', () => {
       expect(status.match(/"id": [1-3], "directoryId"/g)).toHaveLength(3);
       // Frees the machine for the next cluster.
       await kubectlOk(CLUSTER, ['-n', ns, 'delete', 'us', 'kf', '--wait=false']);
-    });
+    }, 120_000 + 2 * TOOL_MS + 30_000);
   });
 
   describe('OpenSearch 2.19 (the local stand-in for Elasticsearch)', () => {
     let addrs: string[];
     const http = async <T>(addr: string, method: string, path: string, body?: unknown): Promise<T> => {
       const res = await fetch(`http://${addr}:9200${path}`, {
-        method, signal: AbortSignal.timeout(60_000),
+        method, signal: AbortSignal.timeout(HTTP_MS),
         ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
       });
       const text = await res.text();
@@ -159,7 +164,7 @@ describe('Kafka and OpenSearch units on real engines', () => {
       await kubectlOk(CLUSTER, ['apply', '-f', '-'], unitSet(ns, 'search', 'opensearch', '2.19', '/usr/share/opensearch/data'));
       await waitReady('search');
       addrs = await ips('search');
-    });
+    }, READY_MS + 60_000);
 
     it('forms one green cluster of three nodes with one elected cluster manager', async () => {
       const health = await http<{ status: string; number_of_nodes: number; cluster_name: string }>(addrs[0] ?? '', 'GET', '/_cluster/health?wait_for_status=green&wait_for_nodes=3&timeout=60s');
@@ -169,7 +174,7 @@ describe('Kafka and OpenSearch units on real engines', () => {
       expect(nodes.map((n) => n.name).sort()).toEqual(['search-0', 'search-1', 'search-2']);
       expect(nodes.map((n) => n.ip).sort()).toEqual([...addrs].sort());
       expect(nodes.filter((n) => n.cluster_manager === '*')).toHaveLength(1);
-    });
+    }, 2 * HTTP_MS + 30_000);
 
     it('indexes documents with two replicas, counts them on every node, and stays green', async () => {
       await http(addrs[0] ?? '', 'PUT', '/orders', { settings: { number_of_shards: 2, number_of_replicas: 2 } });
@@ -180,7 +185,7 @@ describe('Kafka and OpenSearch units on real engines', () => {
       for (const a of addrs) expect(await http(a, 'GET', '/orders/_count')).toMatchObject({ count: 200 });
       const health = await http<{ status: string; active_shards: number }>(addrs[2] ?? '', 'GET', '/_cluster/health/orders?wait_for_status=green&timeout=60s');
       expect(health).toMatchObject({ status: 'green', active_shards: 6 });
-    });
+    }, 6 * HTTP_MS + 30_000);
 
     it('applies a dynamic parameter as a cluster setting without restarting a node', async () => {
       const before = await pids('search');
@@ -191,7 +196,7 @@ describe('Kafka and OpenSearch units on real engines', () => {
       }, { timeoutMs: 60_000, intervalMs: 500 });
       await waitReady('search');
       expect(await pids('search')).toEqual(before);
-    });
+    }, 60_000 + READY_MS + 30_000);
 
     it('restarts a replaced unit without the initial cluster-manager nodes: it rejoins the cluster it has served in', async () => {
       expect((await c.get<ConfigMap>(Resources.configMaps, 'search-2-config', ns)).data?.['opensearch.yml']).toMatch(/^cluster\.initial_cluster_manager_nodes:\n {2}- search-0\n {2}- search-1\n {2}- search-2$/m);
@@ -209,6 +214,6 @@ describe('Kafka and OpenSearch units on real engines', () => {
       const health = await http(addrs[0] ?? '', 'GET', '/_cluster/health?wait_for_status=green&wait_for_nodes=3&timeout=60s');
       expect(health).toMatchObject({ status: 'green', number_of_nodes: 3 });
       expect(await http(addrs[2] ?? '', 'GET', '/orders/_count')).toMatchObject({ count: 200 });
-    });
+    }, 120_000 + 3 * HTTP_MS + 30_000);
   });
 });

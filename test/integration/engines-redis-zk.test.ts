@@ -19,6 +19,9 @@ type Pod = KubeObject & { status?: { podIP?: string; conditions?: { type: string
 type Secret = KubeObject & { data?: Record<string, string> };
 const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
 
+// How long a UnitSet may take to be Ready here; tests that wait for it get a jest timeout above it.
+const READY_MS = 120_000;
+
 /** Sends one line to host:port and returns everything the server answers before closing (or the timeout). */
 function ask(host: string, port: number, line: string, timeoutMs = 3000): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -56,7 +59,7 @@ describe('Redis and ZooKeeper units on real engines', () => {
   const waitReady = (name: string) => waitFor(`UnitSet ${name} Ready`, async () => {
     const us = await c.get<UnitSet>(UnitSetResource, name, ns);
     return us.status?.phase === 'Ready' && us.status.readyUnits === 3;
-  }, { timeoutMs: 120_000, intervalMs: 250 });
+  }, { timeoutMs: READY_MS, intervalMs: 250 });
   const ips = async (name: string) => Promise.all([0, 1, 2].map(async (o) => (await c.get<Pod>(Resources.pods, `${name}-${o}`, ns)).status?.podIP ?? ''));
 
   it('runs three Redis servers configured from the template', async () => {
@@ -75,7 +78,7 @@ describe('Redis and ZooKeeper units on real engines', () => {
     const units = (await c.list<Unit>(UnitResource, { namespace: ns, labelSelector: 'unit.upm.io/unitset=kv' })).items;
     expect(units.map((u) => u.status?.engine?.state)).toEqual(['Running', 'Running', 'Running']);
     expect(units.every((u) => (u.status?.engine?.pid ?? 0) > 0)).toBe(true);
-  });
+  }, READY_MS + 60_000);
 
   it('backs up a Redis unit as RDB and restores it through the agent', async () => {
     const addr = (await ips('kv'))[1] as string;
@@ -167,5 +170,5 @@ describe('Redis and ZooKeeper units on real engines', () => {
       expect(conf).toContain(`serverId=${o + 1}`);
       for (const peer of addrs) expect(conf).toContain(peer);
     }
-  });
+  }, READY_MS + 60_000 + 60_000); // Ready, then a leader elected
 });

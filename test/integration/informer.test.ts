@@ -4,7 +4,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { binariesAt } from '../../hack/local/binaries.ts';
 import { LocalCluster } from '../../hack/local/cluster.ts';
 import { compactEtcd } from '../../hack/local/etcd.ts';
@@ -13,7 +13,7 @@ import { KubeClient } from '../../lib/kube/client.ts';
 import { Resources } from '../../lib/kube/resources.ts';
 import type { KubeObject } from '../../lib/kube/types.ts';
 import { waitFor } from '../../lib/wait.ts';
-import { controlsProcesses, testState, uniqueName } from '../env.ts';
+import { describeLocal, testState, uniqueName } from '../env.ts';
 
 type ConfigMap = KubeObject & { data?: Record<string, string> };
 const cm = (ns: string, name: string, v = '1'): ConfigMap => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: ns }, data: { v } });
@@ -24,8 +24,6 @@ async function cacheMatchesServer(inf: Informer<ConfigMap>, c: KubeClient, ns: s
   if (truth.items.length !== inf.size) return false;
   return truth.items.every((o) => inf.get(`${ns}/${o.metadata.name}`)?.metadata.resourceVersion === o.metadata.resourceVersion);
 }
-
-const describeLocal = controlsProcesses() ? describe : describe.skip; // needs to kill processes: local system only
 
 describeLocal('informer against a real API server', () => {
   let dir: string;

@@ -40,7 +40,7 @@ describe('manager', () => {
       await c.delete(Resources.namespaces, ns);
       await c.close();
     }
-  });
+  }, 2 * 60_000 + 30_000); // two waits of waitFor's default 60 s
 
   it('connects in-cluster with a ServiceAccount token, and the API server enforces its RBAC', async () => {
     const admin = await client('member2');
