@@ -134,7 +134,7 @@ describe('KafkaCluster on real Kafka 3.9 (KRaft)', () => {
     clientConfig = join(scratch, 'client.properties');
     await writeFile(clientConfig, ['security.protocol=SASL_PLAINTEXT', 'sasl.mechanism=PLAIN',
       `sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="${auth.username}" password="${auth.password}";`].join('\n'), { mode: 0o600 });
-  });
+  }, 660_000);
 
   it('loses no acknowledged message of 100,000 (acks=all, RF 3, min.insync.replicas 2) through a rolling restart and a scale 3 -> 4 -> 3', async () => {
     await createTopic('payments', 6, 3);
