@@ -151,6 +151,11 @@ describe('KafkaCluster on real Kafka 3.9 (KRaft)', () => {
     await kubectlOk(CLUSTER, ['-n', ns, 'patch', 'kfk', NAME, '--type', 'merge', '-p', JSON.stringify({ spec: { restartedAt } })]);
     const rolled = await waitReady('the rolling restart done', (x) => x.status?.lastRestart?.restartedAt === restartedAt);
     const rollEnd = Date.now();
+    // First the property, independently of the operator, from the cluster's own metadata log: every ISR change of the
+    // topic during the roll (each restart shrinks the ISR by the broker going down), none below min.insync.replicas.
+    const rolling = (await history()).transitions.filter((t) => t.partition.startsWith('payments-') && t.at >= rollStart && t.at <= rollEnd);
+    expect(rolling.filter((t) => t.state.isr.length === 2).length).toBeGreaterThanOrEqual(3);
+    expect(rolling.filter((t) => t.state.isr.length < 2).map((t) => `${new Date(t.at).toISOString()} ${t.partition} ISR ${t.state.isr.join(',')}`)).toEqual([]);
     expect(producer.acked.size).toBeGreaterThan(ackedBeforeRoll);
     for (const [u, uid] of pods) expect((await c.get<KubeObject>(Resources.pods, u, ns)).metadata.uid).not.toBe(uid);
     expect(rolled.status?.lastRestart?.units?.slice().sort()).toEqual([...pods.keys()]);
@@ -158,11 +163,6 @@ describe('KafkaCluster on real Kafka 3.9 (KRaft)', () => {
     expect(restarts).toHaveLength(3);
     expect(restarts.at(-1)?.message).toMatch(/the active controller, last/);
     for (const e of restarts.slice(0, 2)) expect(e.message).not.toMatch(/active controller/);
-    // Independently of the operator, from the cluster's own metadata log: every ISR change of the topic during the
-    // roll (each restart shrinks the ISR by the broker going down), and none of them below min.insync.replicas.
-    const rolling = (await history()).transitions.filter((t) => t.partition.startsWith('payments-') && t.at >= rollStart && t.at <= rollEnd);
-    expect(rolling.filter((t) => t.state.isr.length === 2).length).toBeGreaterThanOrEqual(3);
-    expect(rolling.filter((t) => t.state.isr.length < 2).map((t) => `${new Date(t.at).toISOString()} ${t.partition} ISR ${t.state.isr.join(',')}`)).toEqual([]);
     const rollLatency = latencyPercentiles(producer.latencies, rollStart, rollEnd);
     process.stdout.write(`kafka: rolling restart ${rolled.status?.lastRestart?.seconds} s; producer p99 during it ${rollLatency.p99.toFixed(0)} ms (p50 ${rollLatency.p50.toFixed(0)}, max ${rollLatency.max.toFixed(0)}, ${rollLatency.n} batches); active controller before ${before.status?.activeController?.unit}\n`);
 
