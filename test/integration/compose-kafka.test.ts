@@ -154,6 +154,7 @@ describe('KafkaCluster on real Kafka 3.9 (KRaft)', () => {
     // First the property, independently of the operator, from the cluster's own metadata log: every ISR change of the
     // topic during the roll (each restart shrinks the ISR by the broker going down), none below min.insync.replicas.
     const rolling = (await history()).transitions.filter((t) => t.partition.startsWith('payments-') && t.at >= rollStart && t.at <= rollEnd);
+    process.stdout.write(`kafka: metadata log during the roll: ${rolling.length} partition changes of payments, smallest ISR ${Math.min(...rolling.map((t) => t.state.isr.length))}\n`);
     expect(rolling.filter((t) => t.state.isr.length === 2).length).toBeGreaterThanOrEqual(3);
     expect(rolling.filter((t) => t.state.isr.length < 2).map((t) => `${new Date(t.at).toISOString()} ${t.partition} ISR ${t.state.isr.join(',')}`)).toEqual([]);
     expect(producer.acked.size).toBeGreaterThan(ackedBeforeRoll);

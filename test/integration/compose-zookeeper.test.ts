@@ -1,8 +1,9 @@
 // ZookeeperEnsemble on real ZooKeeper 3.8 servers (one per simulated pod, run by the engine runtime): formation of 3
 // with myid from the ordinals and the four-letter-word whitelist; bad specs refused with nothing changed; 3 -> 5 -> 3
 // by dynamic reconfiguration (no server restarted, znodes readable on every server after each step, one leader);
-// a rolling restart with a prober writing and reading through every server and srvr sampled all along (followers
-// first, the leader last after a hand-over, never a majority down); kill -9 of the leader under load.
+// a rolling restart with a prober writing through every server, reading each write back through another server
+// after a sync, and srvr sampled all along (followers first, the leader last after a hand-over, never a majority down,
+// one election by ZooKeeper's own epoch); kill -9 of the leader under load.
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import type { ZookeeperEnsemble } from '../../lib/api/compose.upm.io.generated.ts';
 import { ZookeeperEnsembleResource } from '../../lib/api/compose.upm.io.generated.ts';
