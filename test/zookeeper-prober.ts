@@ -1,7 +1,13 @@
 // Continuous writes and reads through a ZooKeeper ensemble, for tests that must show an operation never left the
-// ensemble without a serving majority. One session per server: each writes a counter to its own znode and reads it
-// back (a write needs the leader and a quorum; the read must return what was written). Failed operations are kept
-// with their times, and the longest stretch in which no write succeeded anywhere is the ensemble's failure window.
+// ensemble without a serving majority. One writer session per server writes a counter to its own znode; once a write
+// is acknowledged, a reader session on another server syncs and reads the znode back. ZooKeeper promises a session
+// its own writes, and any session what was committed before its `sync`, but not linearizable reads across sessions
+// without one: a read through another server after sync that returns an older value than one already acknowledged is a
+// stale read, which must never happen. ZooKeeper's sync is not a quorum operation, though: it relies on a leader that
+// lost its followers stepping down before they elect another (timeouts; the ZooKeeper paper, section 4.4). A server
+// still of an older epoch than the write (a deposed leader that has not noticed, or a follower of one) can answer a
+// sync and a read with what it has: such reads are counted apart, as ZooKeeper does not promise otherwise. Failed operations are kept with their times; the stretches with no successful
+// write anywhere are reported for the reader (how long they last is a speed, measured in bench/, not asserted here).
 import { ZkError, ZkSession } from '../operators/compose/zookeeper/client.ts';
 import { tcpExchange } from '../agent/engines/util.ts';
 
@@ -15,8 +21,15 @@ export interface ProbeReport {
   longestWriteGapMs: number;
   /** When that gap started (epoch ms), for the reader of a failed test. */
   longestWriteGapAt: number;
-  /** Reads that returned something other than the value just written (must be 0). */
+  /** Reads through another server, after the write was acknowledged and a sync, that returned an older value (must be 0). */
   staleReads: number;
+  /** Examples of stale reads: "reader server: wrote n via writer server, read m". */
+  staleExamples: string[];
+  /** Older values read after sync through a server of an older epoch than the write's (outside ZooKeeper's promise). */
+  staleReadsOfDeposedEpoch: number;
+  deposedExamples: string[];
+  /** When the last write was acknowledged (epoch ms), 0 if none was. */
+  lastWriteAt: number;
   /** Every stretch longer than gapThresholdMs with no successful write: [start, length] in ms. */
   writeGaps: [number, number][];
   /** srvr samples of the voters: the fewest answering at all (a running process, serving or electing), the fewest serving as
@@ -36,10 +49,12 @@ export interface ProberOptions {
   servers: string[];
   /** Root znode of the probe (created if missing). */
   root: string;
-  /** Timeout of one request; a longer stall counts as a failure. */
+  /** Timeout of one request; a longer stall counts as a failure (generous: a server's JVM may be slow while another starts). */
   opTimeoutMs?: number;
   /** srvr sampling interval. */
   sampleMs?: number;
+  /** How long a srvr may take; a server that does not answer in this time counts as down (a failed poll is a violation). */
+  srvrTimeoutMs?: number;
   /** Write gaps longer than this are listed. */
   gapThresholdMs?: number;
 }
@@ -55,6 +70,9 @@ export class EnsembleProber {
   private readonly writeTimes: number[] = [];
   private reads = 0;
   private staleReads = 0;
+  private readonly staleExamples: string[] = [];
+  private staleDeposed = 0;
+  private readonly deposedExamples: string[] = [];
   private readonly failures: ProbeFailure[] = [];
   private minServing = Number.POSITIVE_INFINITY;
   private minUp = Number.POSITIVE_INFINITY;
@@ -65,7 +83,7 @@ export class EnsembleProber {
   private readonly active = new Set<string>();
 
   constructor(o: ProberOptions) {
-    this.o = { opTimeoutMs: 5000, sampleMs: 100, gapThresholdMs: 1500, ...o };
+    this.o = { opTimeoutMs: 20_000, sampleMs: 100, srvrTimeoutMs: 10_000, gapThresholdMs: 1500, ...o };
     this.servers = [...o.servers];
   }
 
@@ -88,6 +106,9 @@ export class EnsembleProber {
     }
   }
 
+  /** Writes acknowledged so far, for a test waiting for traffic. */
+  get writes(): number { return this.writeTimes.length; }
+
   /** Servers whose srvr answers count towards minServing (the ensemble's voters). */
   private voters: string[] | undefined;
   setVoters(servers: string[]): void { this.voters = [...servers]; }
@@ -106,36 +127,60 @@ export class EnsembleProber {
     }
     return {
       writes: times.length, reads: this.reads, failures: this.failures, longestWriteGapMs: gap, longestWriteGapAt: gapAt, staleReads: this.staleReads,
+      staleExamples: this.staleExamples.slice(0, 10), staleReadsOfDeposedEpoch: this.staleDeposed, deposedExamples: this.deposedExamples.slice(0, 10), lastWriteAt: times.at(-1) ?? 0,
       writeGaps: gaps, minUp: Number.isFinite(this.minUp) ? this.minUp : 0,
       minServing: Number.isFinite(this.minServing) ? this.minServing : 0, samplesWithoutLeader: this.noLeader, samplesWithTwoLeaders: this.twoLeaders, samplesWithSplitLeadership: this.split, samples: this.samples,
     };
   }
 
+  /** The server after `server` in the list: where its writes are read back. */
+  private readerFor(server: string): string {
+    const i = this.servers.indexOf(server);
+    return this.servers[(i + 1) % this.servers.length] ?? server;
+  }
+
   private async loop(server: string): Promise<void> {
     const path = `${this.o.root}/${server.replace(/[^0-9a-z]/gi, '_')}`;
+    const open = (s: string) => ZkSession.open(...hostPort(s), { timeoutMs: this.o.opTimeoutMs, sessionTimeoutMs: this.o.opTimeoutMs });
     let session: ZkSession | undefined;
+    let reader: { server: string; session: ZkSession } | undefined;
     let n = 0;
     while (this.running && this.servers.includes(server)) {
+      let op = 'write';
       try {
         if (!session || session.isClosed) {
-          session = await ZkSession.open(...hostPort(server), { timeoutMs: this.o.opTimeoutMs, sessionTimeoutMs: 6000 });
+          session = await open(server);
           await session.create(path, '0').catch((e: unknown) => { if (!(e instanceof ZkError && e.codeName === 'NodeExists')) throw e; });
         }
-        const value = `${++n}`;
-        await session.setData(path, value);
+        const value = ++n;
+        const wrote = await session.setData(path, String(value));
         this.writeTimes.push(Date.now());
-        const { data } = await session.getData(path);
+        // Acknowledged: through another server, after a sync, the value must be this one (only this loop writes it).
+        op = 'sync/read';
+        const other = this.readerFor(server);
+        if (reader?.server !== other || reader.session.isClosed) {
+          await reader?.session.close().catch(() => undefined);
+          reader = { server: other, session: await open(other) };
+        }
+        await reader.session.sync(path);
+        const got = Number((await reader.session.getData(path)).data.toString());
         this.reads++;
-        if (data.toString() !== value) this.staleReads++;
+        if (got < value) {
+          const epochs = `epoch ${wrote.mzxid >> 32n} write, read from epoch ${reader.session.lastZxid >> 32n}`;
+          const example = `${other}: wrote ${value} via ${server}, read ${got} (${epochs})`;
+          if (reader.session.lastZxid >> 32n < wrote.mzxid >> 32n) { this.staleDeposed++; this.deposedExamples.push(example); }
+          else { this.staleReads++; this.staleExamples.push(example); }
+        }
         await sleep(20);
       } catch (err) {
-        this.failures.push({ server, at: Date.now(), op: 'write/read', error: (err as Error).message });
-        await session?.close().catch(() => undefined);
-        session = undefined;
+        this.failures.push({ server: op === 'write' ? server : reader?.server ?? server, at: Date.now(), op, error: (err as Error).message });
+        if (op === 'write') { await session?.close().catch(() => undefined); session = undefined; }
+        else { await reader?.session.close().catch(() => undefined); reader = undefined; }
         await sleep(100);
       }
     }
     await session?.close().catch(() => undefined);
+    await reader?.session.close().catch(() => undefined);
     this.active.delete(server);
   }
 
@@ -144,7 +189,7 @@ export class EnsembleProber {
       const targets = this.voters ?? this.servers;
       const answers = await Promise.all(targets.map(async (s) => {
         const [host, port] = hostPort(s);
-        const out = await tcpExchange(host, port, 'srvr', 2000).catch(() => undefined);
+        const out = await tcpExchange(host, port, 'srvr', this.o.srvrTimeoutMs).catch(() => undefined);
         const zxid = /^Zxid: (0x[0-9a-f]+)/m.exec(out ?? '')?.[1];
         return { mode: out === undefined ? 'down' : /^Mode: (\S+)/m.exec(out)?.[1] ?? 'up', epoch: zxid ? BigInt(zxid) >> 32n : -1n };
       }));

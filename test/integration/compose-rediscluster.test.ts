@@ -169,7 +169,7 @@ spec:
     expect(await kubectlOk(CLUSTER, ['-n', ns, 'get', 'rcc'])).toMatch(/rc\s+3\s+true\s+Ready\s+16384\/16384/);
     const events = await kubectlOk(CLUSTER, ['-n', ns, 'get', 'events', '--field-selector', 'involvedObject.kind=RedisCluster', '-o', 'jsonpath={.items[*].reason}']);
     for (const reason of ['Configured', 'MeetingNodes', 'Replicating', 'AssignedSlots']) expect(events).toContain(reason);
-  });
+  }, 300_000);
 
   it('holds 100,000 keys written through the cluster', async () => {
     // One pipeline per master, each key sent where CLUSTER SLOTS places its slot.
@@ -193,7 +193,7 @@ spec:
     expect(await readAll()).toBe(KEYS);
     const out = await check('rc-1');
     expect(out).toMatch(/\[OK\] 100000 keys in 3 masters/);
-  });
+  }, 180_000);
 
   it('scales out to 4 shards with live slot migration: traffic keeps working, every key readable, the check passes', async () => {
     await kubectlOk(CLUSTER, ['-n', ns, 'scale', 'us', 'rc', '--replicas=8']);
@@ -206,7 +206,7 @@ spec:
       const r = await rcc();
       return r.status?.observedGeneration === r.metadata.generation && r.status?.conditions?.some((x) => x.type === 'Progressing' && x.reason === 'ReconcileSkipped');
     }, { timeoutMs: 20_000 });
-    await new Promise((r) => setTimeout(r, 1500));
+    // The controller has decided on this generation (observedGeneration and the skip condition): nothing joined.
     expect((await clusterNodes('rc-0')).length).toBe(6);
     expect((await rcc()).status?.topology?.['d-0']).toMatchObject({ role: 'Master', slotCount: 0, ready: false });
 
@@ -249,7 +249,7 @@ spec:
     await check('rc-6');
     const events = await kubectlOk(CLUSTER, ['-n', ns, 'get', 'events', '--field-selector', 'involvedObject.kind=RedisCluster', '-o', 'jsonpath={.items[*].reason}']);
     for (const reason of ['Resharding', 'MigratedSlots', 'Resharded']) expect(events).toContain(reason);
-  });
+  }, 420_000);
 
   it('scales back in to 3 shards with the Compose Operator killed mid-reshard: it finishes, forgets and resets the drained nodes, every key kept', async () => {
     const smaller = shards.filter((s) => s.name !== 'd');
@@ -357,7 +357,7 @@ spec:
     for (const reason of ['FailingBack', 'FailedBack']) expect(events).toContain(reason);
     expect(await readAll()).toBe(KEYS);
     await check(m.unit);
-  });
+  }, 300_000);
 
   it('a node replaced with an empty one at the same address (its volume lost) is joined, its old identity forgotten', async () => {
     const shard = shards[2]!;
@@ -380,7 +380,7 @@ spec:
     await waitFor('the new replica holds the shard\'s keys', async () => (await onNode(rep.unit, (x) => x.dbsize())) === (await onNode(m.unit, (x) => x.dbsize())), { timeoutMs: 30_000 });
     expect(await readAll()).toBe(KEYS);
     await check(rep.unit);
-  });
+  }, 240_000);
 
   it('refuses bad specs at the API, and reports what needs the world as a condition naming the field', async () => {
     const apply = (name: string, shardsYaml: string, secret = 'rc-credentials') => kubectl(CLUSTER, ['apply', '-f', '-'], `
@@ -423,13 +423,18 @@ spec:
     await kubectlOk(CLUSTER, ['-n', ns, 'delete', 'rcc', 'nosecret', 'nounit']);
     await check('rc-0');
     expect((await rcc()).status?.ready).toBe(true);
-  });
+  }, 180_000);
 
   it('settled, it writes nothing while nothing changes, and its polling puts back a setting changed behind its back', async () => {
     const before = await rcc();
     const events = async () => (await c.list<KubeObject & { involvedObject?: { name?: string } }>(Resources.events, { namespace: ns })).items.filter((e) => e.involvedObject?.name === 'rc').length;
     const eventsBefore = await events();
-    await new Promise((r) => setTimeout(r, 11_000)); // longer than the health-polling interval
+    // Not a sleep: the engine counts the operator's polls. Each reconcile reads cluster-allow-replica-migration once on
+    // every node (CONFIG GET, which nothing else here sends until below), and one object is reconciled one pass at a
+    // time: two more on a node mean a whole pass began after `before` and ended, having found nothing to do.
+    const polls = () => onNode('rc-0', async (r) => Number(/^cmdstat_config\|get:calls=(\d+)/m.exec(await r.info('commandstats'))?.[1] ?? 0));
+    const pollsBefore = await polls();
+    await waitFor('two health polls of the operator', async () => (await polls()) >= pollsBefore + 2, { timeoutMs: 60_000, intervalMs: 500 });
     const after = await rcc();
     expect(after.status?.ready).toBe(true);
     expect(after.metadata.resourceVersion).toBe(before.metadata.resourceVersion);
@@ -441,5 +446,5 @@ spec:
     await waitFor('setting put back', async () => (await setting())[1] === 'no', { timeoutMs: 20_000, intervalMs: 200 });
     const last = await waitFor('recorded', async () => { const r = await rcc(); return r.status?.lastChange?.time !== before.status?.lastChange?.time ? r.status?.lastChange : undefined; }, { timeoutMs: 10_000 });
     expect(last.step).toBe('set cluster-allow-replica-migration no on 1 nodes');
-  });
+  }, 180_000);
 });

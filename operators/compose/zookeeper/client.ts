@@ -198,6 +198,8 @@ export class ZkSession {
   }
 
   get isClosed(): boolean { return !!this.closed; }
+  /** The server's last zxid, as its latest reply said (its upper 32 bits are the epoch of the leader it follows). */
+  lastZxid = 0n;
 
   private request(op: string, type: number, body: Writer): Promise<Reader> {
     if (this.closed) return Promise.reject(this.closed);
@@ -216,7 +218,7 @@ export class ZkSession {
   private onFrame(f: Buffer): void {
     const r = new Reader(f);
     const xid = r.int();
-    r.long(); // zxid
+    this.lastZxid = r.long();
     const err = r.int();
     if (xid === XID_PING || xid === XID_WATCH) return;
     if (xid === XID_AUTH) {
