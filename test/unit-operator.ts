@@ -60,6 +60,11 @@ export interface OperatorFixture {
    * it die at that point, as kill -9 would).
    */
   restartCompose(env?: Record<string, string>): Promise<void>;
+  /**
+   * Replaces the Compose Operator with one that dies at `point` (UPM_CRASH_AT) and returns a wait for that death:
+   * it fails if the process exits any other way or never gets there.
+   */
+  crashComposeAt(point: string): Promise<(timeoutMs: number) => Promise<void>>;
 }
 
 /** Runs the Compose Operator as its own process, watching one namespace. */
@@ -103,6 +108,16 @@ export function useUnitOperator(cluster: string, prefix: string, opts: { engines
         await exited;
       }
       f.compose = startCompose(env);
+    };
+    f.crashComposeAt = async (point) => {
+      await f.restartCompose({ UPM_CRASH_AT: point });
+      const doomed = f.compose!;
+      return async (timeoutMs) => {
+        await waitFor(`the Compose Operator to die at ${point}`, () => doomed.signalCode === 'SIGKILL', {
+          timeoutMs, intervalMs: 100,
+          failFast: () => (doomed.exitCode !== null ? `it exited with code ${doomed.exitCode} instead` : undefined),
+        });
+      };
     };
     f.restart = async () => {
       f.operator.kill('SIGKILL');
