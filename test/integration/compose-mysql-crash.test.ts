@@ -4,8 +4,6 @@
 // the promotion and the re-pointing of the other replica happened once each.
 import { createConnection, type Connection, type RowDataPacket } from 'mysql2/promise';
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import { AGENT_PORT, AGENT_TOKEN_SECRET } from '../../agent/api.ts';
-import { AgentClient } from '../../agent/client.ts';
 import type { MysqlReplication } from '../../lib/api/compose.upm.io.generated.ts';
 import { MysqlReplicationResource } from '../../lib/api/compose.upm.io.generated.ts';
 import type { Unit, UnitSet } from '../../lib/api/unit.upm.io.generated.ts';
@@ -70,12 +68,8 @@ spec:
 
     // The operator that will die the moment it has promoted a replica.
     const died = await f.crashComposeAt('mysql.failover.promoted');
-    // The source is lost: its engine killed, the unit handed off so that nothing restarts it.
-    await kubectlOk(CLUSTER, ['-n', ns, 'annotate', 'un', 'db-0', 'unit.upm.io/maintenance=true']);
-    const token = b64((await c.get<Secret>(Resources.secrets, AGENT_TOKEN_SECRET, ns)).data?.token);
-    const agent = new AgentClient(await ipOf('db-0'), AGENT_PORT, token);
-    process.kill((await agent.status()).pid ?? 0, 'SIGKILL');
-    await agent.stop();
+    // The source's node is lost.
+    await f.loseEngine('db-0');
     await died(90_000);
 
     // At the kill: one replica promoted (writable, replicating from nobody), the other still a read-only replica

@@ -4,8 +4,6 @@
 // the event is told once, the spec is not written again, and the Sentinels' epoch shows one failover only.
 import { Redis } from 'ioredis';
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import { AGENT_PORT, AGENT_TOKEN_SECRET } from '../../agent/api.ts';
-import { AgentClient } from '../../agent/client.ts';
 import type { RedisReplication } from '../../lib/api/compose.upm.io.generated.ts';
 import { RedisReplicationResource } from '../../lib/api/compose.upm.io.generated.ts';
 import type { Unit, UnitSet } from '../../lib/api/unit.upm.io.generated.ts';
@@ -21,9 +19,7 @@ import { useUnitOperator } from '../unit-operator.ts';
 
 const CLUSTER = 'member1';
 const SENTINELS = ['rs-sentinel-0', 'rs-sentinel-1', 'rs-sentinel-2'];
-type Secret = KubeObject & { data?: Record<string, string> };
 type Event = KubeObject & { reason?: string; message?: string; count?: number; involvedObject?: { name?: string } };
-const b64 = (s: string | undefined) => Buffer.from(s ?? '', 'base64').toString('utf8');
 
 async function once<T>(host: string, fn: (r: Redis) => Promise<T>, port = 6379): Promise<T> {
   const r = new Redis({ host, port, lazyConnect: true, connectTimeout: 1000, commandTimeout: 3000, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false, enableReadyCheck: false });
@@ -67,11 +63,7 @@ describe('RedisReplication failover with the Compose Operator killed after recor
 
     // The operator that dies the moment it has written the failover into the spec.
     const died = await f.crashComposeAt('redis-failover-recorded');
-    await kubectlOk(CLUSTER, ['-n', ns, 'annotate', 'un', 'rs-0', 'unit.upm.io/maintenance=true']);
-    const token = b64((await c.get<Secret>(Resources.secrets, AGENT_TOKEN_SECRET, ns)).data?.token);
-    const agent = new AgentClient(await ipOf('rs-0'), AGENT_PORT, token);
-    process.kill((await agent.status()).pid ?? 0, 'SIGKILL');
-    await agent.stop();
+    const agent = await f.loseEngine('rs-0');
     await died(60_000);
 
     // At the kill: the Sentinels promoted a replica (one failover: the epoch went up by one) and the spec names it,
