@@ -15,3 +15,43 @@ spec:
   parameters: { innodb_log_file_size: 16M, max_connections: "100" }
 `;
 }
+
+/** Redis 7.2: a UnitSet `rs` of three servers, one `rs-sentinel` of three Sentinels, and the RedisReplication `rs`. */
+export function redisWithSentinels(namespace: string, sentinel = { downAfterMilliseconds: 2000, failoverTimeoutMilliseconds: 10000 }): string {
+  return `
+apiVersion: unit.upm.io/v1alpha1
+kind: UnitSet
+metadata: { name: rs, namespace: ${namespace} }
+spec:
+  engine: redis
+  version: "7.2"
+  units: 3
+  resources: { limits: { cpu: 500m, memory: 256Mi } }
+  storage: [{ name: data, size: 1Gi, mountPath: /data }]
+  # A master with no replica refuses writes: a former source that restarts cannot take any before it is re-pointed.
+  parameters: { min-replicas-to-write: "1" }
+---
+apiVersion: unit.upm.io/v1alpha1
+kind: UnitSet
+metadata: { name: rs-sentinel, namespace: ${namespace} }
+spec:
+  engine: redis-sentinel
+  version: "7.2"
+  units: 3
+  resources: { limits: { cpu: 200m, memory: 64Mi } }
+  storage: [{ name: data, size: 1Gi, mountPath: /data }]
+---
+apiVersion: compose.upm.io/v1alpha1
+kind: RedisReplication
+metadata: { name: rs, namespace: ${namespace} }
+spec:
+  secretName: rs-credentials
+  source: { name: rs-0, unit: rs-0 }
+  replicas: [{ name: rs-1, unit: rs-1 }, { name: rs-2, unit: rs-2 }]
+  sentinel:
+    secretName: rs-sentinel-credentials
+    nodes: [{ name: s0, unit: rs-sentinel-0 }, { name: s1, unit: rs-sentinel-1 }, { name: s2, unit: rs-sentinel-2 }]
+    downAfterMilliseconds: ${sentinel.downAfterMilliseconds}
+    failoverTimeoutMilliseconds: ${sentinel.failoverTimeoutMilliseconds}
+`;
+}

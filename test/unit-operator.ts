@@ -5,6 +5,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll } from '@jest/globals';
+import { AGENT_PORT, AGENT_TOKEN_SECRET } from '../agent/api.ts';
+import { AgentClient } from '../agent/client.ts';
+import type { Unit } from '../lib/api/unit.upm.io.generated.ts';
+import { UnitResource } from '../lib/api/unit.upm.io.generated.ts';
 import { KubeClient } from '../lib/kube/client.ts';
 import { isNotFound } from '../lib/kube/errors.ts';
 import { Resources } from '../lib/kube/resources.ts';
@@ -60,6 +64,16 @@ export interface OperatorFixture {
    * it die at that point, as kill -9 would).
    */
   restartCompose(env?: Record<string, string>): Promise<void>;
+  /**
+   * Replaces the Compose Operator with one that dies at `point` (UPM_CRASH_AT) and returns a wait for that death:
+   * it fails if the process exits any other way or never gets there.
+   */
+  crashComposeAt(point: string): Promise<(timeoutMs: number) => Promise<void>>;
+  /**
+   * With `engines`: the unit's node is lost. Its engine is killed (kill -9) and stays down: the unit is handed off
+   * (maintenance) and its agent told to leave the engine stopped. Returns the agent, to start the engine again.
+   */
+  loseEngine(unit: string): Promise<AgentClient>;
 }
 
 /** Runs the Compose Operator as its own process, watching one namespace. */
@@ -103,6 +117,25 @@ export function useUnitOperator(cluster: string, prefix: string, opts: { engines
         await exited;
       }
       f.compose = startCompose(env);
+    };
+    f.crashComposeAt = async (point) => {
+      await f.restartCompose({ UPM_CRASH_AT: point });
+      const doomed = f.compose!;
+      return async (timeoutMs) => {
+        await waitFor(`the Compose Operator to die at ${point}`, () => doomed.signalCode === 'SIGKILL', {
+          timeoutMs, intervalMs: 100,
+          failFast: () => (doomed.exitCode !== null ? `it exited with code ${doomed.exitCode} instead` : undefined),
+        });
+      };
+    };
+    f.loseEngine = async (unit) => {
+      await f.client.patch(UnitResource, unit, { metadata: { annotations: { 'unit.upm.io/maintenance': 'true' } } }, 'merge', { namespace: f.ns });
+      const secret = await f.client.get<{ metadata: object; data?: Record<string, string> }>(Resources.secrets, AGENT_TOKEN_SECRET, f.ns);
+      const ip = (await f.client.get<Unit>(UnitResource, unit, f.ns)).status?.podIP ?? '';
+      const agent = new AgentClient(ip, AGENT_PORT, Buffer.from(secret.data?.token ?? '', 'base64').toString('utf8'));
+      process.kill((await agent.status()).pid ?? 0, 'SIGKILL');
+      await agent.stop();
+      return agent;
     };
     f.restart = async () => {
       f.operator.kill('SIGKILL');

@@ -18,6 +18,7 @@ import type { KubeClient } from '../../lib/kube/client.ts';
 import { Resources } from '../../lib/kube/resources.ts';
 import type { KubeObject } from '../../lib/kube/types.ts';
 import { waitFor } from '../../lib/wait.ts';
+import { describeSlots } from '../../operators/compose/rediscluster/admin.ts';
 import { keySlot, parseClusterNodes, type ClusterNode } from '../../operators/compose/rediscluster/plan.ts';
 import { kubectl, kubectlOk } from '../kubectl.ts';
 import { useUnitOperator } from '../unit-operator.ts';
@@ -251,13 +252,46 @@ spec:
     for (const reason of ['Resharding', 'MigratedSlots', 'Resharded']) expect(events).toContain(reason);
   }, 420_000);
 
-  it('scales back in to 3 shards with the Compose Operator killed mid-reshard: it finishes, forgets and resets the drained nodes, every key kept', async () => {
+  it('scales back in to 3 shards with the Compose Operator killed mid-reshard: the open migration is finished forward, each key moved once', async () => {
     const smaller = shards.filter((s) => s.name !== 'd');
-    await patchShards(smaller);
-    await waitFor('draining under way', async () => ((await rcc()).status?.migration?.slotsMoved ?? 0) > 0, { timeoutMs: 60_000, intervalMs: 50 });
-    await f.restartCompose(); // kill -9, then a fresh operator
+    const d0 = shards.find((s) => s.name === 'd')!.members[0]!.unit;
+    const held = await onNode(d0, (x) => x.dbsize());
+    expect(held).toBeGreaterThan(0);
+    // This operator dies in its first batch, right after a MIGRATE: three keys per MIGRATE (a slot holds about six
+    // here) leaves the batch's slots open with their keys split between the two sides.
+    const died = await f.crashComposeAt('rediscluster-keys-moved');
+    await kubectlOk(CLUSTER, ['-n', ns, 'patch', 'rcc', 'rc', '--type', 'merge', '-p', JSON.stringify({ spec: { shards: smaller, migration: { batchKeys: 3 } } })]);
+    await died(60_000);
+
+    // At the kill: the cluster itself holds an open migration, [slot->-target] on d-0 and [slot-<-d-0] on the target.
+    const me = (nodes: ClusterNode[]) => nodes.find((n) => n.flags.includes('myself'))!;
+    const source = me(await clusterNodes(d0));
+    expect(source.migrating.length).toBeGreaterThan(0);
+    const open = source.migrating.map((m) => m.slot).sort((a, b) => a - b);
+    const targetId = source.migrating[0]!.to;
+    expect(source.migrating.every((m) => m.to === targetId)).toBe(true);
+    const targetUnit = (await Promise.all(unitsOf(smaller).map(async (u) => [u, me(await clusterNodes(u)).id] as const))).find(([, id]) => id === targetId)![0];
+    const target = me(await clusterNodes(targetUnit));
+    expect(target.importing.map((i) => i.slot).sort((a, b) => a - b)).toEqual(open);
+    expect(target.importing.every((i) => i.from === source.id)).toBe(true);
+    const countIn = (u: string, slot: number) => onNode(u, async (x) => Number(await x.call('CLUSTER', 'COUNTKEYSINSLOT', slot)));
+    const split = await Promise.all(open.map(async (slot) => [await countIn(d0, slot), await countIn(targetUnit, slot)] as const));
+    expect(split.filter(([left, moved]) => left > 0 && moved > 0).length).toBeGreaterThan(0);
+    const movedBeforeKill = split.reduce((n, [, moved]) => n + moved, 0);
+    const leftAtKill = split.reduce((n, [left]) => n + left, 0);
+    expect(movedBeforeKill).toBeGreaterThan(0);
+    // The killed operator wrote nothing about it: only the cluster remembers.
+    expect((await rcc()).status?.migration).toBeUndefined();
+    process.stdout.write(`killed mid-reshard: ${open.length} slots open from ${d0} to ${targetUnit}, ${movedBeforeKill} keys moved, ${leftAtKill} left\n`);
+
+    await f.restartCompose();
     const r = await waitReady('3 shards again', (x) => (x.status?.leaving ?? []).length === 0);
     shards = smaller;
+    // Finished forward from where it stopped: the open slots' remaining keys moved, the batch not started over, and
+    // over the whole reshard every key of d-0 moved exactly once (the ones moved before the kill not again).
+    const resumed = await kubectlOk(CLUSTER, ['-n', ns, 'get', 'events', '--field-selector', 'involvedObject.kind=RedisCluster,reason=ResumedMigration', '-o', 'jsonpath={.items[*].message}']);
+    expect(resumed).toMatch(new RegExp(`finished the interrupted migration of ${describeSlots(open)} from \\S+ to \\S+ \\(${leftAtKill} keys\\)`));
+    expect(r.status?.lastReshard).toMatchObject({ slots: 4096, keys: held - movedBeforeKill });
     expect(r.status?.slots).toBe('16384/16384');
     expect(r.status?.topology?.['d-0']).toBeUndefined();
     expect(await readAll()).toBe(KEYS);
@@ -271,10 +305,12 @@ spec:
     }
     const events = await kubectlOk(CLUSTER, ['-n', ns, 'get', 'events', '--field-selector', 'involvedObject.kind=RedisCluster,reason=ForgotNode', '-o', 'jsonpath={.items[*].message}']);
     expect(events).toMatch(/forgot node \w+ .* and reset it/);
+    await kubectlOk(CLUSTER, ['-n', ns, 'patch', 'rcc', 'rc', '--type', 'merge', '-p', '{"spec":{"migration":null}}']);
     await kubectlOk(CLUSTER, ['-n', ns, 'scale', 'us', 'rc', '--replicas=6']);
     await waitUnits(6);
+    await waitReady('settled with the default batches');
     await check('rc-0');
-  });
+  }, 300_000);
 
   it('finishes forward a slot left half-migrated (IMPORTING/MIGRATING) by a killed operator, reading the marks back from the cluster', async () => {
     await kubectlOk(CLUSTER, ['-n', ns, 'annotate', 'rcc', 'rc', 'compose.upm.io/skip-reconcile=true']);

@@ -207,19 +207,27 @@ export function kafkaClusterReconciler(d: KafkaClusterDeps) {
     async function act(s: Step): Promise<string> {
       switch (s.kind) {
         case 'scale': {
-          await d.client.patch<UnitSet>(UnitSetResource, name, { spec: { units: s.units } }, 'merge', { namespace: ns }).then((x) => unitSets.mutated(x));
-          if (s.direction === 'in') {
-            const held = world.partitions.filter((p) => p.replicas.some((r) => s.leaving.includes(r))).length;
-            const r = prev.reassignment?.reason === 'Drain' ? prev.reassignment : undefined;
-            status.lastScaleIn = { brokers: s.leaving, partitionsMoved: r?.partitions ?? 0, drainSeconds: r ? seconds(r.startedAt, now) : 0, heldPartitions: held, unregistered: false, finishedAt: nowIso };
-            delete status.reassignment;
-            const msg = `scaled in to ${s.units} units: ${brokerList(s.leaving)} removed, holding ${held} partitions (${r?.partitions ?? 0} moved off in ${status.lastScaleIn.drainSeconds} s)`;
-            await d.events.record(current, 'Normal', 'ScaledIn', msg);
-            crashPoint('kafka-scaled-in');
+          const resize = () => d.client.patch<UnitSet>(UnitSetResource, name, { spec: { units: s.units } }, 'merge', { namespace: ns }).then((x) => unitSets.mutated(x));
+          if (s.direction === 'out') {
+            await resize();
+            const msg = `scaled out to ${s.units} units: ${brokerList(nodesFor(unitSetUnits, s.units))} joining`;
+            await d.events.record(current, 'Normal', 'ScaledOut', msg);
             return msg;
           }
-          const msg = `scaled out to ${s.units} units: ${brokerList(nodesFor(unitSetUnits, s.units))} joining`;
-          await d.events.record(current, 'Normal', 'ScaledOut', msg);
+          // Recorded before the UnitSet shrinks: the brokers to unregister once their units are gone are known only
+          // from this record, so an operator killed right after the shrink must find it. One left by a kill between
+          // this write and the shrink is this same scale-in, with its drain figures: kept.
+          const held = world.partitions.filter((p) => p.replicas.some((r) => s.leaving.includes(r))).length;
+          const r = prev.reassignment?.reason === 'Drain' ? prev.reassignment : undefined;
+          const recorded = prev.lastScaleIn && !prev.lastScaleIn.unregistered && JSON.stringify(prev.lastScaleIn.brokers) === JSON.stringify(s.leaving) ? prev.lastScaleIn : undefined;
+          const record = recorded ?? { brokers: s.leaving, partitionsMoved: r?.partitions ?? 0, drainSeconds: r ? seconds(r.startedAt, now) : 0, heldPartitions: held, unregistered: false, finishedAt: nowIso };
+          status.lastScaleIn = record;
+          delete status.reassignment;
+          await save({ ...status, conditions });
+          await resize();
+          const msg = `scaled in to ${s.units} units: ${brokerList(s.leaving)} removed, holding ${record.heldPartitions ?? 0} partitions (${record.partitionsMoved ?? 0} moved off in ${record.drainSeconds ?? 0} s)`;
+          await d.events.record(current, 'Normal', 'ScaledIn', msg);
+          crashPoint('kafka-scaled-in');
           return msg;
         }
         case 'reassign': {
@@ -237,10 +245,13 @@ export function kafkaClusterReconciler(d: KafkaClusterDeps) {
           return msg;
         }
         case 'restart': {
-          await d.client.patch<UnitSet>(UnitSetResource, name, { metadata: { annotations: { [ANNOTATION_UPDATE_NEXT]: s.unit } } }, 'merge', { namespace: ns }).then((x) => unitSets.mutated(x));
           const r = status.restart ?? {};
           status.restart = { ...r, current: s.unit, done: [...(r.done ?? []), ...(r.current && r.current !== s.unit ? [r.current] : [])] };
           delete status.restart.waiting;
+          // Recorded before the unit is named: an operator killed right after finds the rolling restart it is in
+          // (when it started, which units are done) instead of announcing a new one.
+          await save({ ...status, conditions });
+          await d.client.patch<UnitSet>(UnitSetResource, name, { metadata: { annotations: { [ANNOTATION_UPDATE_NEXT]: s.unit } } }, 'merge', { namespace: ns }).then((x) => unitSets.mutated(x));
           const msg = `restarting ${s.unit} (node ${s.id}): ${s.why}`;
           await d.events.record(current, 'Normal', 'RestartingUnit', msg);
           crashPoint('kafka-restart-named');

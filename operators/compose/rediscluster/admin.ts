@@ -3,6 +3,7 @@
 // a lost leadership can simply be chosen and applied again. Credentials go to Redis only (AUTH, MIGRATE ... AUTH2),
 // never into a message.
 import { Redis } from 'ioredis';
+import { crashPoint } from '../common/steps.ts';
 import {
   clusterProblems, expandRanges, parseClusterNodes, rangesOf,
   type ClusterNode, type ClusterSpec, type Endpoint, type NodeRef, type NodeView, type Observation, type Setting, type SlotRange, type Step,
@@ -264,6 +265,8 @@ export class ClusterAdmin {
         next.push(active[i]!);
       });
       await this.pipe(from, migrations);
+      // Fault injection: the slots are open on both sides and (with few keys per MIGRATE) split between them.
+      if (migrations.length) crashPoint('rediscluster-keys-moved');
       active = next;
     }
     return moved;
