@@ -17,6 +17,7 @@ import { installEngine as installEngineWith } from '../hack/local/engine.ts';
 import { EngineRuntime } from '../hack/local/runtime.ts';
 import { newLogger } from '../lib/log.ts';
 import { client, kubeconfig, kubectlPath, uniqueName } from './env.ts';
+import { killEngine } from './signals.ts';
 
 const root = join(import.meta.dirname, '..');
 
@@ -133,7 +134,7 @@ export function useUnitOperator(cluster: string, prefix: string, opts: { engines
       const secret = await f.client.get<{ metadata: object; data?: Record<string, string> }>(Resources.secrets, AGENT_TOKEN_SECRET, f.ns);
       const ip = (await f.client.get<Unit>(UnitResource, unit, f.ns)).status?.podIP ?? '';
       const agent = new AgentClient(ip, AGENT_PORT, Buffer.from(secret.data?.token ?? '', 'base64').toString('utf8'));
-      process.kill((await agent.status()).pid ?? 0, 'SIGKILL');
+      killEngine((await agent.status()).pid);
       await agent.stop();
       return agent;
     };

@@ -16,6 +16,7 @@ import { waitFor } from '../../lib/wait.ts';
 import { kubectl, kubectlOk } from '../kubectl.ts';
 import { useUnitOperator } from '../unit-operator.ts';
 import { mariadbUnitSet } from '../fixtures.ts';
+import { killEngine } from '../signals.ts';
 
 const CLUSTER = 'member1';
 type Secret = KubeObject & { data?: Record<string, string> };
@@ -180,8 +181,7 @@ spec:
     await kubectlOk(CLUSTER, ['-n', ns, 'annotate', 'un', source, 'unit.upm.io/maintenance=true']);
     const token = b64((await c.get<Secret>(Resources.secrets, AGENT_TOKEN_SECRET, ns)).data?.token);
     const agent = new AgentClient(await ipOf(source), AGENT_PORT, token);
-    const pid = (await agent.status()).pid ?? 0;
-    process.kill(pid, 'SIGKILL');
+    killEngine((await agent.status()).pid);
     await agent.stop();
     const killedAt = Date.now();
     // Not ready while the old source is away (a replica is missing): the promotion is what counts here.

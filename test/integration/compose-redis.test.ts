@@ -23,6 +23,7 @@ import type { KubeObject } from '../../lib/kube/types.ts';
 import { waitFor } from '../../lib/wait.ts';
 import { kubectl, kubectlOk } from '../kubectl.ts';
 import { useUnitOperator } from '../unit-operator.ts';
+import { killEngine } from '../signals.ts';
 
 const CLUSTER = 'member1';
 type Secret = KubeObject & { data?: Record<string, string> };
@@ -226,9 +227,9 @@ spec:
     await kubectlOk(CLUSTER, ['-n', ns, 'annotate', 'un', 'rs-2', 'unit.upm.io/maintenance=true']);
     const token = b64((await c.get<Secret>(Resources.secrets, AGENT_TOKEN_SECRET, ns)).data?.token);
     const agent = new AgentClient(await ipOf('rs-2'), AGENT_PORT, token);
-    const pid = (await agent.status()).pid ?? 0;
+    const pid = (await agent.status()).pid;
     const killedAt = Date.now();
-    process.kill(pid, 'SIGKILL');
+    killEngine(pid);
     await agent.stop();
     await waitFor('the operator follows the Sentinels', async () => {
       const m = await rr();
@@ -322,7 +323,7 @@ spec:
     await kubectlOk(CLUSTER, ['-n', ns, 'annotate', 'un', 'solo-0', 'unit.upm.io/maintenance=true']);
     const token = b64((await c.get<Secret>(Resources.secrets, AGENT_TOKEN_SECRET, ns)).data?.token);
     const agent = new AgentClient(await ipOf('solo-0'), AGENT_PORT, token);
-    process.kill((await agent.status()).pid ?? 0, 'SIGKILL');
+    killEngine((await agent.status()).pid);
     await agent.stop();
     // The controller has decided on the source being down for this generation (its conditions say so, naming the
     // generation): that decision is to do nothing, which is what is asserted, with no sleep to hope it would not act.

@@ -22,6 +22,7 @@ import { describeSlots } from '../../operators/compose/rediscluster/admin.ts';
 import { keySlot, parseClusterNodes, type ClusterNode } from '../../operators/compose/rediscluster/plan.ts';
 import { kubectl, kubectlOk } from '../kubectl.ts';
 import { useUnitOperator } from '../unit-operator.ts';
+import { killEngine } from '../signals.ts';
 
 const CLUSTER = 'member1';
 const REDIS_CLI = '/usr/bin/redis-cli';
@@ -360,7 +361,7 @@ spec:
     await kubectlOk(CLUSTER, ['-n', ns, 'annotate', 'un', m.unit, 'unit.upm.io/maintenance=true']);
     const token = b64((await c.get<Secret>(Resources.secrets, AGENT_TOKEN_SECRET, ns)).data?.token);
     const agent = new AgentClient(await ipOf(m.unit), AGENT_PORT, token);
-    process.kill((await agent.status()).pid ?? 0, 'SIGKILL');
+    killEngine((await agent.status()).pid);
     await agent.stop();
     const killed = Date.now();
     const r = await waitFor('replica promoted and recorded', async () => {
