@@ -213,7 +213,7 @@ export class Store {
 
   async list(ctx: HookContext, ns: string, query: URLSearchParams, accept: string | undefined): Promise<Reply> {
     this.allows('list');
-    const output = negotiate(accept);
+    const output = negotiate(accept, 'list');
     const rvParam = query.get('resourceVersion');
     const rv = parseRv(rvParam);
     const match = query.get('resourceVersionMatch') ?? '';
@@ -289,7 +289,7 @@ export class Store {
 
   async watch(ctx: HookContext, ns: string, query: URLSearchParams, req: IncomingMessage, res: ServerResponse): Promise<void> {
     this.allows('watch');
-    const output = negotiate(req.headers.accept);
+    const output = negotiate(req.headers.accept, 'watch');
     const rvParam = query.get('resourceVersion');
     const rv = parseRv(rvParam);
     const sendInitialEvents = query.has('sendInitialEvents') ? queryFlag(query, 'sendInitialEvents') : false;
@@ -309,7 +309,7 @@ export class Store {
     const m = this.deps.metrics;
     serveWatch(req, res, this.cache, this.def, {
       resourceVersion: rv, sendInitialEvents, allowBookmarks: queryFlag(query, 'allowWatchBookmarks'),
-      timeoutSeconds, output: output.kind === 'yaml' ? { kind: 'json' } : output, include, filter,
+      timeoutSeconds, output, include, filter,
     }, {
       ...this.deps.watchOptions,
       onOpen: () => m?.watchOpened(this.def.plural),
