@@ -262,15 +262,17 @@ export class Store {
     }
     const listMeta: Record<string, unknown> = { resourceVersion: String(listRv) };
     if (next) listMeta.continue = next;
-    if (output.kind === 'table') {
-      return { code: 200, body: table(this.def, items.map((e) => e.obj), { include: includeObjectParam(query), version: output.version, withColumns: true, listMeta }) };
-    }
+    return { code: 200, body: this.listBody(items, listMeta, output, query) };
+  }
+
+  /** A list in the negotiated form: a Table, a PartialObjectMetadataList, or the resource's list kind. */
+  private listBody(items: { obj: PublicObject; json?: string }[], listMeta: Record<string, unknown>, output: Output, query: URLSearchParams): unknown {
+    if (output.kind === 'table') return table(this.def, items.map((e) => e.obj), { include: includeObjectParam(query), version: output.version, withColumns: true, listMeta });
     if (output.kind === 'pom') {
-      return { code: 200, body: { kind: 'PartialObjectMetadataList', apiVersion: `meta.k8s.io/${output.version}`, metadata: listMeta, items: items.map((e) => partialObjectMetadata(e.obj, output.version)) } };
+      return { kind: 'PartialObjectMetadataList', apiVersion: `meta.k8s.io/${output.version}`, metadata: listMeta, items: items.map((e) => partialObjectMetadata(e.obj, output.version)) };
     }
     // Items are serialised once when cached: the list body is their concatenation.
-    const body = `{"apiVersion":"${PUBLIC_API_VERSION}","kind":"${this.def.listKind}","metadata":${JSON.stringify(listMeta)},"items":[${items.map((e) => e.json).join(',')}]}`;
-    return { code: 200, body };
+    return `{"apiVersion":"${PUBLIC_API_VERSION}","kind":"${this.def.listKind}","metadata":${JSON.stringify(listMeta)},"items":[${items.map((e) => e.json ?? JSON.stringify(e.obj)).join(',')}]}`;
   }
 
   private async storageList(ns: string, rv: string, match: string): Promise<{ candidates: Entry[]; listRv: number }> {
@@ -502,23 +504,24 @@ export class Store {
   /** Lists what the caller sees (selectors apply) and deletes each, as the Go registry does. */
   async deleteCollection(ctx: HookContext, ns: string, req: IncomingMessage, query: URLSearchParams): Promise<Reply> {
     this.allows('deletecollection');
+    const output = negotiate(req.headers.accept, 'list');
     const dry = dryRun(query);
     const opts = this.deleteOptions(await readBody(req), req.headers['content-type'], query);
     await this.fresh(undefined, null);
     const filter = this.matcher(ctx, ns, query, await this.seesAll(ctx));
-    const deleted: unknown[] = [];
+    const deleted: { obj: PublicObject }[] = [];
     for (const e of this.cache.snapshot().entries) {
       if (!filter(e)) continue;
       if (await this.def.authorizeObject?.('delete', e.obj, ctx)) continue;
       try {
         const r = await this.storageWrite('DELETE', this.storagePath(e.obj.metadata.namespace ?? '', e.obj.metadata.name), opts, { dryRun: dry ? 'All' : undefined });
         // The storage answers with the object while finalizers hold it, with a Success Status once it is gone.
-        deleted.push(r.obj ?? e.obj);
+        deleted.push({ obj: r.obj ?? e.obj });
       } catch (err) {
         if (!(err instanceof ApiError && err.code === 404)) throw err;
       }
     }
-    return { code: 200, body: { apiVersion: PUBLIC_API_VERSION, kind: this.def.listKind, metadata: { resourceVersion: String(this.cache.resourceVersion) }, items: deleted } };
+    return { code: 200, body: this.listBody(deleted, { resourceVersion: String(this.cache.resourceVersion) }, output, query) };
   }
 }
 

@@ -150,6 +150,24 @@ describeHub('content negotiation of upm.io, decoded strictly', () => {
     expect(Object.fromEntries(types)).toEqual(Object.fromEntries(FORMS.map((f) => [f.name, ['ADDED', 'MODIFIED', 'DELETED']])));
   }, 60_000);
 
+  it('answers writes and deletecollection in the negotiated form', async () => {
+    const users: Resource = { name: 'users', kind: 'User', namespaced: false };
+    const violations: string[] = [];
+    for (const f of FORMS) {
+      const name = uniqueName('negw');
+      const where = `users as ${f.name}`;
+      const created = await admin.raw('POST', `${GV}/users`, { headers: { accept: f.accept }, body: { apiVersion: 'upm.io/v1alpha1', kind: 'User', metadata: { name, labels: { negotiation: name } }, spec: { username: name } } });
+      violations.push(...(created.statusCode === 201 ? checkObject(`${where} create`, created.body, f.expect(users)) : [`${where}: create answered ${created.statusCode}`]));
+      const patched = await admin.raw('PATCH', `${GV}/users/${name}`, { headers: { accept: f.accept }, body: { metadata: { annotations: { negotiation: 'patched' } } }, contentType: 'application/merge-patch+json' });
+      violations.push(...(patched.statusCode === 200 ? checkObject(`${where} patch`, patched.body, f.expect(users)) : [`${where}: patch answered ${patched.statusCode}`]));
+      const deleted = await admin.raw('DELETE', `${GV}/users`, { headers: { accept: f.listAccept }, query: { labelSelector: `negotiation=${name}` } });
+      violations.push(...(deleted.statusCode === 200 ? checkList(`${where} deletecollection`, deleted.body, f.expect(users)) : [`${where}: deletecollection answered ${deleted.statusCode}`]));
+      const body = deleted.body as { items?: unknown[]; rows?: unknown[] };
+      if ((body.items ?? body.rows)?.length !== 1) violations.push(`${where}: deletecollection did not answer with the one User it deleted`);
+    }
+    expect(violations).toEqual([]);
+  });
+
   it('serves or refuses (406) each Accept header as the kube-apiserver does for a custom resource', async () => {
     // The projects' storage CRD, served by the same kube-apiserver: the reference for what a server answers.
     const storage = collectionPath(storageResource(projects));
