@@ -57,6 +57,22 @@ describeHub('content negotiation of upm.io, decoded strictly', () => {
     return { status: r.statusCode, text: textOf(r.body) };
   };
 
+  /** A watch read as it streams, until `done` says so or the server ends it; the text read so far. */
+  const watchUntil = async (path: string, accept: string, query: Record<string, string>, done: (text: string) => boolean): Promise<string> => {
+    const stop = new AbortController();
+    const res = await admin.forward('GET', `${path}?${new URLSearchParams({ watch: '1', ...query }).toString()}`, { headers: { accept }, signal: stop.signal });
+    let text = '';
+    try {
+      for await (const chunk of res.body) {
+        text += (chunk as Buffer).toString();
+        if (done(text)) break;
+      }
+    } finally {
+      stop.abort();
+    }
+    return text.slice(0, text.lastIndexOf('\n') + 1); // whole events only
+  };
+
   beforeAll(async () => {
     admin = await client(MGMT);
     const list = await admin.request<{ resources: { name: string; kind: string; namespaced: boolean; verbs: string[] }[] }>('GET', GV);
@@ -135,20 +151,22 @@ describeHub('content negotiation of upm.io, decoded strictly', () => {
   it('sends ADDED, MODIFIED and DELETED in every form', async () => {
     const name = uniqueName('neg');
     const rv = ((await get(`${GV}/users`, 'application/json', { limit: '1' })).body as { metadata: { resourceVersion: string } }).metadata.resourceVersion;
-    const watches = FORMS.map((f) => watchText(`${GV}/users`, f.accept, { resourceVersion: rv, allowWatchBookmarks: 'true', timeoutSeconds: '12' }));
+    // Each stream is read until the User's DELETED arrives (the server ends it after 60 s at most).
+    const deletedLine = (text: string) => text.slice(0, text.lastIndexOf('\n')).split('\n').some((l) => l.startsWith('{"type":"DELETED"') && l.includes(`"${name}"`));
+    const watches = FORMS.map((f) => watchUntil(`${GV}/users`, f.accept, { resourceVersion: rv, allowWatchBookmarks: 'true', timeoutSeconds: '60' }, deletedLine));
     await kubectlOkAs(undefined, ['create', '-f', '-'], JSON.stringify({ apiVersion: 'upm.io/v1alpha1', kind: 'User', metadata: { name }, spec: { username: name } }));
     await kubectlOkAs(undefined, ['label', 'user', name, 'negotiation=modified']);
     await kubectlOkAs(undefined, ['delete', 'user', name]);
     const results = await Promise.all(watches);
     const violations: string[] = [];
     const types = FORMS.map((f, i) => {
-      const d = decodeWatch(`users as ${f.name}`, (results[i] as { text: string }).text, f.expect({ name: 'users', kind: 'User', namespaced: false }));
+      const d = decodeWatch(`users as ${f.name}`, results[i] ?? '', f.expect({ name: 'users', kind: 'User', namespaced: false }));
       violations.push(...d.violations);
       return [f.name, [...new Set(d.events.filter((e) => nameOf(e) === name).map((e) => e.type))]];
     });
     expect(violations).toEqual([]);
     expect(Object.fromEntries(types)).toEqual(Object.fromEntries(FORMS.map((f) => [f.name, ['ADDED', 'MODIFIED', 'DELETED']])));
-  }, 60_000);
+  }, 90_000);
 
   it('answers writes and deletecollection in the negotiated form', async () => {
     const users: Resource = { name: 'users', kind: 'User', namespaced: false };
