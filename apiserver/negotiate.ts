@@ -1,12 +1,19 @@
 // Content negotiation as the Go API server does it: walk the Accept clauses in order and take the first one we can
-// produce (JSON, YAML, a meta.k8s.io Table, PartialObjectMetadata); protobuf clauses are skipped. Pure.
-import { notAcceptable } from './status.ts';
+// produce: JSON, YAML, or a conversion to meta.k8s.io (v1 or v1beta1) asked for with as/g/v parameters: a Table
+// (JSON or YAML) or PartialObjectMetadata(List). Protobuf clauses are skipped (clients list JSON after them). As in
+// Go, a clause naming a conversion we do not serve is skipped, while a usable clause that does not fit the answer
+// (a list as PartialObjectMetadata, an object as a list, a watch as YAML, which has no stream form) is a 406. Pure.
+import { ApiError, notAcceptable } from './status.ts';
+
+export type MetaVersion = 'v1' | 'v1beta1';
 
 export type Output =
-  | { kind: 'json' }
-  | { kind: 'yaml' }
-  | { kind: 'table'; version: 'v1' | 'v1beta1' }
-  | { kind: 'pom'; version: 'v1' | 'v1beta1' };
+  | { kind: 'json' | 'yaml' }
+  | { kind: 'table'; version: MetaVersion; yaml: boolean }
+  | { kind: 'pom'; version: MetaVersion; list: boolean; yaml: boolean };
+
+/** What the request answers with: one object, a list, or a watch stream of objects. */
+export type Answer = 'object' | 'list' | 'watch';
 
 export interface MediaRange { type: string; params: Record<string, string> }
 
@@ -23,26 +30,63 @@ export function parseAccept(header: string | undefined): MediaRange[] {
   }).filter((m) => m.type);
 }
 
-const ACCEPTED = ['application/json', 'application/yaml', 'application/json;as=Table;v=v1;g=meta.k8s.io', 'application/json;as=PartialObjectMetadata;v=v1;g=meta.k8s.io'];
+const ACCEPTED = [
+  'application/json', 'application/yaml', 'application/json;stream=watch',
+  'application/json;as=Table;v=v1;g=meta.k8s.io', 'application/json;as=Table;v=v1beta1;g=meta.k8s.io',
+  'application/json;as=PartialObjectMetadata;v=v1;g=meta.k8s.io', 'application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io',
+];
 
-/** The response format for an object or a list; throws 406 when no clause can be served. */
-export function negotiate(header: string | undefined): Output {
+function mediaOf(type: string): 'json' | 'yaml' | undefined {
+  if (type === 'application/json' || type === '*/*' || type === 'application/*') return 'json';
+  if (type === 'application/yaml') return 'yaml';
+  return undefined;
+}
+
+/** The clause's conversion when it asks for one we serve, `undefined` when it asks for none, `false` when we cannot. */
+function conversionOf(r: MediaRange, media: 'json' | 'yaml'): Output | undefined | false {
+  const { as, g, v } = r.params;
+  if (as === undefined && g === undefined && v === undefined) return undefined;
+  if (g !== 'meta.k8s.io' || (v !== 'v1' && v !== 'v1beta1')) return false;
+  const yaml = media === 'yaml';
+  if (as === 'Table') return { kind: 'table', version: v, yaml };
+  if (as === 'PartialObjectMetadata' || as === 'PartialObjectMetadataList') return { kind: 'pom', version: v, list: as === 'PartialObjectMetadataList', yaml };
+  return false;
+}
+
+function unfit(message: string): ApiError {
+  const e = notAcceptable(ACCEPTED);
+  return new ApiError({ ...e.status, message });
+}
+
+/** The first clause we can serve, as its output and media type; undefined when there is none. */
+function pick(header: string | undefined): { out: Output; media: 'json' | 'yaml' } | undefined {
   const ranges = parseAccept(header);
-  if (ranges.length === 0) return { kind: 'json' };
+  if (ranges.length === 0) return { out: { kind: 'json' }, media: 'json' };
   for (const r of ranges) {
-    const json = r.type === 'application/json' || r.type === '*/*' || r.type === 'application/*';
-    if (r.params.as) {
-      if (!json || r.params.g !== 'meta.k8s.io') continue;
-      const version = r.params.v === 'v1beta1' ? 'v1beta1' : r.params.v === 'v1' ? 'v1' : undefined;
-      if (!version) continue;
-      if (r.params.as === 'Table') return { kind: 'table', version };
-      if (r.params.as === 'PartialObjectMetadata' || r.params.as === 'PartialObjectMetadataList') return { kind: 'pom', version };
-      continue;
-    }
-    if (json) return { kind: 'json' };
-    if (r.type === 'application/yaml') return { kind: 'yaml' };
+    const media = mediaOf(r.type);
+    if (!media) continue;
+    if (r.params.stream && (media === 'yaml' || r.params.stream !== 'watch')) continue;
+    const conversion = conversionOf(r, media);
+    if (conversion === false) continue;
+    return { out: conversion ?? { kind: media }, media };
   }
-  throw notAcceptable(ACCEPTED);
+  return undefined;
+}
+
+/** The response format for an object, a list or a watch; throws 406 when no clause can be served. */
+export function negotiate(header: string | undefined, answer: Answer = 'object'): Output {
+  const p = pick(header);
+  if (!p) throw notAcceptable(ACCEPTED);
+  const { out, media } = p;
+  if (answer === 'watch' && media === 'yaml') throw unfit('YAML has no streaming form: a watch is served as application/json');
+  if (out.kind === 'pom' && out.list && answer !== 'list') throw unfit('you requested PartialObjectMetadataList, but the requested object is not a list');
+  if (out.kind === 'pom' && !out.list && answer === 'list') throw unfit('you requested PartialObjectMetadata, but the requested object is a list');
+  return out;
+}
+
+/** Whether an answer to this Accept header is written as YAML (errors included, whatever the answer). */
+export function wantsYaml(header: string | undefined): boolean {
+  return pick(header)?.media === 'yaml';
 }
 
 /** Whether the client asked for aggregated discovery (apidiscovery.k8s.io/v2), tolerating extra parameters. */

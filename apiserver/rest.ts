@@ -213,7 +213,7 @@ export class Store {
 
   async list(ctx: HookContext, ns: string, query: URLSearchParams, accept: string | undefined): Promise<Reply> {
     this.allows('list');
-    const output = negotiate(accept);
+    const output = negotiate(accept, 'list');
     const rvParam = query.get('resourceVersion');
     const rv = parseRv(rvParam);
     const match = query.get('resourceVersionMatch') ?? '';
@@ -262,15 +262,17 @@ export class Store {
     }
     const listMeta: Record<string, unknown> = { resourceVersion: String(listRv) };
     if (next) listMeta.continue = next;
-    if (output.kind === 'table') {
-      return { code: 200, body: table(this.def, items.map((e) => e.obj), { include: includeObjectParam(query), version: output.version, withColumns: true, listMeta }) };
-    }
+    return { code: 200, body: this.listBody(items, listMeta, output, query) };
+  }
+
+  /** A list in the negotiated form: a Table, a PartialObjectMetadataList, or the resource's list kind. */
+  private listBody(items: { obj: PublicObject; json?: string }[], listMeta: Record<string, unknown>, output: Output, query: URLSearchParams): unknown {
+    if (output.kind === 'table') return table(this.def, items.map((e) => e.obj), { include: includeObjectParam(query), version: output.version, withColumns: true, listMeta });
     if (output.kind === 'pom') {
-      return { code: 200, body: { kind: 'PartialObjectMetadataList', apiVersion: `meta.k8s.io/${output.version}`, metadata: listMeta, items: items.map((e) => partialObjectMetadata(e.obj, output.version)) } };
+      return { kind: 'PartialObjectMetadataList', apiVersion: `meta.k8s.io/${output.version}`, metadata: listMeta, items: items.map((e) => partialObjectMetadata(e.obj, output.version)) };
     }
     // Items are serialised once when cached: the list body is their concatenation.
-    const body = `{"apiVersion":"${PUBLIC_API_VERSION}","kind":"${this.def.listKind}","metadata":${JSON.stringify(listMeta)},"items":[${items.map((e) => e.json).join(',')}]}`;
-    return { code: 200, body };
+    return `{"apiVersion":"${PUBLIC_API_VERSION}","kind":"${this.def.listKind}","metadata":${JSON.stringify(listMeta)},"items":[${items.map((e) => e.json ?? JSON.stringify(e.obj)).join(',')}]}`;
   }
 
   private async storageList(ns: string, rv: string, match: string): Promise<{ candidates: Entry[]; listRv: number }> {
@@ -289,7 +291,7 @@ export class Store {
 
   async watch(ctx: HookContext, ns: string, query: URLSearchParams, req: IncomingMessage, res: ServerResponse): Promise<void> {
     this.allows('watch');
-    const output = negotiate(req.headers.accept);
+    const output = negotiate(req.headers.accept, 'watch');
     const rvParam = query.get('resourceVersion');
     const rv = parseRv(rvParam);
     const sendInitialEvents = query.has('sendInitialEvents') ? queryFlag(query, 'sendInitialEvents') : false;
@@ -309,7 +311,7 @@ export class Store {
     const m = this.deps.metrics;
     serveWatch(req, res, this.cache, this.def, {
       resourceVersion: rv, sendInitialEvents, allowBookmarks: queryFlag(query, 'allowWatchBookmarks'),
-      timeoutSeconds, output: output.kind === 'yaml' ? { kind: 'json' } : output, include, filter,
+      timeoutSeconds, output, include, filter,
     }, {
       ...this.deps.watchOptions,
       onOpen: () => m?.watchOpened(this.def.plural),
@@ -502,23 +504,24 @@ export class Store {
   /** Lists what the caller sees (selectors apply) and deletes each, as the Go registry does. */
   async deleteCollection(ctx: HookContext, ns: string, req: IncomingMessage, query: URLSearchParams): Promise<Reply> {
     this.allows('deletecollection');
+    const output = negotiate(req.headers.accept, 'list');
     const dry = dryRun(query);
     const opts = this.deleteOptions(await readBody(req), req.headers['content-type'], query);
     await this.fresh(undefined, null);
     const filter = this.matcher(ctx, ns, query, await this.seesAll(ctx));
-    const deleted: unknown[] = [];
+    const deleted: { obj: PublicObject }[] = [];
     for (const e of this.cache.snapshot().entries) {
       if (!filter(e)) continue;
       if (await this.def.authorizeObject?.('delete', e.obj, ctx)) continue;
       try {
         const r = await this.storageWrite('DELETE', this.storagePath(e.obj.metadata.namespace ?? '', e.obj.metadata.name), opts, { dryRun: dry ? 'All' : undefined });
         // The storage answers with the object while finalizers hold it, with a Success Status once it is gone.
-        deleted.push(r.obj ?? e.obj);
+        deleted.push({ obj: r.obj ?? e.obj });
       } catch (err) {
         if (!(err instanceof ApiError && err.code === 404)) throw err;
       }
     }
-    return { code: 200, body: { apiVersion: PUBLIC_API_VERSION, kind: this.def.listKind, metadata: { resourceVersion: String(this.cache.resourceVersion) }, items: deleted } };
+    return { code: 200, body: this.listBody(deleted, { resourceVersion: String(this.cache.resourceVersion) }, output, query) };
   }
 }
 

@@ -23,7 +23,7 @@ import { loadCrds, type CrdInfo } from './crds.ts';
 import { AGGREGATED_CONTENT_TYPE, aggregatedDiscovery, apiGroupDoc, apiGroupList, apiResourceList, cached, type Cached } from './discovery.ts';
 import { Hub } from './hub.ts';
 import { ApiServerMetrics } from './metrics.ts';
-import { negotiate, wantsAggregatedDiscovery } from './negotiate.ts';
+import { wantsAggregatedDiscovery, wantsYaml } from './negotiate.ts';
 import { openapiV2, openapiV3, v3Hash } from './openapi.ts';
 import { ClusterProxy } from './proxy.ts';
 import { requestInfo, type RequestInfo } from './requestinfo.ts';
@@ -313,9 +313,7 @@ export class ApiServer {
     if (r.warnings?.length) headers.warning = r.warnings.map((w) => `299 - ${JSON.stringify(w)}`);
     let type = 'application/json';
     let text: string;
-    let yaml = false;
-    try { yaml = negotiate(req.headers.accept).kind === 'yaml'; } catch { /* the handler already negotiated */ }
-    if (yaml) {
+    if (wantsYaml(req.headers.accept)) {
       type = 'application/yaml';
       text = toYaml(typeof r.body === 'string' ? JSON.parse(r.body) : r.body);
     } else {

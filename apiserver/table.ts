@@ -21,7 +21,20 @@ export function partialObjectMetadata(obj: PublicObject, version: 'v1' | 'v1beta
 }
 
 export function tableRow(def: ResourceDefinition, obj: PublicObject, include: IncludeObject, version: 'v1' | 'v1beta1', now: number): Record<string, unknown> {
-  const row: Record<string, unknown> = { cells: def.columns.map((c) => c.cell(obj, now)) };
+  return withObject({ cells: def.columns.map((c) => c.cell(obj, now)) }, obj, include, version);
+}
+
+/**
+ * The row of a watch bookmark, whose object carries only metadata: nothing to show in the cells (the name empty, the
+ * rest null, as the kube-apiserver fills them for a custom resource), the object as includeObject asks, except that
+ * the initial-events-end bookmark always keeps its metadata (its annotation is what the client waits for).
+ */
+export function bookmarkRow(def: ResourceDefinition, obj: PublicObject, include: IncludeObject, version: 'v1' | 'v1beta1', initialEnd: boolean): Record<string, unknown> {
+  const cells = def.columns.map((c) => (c.format === 'name' ? '' : null));
+  return withObject({ cells }, obj, initialEnd ? 'Metadata' : include, version);
+}
+
+function withObject(row: Record<string, unknown>, obj: PublicObject, include: IncludeObject, version: 'v1' | 'v1beta1'): Record<string, unknown> {
   if (include === 'Metadata') row.object = partialObjectMetadata(obj, version);
   else if (include === 'Object') row.object = obj;
   return row;

@@ -1,15 +1,16 @@
 // A watch stream served from a resource cache: one JSON event per line, flushed per event. Resumes from a
 // resourceVersion out of the cache's history (an in-stream 410 Expired when it is older), sends the current state
 // as ADDED first when asked (resourceVersion unset or 0, or sendInitialEvents, which ends with the
-// initial-events-end bookmark), bookmarks when allowed, Tables with one row per event when the client asked for a
-// Table (columns in the first event only), and ends cleanly at timeoutSeconds. An object that stops matching the
+// initial-events-end bookmark), bookmarks when allowed, and ends cleanly at timeoutSeconds. Every event but ERROR
+// (a v1 Status, as in Go) carries its object, bookmarks included, in the negotiated form: the watched kind,
+// PartialObjectMetadata, or a Table of one row (columns in the first event only). An object that stops matching the
 // watcher's filter (selectors, visibility) is sent as DELETED, one that starts matching as ADDED.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CacheEvent, Entry, EventType, ResourceCache } from './cache.ts';
-import type { Output } from './negotiate.ts';
-import type { ResourceDefinition } from './resources/types.ts';
+import type { MetaVersion, Output } from './negotiate.ts';
+import type { PublicObject, ResourceDefinition } from './resources/types.ts';
 import { expired } from './status.ts';
-import { partialObjectMetadata, tableRow, columnDefinitions, type IncludeObject } from './table.ts';
+import { bookmarkRow, columnDefinitions, partialObjectMetadata, tableRow, type IncludeObject } from './table.ts';
 import { PUBLIC_API_VERSION } from './translate.ts';
 
 export interface WatchParams {
@@ -33,21 +34,25 @@ export interface WatchServerOptions {
 }
 
 export function serveWatch(req: IncomingMessage, res: ServerResponse, cache: ResourceCache, def: ResourceDefinition, p: WatchParams, opts: WatchServerOptions): void {
-  const tableVersion = p.output.kind === 'table' || p.output.kind === 'pom' ? p.output.version : 'v1';
+  const tableVersion: MetaVersion = p.output.kind === 'table' || p.output.kind === 'pom' ? p.output.version : 'v1';
   let columnsSent = false;
   let closed = false;
   let lastRv = 0;
 
-  const encode = (type: EventType, entry: Entry): string => {
+  /** An event's object in the negotiated form: the watched kind, PartialObjectMetadata, or a Table of one row. */
+  const encodeObject = (obj: PublicObject, json: string | undefined, row: (version: MetaVersion) => Record<string, unknown>): string => {
     if (p.output.kind === 'table') {
-      const t: Record<string, unknown> = { kind: 'Table', apiVersion: `meta.k8s.io/${tableVersion}`, metadata: { resourceVersion: String(entry.rv) } };
+      const t: Record<string, unknown> = { kind: 'Table', apiVersion: `meta.k8s.io/${tableVersion}`, metadata: { resourceVersion: obj.metadata.resourceVersion } };
       if (!columnsSent) { t.columnDefinitions = columnDefinitions(def.columns); columnsSent = true; }
-      t.rows = [tableRow(def, entry.obj, p.include, tableVersion, Date.now())];
-      return `{"type":"${type}","object":${JSON.stringify(t)}}\n`;
+      t.rows = [row(tableVersion)];
+      return JSON.stringify(t);
     }
-    if (p.output.kind === 'pom') return `{"type":"${type}","object":${JSON.stringify(partialObjectMetadata(entry.obj, tableVersion))}}\n`;
-    return `{"type":"${type}","object":${entry.json}}\n`;
+    if (p.output.kind === 'pom') return JSON.stringify(partialObjectMetadata(obj, tableVersion));
+    return json ?? JSON.stringify(obj);
   };
+
+  const encode = (type: EventType, entry: Entry): string =>
+    `{"type":"${type}","object":${encodeObject(entry.obj, entry.json, (v) => tableRow(def, entry.obj, p.include, v, Date.now()))}}\n`;
 
   const write = (chunk: string): void => {
     if (closed) return;
@@ -61,10 +66,14 @@ export function serveWatch(req: IncomingMessage, res: ServerResponse, cache: Res
     opts.onEvent?.();
   };
 
+  // A bookmark is an object of the watched kind with only its resourceVersion (and the initial-events-end
+  // annotation), in the same form as every other event: a client that negotiated PartialObjectMetadata or a Table
+  // (the garbage collector's metadata informers, kubectl) cannot decode the watched kind at all.
   const bookmark = (rv: number, initialEnd = false): void => {
     const metadata: Record<string, unknown> = { resourceVersion: String(rv) };
     if (initialEnd) metadata.annotations = { 'k8s.io/initial-events-end': 'true' };
-    write(`{"type":"BOOKMARK","object":${JSON.stringify({ kind: def.kind, apiVersion: PUBLIC_API_VERSION, metadata })}}\n`);
+    const obj = { apiVersion: PUBLIC_API_VERSION, kind: def.kind, metadata } as PublicObject;
+    write(`{"type":"BOOKMARK","object":${encodeObject(obj, undefined, (v) => bookmarkRow(def, obj, p.include, v, initialEnd))}}\n`);
     lastRv = Math.max(lastRv, rv);
   };
 

@@ -4,12 +4,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe } from '@jest/globals';
 import { KubeClient } from '../lib/kube/client.ts';
+import type { HubState } from '../hack/local/hub.ts';
 import type { SystemState } from '../hack/local/system.ts';
 
 export interface TestState extends SystemState {
   external?: boolean;
   /** The hub on the management cluster (local system only), or why it failed to start. */
-  hub?: { port: number; caFile: string; logs: Record<string, string>; members: string[] } | { error: string };
+  hub?: HubState | { error: string };
 }
 
 let cached: TestState | undefined;

@@ -3,7 +3,7 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LocalHub } from '../hack/local/hub.ts';
+import { LocalHub, type HubState } from '../hack/local/hub.ts';
 import { LocalSystem } from '../hack/local/system.ts';
 
 declare global {
@@ -11,6 +11,8 @@ declare global {
   var __UPM_HUB__: LocalHub | undefined;
   var __UPM_TEST_DIR__: string | undefined;
 }
+
+const BOOKMARK_INTERVAL_SECONDS = 5;
 
 export default async function globalSetup(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'upm-test-'));
@@ -31,10 +33,12 @@ export default async function globalSetup(): Promise<void> {
   globalThis.__UPM_SYSTEM__ = sys;
   // The hub (aggregated API server, hub controllers) on the management cluster. A failure here is recorded for the
   // hub's suites to report, and leaves every other suite running.
-  let hub: { port: number; caFile: string; logs: Record<string, string>; members: string[] } | { error: string };
+  let hub: HubState | { error: string };
   try {
     const members = Object.entries(sys.state().clusters).filter(([, c]) => c.role === 'member').map(([name]) => sys.cluster(name));
-    globalThis.__UPM_HUB__ = await LocalHub.start(sys.bins.kubectl, sys.cluster('mgmt'), join(dir, 'system', 'mgmt', 'hub'), { members });
+    // Bookmarks every few seconds rather than every minute, so suites see the periodic ones (and what the
+    // management cluster's controllers make of them) without waiting a minute.
+    globalThis.__UPM_HUB__ = await LocalHub.start(sys.bins.kubectl, sys.cluster('mgmt'), join(dir, 'system', 'mgmt', 'hub'), { members, bookmarkIntervalSeconds: BOOKMARK_INTERVAL_SECONDS });
     hub = globalThis.__UPM_HUB__.state();
   } catch (err) {
     hub = { error: err instanceof Error ? err.message : String(err) };

@@ -9,12 +9,13 @@ import { dirname, join } from 'node:path';
 import { Agent, request } from 'undici';
 import { parse, stringify } from 'yaml';
 import { issueCert } from '../hack/local/pki.ts';
+import type { HubState } from '../hack/local/hub.ts';
 import { describeWhen, kubeconfig, kubectlPath, testState } from './env.ts';
 import type { KubectlResult } from './kubectl.ts';
 
 export const MGMT = 'mgmt';
 
-export function hubState(): { port: number; caFile: string; logs: Record<string, string>; members: string[] } {
+export function hubState(): HubState {
   const h = testState().hub;
   if (!h) throw new Error('the hub runs only in the local system');
   if ('error' in h) throw new Error(`the hub did not start: ${h.error}`);

@@ -32,6 +32,10 @@ export interface HubState {
   logs: { apiserver: string; controllers: string };
   /** The member clusters registered as Clusters (each with the Secret <name>-kubeconfig). */
   members: string[];
+  /** How often the server sends a watch a bookmark (its --bookmark-interval-seconds). */
+  bookmarkIntervalSeconds: number;
+  /** When the APIService became Available (ms since the epoch): the management cluster's controllers watch from then. */
+  availableAt: number;
 }
 
 interface Kubeconfig { clusters: { cluster: { server: string; 'certificate-authority-data': string } }[] }
@@ -84,14 +88,15 @@ export class LocalHub {
   }
 
   /** Installs the hub into the management cluster, starts its processes and waits for the APIService to be Available. */
-  static async start(kubectl: string, cluster: LocalCluster, dir: string, opts: { controllers?: boolean; members?: LocalCluster[] } = {}): Promise<LocalHub> {
+  static async start(kubectl: string, cluster: LocalCluster, dir: string, opts: { controllers?: boolean; members?: LocalCluster[]; bookmarkIntervalSeconds?: number } = {}): Promise<LocalHub> {
     const files = await install(kubectl, cluster, dir);
+    const bookmarkIntervalSeconds = opts.bookmarkIntervalSeconds ?? 60;
     const port = await freePort();
     const logs = { apiserver: join(dir, 'upm-apiserver.log'), controllers: join(dir, 'hub-controllers.log') };
     const apiserver = ManagedProcess.start({
       name: `${cluster.name}/upm-apiserver`, command: process.execPath, logFile: logs.apiserver,
       args: ['--max-old-space-size=512', join(root, 'apiserver', 'main.ts'), '--kubeconfig', files.kubeconfigs.apiserver, '--port', String(port),
-        '--tls-cert-file', files.cert, '--tls-private-key-file', files.key, '--token-review'],
+        '--tls-cert-file', files.cert, '--tls-private-key-file', files.key, '--token-review', '--bookmark-interval-seconds', String(bookmarkIntervalSeconds)],
     });
     const processes = [apiserver];
     if (opts.controllers !== false) {
@@ -100,7 +105,7 @@ export class LocalHub {
         args: [join(root, 'controllers', 'main.ts'), '--kubeconfig', files.kubeconfigs.controllers],
       }));
     }
-    const hub = new LocalHub(processes, { port, caFile: files.ca, logs, members: (opts.members ?? []).map((m) => m.name) });
+    const hub = new LocalHub(processes, { port, caFile: files.ca, logs, members: (opts.members ?? []).map((m) => m.name), bookmarkIntervalSeconds, availableAt: 0 });
     try {
       const ca = Buffer.from(await readFile(files.ca)).toString('base64');
       const objects = [
@@ -120,6 +125,7 @@ export class LocalHub {
       try {
         for (const o of objects) await applyObject(client, o);
         await waitForAvailable(client, apiserver);
+        hub.hubState.availableAt = Date.now();
         for (const m of opts.members ?? []) await registerMember(kubectl, client, m);
       } finally {
         await client.close();
