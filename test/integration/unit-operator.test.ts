@@ -166,6 +166,7 @@ describe('Unit Operator', () => {
     expect(passwords.length).toBeGreaterThanOrEqual(3);
     const secretForms = passwords.flatMap((p) => [p, Buffer.from(p).toString('base64')]);
     const status = JSON.stringify((await c.get<UnitSet>(UnitSetResource, 'db', ns)).status);
+    const specs = JSON.stringify([(await c.get<UnitSet>(UnitSetResource, 'db', ns)).spec, ...(await unitsOf('db')).map((u) => u.spec)]);
     await kubectlOk(CLUSTER, ['delete', '-n', ns, 'us/db', '--wait=true']);
     await waitFor('everything gone', async () => {
       const sel = { namespace: ns, labelSelector: 'unit.upm.io/unitset=db' };
@@ -179,8 +180,8 @@ describe('Unit Operator', () => {
     expect(log).toContain('reconciled'); // the log is the operator's (debug level), not empty
     const events = JSON.stringify((await c.list(Resources.events, { namespace: ns })).items);
     expect(events).toContain('CreatedCredentials');
-    // Credentials never reach the operator's log, its events or the UnitSet's status.
+    // Credentials never reach the operator's log, its events, the UnitSet's status or any spec it wrote.
     const leaks = (where: string, text: string) => secretForms.filter((p) => text.includes(p)).map(() => where);
-    expect([...leaks('log', log), ...leaks('events', events), ...leaks('status', status)]).toEqual([]);
+    expect([...leaks('log', log), ...leaks('events', events), ...leaks('status', status), ...leaks('specs', specs)]).toEqual([]);
   });
 });
