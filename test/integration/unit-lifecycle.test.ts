@@ -168,9 +168,15 @@ ${spec}`;
         },
       } as KubeObject);
       await c.patch(PersistentVolumes, pvName, { status: { phase: 'Bound' } }, 'merge', { subresource: 'status' });
-      await c.patch(Resources.persistentVolumeClaims, 'gated-0-data', { spec: { volumeName: pvName } }, 'merge', { namespace: ns });
+      await c.patch(Resources.persistentVolumeClaims, 'gated-0-data', {
+        metadata: { annotations: { 'pv.kubernetes.io/bind-completed': 'yes', 'pv.kubernetes.io/bound-by-controller': 'yes' } }, spec: { volumeName: pvName },
+      }, 'merge', { namespace: ns });
       await c.patch(Resources.persistentVolumeClaims, 'gated-0-data', { status: { phase: 'Bound', accessModes: ['ReadWriteOnce'], capacity: { storage: '1Gi' } } }, 'merge', { namespace: ns, subresource: 'status' });
-      await waitFor('pod created and Running', async () => (await pod('gated-0').catch(() => undefined))?.status?.phase === 'Running', { timeoutMs: 30_000, intervalMs: 200 });
+      await waitFor('pod created and Running', async () => (await pod('gated-0').catch(() => undefined))?.status?.phase === 'Running', { timeoutMs: 30_000, intervalMs: 200 })
+        .catch(async (err: unknown) => {
+          const p = await pod('gated-0').catch(() => undefined);
+          throw new Error(`${String(err)}; pod: ${JSON.stringify(p?.status)}; unit: ${JSON.stringify((await unit('gated-0')).status)}`, { cause: err });
+        });
       await ready('gated', 1);
     } finally {
       await kubectlOk(CLUSTER, ['delete', '-n', ns, 'us/gated', '--ignore-not-found', '--wait=false']);
