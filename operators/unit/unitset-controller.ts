@@ -18,6 +18,7 @@ import { Resources } from '../../lib/kube/resources.ts';
 import { splitKey, type KubeObject } from '../../lib/kube/types.ts';
 import { AGENT_TOKEN_KEY, AGENT_TOKEN_SECRET, type ConfigInput } from '../../agent/api.ts';
 import { validateParameters } from './config.ts';
+import { WriteExpectations } from './expectations.ts';
 import {
   ANNOTATION_CONFIG_BASE, ANNOTATION_CONFIG_HASH, ANNOTATION_UPDATE_NEXT, CONFIG_INPUT_KEY, LABEL_UNIT, LABEL_UNITSET, configMapName, credentialsSecretName, headlessServiceName, ordinalOf, templateName, unitName,
 } from './naming.ts';
@@ -46,6 +47,8 @@ export const isUnitAvailable = (u: Unit): boolean =>
   && (u.status.configRevision ?? '') === (u.spec.configRevision ?? '');
 
 export function unitSetReconciler(d: UnitSetControllerDeps) {
+  // The Unit writes of this process that the unit cache may not show yet (see expectations.ts).
+  const expectations = new WriteExpectations();
   return async function reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult> {
     const us = d.unitSets.get(key);
     if (!us || us.metadata.deletionTimestamp) return; // owned objects go with it (garbage collector)
@@ -55,6 +58,11 @@ export function unitSetReconciler(d: UnitSetControllerDeps) {
     const tplName = templateName(us.spec.engine, us.spec.version);
     const tpl = d.templates.get(tplName);
     const units = d.units.list().filter((u) => u.metadata.namespace === namespace && u.metadata.labels?.[LABEL_UNITSET] === name && u.metadata.ownerReferences?.some((o) => o.uid === us.metadata.uid));
+    expectations.forgetMissing(namespace, (k) => !!d.units.get(k));
+    // Units whose cached copy is older than this controller's last write to them: in flux, neither counted as
+    // available nor written again until the cache shows the write.
+    const inFlux = new Set(units.filter((u) => !expectations.caughtUp(u)).map((u) => u.metadata.name ?? ''));
+    const settled = (u: Unit) => !inFlux.has(u.metadata.name ?? '');
     let conditions = us.status?.conditions as Condition[] | undefined;
 
     const fail = async (reason: string, message: string) => {
@@ -100,9 +108,10 @@ export function unitSetReconciler(d: UnitSetControllerDeps) {
 
     // Scale in: highest surplus ordinal first, one at a time (foreground, so its pod is gone before the next).
     const surplus = units.filter((u) => ordinalOf(u) >= desired).sort((a, b) => ordinalOf(b) - ordinalOf(a));
-    if (surplus.length && !surplus.some((u) => u.metadata.deletionTimestamp)) {
+    if (surplus.length && !surplus.some((u) => u.metadata.deletionTimestamp || !settled(u))) {
       const victim = surplus[0] as Unit;
       await d.client.delete(UnitResource, victim.metadata.name ?? '', namespace, { propagationPolicy: 'Foreground' }).catch((e: unknown) => { if (!isNotFound(e)) throw e; });
+      expectations.deleted(victim);
       await d.events.record(us, 'Normal', 'DeletedUnit', `deleted unit ${victim.metadata.name} (scale in to ${desired})`);
     }
     await cleanupScaledClaims(d, us, desired, units);
@@ -110,16 +119,16 @@ export function unitSetReconciler(d: UnitSetControllerDeps) {
     // Storage expansion goes to every unit at once, outside the rollout: it restarts nothing.
     const live = [...byOrdinal.values()].filter((u) => ordinalOf(u) < desired);
     const claims = claimTemplates(us);
-    for (const u of live) {
+    for (const u of live.filter(settled)) {
       if (JSON.stringify(u.spec.volumeClaimTemplates ?? []) === JSON.stringify(claims)) continue;
-      await d.client.patch(UnitResource, u.metadata.name ?? '', { spec: { volumeClaimTemplates: claims } }, 'merge', { namespace });
+      expectations.written(await d.client.patch<Unit>(UnitResource, u.metadata.name ?? '', { spec: { volumeClaimTemplates: claims } }, 'merge', { namespace }));
     }
 
     // Config changes: those the engine applies live go to every unit at once (the agents apply them without a
     // restart); the others need the engine restarted, so they roll out like a new revision, unit by unit.
     const needsRestart = new Set<string>();
     const liveChanged: string[] = [];
-    for (const u of live) {
+    for (const u of live.filter(settled)) {
       const cfg = configs.get(ordinalOf(u));
       if (!cfg || u.spec.revision !== revision) continue; // an outdated unit takes its config with its update
       const cm = d.configMaps.get(`${namespace}/${configMapName(u.metadata.name ?? '')}`);
@@ -127,9 +136,9 @@ export function unitSetReconciler(d: UnitSetControllerDeps) {
         if (!cm) await writeUnitConfig(d, us, ordinalOf(u), cfg); // deleted by someone: put it back
         continue;
       }
-      if (!appliesLive(cm, cfg, tpl)) { needsRestart.add(u.metadata.name ?? ''); continue; }
+      if (!appliesLive(cm, u, cfg, tpl)) { needsRestart.add(u.metadata.name ?? ''); continue; }
       await writeUnitConfig(d, us, ordinalOf(u), cfg);
-      await d.client.patch(UnitResource, u.metadata.name ?? '', { spec: { configRevision: cfg.hash } }, 'merge', { namespace });
+      expectations.written(await d.client.patch<Unit>(UnitResource, u.metadata.name ?? '', { spec: { configRevision: cfg.hash } }, 'merge', { namespace }));
       liveChanged.push(u.metadata.name ?? '');
     }
     if (liveChanged.length) await d.events.record(us, 'Normal', 'ReconfiguringLive', `applying a dynamic config change to ${liveChanged.join(', ')} without restarts`);
@@ -137,34 +146,38 @@ export function unitSetReconciler(d: UnitSetControllerDeps) {
     // Rollout.
     const updating: string[] = [];
     const strategy = us.spec.updateStrategy ?? {};
-    const outdated = live.filter((u) => u.spec.revision !== revision || needsRestart.has(u.metadata.name ?? '')).sort((a, b) => ordinalOf(b) - ordinalOf(a));
+    const outdated = live.filter((u) => settled(u) && (u.spec.revision !== revision || needsRestart.has(u.metadata.name ?? ''))).sort((a, b) => ordinalOf(b) - ordinalOf(a));
+    const update = async (u: Unit) => expectations.written(await updateUnit(d, us, tpl, u, revision, configs.get(ordinalOf(u))));
     if (strategy.type === 'OnDelete') {
-      for (const u of outdated) await updateUnit(d, us, tpl, u, revision, configs.get(ordinalOf(u)));
+      for (const u of outdated) await update(u);
     } else if (strategy.type === 'Managed') {
       // Another controller chooses the order and owns the safety of each step: only the units it names move.
       const next = new Set((us.metadata.annotations?.[ANNOTATION_UPDATE_NEXT] ?? '').split(',').map((n) => n.trim()).filter(Boolean));
       for (const u of outdated) {
         if (!next.has(u.metadata.name ?? '')) continue;
-        await updateUnit(d, us, tpl, u, revision, configs.get(ordinalOf(u)));
+        await update(u);
         await d.events.record(us, 'Normal', 'UpdatingUnit', `updating unit ${u.metadata.name} (named by ${ANNOTATION_UPDATE_NEXT})`);
         updating.push(u.metadata.name ?? '');
       }
     } else {
       const partition = strategy.rollingUpdate?.partition ?? 0;
       const maxUnavailable = strategy.rollingUpdate?.maxUnavailable ?? 1;
-      let unavailable = live.filter((u) => !isUnitAvailable(u)).length;
+      let taken = unavailableUnits(desired, live, settled);
       for (const u of outdated) {
         if (ordinalOf(u) < partition) continue;
-        if (unavailable >= maxUnavailable) break;
-        await updateUnit(d, us, tpl, u, revision, configs.get(ordinalOf(u)));
+        if (taken >= maxUnavailable) break;
+        await update(u);
         await d.events.record(us, 'Normal', 'UpdatingUnit', u.spec.revision !== revision
           ? `updating unit ${u.metadata.name} to revision ${revision}`
           : `restarting unit ${u.metadata.name}'s engine for config ${hashOf(ordinalOf(u))} (a setting that needs a restart changed)`);
         updating.push(u.metadata.name ?? '');
-        if (isUnitAvailable(u)) unavailable++;
+        if (isUnitAvailable(u)) taken++;
       }
     }
-    for (const u of live) if (u.spec.revision === revision && !needsRestart.has(u.metadata.name ?? '') && !isUnitAvailable(u) && !updating.includes(u.metadata.name ?? '')) updating.push(u.metadata.name ?? '');
+    for (const u of live) {
+      const inUpdate = !settled(u) || (u.spec.revision === revision && !needsRestart.has(u.metadata.name ?? '') && !isUnitAvailable(u));
+      if (inUpdate && !updating.includes(u.metadata.name ?? '')) updating.push(u.metadata.name ?? '');
+    }
 
     // Status.
     const c = counts([...byOrdinal.values()], desired, revision, needsRestart);
@@ -185,6 +198,14 @@ export function unitSetReconciler(d: UnitSetControllerDeps) {
     });
     ctx.log.debug({ units: c.units, ready: c.readyUnits, updated: c.updatedUnits }, 'reconciled');
   };
+}
+
+/**
+ * The units that count against maxUnavailable: every ordinal below `desired` without a unit (not created yet, or
+ * created and not in the cache yet), not available, or in flux after a write of ours the cache does not show.
+ */
+export function unavailableUnits(desired: number, live: Unit[], settled: (u: Unit) => boolean): number {
+  return desired - live.filter((u) => ordinalOf(u) < desired && settled(u) && isUnitAvailable(u)).length;
 }
 
 function counts(units: Unit[], desired: number, revision: string | undefined, needsRestart = new Set<string>()) {
@@ -288,8 +309,11 @@ async function ensureAgentToken(d: UnitSetControllerDeps, ns: string): Promise<v
 }
 
 /** True when going from the unit's current config to `next` changes only parameters the engine applies live. */
-function appliesLive(cm: ConfigMap | undefined, next: UnitConfig, tpl: EngineTemplate): boolean {
+function appliesLive(cm: ConfigMap | undefined, unit: Unit, next: UnitConfig, tpl: EngineTemplate): boolean {
   if (!cm) return true; // nothing runs with a config yet
+  // A ConfigMap ahead of the unit (written, the unit not yet moved to it: a crash between the two writes) no
+  // longer says what the unit runs: roll it out like any change that may need a restart.
+  if (cm.metadata.annotations?.[ANNOTATION_CONFIG_HASH] !== unit.spec.configRevision) return false;
   if (cm.metadata.annotations?.[ANNOTATION_CONFIG_BASE] !== next.baseHash) return false;
   let prev: ConfigInput;
   try {
@@ -327,10 +351,10 @@ async function writeUnitConfig(d: UnitSetControllerDeps, us: UnitSet, ordinal: n
   }
 }
 
-async function updateUnit(d: UnitSetControllerDeps, us: UnitSet, tpl: EngineTemplate, u: Unit, revision: string, cfg: UnitConfig | undefined): Promise<void> {
+async function updateUnit(d: UnitSetControllerDeps, us: UnitSet, tpl: EngineTemplate, u: Unit, revision: string, cfg: UnitConfig | undefined): Promise<Unit> {
   await writeUnitConfig(d, us, ordinalOf(u), cfg);
   const want = desiredUnit(us, tpl, ordinalOf(u), revision, cfg?.hash ?? '');
-  await d.client.update<Unit>(UnitResource, {
+  return d.client.update<Unit>(UnitResource, {
     ...u,
     metadata: { ...u.metadata, labels: want.metadata.labels, annotations: { ...(u.metadata.annotations ?? {}), ...want.metadata.annotations } },
     spec: { ...want.spec, startup: u.spec.startup ?? true },
