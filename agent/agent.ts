@@ -7,7 +7,8 @@ import { EventEmitter } from 'node:events';
 import { mkdir, open, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
 import type { Logger } from 'pino';
-import { renderConfig, validateParameters, type RenderContext } from '../operators/unit/config.ts';
+import { renderConfig, type RenderContext } from '../lib/engineconfig.ts';
+import { validateParameters } from '../lib/paramcheck.ts';
 import type { AgentStatus, BackupRequest, BackupResponse, ConfigPush, EngineState, StatusCause } from './api.ts';
 import type { EngineDriver, EngineEnv, LaunchSpec } from './engines/types.ts';
 
@@ -120,7 +121,7 @@ export class Agent extends EventEmitter {
   /** Writes the config file for this revision; applies what changed live, or marks it as needing a restart. */
   applyConfig(push: ConfigPush): Promise<AgentStatus> {
     return this.serial(async () => {
-      const errors = validateParameters(push.specs, push.parameters);
+      const errors = validateParameters(this.o.engine, push.specs, push.parameters, 'parameters');
       if (errors.length) throw invalid(errors.map((e) => ({ field: e.field, message: e.message, reason: 'FieldValueInvalid' })));
       if (!push.template || !push.fileName) throw invalid([{ field: 'template', message: 'config template and file name are required', reason: 'FieldValueRequired' }]);
       const driver = this.requireDriver();
@@ -140,7 +141,7 @@ export class Agent extends EventEmitter {
   setParameters(changes: Record<string, string>): Promise<AgentStatus> {
     if (!this.config) return Promise.reject(new AgentError(409, 'NoConfig', 'the agent has no config yet; the operator pushes it first'));
     const cur = this.config.push;
-    const errors = validateParameters(cur.specs, changes).map((e) => ({ ...e, field: e.field.replace(/^spec\.parameters/, 'parameters') }));
+    const errors = validateParameters(this.o.engine, cur.specs, changes, 'parameters');
     if (errors.length) throw invalid(errors.map((e) => ({ field: e.field, message: e.message, reason: 'FieldValueInvalid' })));
     return this.applyConfig({ ...cur, parameters: { ...cur.parameters, ...changes } });
   }

@@ -1,6 +1,6 @@
 // The unit agent's HTTP API, shared by the agent (server) and its callers (the Unit Operator, tests).
 // Every call but GET /healthz needs "Authorization: Bearer <token>"; errors are Kubernetes Status objects.
-import type { ParameterSpec, RenderContext } from '../operators/unit/config.ts';
+import type { ParameterSpec, RenderContext } from '../lib/engineconfig.ts';
 
 export const AGENT_PORT = 2214;
 export const AGENT_CONTAINER = 'unit-agent';

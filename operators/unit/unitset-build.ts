@@ -3,7 +3,7 @@
 import { AGENT_CONTAINER, AGENT_TOKEN_KEY, AGENT_TOKEN_SECRET, CREDENTIALS_ENV_PREFIX, ENV_AGENT_TOKEN, type ConfigInput } from '../../agent/api.ts';
 import type { EngineTemplate, Unit, UnitSet } from '../../lib/api/unit.upm.io.generated.ts';
 import type { KubeObject, OwnerReference } from '../../lib/kube/types.ts';
-import { cpuMillis, effectiveParameters, hash, quantityMiB, renderConfig, unitSetId, type RenderContext } from './config.ts';
+import { cpuMillis, effectiveParameters, hash, quantityMiB, renderConfig, unitSetId, type RenderContext } from '../../lib/engineconfig.ts';
 import {
   ANNOTATION_PVC_OWNED_BY_UNITSET, ANNOTATION_REVISION, ANNOTATION_UPDATE_ON_DELETE, CREDENTIALS_PLACEHOLDER,
   LABEL_ORDINAL, LABEL_UNIT, LABEL_UNITSET, configMapName, credentialsSecretName, headlessServiceName, unitName,
