@@ -12,6 +12,8 @@ export const ENV_AGENT_TOKEN = 'UPM_AGENT_TOKEN';
 export const ENV_ENGINE = 'UPM_ENGINE';
 /** envFrom prefix of the unit's credentials Secret in the agent container. */
 export const CREDENTIALS_ENV_PREFIX = 'UPM_CRED_';
+/** A config file name: one plain name (no directory, no "..", no leading dot), written in the agent's config directory. */
+export const CONFIG_FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 export type EngineState = 'Stopped' | 'Starting' | 'Running' | 'Stopping' | 'Crashed' | 'NotRunnable';
 

@@ -146,8 +146,9 @@ function podTemplate(us: UnitSet, tpl: EngineTemplate, ordinal: number, revision
       c.image = tpl.spec.image;
       if (us.spec.resources) c.resources = us.spec.resources;
     }
-    // UnitSet env wins over the template's.
-    c.env = [...userEnv, ...(c.env ?? []).filter((e) => !userEnv.some((u) => u.name === e.name))];
+    // UnitSet env reaches the engine's container only (wins over the template's there): in the agent's it could
+    // change what the agent runs (NODE_OPTIONS), in the exporter's what it reads.
+    c.env = c.name === tpl.spec.mainContainer ? [...userEnv, ...(c.env ?? []).filter((e) => !userEnv.some((u) => u.name === e.name))] : (c.env ?? []);
     if (c.name === AGENT_CONTAINER) {
       // The agent accepts only callers holding the namespace's agent token, and needs the unit's engine accounts.
       c.env = [...c.env.filter((e) => e.name !== ENV_AGENT_TOKEN), { name: ENV_AGENT_TOKEN, valueFrom: { secretKeyRef: { name: AGENT_TOKEN_SECRET, key: AGENT_TOKEN_KEY } } } as { name: string }];
