@@ -4,11 +4,13 @@
 // the day-2 actions (backup, restore). Operations are serialised: a start never interleaves with a config change.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { lstat, mkdir, open, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
 import type { Logger } from 'pino';
-import { renderConfig, validateParameters, type RenderContext } from '../operators/unit/config.ts';
-import type { AgentStatus, BackupRequest, BackupResponse, ConfigPush, EngineState, StatusCause } from './api.ts';
+import { renderConfig, type RenderContext } from '../lib/engineconfig.ts';
+import { validateParameters } from '../lib/paramcheck.ts';
+import { CONFIG_FILE_NAME, type AgentStatus, type BackupRequest, type BackupResponse, type ConfigPush, type EngineState, type StatusCause } from './api.ts';
 import type { EngineDriver, EngineEnv, LaunchSpec } from './engines/types.ts';
 
 export class AgentError extends Error {
@@ -120,12 +122,12 @@ export class Agent extends EventEmitter {
   /** Writes the config file for this revision; applies what changed live, or marks it as needing a restart. */
   applyConfig(push: ConfigPush): Promise<AgentStatus> {
     return this.serial(async () => {
-      const errors = validateParameters(push.specs, push.parameters);
+      const errors = validateParameters(this.o.engine, push.specs, push.parameters, 'parameters');
       if (errors.length) throw invalid(errors.map((e) => ({ field: e.field, message: e.message, reason: 'FieldValueInvalid' })));
       if (!push.template || !push.fileName) throw invalid([{ field: 'template', message: 'config template and file name are required', reason: 'FieldValueRequired' }]);
       const driver = this.requireDriver();
       const prev = this.config;
-      const path = join(this.o.env.runDir, 'config', push.fileName);
+      const path = await this.configPath(push.fileName);
       await writeAtomic(path, driver.localize(this.render(push.template, push.parameters, push.context), this.o.env));
       this.config = { push, path };
       if (this.child && prev) await this.applyChanges(driver, prev.push, push);
@@ -136,11 +138,24 @@ export class Agent extends EventEmitter {
     });
   }
 
+  /**
+   * Where a config file is written: a plain name, in the run directory's own config directory (not a symlink out of
+   * it). The file itself is replaced by rename, which never follows a symlink planted in its place.
+   */
+  private async configPath(fileName: string): Promise<string> {
+    if (!CONFIG_FILE_NAME.test(fileName)) throw invalid([{ field: 'fileName', message: 'must be a plain file name (letters, digits, ".", "_", "-"; no directory)', reason: 'FieldValueInvalid' }]);
+    const dir = join(this.o.env.runDir, 'config');
+    await mkdir(dir, { recursive: true });
+    const [st, real, run] = await Promise.all([lstat(dir), realpath(dir), realpath(this.o.env.runDir)]);
+    if (!st.isDirectory() || real !== join(run, 'config')) throw new AgentError(409, 'Conflict', 'the config directory is not a directory of the run directory: nothing is written through a symlink');
+    return join(real, fileName);
+  }
+
   /** Day-2 parameter change: validated against the template's metadata, applied like a config change. */
   setParameters(changes: Record<string, string>): Promise<AgentStatus> {
     if (!this.config) return Promise.reject(new AgentError(409, 'NoConfig', 'the agent has no config yet; the operator pushes it first'));
     const cur = this.config.push;
-    const errors = validateParameters(cur.specs, changes).map((e) => ({ ...e, field: e.field.replace(/^spec\.parameters/, 'parameters') }));
+    const errors = validateParameters(this.o.engine, cur.specs, changes, 'parameters');
     if (errors.length) throw invalid(errors.map((e) => ({ field: e.field, message: e.message, reason: 'FieldValueInvalid' })));
     return this.applyConfig({ ...cur, parameters: { ...cur.parameters, ...changes } });
   }
@@ -253,7 +268,7 @@ export class Agent extends EventEmitter {
     const log = await open(join(this.o.env.runDir, `${this.o.engine}.log`), 'a');
     const child = spawn(cmd.command, cmd.args, {
       stdio: [this.o.wrap ? 'pipe' : 'ignore', log.fd, log.fd],
-      env: { ...process.env, ...(spec.env ?? {}) },
+      env: engineEnvironment(process.env, spec.env),
     });
     await log.close();
     this.child = child;
@@ -433,11 +448,26 @@ function invalid(causes: StatusCause[]): AgentError {
   return new AgentError(422, 'Invalid', causes.map((c) => `${c.field}: ${c.message}`).join('; '), causes);
 }
 
+/** What an engine needs of the agent's environment; the agent's token and the unit's credentials stay with it. */
+const ENGINE_ENV = new Set(['PATH', 'HOME', 'LANG', 'LANGUAGE', 'TZ', 'TMPDIR', 'JAVA_HOME']);
+
+export function engineEnvironment(agentEnv: NodeJS.ProcessEnv, own: Record<string, string> = {}): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(agentEnv)) if (v !== undefined && (ENGINE_ENV.has(k) || k.startsWith('LC_'))) out[k] = v;
+  return { ...out, ...own };
+}
+
 async function writeAtomic(path: string, content: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp`;
-  await writeFile(tmp, content, { mode: 0o600 });
-  await rename(tmp, path);
+  // A fresh name created exclusively: a file or symlink someone put at a predictable name is never written through.
+  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    await writeFile(tmp, content, { mode: 0o600, flag: 'wx' });
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

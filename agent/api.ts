@@ -1,6 +1,6 @@
 // The unit agent's HTTP API, shared by the agent (server) and its callers (the Unit Operator, tests).
 // Every call but GET /healthz needs "Authorization: Bearer <token>"; errors are Kubernetes Status objects.
-import type { ParameterSpec, RenderContext } from '../operators/unit/config.ts';
+import type { ParameterSpec, RenderContext } from '../lib/engineconfig.ts';
 
 export const AGENT_PORT = 2214;
 export const AGENT_CONTAINER = 'unit-agent';
@@ -12,6 +12,8 @@ export const ENV_AGENT_TOKEN = 'UPM_AGENT_TOKEN';
 export const ENV_ENGINE = 'UPM_ENGINE';
 /** envFrom prefix of the unit's credentials Secret in the agent container. */
 export const CREDENTIALS_ENV_PREFIX = 'UPM_CRED_';
+/** A config file name: one plain name (no directory, no "..", no leading dot), written in the agent's config directory. */
+export const CONFIG_FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 export type EngineState = 'Stopped' | 'Starting' | 'Running' | 'Stopping' | 'Crashed' | 'NotRunnable';
 

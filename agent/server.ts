@@ -5,7 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { Agent, AgentError } from './agent.ts';
-import { failure, type ApiStatus, type BackupRequest, type ConfigPush } from './api.ts';
+import { CONFIG_FILE_NAME, failure, type ApiStatus, type BackupRequest, type ConfigPush } from './api.ts';
 
 const MAX_BODY = 4 * 1024 * 1024;
 
@@ -113,6 +113,7 @@ function stringMap(v: unknown, field: string): Record<string, string> {
 function configPush(b: unknown): ConfigPush {
   if (!isObject(b)) throw bad('body', 'must be a config object');
   for (const f of ['revision', 'fileName', 'template'] as const) if (typeof b[f] !== 'string' || !b[f]) throw bad(f, 'must be a non-empty string');
+  if (!CONFIG_FILE_NAME.test(b.fileName as string)) throw bad('fileName', 'must be a plain file name (letters, digits, ".", "_", "-"; no directory)');
   if (!isObject(b.context) || !isObject(b.context.unit) || !Array.isArray(b.context.peers)) throw bad('context', 'must be the unit render context');
   if (!Array.isArray(b.specs)) throw bad('specs', 'must be the parameter metadata list');
   stringMap(b.parameters, 'parameters');

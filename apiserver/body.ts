@@ -7,6 +7,8 @@ import { badRequest, tooLarge, unsupportedMediaType } from './status.ts';
 
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
 export const MAX_JSON_PATCH_OPS = 10_000;
+/** Deeper than any object of ours: the validation, pruning and merging walks recurse, and must not overflow. */
+export const MAX_NESTING = 100;
 
 export type PatchType = 'json' | 'merge' | 'apply';
 export const PATCH_TYPES: Record<string, PatchType> = {
@@ -41,21 +43,44 @@ export function mediaType(contentType: string | undefined): string {
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-function parseJson(raw: Buffer): unknown {
-  try {
-    return JSON.parse(raw.toString('utf8'));
-  } catch (err) {
-    throw badRequest(`the request body is not valid JSON: ${err instanceof RangeError ? 'nested too deeply' : (err as Error).message}`);
+/** The deepest nesting of objects and arrays in a decoded body, counted without recursion. */
+export function nestingDepth(value: unknown, stopAt = Infinity): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length) {
+    const [v, depth] = stack.pop() as [unknown, number];
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth + 1 > deepest) deepest = depth + 1;
+    if (deepest > stopAt) return deepest;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
   }
+  return deepest;
+}
+
+function shallow(body: unknown): unknown {
+  if (nestingDepth(body, MAX_NESTING) > MAX_NESTING) throw badRequest(`the request body is nested more than ${MAX_NESTING} levels deep`);
+  return body;
+}
+
+function parseJson(raw: Buffer): unknown {
+  let body: unknown;
+  try {
+    body = JSON.parse(raw.toString('utf8'));
+  } catch (err) {
+    throw badRequest(`the request body is not valid JSON: ${err instanceof RangeError ? `nested more than ${MAX_NESTING} levels deep` : (err as Error).message}`);
+  }
+  return shallow(body);
 }
 
 function parseYamlBody(raw: Buffer): unknown {
+  let body: unknown;
   try {
     // YAML aliases could expand a small body into a huge object: refuse them (maxAliasCount 0).
-    return parseYaml(raw.toString('utf8'), { maxAliasCount: 0, uniqueKeys: true });
+    body = parseYaml(raw.toString('utf8'), { maxAliasCount: 0, uniqueKeys: true });
   } catch (err) {
-    throw badRequest(`the request body is not valid YAML: ${String((err as Error).message).split('\n')[0]}`);
+    throw badRequest(`the request body is not valid YAML: ${err instanceof RangeError ? `nested more than ${MAX_NESTING} levels deep` : String((err as Error).message).split('\n')[0]}`);
   }
+  return shallow(body);
 }
 
 /** The body of a POST or PUT: one object, as JSON or YAML. */

@@ -11,6 +11,7 @@ import type { ApiServerMetrics } from './metrics.ts';
 import { ProjectIndex } from './projectindex.ts';
 import { Store } from './rest.ts';
 import { GROUP, type HookContext, type PublicObject, type ResourceDefinition, type UserInfo } from './resources/types.ts';
+import type { EngineTemplateInfo } from './templates.ts';
 import { SchemaValidator } from './validation.ts';
 
 export interface HubOptions {
@@ -18,7 +19,7 @@ export interface HubOptions {
   defs: readonly ResourceDefinition[];
   crds: Map<string, CrdInfo>;
   authorizer: Authorizer;
-  engineTemplates: ReadonlySet<string>;
+  engineTemplates: ReadonlyMap<string, EngineTemplateInfo>;
   bookmarkIntervalMs?: number;
   metrics?: ApiServerMetrics;
   logger?: Logger;

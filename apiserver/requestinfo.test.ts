@@ -30,6 +30,12 @@ describe('requestInfo (the Go API server derivation)', () => {
   it('authorizes a single-object list or watch for the named object', () => {
     expect(info('GET', '/apis/upm.io/v1alpha1/projects?watch=true&fieldSelector=metadata.name%3Dp1')).toMatchObject({ verb: 'watch', name: 'p1' });
     expect(info('GET', '/apis/upm.io/v1alpha1/projects?fieldSelector=metadata.name!%3Dp1')).toMatchObject({ verb: 'list', name: '' });
+    // The name authorized is the name the list is filtered by: an escaped comma is part of a value, not a new term.
+    const sel = (v: string) => `/apis/upm.io/v1alpha1/namespaces/p/mysqlservices?fieldSelector=${encodeURIComponent(v)}`;
+    expect(info('GET', sel('metadata.name!=z\\,metadata.name=allowed'))).toMatchObject({ verb: 'list', name: '' });
+    expect(info('GET', sel('metadata.name=a\\,b'))).toMatchObject({ verb: 'list', name: 'a,b' });
+    expect(info('GET', sel('metadata.namespace=p,metadata.name==allowed'))).toMatchObject({ verb: 'list', name: 'allowed' });
+    expect(info('GET', sel('metadata.name'))).toMatchObject({ verb: 'list', name: '' });
   });
 
   it('keeps segments below a subresource out of authorization', () => {

@@ -1,6 +1,7 @@
 // What a request is, in the terms authorization and routing use: the Go API server's RequestInfo, derived from the
 // method, path and query exactly as kube-apiserver derives it, so our SubjectAccessReviews ask what RBAC already
 // answered for the same URL (and what `kubectl auth can-i` reports). Pure.
+import { parseFieldSelector, SelectorError } from './selectors.ts';
 
 export interface RequestInfo {
   isResourceRequest: boolean;
@@ -90,10 +91,16 @@ export function requestInfo(method: string, path: string, query: URLSearchParams
   return info;
 }
 
+/**
+ * The name a field selector asks for exactly (Go's RequiresExactMatch("metadata.name")): the first `=`/`==` term on
+ * metadata.name, parsed by the same parser that filters the list, so the name authorized is the name filtered by. A
+ * selector that does not parse names nothing (the list is authorized as a list, and refused as a bad selector).
+ */
 function nameFromFieldSelector(selector: string): string | undefined {
-  for (const term of selector.split(',')) {
-    const m = /^\s*metadata\.name\s*==?\s*(.*?)\s*$/.exec(term);
-    if (m && !term.includes('!=')) return m[1];
+  try {
+    return parseFieldSelector(selector).find((r) => r.field === 'metadata.name' && r.op === '=')?.value;
+  } catch (err) {
+    if (err instanceof SelectorError) return undefined;
+    throw err;
   }
-  return undefined;
 }

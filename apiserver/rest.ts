@@ -15,7 +15,7 @@ import { validateObjectMeta } from './objectmeta.ts';
 import { GROUP, type HookContext, type PublicObject, type ResourceDefinition, type Verb } from './resources/types.ts';
 import { matchFields, matchLabels, parseFieldSelector, parseLabelSelector, SelectorError, type FieldRequirement, type LabelRequirement } from './selectors.ts';
 import {
-  ApiError, badRequest, expired, forbidden, invalid, methodNotAllowed, notFound, timeout, type Status,
+  ApiError, badRequest, expired, forbidden, invalid, methodNotAllowed, nameNotAvailable, notFound, timeout, type Status,
 } from './status.ts';
 import { includeObjectParam, partialObjectMetadata, table } from './table.ts';
 import { PUBLIC_API_VERSION, publicStatus, publicText, toPublic, toStorage } from './translate.ts';
@@ -408,6 +408,13 @@ export class Store {
     await this.checkObject(ctx, 'create', undefined, name, ns);
     const r = await this.storageWrite('POST', this.storagePath(ns), toStorage(obj as unknown as Record<string, unknown>), {
       dryRun: dry ? 'All' : undefined, fieldManager: fieldManager(query, req), fieldValidation: mode,
+    }).catch(async (err: unknown) => {
+      // An object the caller cannot see holds the name (created after the validation looked): not a 409 that says so.
+      if (err instanceof ApiError && err.status.reason === 'AlreadyExists' && this.def.visibility && name) {
+        const existing = await this.storageGet(ns, name);
+        if (existing && !this.visible(ctx, existing, await this.seesAll(ctx))) throw invalid(this.def.kind, GROUP, name, [nameNotAvailable(name)]);
+      }
+      throw err;
     });
     return { code: r.code, body: r.obj ? this.shape(r.obj, undefined, output, query) : r.raw, warnings: [...u.warnings, ...r.warnings], name: r.obj?.metadata.name ?? name };
   }

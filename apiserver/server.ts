@@ -28,6 +28,7 @@ import { openapiV2, openapiV3, v3Hash } from './openapi.ts';
 import { ClusterProxy } from './proxy.ts';
 import { requestInfo, type RequestInfo } from './requestinfo.ts';
 import { RESOURCES } from './resources/index.ts';
+import type { EngineTemplateInfo } from './templates.ts';
 import { GROUP, VERSION, type ResourceDefinition, type UserInfo } from './resources/types.ts';
 import type { Reply } from './rest.ts';
 import {
@@ -42,7 +43,7 @@ export interface ApiServerOptions {
   tlsCert: string;
   tlsKey: string;
   /** Engine templates the hub knows (`<engine>-<version>`), for cross-object validation. */
-  engineTemplates: ReadonlySet<string>;
+  engineTemplates: ReadonlyMap<string, EngineTemplateInfo>;
   tokenReview?: boolean;
   bookmarkIntervalMs?: number;
   /** Concurrent non-watch requests before 429. */

@@ -72,6 +72,14 @@ export function invalid(kind: string, group: string, name: string, causes: Statu
   return failure(422, 'Invalid', message, { name, group, kind, causes });
 }
 
+/**
+ * The cause for a name held by something the caller may not see: the same words whatever holds it, so a create (dry
+ * run or not) tells no more than that the name is not free.
+ */
+export function nameNotAvailable(name: string): StatusCause {
+  return { reason: 'FieldValueInvalid', field: 'metadata.name', message: `Invalid value: "${name}": the name is not available; choose another` };
+}
+
 export const tooManyRequests = (retryAfterSeconds: number) => {
   const e = failure(429, 'TooManyRequests', 'Too many requests, please try again later.', { retryAfterSeconds });
   return new ApiError(e.status, { 'retry-after': String(retryAfterSeconds) });

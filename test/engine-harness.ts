@@ -9,7 +9,7 @@ import { parse } from 'yaml';
 import type { EngineDriver, EngineEnv, LaunchSpec } from '../agent/engines/types.ts';
 import type { EngineTemplateSpec } from '../lib/api/unit.upm.io.generated.ts';
 import { waitFor } from '../lib/wait.ts';
-import { effectiveParameters, renderConfig, unitSetId, type RenderContext } from '../operators/unit/config.ts';
+import { effectiveParameters, renderConfig, unitSetId, type RenderContext } from '../lib/engineconfig.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const MEMORY_MIB = 256;

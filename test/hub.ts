@@ -6,11 +6,13 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { afterAll, beforeAll } from '@jest/globals';
 import { Agent, request } from 'undici';
 import { parse, stringify } from 'yaml';
 import { issueCert } from '../hack/local/pki.ts';
 import type { HubState } from '../hack/local/hub.ts';
-import { describeWhen, kubeconfig, kubectlPath, testState } from './env.ts';
+import { waitFor } from '../lib/wait.ts';
+import { describeWhen, kubeconfig, kubectlPath, testState, uniqueName } from './env.ts';
 import type { KubectlResult } from './kubectl.ts';
 
 export const MGMT = 'mgmt';
@@ -121,4 +123,18 @@ export async function closeAgents(): Promise<void> {
 /** Headers the front proxy sets for a user. */
 export function asUser(user: string, groups: string[] = []): Record<string, string | string[]> {
   return { 'x-remote-user': user, ...(groups.length ? { 'x-remote-group': groups } : {}) };
+}
+
+/** A project of the suite's own (created by the admin before its tests, deleted after them): its name. */
+export function useProject(prefix: string): string {
+  const project = uniqueName(prefix);
+  beforeAll(async () => {
+    await kubectlOkAs(undefined, ['create', '-f', '-'], JSON.stringify({ apiVersion: 'upm.io/v1alpha1', kind: 'Project', metadata: { name: project } }));
+    await waitFor('project namespace', async () => (await kubectlAs(undefined, ['get', 'namespace', project])).code === 0, { timeoutMs: 30_000, intervalMs: 200 });
+  });
+  afterAll(async () => {
+    await kubectlAs(undefined, ['delete', 'project', project, '--wait=false']);
+    await closeAgents();
+  });
+  return project;
 }

@@ -27,7 +27,7 @@ const ctx: HookContext = {
   listCached: (p) => world[p] ?? [],
   projectsOf: () => new Set(),
   roleIn: () => undefined,
-  engineTemplates: new Set(['mysql-8.0', 'mysql-8.4', 'redis-7.2', 'redis-sentinel-7.2', 'zookeeper-3.8', 'kafka-3.9', 'elasticsearch-8.17', 'opensearch-2.19']),
+  engineTemplates: new Map(['mysql-8.0', 'mysql-8.4', 'redis-7.2', 'redis-sentinel-7.2', 'zookeeper-3.8', 'kafka-3.9', 'elasticsearch-8.17', 'opensearch-2.19'].map((t) => [t, { engine: t.replace(/-[0-9.]+$/, ''), parameters: [] }])),
   getCore: async () => undefined,
 };
 const op = (spec: Record<string, unknown>) => obj('Operation', 'op', spec);

@@ -2,7 +2,7 @@
 // projects controller turns membership into RoleBindings in the project's namespace, so RBAC enforces the roles
 // there. Cluster admins (`listall` on projects) see and change every project.
 import { membersOf, roleOf, type Member } from '../projectindex.ts';
-import type { StatusCause } from '../status.ts';
+import { nameNotAvailable, type StatusCause } from '../status.ts';
 import { ageColumn, ALL_VERBS, nameColumn, str, type HookContext, type PublicObject, type ResourceDefinition } from './types.ts';
 
 /** Names a project may not take: its namespace would be a system namespace. */
@@ -51,11 +51,8 @@ export const projects: ResourceDefinition = {
     if (!old && name) {
       if (RESERVED.test(name)) {
         causes.push({ reason: 'FieldValueForbidden', field: 'metadata.name', message: `Forbidden: "${name}" is a system namespace` });
-      } else {
-        const ns = await ctx.getCore(`/api/v1/namespaces/${encodeURIComponent(name)}`);
-        if (ns && ns.metadata.labels?.[PROJECT_LABEL] !== name) {
-          causes.push({ reason: 'FieldValueInvalid', field: 'metadata.name', message: `Invalid value: "${name}": a namespace of that name already exists and belongs to no project` });
-        }
+      } else if (await nameTaken(name, ctx)) {
+        causes.push(nameNotAvailable(name));
       }
     }
     return causes;
@@ -74,6 +71,19 @@ export const projects: ResourceDefinition = {
 
   projectOf: (_ns, name) => name || undefined,
 };
+
+/**
+ * Whether a new project's name is held by something the caller may not learn about: a project they cannot see, or a
+ * namespace of the management cluster that belongs to no project. Both get the same answer (nameNotAvailable), so a
+ * create, dry run or not, tells no more than that the name is not free. A project the caller sees is left to the
+ * storage's 409 AlreadyExists.
+ */
+async function nameTaken(name: string, ctx: HookContext): Promise<boolean> {
+  const existing = ctx.lookup('projects', name);
+  if (existing) return !(roleOf(existing, ctx.user) !== undefined || (await ctx.seesAll()));
+  const ns = await ctx.getCore(`/api/v1/namespaces/${encodeURIComponent(name)}`);
+  return !!ns && ns.metadata.labels?.[PROJECT_LABEL] !== name;
+}
 
 export function isProjectMember(project: PublicObject | undefined, ctx: HookContext): boolean {
   return !!project && roleOf(project, ctx.user) !== undefined;

@@ -2,7 +2,9 @@
 // zookeeperservices, elasticsearchservices), one module each in shape, built from their description in
 // service-kinds.ts: the columns every service shows around its own, and the checks that need the world: the
 // Cluster exists, takes new services, has the zones, node group and storage class asked for, and the hub has an
-// engine template for the version (and for what the options add, e.g. Sentinel's).
+// engine template for the version (and for what the options add, e.g. Sentinel's), whose parameter metadata the
+// options' parameters must fit.
+import { validateParameters } from '../../lib/paramcheck.ts';
 import type { StatusCause } from '../status.ts';
 import { SERVICE_KINDS, type ServiceKind } from './service-kinds.ts';
 import { ageColumn, ALL_VERBS, nameColumn, str, type Column, type HookContext, type PublicObject, type ResourceDefinition } from './types.ts';
@@ -47,9 +49,15 @@ export function templateCauses(k: ServiceKind, obj: PublicObject, ctx: HookConte
   const causes: StatusCause[] = [];
   const family = k.family(spec);
   if (!ctx.engineTemplates.has(`${family}-${version}`)) {
-    const known = [...ctx.engineTemplates].filter((t) => t.startsWith(`${family}-`) && /^\d/.test(t.slice(family.length + 1))).map((t) => t.slice(family.length + 1)).sort();
+    const known = [...ctx.engineTemplates.keys()].filter((t) => t.startsWith(`${family}-`) && /^\d/.test(t.slice(family.length + 1))).map((t) => t.slice(family.length + 1)).sort();
     causes.push({ reason: 'FieldValueNotSupported', field: 'spec.version', message: `Unsupported value: "${version}": no engine template ${family}-${version}; supported values: ${quoted(known)}` });
     return causes;
+  }
+  // The parameters, checked as the member's Unit Operator and agent check them (one shared check).
+  const tpl = ctx.engineTemplates.get(`${family}-${version}`);
+  const parameters = (spec.options as { parameters?: Record<string, string> } | undefined)?.parameters;
+  for (const e of validateParameters(tpl?.engine ?? family, tpl?.parameters, parameters, 'spec.options.parameters')) {
+    causes.push({ reason: e.message.startsWith('unknown parameter') ? 'FieldValueNotSupported' : 'FieldValueInvalid', field: e.field, message: `Invalid value: ${e.message}` });
   }
   for (const extra of k.extraTemplates?.(spec) ?? []) {
     if (!ctx.engineTemplates.has(extra.template)) causes.push({ reason: 'FieldValueInvalid', field: extra.field, message: `Invalid value: true: no engine template ${extra.template} for version "${version}"` });

@@ -4,6 +4,7 @@
 // the project a change belongs to). Adding a resource is writing one module that exports a ResourceDefinition.
 import type { KubeObject } from '../../lib/kube/types.ts';
 import type { StatusCause } from '../status.ts';
+import type { EngineTemplateInfo } from '../templates.ts';
 
 export const GROUP = 'upm.io';
 export const VERSION = 'v1alpha1';
@@ -56,7 +57,7 @@ export interface HookContext {
   /** The role the user holds in a project, the strongest of their direct and group memberships. */
   roleIn(project: string, user: UserInfo): 'admin' | 'editor' | 'viewer' | undefined;
   /** Engine versions that have a template, e.g. "mysql-8.0". */
-  engineTemplates: ReadonlySet<string>;
+  engineTemplates: ReadonlyMap<string, EngineTemplateInfo>;
   /** Reads an object of the management cluster that is not ours (e.g. a Namespace) from the storage server. */
   getCore(path: string): Promise<KubeObject | undefined>;
 }

@@ -13,7 +13,7 @@ import type { KubeClient } from '../../lib/kube/client.ts';
 import { isAlreadyExists, isNotFound } from '../../lib/kube/errors.ts';
 import { Resources } from '../../lib/kube/resources.ts';
 import { splitKey, type KubeObject } from '../../lib/kube/types.ts';
-import { quantityMiB } from './config.ts';
+import { quantityMiB } from '../../lib/engineconfig.ts';
 import {
   ANNOTATION_CONFIG_HASH, ANNOTATION_MAINTENANCE, CONFIG_INPUT_KEY, ANNOTATION_PVC_OWNED_BY_UNITSET, ANNOTATION_REVISION, ANNOTATION_UPDATE_ON_DELETE, LABEL_ORDINAL, LABEL_UNIT, LABEL_UNITSET, claimName,
 } from './naming.ts';

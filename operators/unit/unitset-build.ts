@@ -3,7 +3,7 @@
 import { AGENT_CONTAINER, AGENT_TOKEN_KEY, AGENT_TOKEN_SECRET, CREDENTIALS_ENV_PREFIX, ENV_AGENT_TOKEN, type ConfigInput } from '../../agent/api.ts';
 import type { EngineTemplate, Unit, UnitSet } from '../../lib/api/unit.upm.io.generated.ts';
 import type { KubeObject, OwnerReference } from '../../lib/kube/types.ts';
-import { cpuMillis, effectiveParameters, hash, quantityMiB, renderConfig, unitSetId, type RenderContext } from './config.ts';
+import { cpuMillis, effectiveParameters, hash, quantityMiB, renderConfig, unitSetId, type RenderContext } from '../../lib/engineconfig.ts';
 import {
   ANNOTATION_PVC_OWNED_BY_UNITSET, ANNOTATION_REVISION, ANNOTATION_UPDATE_ON_DELETE, CREDENTIALS_PLACEHOLDER,
   LABEL_ORDINAL, LABEL_UNIT, LABEL_UNITSET, configMapName, credentialsSecretName, headlessServiceName, unitName,
@@ -146,8 +146,9 @@ function podTemplate(us: UnitSet, tpl: EngineTemplate, ordinal: number, revision
       c.image = tpl.spec.image;
       if (us.spec.resources) c.resources = us.spec.resources;
     }
-    // UnitSet env wins over the template's.
-    c.env = [...userEnv, ...(c.env ?? []).filter((e) => !userEnv.some((u) => u.name === e.name))];
+    // UnitSet env reaches the engine's container only (wins over the template's there): in the agent's it could
+    // change what the agent runs (NODE_OPTIONS), in the exporter's what it reads.
+    c.env = c.name === tpl.spec.mainContainer ? [...userEnv, ...(c.env ?? []).filter((e) => !userEnv.some((u) => u.name === e.name))] : (c.env ?? []);
     if (c.name === AGENT_CONTAINER) {
       // The agent accepts only callers holding the namespace's agent token, and needs the unit's engine accounts.
       c.env = [...c.env.filter((e) => e.name !== ENV_AGENT_TOKEN), { name: ENV_AGENT_TOKEN, valueFrom: { secretKeyRef: { name: AGENT_TOKEN_SECRET, key: AGENT_TOKEN_KEY } } } as { name: string }];

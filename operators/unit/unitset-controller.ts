@@ -17,7 +17,7 @@ import { isAlreadyExists, isNotFound } from '../../lib/kube/errors.ts';
 import { Resources } from '../../lib/kube/resources.ts';
 import { splitKey, type KubeObject } from '../../lib/kube/types.ts';
 import { AGENT_TOKEN_KEY, AGENT_TOKEN_SECRET, type ConfigInput } from '../../agent/api.ts';
-import { validateParameters } from './config.ts';
+import { validateParameters } from '../../lib/paramcheck.ts';
 import { WriteExpectations } from './expectations.ts';
 import {
   ANNOTATION_CONFIG_BASE, ANNOTATION_CONFIG_HASH, ANNOTATION_UPDATE_NEXT, CONFIG_INPUT_KEY, LABEL_UNIT, LABEL_UNITSET, configMapName, credentialsSecretName, headlessServiceName, ordinalOf, templateName, unitName,
@@ -72,7 +72,7 @@ export function unitSetReconciler(d: UnitSetControllerDeps) {
       await writeStatus(d, us, { phase: 'Failed', conditions, observedGeneration: generation, ...counts(units, desired, undefined), selector: `${LABEL_UNITSET}=${name}` });
     };
     if (!tpl) return fail('TemplateNotFound', `no EngineTemplate "${tplName}" for engine ${us.spec.engine} version ${us.spec.version}`);
-    const paramErrors = validateParameters(tpl.spec.parameters, us.spec.parameters);
+    const paramErrors = validateParameters(tpl.spec.engine, tpl.spec.parameters, us.spec.parameters);
     if (paramErrors.length) return fail('InvalidParameters', paramErrors.map((e) => `${e.field}: ${e.message}`).join('; '));
 
     const revision = updateRevision(us, tpl);

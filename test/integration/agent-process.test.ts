@@ -11,7 +11,7 @@ import { parse } from 'yaml';
 import { AgentCallError, AgentClient } from '../../agent/client.ts';
 import type { EngineTemplateSpec } from '../../lib/api/unit.upm.io.generated.ts';
 import { waitFor } from '../../lib/wait.ts';
-import { effectiveParameters } from '../../operators/unit/config.ts';
+import { effectiveParameters } from '../../lib/engineconfig.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const ADDRESS = '127.251.0.7';

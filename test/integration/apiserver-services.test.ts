@@ -3,10 +3,10 @@
 // Table columns of each kind, -o wide, the kind's own schema and CEL rules, the checks every service gets against
 // its Cluster (which must exist and have the zones, node group and storage class asked for) and the engine
 // templates, storage that may only grow, and the project roles that cover every kind.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { waitFor } from '../../lib/wait.ts';
 import { uniqueName } from '../env.ts';
-import { closeAgents, describeHub, kubectlAs, kubectlOkAs, userKubeconfig } from '../hub.ts';
+import { describeHub, kubectlAs, kubectlOkAs, useProject, userKubeconfig } from '../hub.ts';
 
 const k = (args: string[], input?: string) => kubectlAs(undefined, args, input);
 const ok = (args: string[], input?: string) => kubectlOkAs(undefined, args, input);
@@ -99,20 +99,10 @@ const merge = (a: Record<string, unknown>, b: Record<string, unknown>): Record<s
 };
 
 describeHub('the six data service kinds', () => {
-  const project = uniqueName('svc');
+  const project = useProject('svc');
   const placement = { cluster: 'member1', zones: ['zone-a', 'zone-b'], nodeGroup: 'zone-a' };
   const manifest = (c: Case, name: string, spec: Record<string, unknown> = {}) => JSON.stringify({
     apiVersion: 'upm.io/v1alpha1', kind: c.kind, metadata: { name, namespace: project }, spec: merge({ ...c.spec, placement }, spec),
-  });
-
-  beforeAll(async () => {
-    await ok(['create', '-f', '-'], JSON.stringify({ apiVersion: 'upm.io/v1alpha1', kind: 'Project', metadata: { name: project } }));
-    await waitFor('project namespace', async () => (await k(['get', 'namespace', project])).code === 0, { timeoutMs: 30_000, intervalMs: 200 });
-  });
-
-  afterAll(async () => {
-    await k(['delete', 'project', project, '--wait=false']);
-    await closeAgents();
   });
 
   it('lists every kind in discovery, in the upm category, with its short name', async () => {

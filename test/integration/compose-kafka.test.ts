@@ -18,7 +18,7 @@ import type { KubeClient } from '../../lib/kube/client.ts';
 import { Resources } from '../../lib/kube/resources.ts';
 import type { KubeObject } from '../../lib/kube/types.ts';
 import { waitFor } from '../../lib/wait.ts';
-import { unitSetId } from '../../operators/unit/config.ts';
+import { unitSetId } from '../../lib/engineconfig.ts';
 import { AckedProducer, latencyPercentiles, verify } from '../kafka-load.ts';
 import { metadataRecords, replay } from '../kafka-metadata.ts';
 import { kubectl, kubectlOk } from '../kubectl.ts';

@@ -12,7 +12,7 @@ import type { KubeClient } from '../../lib/kube/client.ts';
 import { Resources } from '../../lib/kube/resources.ts';
 import type { KubeObject } from '../../lib/kube/types.ts';
 import { waitFor } from '../../lib/wait.ts';
-import { unitSetId } from '../../operators/unit/config.ts';
+import { unitSetId } from '../../lib/engineconfig.ts';
 import { listening } from '../engine-harness.ts';
 import { kubectlOk } from '../kubectl.ts';
 import { useUnitOperator } from '../unit-operator.ts';

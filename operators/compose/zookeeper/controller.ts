@@ -18,7 +18,7 @@ import { isAlreadyExists, isNotFound } from '../../../lib/kube/errors.ts';
 import { Resources } from '../../../lib/kube/resources.ts';
 import type { KubeObject } from '../../../lib/kube/types.ts';
 import { MutationCache } from '../../../lib/mutationcache.ts';
-import { validateParameters } from '../../unit/config.ts';
+import { validateParameters } from '../../../lib/paramcheck.ts';
 import { ANNOTATION_UPDATE_NEXT, CONFIG_INPUT_KEY, LABEL_UNITSET, configMapName, credentialsSecretName, headlessServiceName, ordinalOf, templateName } from '../../unit/naming.ts';
 import { ANNOTATION_SKIP, b64, type Secret } from '../common/context.ts';
 import { labelPods, ownerRef, type Role as PodRole } from '../common/roles.ts';
@@ -88,7 +88,7 @@ export function zookeeperReconciler(d: ZookeeperDeps) {
     const tpl = d.templates.get(templateName('zookeeper', zke.spec.version ?? '3.8'));
     const errors = specErrors(zke, tpl);
     if (errors.length) return refuse('InvalidSpec', errors.join('; '));
-    const paramErrors = validateParameters(tpl?.spec.parameters, desiredUnitSetSpec(zke, 0).parameters);
+    const paramErrors = validateParameters('zookeeper', tpl?.spec.parameters, desiredUnitSetSpec(zke, 0).parameters);
     if (paramErrors.length) return refuse('InvalidSpec', paramErrors.map((e) => `${e.field}: ${e.message}`).join('; '));
 
     // The UnitSet: created with the ensemble's size, later resized only by the plan.

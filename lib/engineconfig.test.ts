@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { cpuMillis, effectiveParameters, quantityMiB, renderConfig, unitSetId, validateParameters, type ParameterSpec, type RenderContext } from './config.ts';
+import { cpuMillis, effectiveParameters, quantityMiB, renderConfig, unitSetId, type ParameterSpec, type RenderContext } from './engineconfig.ts';
+import { validateParameters } from './paramcheck.ts';
 
 const specs: ParameterSpec[] = [
   { key: 'max_connections', type: 'integer', minimum: 10, maximum: 100000, default: '500', dynamic: true },
@@ -20,13 +21,13 @@ const ctx = (ordinal: number): RenderContext => ({
 
 describe('parameters', () => {
   it('names the field of unknown keys, bad types and out-of-range values', () => {
-    const errors = validateParameters(specs, { nope: '1', max_connections: '5', binlog_format: 'STATEMENT', read_only: 'maybe', innodb_buffer_pool_size: 'lots' });
+    const errors = validateParameters('mysql', specs, { nope: '1', max_connections: '5', binlog_format: 'STATEMENT', read_only: 'maybe', innodb_buffer_pool_size: 'lots' });
     expect(errors.map((e) => e.field).sort()).toEqual([
       'spec.parameters[binlog_format]', 'spec.parameters[innodb_buffer_pool_size]', 'spec.parameters[max_connections]', 'spec.parameters[nope]', 'spec.parameters[read_only]',
     ]);
     expect(errors.find((e) => e.field.includes('max_connections'))?.message).toBe('must be >= 10, got 5');
     expect(errors.find((e) => e.field.includes('nope'))?.message).toContain('unknown parameter');
-    expect(validateParameters(specs, { max_connections: '2000', binlog_format: 'MIXED' })).toEqual([]);
+    expect(validateParameters('mysql', specs, { max_connections: '2000', binlog_format: 'MIXED' })).toEqual([]);
   });
 
   it('defaults from the context, and user overrides win', () => {

@@ -1,12 +1,11 @@
-// Engine configuration: parameter checks against the template's metadata, and per-unit rendering of the config
-// file (Mustache, no HTML escaping). Pure functions, unit-tested.
+// Engine configuration: per-unit rendering of the config file (Mustache, no HTML escaping), shared by the Unit
+// Operator (the unit's ConfigMap) and the unit agent (the file the engine reads). Values are checked before they
+// get here (paramcheck.ts); rendering refuses a value with a line break all the same. Pure functions, unit-tested.
 import { createHash } from 'node:crypto';
 import Mustache from 'mustache';
-import type { EngineTemplateSpec } from '../../lib/api/unit.upm.io.generated.ts';
+import type { ParameterSpec } from './paramcheck.ts';
 
-export type ParameterSpec = NonNullable<EngineTemplateSpec['parameters']>[number];
-
-export interface FieldError { field: string; message: string }
+export type { ParameterSpec } from './paramcheck.ts';
 
 export interface RenderContext {
   unit: { name: string; ordinal: number; fqdn: string };
@@ -23,46 +22,6 @@ export interface RenderContext {
 
 const render = (template: string, view: object): string =>
   Mustache.render(template, view, undefined, { escape: (s: string) => String(s) });
-
-/** Bytes-free quantity parsing for the few units engines use (K/M/G with or without i/B). */
-function quantityOk(v: string): boolean {
-  return /^[0-9]+(\.[0-9]+)?([kKmMgGtT]i?[bB]?)?$/.test(v);
-}
-
-/** Checks user overrides: unknown keys, wrong types and out-of-range values, each naming its field. */
-export function validateParameters(specs: ParameterSpec[] | undefined, overrides: Record<string, string> | undefined): FieldError[] {
-  const errors: FieldError[] = [];
-  const byKey = new Map((specs ?? []).map((p) => [p.key, p]));
-  for (const [key, value] of Object.entries(overrides ?? {})) {
-    const field = `spec.parameters[${key}]`;
-    const p = byKey.get(key);
-    if (!p) {
-      errors.push({ field, message: `unknown parameter "${key}" for this engine` });
-      continue;
-    }
-    switch (p.type) {
-      case 'integer': {
-        if (!/^-?[0-9]+$/.test(value)) { errors.push({ field, message: `must be an integer, got "${value}"` }); break; }
-        const n = Number(value);
-        if (p.minimum !== undefined && n < p.minimum) errors.push({ field, message: `must be >= ${p.minimum}, got ${n}` });
-        if (p.maximum !== undefined && n > p.maximum) errors.push({ field, message: `must be <= ${p.maximum}, got ${n}` });
-        break;
-      }
-      case 'boolean':
-        if (!['true', 'false', 'on', 'off', 'yes', 'no', '1', '0'].includes(value.toLowerCase())) errors.push({ field, message: `must be a boolean, got "${value}"` });
-        break;
-      case 'enum':
-        if (!(p.values ?? []).includes(value)) errors.push({ field, message: `must be one of ${(p.values ?? []).join(', ')}, got "${value}"` });
-        break;
-      case 'quantity':
-        if (!quantityOk(value)) errors.push({ field, message: `must be a size such as 512M or 2G, got "${value}"` });
-        break;
-      default:
-        break;
-    }
-  }
-  return errors;
-}
 
 /** Every parameter's value for one unit: the user's override, else the template default rendered in context. */
 export function effectiveParameters(specs: ParameterSpec[] | undefined, overrides: Record<string, string> | undefined, ctx: RenderContext): Map<string, string> {
@@ -102,6 +61,8 @@ function quorumView(params: Map<string, string>, ctx: RenderContext) {
 }
 
 export function renderConfig(template: string, params: Map<string, string>, ctx: RenderContext): string {
+  // The last line of defence: whatever path a value took, it never writes a line the template did not.
+  for (const [k, v] of params) if (/[\r\n\u0085\u2028\u2029]/.test(v)) throw new Error(`parameter ${k} holds a line break: it is not rendered`);
   const byMustacheName: Record<string, string> = {};
   // A list-valued setting (seed hosts, node names) from a comma-separated parameter: its items, each with `first`.
   const paramItems: Record<string, { value: string; first: boolean }[]> = {};
