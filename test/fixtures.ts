@@ -55,3 +55,17 @@ spec:
     failoverTimeoutMilliseconds: ${sentinel.failoverTimeoutMilliseconds}
 `;
 }
+
+/** That UnitSet with three units and a MysqlReplication "db" over them: db-0 the source, quick failover. */
+export function mariadbReplication(namespace: string): string {
+  return `${mariadbUnitSet(namespace, 3)}---
+apiVersion: compose.upm.io/v1alpha1
+kind: MysqlReplication
+metadata: { name: db, namespace: ${namespace} }
+spec:
+  secretName: db-credentials
+  source: { name: db-0, unit: db-0 }
+  replicas: [{ name: db-1, unit: db-1 }, { name: db-2, unit: db-2 }]
+  failover: { downAfterSeconds: 3 }
+`;
+}

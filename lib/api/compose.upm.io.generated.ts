@@ -593,6 +593,17 @@ export interface MysqlReplicationStatus {
   sourceUnreachableSince?: string;
   readwriteService?: string;
   readonlyService?: string;
+  /**
+   * A switchover whose catch-up timed out (the old source took writes again); it is tried again only once the candidate has applied the position it missed.
+   */
+  failedSwitchover?: {
+    to?: string;
+    /**
+     * The old source's final GTID position that the candidate did not apply in time.
+     */
+    position?: string;
+    time?: string;
+  };
   lastFailover?: {
     time?: string;
     from?: string;

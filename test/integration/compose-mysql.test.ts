@@ -1,53 +1,29 @@
 // MysqlReplication on real MariaDB servers (one per simulated pod, run by the engine runtime): wiring, read-only
 // replicas and role labels, a switchover and a failover under a steady write load with every acknowledged write
 // kept, the former source fenced when it returns, and bad specs refused.
-import { createConnection, type Connection, type RowDataPacket } from 'mysql2/promise';
+import type { Connection } from 'mysql2/promise';
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import { AGENT_PORT, AGENT_TOKEN_SECRET } from '../../agent/api.ts';
-import { AgentClient } from '../../agent/client.ts';
-import type { MysqlReplication } from '../../lib/api/compose.upm.io.generated.ts';
-import { MysqlReplicationResource } from '../../lib/api/compose.upm.io.generated.ts';
-import type { Unit, UnitSet } from '../../lib/api/unit.upm.io.generated.ts';
-import { UnitResource, UnitSetResource } from '../../lib/api/unit.upm.io.generated.ts';
+import { MysqlReplicationResource, type MysqlReplication } from '../../lib/api/compose.upm.io.generated.ts';
+import type { UnitSet } from '../../lib/api/unit.upm.io.generated.ts';
+import { UnitSetResource } from '../../lib/api/unit.upm.io.generated.ts';
 import type { KubeClient } from '../../lib/kube/client.ts';
 import { Resources } from '../../lib/kube/resources.ts';
 import type { KubeObject } from '../../lib/kube/types.ts';
 import { waitFor } from '../../lib/wait.ts';
 import { kubectl, kubectlOk } from '../kubectl.ts';
 import { useUnitOperator } from '../unit-operator.ts';
-import { mariadbUnitSet } from '../fixtures.ts';
-import { killEngine } from '../signals.ts';
+import { mariadbReplication } from '../fixtures.ts';
+import { mysqlSuite } from '../mysql.ts';
 
 const CLUSTER = 'member1';
-type Secret = KubeObject & { data?: Record<string, string> };
 type Service = KubeObject & { spec?: { selector?: Record<string, string> } };
-const b64 = (s: string | undefined) => Buffer.from(s ?? '', 'base64').toString('utf8');
 
 describe('MysqlReplication on real MariaDB', () => {
   const f = useUnitOperator(CLUSTER, 'cmysql', { engines: true, compose: true });
   let c: KubeClient;
   let ns: string;
-  let admin: { user: string; password: string };
   beforeAll(() => { c = f.client; ns = f.ns; });
-
-  const unit = (name: string) => c.get<Unit>(UnitResource, name, ns);
-  const ipOf = async (name: string) => (await unit(name)).status?.podIP ?? '';
-  const connect = async (name: string, user = admin.user, password = admin.password): Promise<Connection> =>
-    createConnection({ host: await ipOf(name), port: 3306, user, password, connectTimeout: 2000 });
-  const query = async (name: string, sql: string, user?: string, password?: string): Promise<RowDataPacket[]> => {
-    const conn = await connect(name, user, password);
-    try { return (await conn.query<RowDataPacket[]>(sql))[0]; } finally { await conn.end(); }
-  };
-  const mr = () => c.get<MysqlReplication>(MysqlReplicationResource, 'db', ns);
-  /** Waits for the replication to be ready (unless `ready` is false) and more; on a timeout the error carries its status. */
-  const waitReady = async (what: string, extra: (m: MysqlReplication) => boolean = () => true, timeoutMs = 60_000, ready = true) => {
-    try {
-      await waitFor(what, async () => { const m = await mr(); return (!ready || m.status?.ready === true) && extra(m); }, { timeoutMs, intervalMs: 250 });
-    } catch (err) {
-      const st = (await mr()).status;
-      throw new Error(`${(err as Error).message}; conditions ${JSON.stringify(st?.conditions)}; topology ${JSON.stringify(st?.topology)}`, { cause: err });
-    }
-  };
+  const { ipOf, connect, query, mr, waitReady, loadAdmin, loseEngine } = mysqlSuite(f, CLUSTER);
 
   /** Ids are unique across writers: every writer adds to the same table. */
   let lastId = 0;
@@ -83,19 +59,9 @@ describe('MysqlReplication on real MariaDB', () => {
   }
 
   it('wires 1 source + 2 replicas: data flows, replicas are read-only, pods and Services carry the roles', async () => {
-    await kubectlOk(CLUSTER, ['apply', '-f', '-'], `${mariadbUnitSet(ns, 3)}---
-apiVersion: compose.upm.io/v1alpha1
-kind: MysqlReplication
-metadata: { name: db, namespace: ${ns} }
-spec:
-  secretName: db-credentials
-  source: { name: db-0, unit: db-0 }
-  replicas: [{ name: db-1, unit: db-1 }, { name: db-2, unit: db-2 }]
-  failover: { downAfterSeconds: 3 }
-`);
+    await kubectlOk(CLUSTER, ['apply', '-f', '-'], mariadbReplication(ns));
     await waitFor('UnitSet ready', async () => (await c.get<UnitSet>(UnitSetResource, 'db', ns)).status?.readyUnits === 3, { timeoutMs: 90_000 });
-    const secret = await c.get<Secret>(Resources.secrets, 'db-credentials', ns);
-    admin = { user: b64(secret.data?.['admin-username']), password: b64(secret.data?.['admin-password']) };
+    await loadAdmin();
     await waitReady('replication ready');
     const m = await mr();
     expect(m.status?.source).toBe('db-0');
@@ -176,13 +142,8 @@ spec:
       const repl = await Promise.all([fresh, lagging].map(async (n) => [n, (await query(n, 'SHOW SLAVE STATUS'))[0]]));
       throw new Error(`${(err as Error).message}; writer: ${w.lastError()}; source: ${JSON.stringify(semi)}; replicas: ${JSON.stringify(repl)}`, { cause: err });
     }
-    // The source's node is lost: its engine is killed and nothing restarts it (the unit is handed off, the agent
-    // told to leave the engine down).
-    await kubectlOk(CLUSTER, ['-n', ns, 'annotate', 'un', source, 'unit.upm.io/maintenance=true']);
-    const token = b64((await c.get<Secret>(Resources.secrets, AGENT_TOKEN_SECRET, ns)).data?.token);
-    const agent = new AgentClient(await ipOf(source), AGENT_PORT, token);
-    killEngine((await agent.status()).pid);
-    await agent.stop();
+    // The source's node is lost.
+    const lost = await loseEngine(source);
     const killedAt = Date.now();
     // Not ready while the old source is away (a replica is missing): the promotion is what counts here.
     await waitReady('a replica promoted', (m) => !!m.status?.source && m.status.source !== source && m.spec.source.name !== source, 60_000, false);
@@ -198,8 +159,7 @@ spec:
     await waitFor(`${lagging} follows ${fresh}`, async () => (await mr()).status?.topology?.[lagging]?.sourceHost === `${await ipOf(fresh)}:3306`, { timeoutMs: 20_000 });
 
     // The old source comes back: it starts read-only and stays out of the readwrite Service.
-    await agent.start();
-    await kubectlOk(CLUSTER, ['-n', ns, 'annotate', 'un', source, 'unit.upm.io/maintenance-']);
+    await lost.restore();
     await waitFor(`${source} back and fenced`, async () => {
       const t = (await mr()).status?.topology?.[source];
       return t?.status === 'Healthy' && t.readOnly === true;

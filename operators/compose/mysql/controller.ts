@@ -90,6 +90,8 @@ export function mysqlReplicationReconciler(deps: MysqlReplicationDeps) {
     let requeueMs = HEALTH_INTERVAL_MS;
     let phase: Status['phase'] = 'Ready';
     const skip = mr.metadata.annotations?.[ANNOTATION_SKIP] === 'true';
+    /** A switchover or failover was refused in this pass: its reason is the condition (derived again each pass). */
+    let refused = false;
 
     try {
       if (!skip) {
@@ -115,14 +117,20 @@ export function mysqlReplicationReconciler(deps: MysqlReplicationDeps) {
           phase = r.phase;
           requeueMs = r.requeueMs;
           if (r.done) return { requeueAfterMs: 0 };
+          if (r.refused) {
+            conditions = setCondition(conditions, { type: 'TopologyReady', status: 'False', ...r.refused, observedGeneration: gen });
+            refused = true;
+          }
         } else {
           delete status.sourceUnreachableSince;
+          if (!want.replica) delete status.failedSwitchover;
           if (want.replica) {
             // 3. Switchover to the wanted source.
             phase = 'SwitchingOver';
-            const r = await switchOver(d, mr, observed, want, sql, steps);
+            const r = await switchOver(d, mr, observed, want, sql, status, steps);
             if (!r.ok) {
               conditions = setCondition(conditions, { type: 'TopologyReady', status: 'False', reason: r.reason, message: r.message, observedGeneration: gen });
+              refused = true;
               await d.events.record(mr, 'Warning', r.reason, r.message);
               requeueMs = 5000;
             }
@@ -148,7 +156,7 @@ export function mysqlReplicationReconciler(deps: MysqlReplicationDeps) {
         (spec.replicas ?? []).some((r) => !r.isolated));
       if (phase === 'Ready' && !ready) phase = 'Degraded';
       const unreadyNodes = Object.entries(topology).filter(([, t]) => !t.ready && !t.isolated).map(([n, t]) => `${n}: ${t.lastError || t.status}`);
-      if (!conditions?.some((c) => c.type === 'TopologyReady' && c.status === 'False' && c.reason?.endsWith('Blocked')) || ready) {
+      if (!refused || ready) {
         conditions = setCondition(conditions, ready
           ? { type: 'TopologyReady', status: 'True', reason: 'Synced', message: `${sourceName} takes writes, ${replicasReady} replicas replicating`, observedGeneration: gen }
           : { type: 'TopologyReady', status: 'False', reason: 'NotReady', message: unreadyNodes.join('; ') || 'not ready', observedGeneration: gen });
@@ -227,12 +235,25 @@ async function ensureReplicas(mr: MysqlReplication, observed: Observed[], source
 
 type SwitchResult = { ok: true } | { ok: false; reason: string; message: string };
 
-async function switchOver(d: Deps, mr: MysqlReplication, observed: Observed[], want: Observed, sql: DialectSql, steps: StepLog): Promise<SwitchResult> {
+async function switchOver(d: Deps, mr: MysqlReplication, observed: Observed[], want: Observed, sql: DialectSql, status: Status, steps: StepLog): Promise<SwitchResult> {
   const cfg = mr.spec.switchover ?? {};
   const maxLag = cfg.maxLagSeconds ?? 60;
+  const catchUp = cfg.catchUpTimeoutSeconds ?? 60;
   const rs = want.replica;
   if (!rs) return { ok: true };
   const old = currentSource(observed, want);
+  // The node whose writes the candidate must have: the source taking writes, or one fenced by an interrupted pass.
+  const former = old ?? observed.find((o) => o !== want && o.reachable && !o.replica && !o.node.isolated);
+  const stays = old ? `the source stays ${old.node.name}` : 'it is not promoted';
+  if (former && hasErrant(mr, want, former.binlogPos)) {
+    return { ok: false, reason: 'SwitchoverBlocked', message: `spec.source: ${want.node.name} holds transactions ${former.node.name} never had (errant; its position ${want.binlogPos}); ${stays}` };
+  }
+  // After a catch-up timed out, the source is not fenced again until the candidate has applied what it missed
+  // (each attempt stops writes for up to catchUpTimeoutSeconds).
+  const missed = status.failedSwitchover?.to === want.node.name ? status.failedSwitchover.position : undefined;
+  if (missed && Number(await scalar(want, sql.waitForGtid(missed, 1), 6000)) !== 0) {
+    return { ok: false, reason: 'SwitchoverFailed', message: `spec.source: ${want.node.name} has not applied ${missed} yet (its catch-up timed out); ${stays}, the switchover is tried again once it has` };
+  }
   if (old) {
     if (rs.ioRunning !== 'Yes' || rs.sqlRunning !== 'Yes' || rs.lagSeconds === null || rs.lagSeconds > maxLag) {
       return { ok: false, reason: 'SwitchoverBlocked', message: `spec.source: ${want.node.name} is not a healthy replica within ${maxLag}s of the source (IO ${rs.ioRunning}, SQL ${rs.sqlRunning}, lag ${rs.lagSeconds ?? 'unknown'}); the source stays ${old.node.name}` };
@@ -242,19 +263,29 @@ async function switchOver(d: Deps, mr: MysqlReplication, observed: Observed[], w
     await steps.push(`switchover ${old.node.name} -> ${want.node.name}: fenced ${old.node.name} (read-only)`, 'mysql.switchover.fenced', 'SwitchingOver');
   }
   // Everything the former source wrote (it is read-only now, so its position is final) must be applied first.
-  const former = old ?? observed.find((o) => o !== want && o.reachable && !o.replica && !o.node.isolated);
   if (former) {
     const pos = String(await scalar(former, sql.ownPosition));
-    const waited = Number(await scalar(want, sql.waitForGtid(pos, cfg.catchUpTimeoutSeconds ?? 60), ((cfg.catchUpTimeoutSeconds ?? 60) + 5) * 1000));
+    const waited = Number(await scalar(want, sql.waitForGtid(pos, catchUp), (catchUp + 5) * 1000));
     if (waited !== 0) {
       if (old) { await exec(old, sql.readOnly(false)); old.readOnly = false; }
-      return { ok: false, reason: 'SwitchoverFailed', message: `spec.source: ${want.node.name} did not apply ${pos} within ${cfg.catchUpTimeoutSeconds ?? 60}s; ${old?.node.name ?? 'the former source'} takes writes again` };
+      status.failedSwitchover = { to: want.node.name, position: pos, time: new Date().toISOString() };
+      return { ok: false, reason: 'SwitchoverFailed', message: `spec.source: ${want.node.name} did not apply ${pos} within ${catchUp}s; ${old?.node.name ?? 'the former source'} takes writes again, the switchover is tried again once ${want.node.name} has applied it` };
     }
     await steps.push(`${want.node.name} caught up with ${former.node.name} at ${pos}`);
   }
+  delete status.failedSwitchover;
   await promote(want, sql, mr.spec.mode === 'semisync');
   await steps.push(`promoted ${want.node.name}: it takes writes now`, 'mysql.switchover.promoted');
   return { ok: true };
+}
+
+/**
+ * Whether a replica holds transactions a source at `sourcePos` never had. MariaDB: in some domain its last GTID is
+ * beyond the source's or from another server (gtid_strict_mode keeps a domain's history linear); MySQL: a
+ * transaction under its own server_uuid missing from the source's gtid_executed.
+ */
+function hasErrant(mr: MysqlReplication, o: Observed, sourcePos: string): boolean {
+  return (mr.spec.engine ?? 'mariadb') === 'mariadb' ? divergedMariadb(o.binlogPos, sourcePos) : hasErrantMysql(o.binlogPos, o.serverUuid, sourcePos);
 }
 
 async function promote(o: Observed, sql: DialectSql, semiSync: boolean): Promise<void> {
@@ -267,7 +298,7 @@ async function promote(o: Observed, sql: DialectSql, semiSync: boolean): Promise
   if (semiSync) o.semiSource = true;
 }
 
-interface FailoverOutcome { phase: Status['phase']; requeueMs: number; done: boolean }
+interface FailoverOutcome { phase: Status['phase']; requeueMs: number; done: boolean; refused?: { reason: string; message: string } }
 
 async function maybeFailOver(d: Deps, mr: MysqlReplication, observed: Observed[], want: Observed, sql: DialectSql, status: Status, steps: StepLog): Promise<FailoverOutcome> {
   const cfg = mr.spec.failover ?? {};
@@ -281,23 +312,20 @@ async function maybeFailOver(d: Deps, mr: MysqlReplication, observed: Observed[]
   // The operator alone may be cut off from a healthy source: every replica must also have lost it.
   const verdict = judgeSourceLoss(replicas.map((o) => ({ name: o.node.name, replica: o.replica as ReplicaStatus })));
   if (!verdict.gone) {
-    await blocked(d, mr, status, 'FailoverBlocked', `${mr.spec.source.name} unreachable for ${Math.round(downFor)}s, but ${verdict.reason}`);
-    return { phase: 'Degraded', requeueMs: RETRY_MS, done: false };
+    return blocked(d, mr, 'FailoverBlocked', `${mr.spec.source.name} unreachable since ${status.sourceUnreachableSince}, but ${verdict.reason}`, RETRY_MS);
   }
   const dialect = mr.spec.engine ?? 'mariadb';
   const clean = replicas.filter((o) => (dialect === 'mariadb'
     ? !hasErrantMariadb(o.binlogPos, o.appliedPos, o.serverId)
-    : !hasErrantMysql(o.binlogPos, o.serverUuid, status.sourcePosition ?? '')));
+    : !hasErrant(mr, o, status.sourcePosition ?? '')));
   const best = pickCandidate(clean.map((o) => ({ name: o.node.name, received: o.replica?.receivedGtid ?? '', applied: o.appliedPos, lagSeconds: o.replica?.lagSeconds ?? null })), dialect);
   const cand = best && clean.find((o) => o.node.name === best.name);
   if (!cand) {
-    await blocked(d, mr, status, 'FailoverBlocked', `no replica without errant transactions to promote (${replicas.map((o) => o.node.name).join(', ')})`);
-    return { phase: 'Degraded', requeueMs: RETRY_MS * 2, done: false };
+    return blocked(d, mr, 'FailoverBlocked', `no replica without errant transactions to promote (${replicas.map((o) => o.node.name).join(', ')})`, RETRY_MS * 2);
   }
   const lost = ahead(progress(status.sourcePosition ?? '', dialect), progress(cand.replica?.receivedGtid || cand.appliedPos, dialect));
   if (cfg.maxLostTransactions !== undefined && lost > cfg.maxLostTransactions) {
-    await blocked(d, mr, status, 'FailoverBlocked', `promoting ${cand.node.name} would lose ${lost} transactions (more than failover.maxLostTransactions ${cfg.maxLostTransactions})`);
-    return { phase: 'Degraded', requeueMs: RETRY_MS * 2, done: false };
+    return blocked(d, mr, 'FailoverBlocked', `promoting ${cand.node.name} would lose ${lost} transactions (more than failover.maxLostTransactions ${cfg.maxLostTransactions})`, RETRY_MS * 2);
   }
   // Say what is about to happen before doing it: a restarted operator finishes this failover instead of fencing
   // the node it promoted.
@@ -306,8 +334,7 @@ async function maybeFailOver(d: Deps, mr: MysqlReplication, observed: Observed[]
   // Everything the candidate received must be applied before it takes writes, or those transactions would be lost.
   const received = cand.replica?.receivedGtid;
   if (received && Number(await scalar(cand, sql.waitForGtid(received, RELAY_APPLY_TIMEOUT_S), (RELAY_APPLY_TIMEOUT_S + 5) * 1000)) !== 0) {
-    await blocked(d, mr, status, 'FailoverBlocked', `${cand.node.name} did not apply what it received (${received}) within ${RELAY_APPLY_TIMEOUT_S}s (SQL thread ${cand.replica?.sqlRunning}); not promoted`);
-    return { phase: 'Degraded', requeueMs: RETRY_MS * 2, done: false };
+    return blocked(d, mr, 'FailoverBlocked', `${cand.node.name} did not apply what it received (${received}) within ${RELAY_APPLY_TIMEOUT_S}s (SQL thread ${cand.replica?.sqlRunning}); not promoted`, RETRY_MS * 2);
   }
   await promote(cand, sql, mr.spec.mode === 'semisync');
   await steps.push(`promoted ${cand.node.name} after the loss of ${mr.spec.source.name}`, 'mysql.failover.promoted');
@@ -315,10 +342,11 @@ async function maybeFailOver(d: Deps, mr: MysqlReplication, observed: Observed[]
   return { phase: 'FailingOver', requeueMs: 0, done: true };
 }
 
-async function blocked(d: Deps, mr: MysqlReplication, status: Status, reason: string, message: string): Promise<void> {
+/** A failover not taken: the event once, the reason for the TopologyReady condition. */
+async function blocked(d: Deps, mr: MysqlReplication, reason: string, message: string, requeueMs: number): Promise<FailoverOutcome> {
   const prev = mr.status?.conditions?.find((c) => c.type === 'TopologyReady');
   if (prev?.reason !== reason || prev.message !== message) await d.events.record(mr, 'Warning', reason, message);
-  status.conditions = setCondition(mr.status?.conditions as Condition[] | undefined, { type: 'TopologyReady', status: 'False', reason, message, observedGeneration: mr.metadata.generation });
+  return { phase: 'Degraded', requeueMs, done: false, refused: { reason, message } };
 }
 
 /** Makes the promoted node the spec's source and the former source a replica; records what happened. */
@@ -341,6 +369,11 @@ function describe(mr: MysqlReplication, observed: Observed[]) {
   const topology: Topology = {};
   const roles = new Map<string, Role>();
   const want = observed.find((o) => o.node.name === mr.spec.source.name);
+  // The node taking writes: the wanted source, or, while a switchover to it is pending or refused, the one that
+  // still does (it keeps the source's label, so the readwrite Service still reaches it).
+  const acting = want && !want.replica && !want.readOnly ? want : want?.reachable && want.replica ? currentSource(observed, want) : undefined;
+  const follows = (o: Observed, src: Observed | undefined) => !!o.replica && !!src && o.replica.sourceHost === src.node.host && o.replica.sourcePort === src.node.port
+    && o.readOnly && o.replica.ioRunning === 'Yes' && o.replica.sqlRunning === 'Yes';
   const last = mr.status?.lastFailover;
   let replicasReady = 0;
   let replicasWanted = 0;
@@ -348,11 +381,10 @@ function describe(mr: MysqlReplication, observed: Observed[]) {
   for (const o of observed) {
     const isSource = o === want;
     const role = !o.reachable ? 'None' : o.replica ? 'Replica' : !o.readOnly ? 'Source' : 'None';
-    const pointsRight = !!o.replica && !!want && o.replica.sourceHost === want.node.host && o.replica.sourcePort === want.node.port;
     const diverged = !isSource && !o.replica && o.reachable && last?.from === o.node.name && (mr.spec.engine ?? 'mariadb') === 'mariadb' && divergedMariadb(o.binlogPos, last.promotedPosition ?? '');
     const nodeReady = isSource
       ? role === 'Source'
-      : o.node.isolated ? o.reachable && o.readOnly : pointsRight && o.readOnly && o.replica?.ioRunning === 'Yes' && o.replica.sqlRunning === 'Yes';
+      : o.node.isolated ? o.reachable && o.readOnly : follows(o, want);
     if (!isSource && !o.node.isolated) {
       replicasWanted++;
       if (nodeReady) replicasReady++;
@@ -366,9 +398,9 @@ function describe(mr: MysqlReplication, observed: Observed[]) {
       semiSync: isSource ? o.semiSource : o.semiReplica,
       lastError: !o.reachable ? o.error ?? 'unreachable' : diverged ? `diverged: holds transactions beyond ${last?.promotedPosition} that the new source never had; rebuild it` : o.replica?.lastError ?? '',
     };
-    if (o.node.unit) roles.set(o.node.unit, isSource && role === 'Source' ? 'source' : !isSource && nodeReady && !o.node.isolated ? 'replica' : 'none');
+    if (o.node.unit) roles.set(o.node.unit, o === acting ? 'source' : !o.node.isolated && follows(o, acting) ? 'replica' : 'none');
   }
-  return { topology, ready, roles, sourceName: want && !want.replica && !want.readOnly ? want.node.name : '', replicasReady: `${replicasReady}/${replicasWanted}` };
+  return { topology, ready, roles, sourceName: acting?.node.name ?? '', replicasReady: `${replicasReady}/${replicasWanted}` };
 }
 
 /** Writes what changed against the latest copy this controller knows (a pass may write status more than once). */

@@ -1,6 +1,7 @@
 // The SQL that wires and inspects replication, in one place per dialect: MySQL 8.0/8.4 (GTID auto-positioning,
 // super_read_only, REPLICA/SOURCE wording) and MariaDB 10.11 (MariaDB GTID, read_only, SLAVE/MASTER wording).
-// Statements only; the controller runs them. MariaDB is what runs locally, the MySQL side is covered by unit tests.
+// Statements only; the controller runs them. MariaDB is what runs locally; the MySQL statements never meet a MySQL
+// server here (unit tests pin their shape only).
 
 export type Dialect = 'mariadb' | 'mysql';
 
