@@ -4,11 +4,13 @@
 import type { Logger } from 'pino';
 import type { KubeClient } from '../lib/kube/client.ts';
 import { silentLogger } from '../lib/log.ts';
-import type { UserInfo } from './resources/types.ts';
+import { storageNames, type UserInfo } from './resources/types.ts';
 import { STORAGE_API_VERSION } from './translate.ts';
 
 export const AUDIT_NAMESPACE = 'upm-system';
 export const PROJECT_LABEL = 'upm.io/project';
+/** The storage CRD of OperationLogs (OperationLogRecord). */
+const LOG_STORAGE = storageNames({ kind: 'OperationLog' });
 
 export interface OperationRecord {
   user: UserInfo;
@@ -73,7 +75,7 @@ export class AuditLog {
 
   private async write(r: OperationRecord): Promise<void> {
     const body = {
-      apiVersion: STORAGE_API_VERSION, kind: 'OperationLog',
+      apiVersion: STORAGE_API_VERSION, kind: LOG_STORAGE.kind,
       metadata: {
         generateName: `${r.verb}-${r.resource}-`.slice(0, 40),
         labels: { ...(r.project ? { [PROJECT_LABEL]: r.project } : {}), 'upm.io/verb': r.verb, 'upm.io/result': r.code < 400 ? 'Success' : 'Failure' },
@@ -91,7 +93,7 @@ export class AuditLog {
     const namespaces = r.namespace ? [r.namespace, AUDIT_NAMESPACE] : [AUDIT_NAMESPACE];
     for (const ns of namespaces) {
       try {
-        await this.client.request('POST', `/apis/internal.upm.io/v1alpha1/namespaces/${encodeURIComponent(ns)}/operationlogs`, { body, timeoutMs: 15_000 });
+        await this.client.request('POST', `/apis/${STORAGE_API_VERSION}/namespaces/${encodeURIComponent(ns)}/${LOG_STORAGE.plural}`, { body, timeoutMs: 15_000 });
         this.stats.written++;
         return;
       } catch (err) {

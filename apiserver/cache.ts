@@ -8,7 +8,7 @@ import type { KubeClient } from '../lib/kube/client.ts';
 import type { ResourceType } from '../lib/kube/resources.ts';
 import { objectKey, type KubeObject } from '../lib/kube/types.ts';
 import { silentLogger } from '../lib/log.ts';
-import { STORAGE_GROUP, VERSION, type PublicObject, type ResourceDefinition } from './resources/types.ts';
+import { STORAGE_GROUP, storageNames, VERSION, type PublicObject, type ResourceDefinition } from './resources/types.ts';
 import { toPublic } from './translate.ts';
 
 export interface Entry {
@@ -44,12 +44,14 @@ export interface CacheOptions {
   logger?: Logger;
 }
 
+/** The storage CRD of a public resource. */
 export function storageResource(def: ResourceDefinition): ResourceType {
-  return { group: STORAGE_GROUP, version: VERSION, plural: def.plural, kind: def.kind, namespaced: def.namespaced };
+  const { plural, kind } = storageNames(def);
+  return { group: STORAGE_GROUP, version: VERSION, plural, kind, namespaced: def.namespaced };
 }
 
-function entryOf(storageObj: KubeObject): Entry {
-  const obj = toPublic(storageObj);
+function entryOf(storageObj: KubeObject, def: ResourceDefinition): Entry {
+  const obj = toPublic(storageObj, def);
   return { key: objectKey(obj), obj, json: JSON.stringify(obj), rv: Number(obj.metadata.resourceVersion ?? 0) };
 }
 
@@ -156,7 +158,7 @@ export class ResourceCache {
   }
 
   private apply(type: EventType, storageObj: KubeObject, rv: number): void {
-    const entry = entryOf(storageObj);
+    const entry = entryOf(storageObj, this.def);
     const prev = this.entries.get(entry.key);
     if (type === 'DELETED') this.entries.delete(entry.key);
     else this.entries.set(entry.key, entry);
@@ -201,7 +203,7 @@ export class ResourceCache {
   private relisted(rv: string): void {
     this.entries.clear();
     for (const obj of this.informer.list()) {
-      const e = entryOf(obj);
+      const e = entryOf(obj, this.def);
       this.entries.set(e.key, e);
     }
     this.sorted = undefined;

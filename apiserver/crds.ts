@@ -3,6 +3,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { storageNames } from './resources/types.ts';
 
 export type JsonSchema = Record<string, unknown>;
 
@@ -13,6 +14,7 @@ export interface CrdInfo {
   description: string;
 }
 
+/** Keyed by the storage plural (mysqlservicerecords). */
 export const HUB_CRD_DIR = join(import.meta.dirname, '..', 'crds', 'hub');
 
 interface Crd {
@@ -33,4 +35,13 @@ export function loadCrds(dir = HUB_CRD_DIR): Map<string, CrdInfo> {
     });
   }
   return out;
+}
+
+/** The storage CRD of a public resource, checked to carry the storage names (resources/types.ts storageNames). */
+export function crdOf(crds: Map<string, CrdInfo>, def: { plural: string; kind: string }): CrdInfo {
+  const names = storageNames(def);
+  const crd = crds.get(names.plural);
+  if (!crd) throw new Error(`${def.plural}: no storage CRD ${names.plural} in crds/hub`);
+  if (crd.kind !== names.kind) throw new Error(`${def.plural}: the storage CRD's kind is ${crd.kind}, not ${names.kind}`);
+  return crd;
 }

@@ -6,7 +6,7 @@ import type { KubeObject } from '../lib/kube/types.ts';
 import { silentLogger } from '../lib/log.ts';
 import type { Authorizer } from './authz.ts';
 import { ResourceCache } from './cache.ts';
-import type { CrdInfo } from './crds.ts';
+import { crdOf, type CrdInfo } from './crds.ts';
 import type { ApiServerMetrics } from './metrics.ts';
 import { ProjectIndex } from './projectindex.ts';
 import { Store } from './rest.ts';
@@ -38,9 +38,7 @@ export class Hub {
     const log = opts.logger ?? silentLogger;
     const m = opts.metrics;
     for (const def of opts.defs) {
-      const crd = opts.crds.get(def.plural);
-      if (!crd) throw new Error(`${def.plural}: no storage CRD in crds/hub`);
-      if (crd.kind !== def.kind) throw new Error(`${def.plural}: the CRD's kind is ${crd.kind}, the resource's ${def.kind}`);
+      const crd = crdOf(opts.crds, def);
       const cache = new ResourceCache(opts.storage, def, { logger: log });
       this.caches.set(def.plural, cache);
       // Read your writes, per resource: a read waits until this resource's cache has our last write to it.

@@ -3,7 +3,7 @@
 // x-kubernetes-group-version-kind, every kind schema the GVK list, PATCH lists only the patch types we serve and
 // declares fieldValidation (so kubectl leaves validation to the server). Pure.
 import { createHash } from 'node:crypto';
-import type { CrdInfo, JsonSchema } from './crds.ts';
+import { crdOf, type CrdInfo, type JsonSchema } from './crds.ts';
 import { GROUP, VERSION, type ResourceDefinition, type Verb } from './resources/types.ts';
 import { PATCH_CONTENT_TYPES } from './body.ts';
 
@@ -96,14 +96,14 @@ function connectPaths(d: ResourceDefinition): Record<string, Record<string, unkn
 }
 
 /** The kind's schema as published: the CRD schema with metadata as ObjectMeta and the GVK list. */
-function kindSchema(crd: CrdInfo, refTo: (n: string) => Record<string, unknown>): JsonSchema {
+function kindSchema(kind: string, crd: CrdInfo, refTo: (n: string) => Record<string, unknown>): JsonSchema {
   const s = structuredClone(crd.schema);
   const props = (s.properties ?? {}) as Record<string, JsonSchema>;
   props.apiVersion = { type: 'string', description: 'APIVersion defines the versioned schema of this representation of an object.' };
   props.kind = { type: 'string', description: 'Kind is a string value representing the REST resource this object represents.' };
   props.metadata = { description: "Standard object's metadata.", allOf: [refTo(`${META}.ObjectMeta`)], default: {} };
   s.properties = props;
-  s['x-kubernetes-group-version-kind'] = [gvk(crd.kind)];
+  s['x-kubernetes-group-version-kind'] = [gvk(kind)];
   return s;
 }
 
@@ -194,9 +194,7 @@ export function openapiV3(defs: readonly ResourceDefinition[], crds: Map<string,
   const schemas: Record<string, JsonSchema> = metaSchemas(ref3);
   const paths: Record<string, Record<string, unknown>> = {};
   for (const d of defs) {
-    const crd = crds.get(d.plural);
-    if (!crd) throw new Error(`no CRD for ${d.plural}`);
-    schemas[kindName(d.kind)] = kindSchema(crd, ref3);
+    schemas[kindName(d.kind)] = kindSchema(d.kind, crdOf(crds, d), ref3);
     schemas[kindName(d.listKind)] = listSchema(d, ref3);
     for (const [path, ops] of Object.entries(opsFor(d))) {
       const item: Record<string, unknown> = {};

@@ -12,13 +12,13 @@ import { decodeObject, decodePatch, readBody, type PatchType } from './body.ts';
 import { storageResource, type Entry, type ResourceCache } from './cache.ts';
 import { negotiate, type Output } from './negotiate.ts';
 import { validateObjectMeta } from './objectmeta.ts';
-import { GROUP, type HookContext, type PublicObject, type ResourceDefinition, type Verb } from './resources/types.ts';
+import { GROUP, storageNames, type HookContext, type PublicObject, type ResourceDefinition, type Verb } from './resources/types.ts';
 import { matchFields, matchLabels, parseFieldSelector, parseLabelSelector, SelectorError, type FieldRequirement, type LabelRequirement } from './selectors.ts';
 import {
   ApiError, badRequest, expired, forbidden, invalid, methodNotAllowed, nameNotAvailable, notFound, timeout, type Status,
 } from './status.ts';
 import { includeObjectParam, partialObjectMetadata, table } from './table.ts';
-import { PUBLIC_API_VERSION, publicStatus, publicText, toPublic, toStorage } from './translate.ts';
+import { PUBLIC_API_VERSION, publicStatus, publicText, toPublic, toStorage, type Names } from './translate.ts';
 import type { SchemaValidator } from './validation.ts';
 import { serveWatch } from './watch.ts';
 import { queryFlag } from './requestinfo.ts';
@@ -169,7 +169,7 @@ export class Store {
     const r = await this.deps.storage.raw('GET', this.storagePath(ns, name));
     if (r.statusCode === 404) return undefined;
     if (r.statusCode >= 300) throw this.storageError(r.statusCode, r.body);
-    return toPublic(r.body as KubeObject);
+    return toPublic(r.body as KubeObject, this.def);
   }
 
   private shape(obj: PublicObject, json: string | undefined, output: Output, query: URLSearchParams): unknown {
@@ -283,7 +283,7 @@ export class Store {
     if (r.statusCode >= 300) throw this.storageError(r.statusCode, r.body);
     const list = r.body as { metadata?: { resourceVersion?: string }; items?: KubeObject[] };
     const candidates = (list.items ?? []).map((o) => {
-      const obj = toPublic({ ...o, kind: this.def.kind });
+      const obj = toPublic(o, this.def);
       return { key: this.key(obj.metadata.namespace ?? '', obj.metadata.name ?? ''), obj, json: JSON.stringify(obj), rv: Number(obj.metadata.resourceVersion) };
     }).sort((a, b) => (a.key < b.key ? -1 : 1));
     return { candidates, listRv: Number(list.metadata?.resourceVersion ?? 0) };
@@ -361,15 +361,15 @@ export class Store {
 
   private storageError(code: number, body: unknown): ApiError {
     const status = asStatus(body);
-    if (status) return new ApiError(publicStatus({ ...status, code: status.code || code }));
-    return new ApiError({ kind: 'Status', apiVersion: 'v1', status: 'Failure', code, reason: code >= 500 ? 'InternalError' : '', message: publicText(String(body ?? '')).slice(0, 500) } as Status);
+    if (status) return new ApiError(publicStatus({ ...status, code: status.code || code }, this.def));
+    return new ApiError({ kind: 'Status', apiVersion: 'v1', status: 'Failure', code, reason: code >= 500 ? 'InternalError' : '', message: publicText(String(body ?? ''), this.def).slice(0, 500) } as Status);
   }
 
   private warningsOf(headers: Record<string, string | string[] | undefined>): string[] {
     const w = headers.warning;
     const list = Array.isArray(w) ? w : w ? [w] : [];
     // `299 - "text"`: pass the text on (reworded for the public group).
-    return list.map((s) => publicText(s.replace(/^\d{3} \S+ "(.*)"$/, '$1')));
+    return list.map((s) => publicText(s.replace(/^\d{3} \S+ "(.*)"$/, '$1'), this.def));
   }
 
   /** Sends a write to the storage and turns its answer into ours. */
@@ -384,12 +384,12 @@ export class Store {
     if (r.statusCode >= 300) throw this.storageError(r.statusCode, r.body);
     const warnings = this.warningsOf(r.headers);
     const b = r.body as KubeObject & { kind?: string };
-    if (isObject(b) && b.kind === this.def.kind) {
-      const obj = toPublic(b);
+    if (isObject(b) && b.kind === storageNames(this.def).kind) {
+      const obj = toPublic(b, this.def);
       if (!query.dryRun) this.deps.wrote(Number(obj.metadata.resourceVersion ?? 0));
       return { code: r.statusCode, obj, raw: b, warnings };
     }
-    return { code: r.statusCode, raw: isObject(b) && b.kind === 'Status' ? publicStatus(b as unknown as Status) : b, warnings };
+    return { code: r.statusCode, raw: isObject(b) && b.kind === 'Status' ? publicStatus(b as unknown as Status, this.def) : b, warnings };
   }
 
   async create(ctx: HookContext, ns: string, req: IncomingMessage, query: URLSearchParams): Promise<Reply> {
@@ -406,7 +406,7 @@ export class Store {
     await this.validate(ctx, obj, undefined, true);
     const name = obj.metadata.name ?? '';
     await this.checkObject(ctx, 'create', undefined, name, ns);
-    const r = await this.storageWrite('POST', this.storagePath(ns), toStorage(obj as unknown as Record<string, unknown>), {
+    const r = await this.storageWrite('POST', this.storagePath(ns), toStorage(obj as unknown as Record<string, unknown>, this.def), {
       dryRun: dry ? 'All' : undefined, fieldManager: fieldManager(query, req), fieldValidation: mode,
     }).catch(async (err: unknown) => {
       // An object the caller cannot see holds the name (created after the validation looked): not a 409 that says so.
@@ -435,7 +435,7 @@ export class Store {
     const old = await this.existing(ctx, ns, name);
     await this.checkObject(ctx, 'update', old?.obj, name, ns, subresource);
     await this.validate(ctx, obj, old?.obj, subresource === '');
-    const r = await this.storageWrite('PUT', this.storagePath(ns, name, subresource), toStorage(obj as unknown as Record<string, unknown>), {
+    const r = await this.storageWrite('PUT', this.storagePath(ns, name, subresource), toStorage(obj as unknown as Record<string, unknown>, this.def), {
       dryRun: dry ? 'All' : undefined, fieldManager: fieldManager(query, req), fieldValidation: mode,
     });
     return { code: r.code, body: r.obj ? this.shape(r.obj, undefined, output, query) : r.raw, warnings: [...u.warnings, ...r.warnings], name };
@@ -460,7 +460,7 @@ export class Store {
     if (patch.type !== 'apply' && force !== null) {
       throw invalid('PatchOptions', 'meta.k8s.io', '', [{ reason: 'FieldValueForbidden', field: 'force', message: 'Forbidden: may not be specified for non-apply patch' }]);
     }
-    const body = translatePatch(patch.type, patch.body, this.def.kind);
+    const body = translatePatch(patch.type, patch.body, this.def);
     const userPrecondition = hasResourceVersion(patch.type, patch.body);
     const contentType = req.headers['content-type']?.split(';')[0];
     const baseQuery = { fieldManager: fieldManager(query, req), fieldValidation: mode, force: force ?? undefined };
@@ -542,15 +542,16 @@ function lowerBound(entries: Entry[], key: string): number {
   return lo;
 }
 
-/** The patch as the storage server must see it: public apiVersions turned into storage ones. */
-export function translatePatch(type: PatchType, body: unknown, kind: string): unknown {
+/** The patch as the storage server must see it: the public apiVersion and kind turned into the storage ones. */
+export function translatePatch(type: PatchType, body: unknown, def: Names): unknown {
+  const { kind } = def;
   const typeMeta: Record<string, unknown> = { apiVersion: PUBLIC_API_VERSION, kind };
   if (type === 'json') {
     return (body as Record<string, unknown>[]).map((op, i) => {
       const field = typeof op.path === 'string' ? op.path.slice(1) : '';
       if (field in typeMeta || (typeof op.from === 'string' && op.from.slice(1) in typeMeta)) {
         if (!((op.op === 'replace' || op.op === 'test') && op.value === typeMeta[field])) throw badRequest(`JSON patch operation ${i}: ${field || String(op.from).slice(1)} cannot be changed by a patch`);
-        return field === 'apiVersion' ? { ...op, value: toStorage({ apiVersion: op.value }).apiVersion } : op;
+        return { ...op, value: toStorage({ [field]: op.value }, def)[field] };
       }
       return op;
     });
@@ -564,7 +565,7 @@ export function translatePatch(type: PatchType, body: unknown, kind: string): un
     if (obj.kind !== kind) throw badRequest(`the kind in the apply patch (${String(obj.kind ?? '').slice(0, 60)}) does not match the expected kind (${kind})`);
     if (isObject(obj.metadata) && obj.metadata.managedFields !== undefined) throw badRequest('metadata.managedFields must be nil');
   }
-  return toStorage(obj);
+  return toStorage(obj, def);
 }
 
 function hasResourceVersion(type: PatchType, body: unknown): boolean {

@@ -3,8 +3,8 @@ import { loadCrds } from './crds.ts';
 import { fieldPath, SchemaValidator } from './validation.ts';
 
 const crds = loadCrds();
-const mysql = new SchemaValidator(crds.get('mysqlservices')!.schema);
-const projects = new SchemaValidator(crds.get('projects')!.schema);
+const mysql = new SchemaValidator(crds.get('mysqlservicerecords')!.schema);
+const projects = new SchemaValidator(crds.get('projectrecords')!.schema);
 
 const svc = (spec: Record<string, unknown>) => ({ apiVersion: 'upm.io/v1alpha1', kind: 'MysqlService', metadata: { name: 'db' }, spec });
 

@@ -78,7 +78,10 @@ try {
   // An ordinary user who may read clusters in both groups (the storage group only for the comparison).
   await admin.request('POST', '/apis/rbac.authorization.k8s.io/v1/clusterroles', { body: {
     apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'bench-reader' },
-    rules: [{ apiGroups: ['upm.io', 'internal.upm.io'], resources: ['clusters', 'projects'], verbs: ['get', 'list', 'watch'] }],
+    rules: [
+      { apiGroups: ['upm.io'], resources: ['clusters', 'projects'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: ['internal.upm.io'], resources: ['clusterrecords', 'projectrecords'], verbs: ['get', 'list', 'watch'] },
+    ],
   } });
   await admin.request('POST', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', { body: {
     apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'bench-reader' },
@@ -89,8 +92,8 @@ try {
   const member = await KubeClient.fromKubeconfig(await userKubeconfig(dir, join(dir, 'system', 'mgmt'), mgmt.kubeconfig, 'bench-member'));
 
   const createClusters = async (from: number, to: number) => {
-    await pool(Array.from({ length: to - from }, (_, i) => from + i), 32, (i) => admin.request('POST', '/apis/internal.upm.io/v1alpha1/clusters', { body: {
-      apiVersion: 'internal.upm.io/v1alpha1', kind: 'Cluster',
+    await pool(Array.from({ length: to - from }, (_, i) => from + i), 32, (i) => admin.request('POST', '/apis/internal.upm.io/v1alpha1/clusterrecords', { body: {
+      apiVersion: 'internal.upm.io/v1alpha1', kind: 'ClusterRecord',
       metadata: { name: `c-${String(i).padStart(5, '0')}`, labels: { region: `r${i % 10}` } },
       spec: { description: `member cluster ${i}`, region: `r${i % 10}`, zones: ['zone-a', 'zone-b', 'zone-c'], credentials: { secretName: `c-${i}-kubeconfig` } },
     } }));
@@ -125,10 +128,10 @@ try {
   const compare = async (n: number) => {
     const names = Array.from({ length: 400 }, (_, i) => `c-${String((i * 7919) % n).padStart(5, '0')}`);
     const gets: Record<'direct' | 'aggregated', number[]> = { direct: [], aggregated: [] };
-    for (const name of names.slice(0, 50)) { await reader.request('GET', `/apis/upm.io/v1alpha1/clusters/${name}`); await reader.request('GET', `/apis/internal.upm.io/v1alpha1/clusters/${name}`); }
+    for (const name of names.slice(0, 50)) { await reader.request('GET', `/apis/upm.io/v1alpha1/clusters/${name}`); await reader.request('GET', `/apis/internal.upm.io/v1alpha1/clusterrecords/${name}`); }
     const m0 = await ourMetrics();
     for (const name of names) {
-      await sample(gets.direct, 'direct get', () => reader.request('GET', `/apis/internal.upm.io/v1alpha1/clusters/${name}`));
+      await sample(gets.direct, 'direct get', () => reader.request('GET', `/apis/internal.upm.io/v1alpha1/clusterrecords/${name}`));
       await sample(gets.aggregated, 'aggregated get', () => reader.request('GET', `/apis/upm.io/v1alpha1/clusters/${name}`));
     }
     const m1 = await ourMetrics();
@@ -140,7 +143,7 @@ try {
     const lists: Record<'direct' | 'aggregated', number[]> = { direct: [], aggregated: [] };
     const rounds = n >= LARGE ? 20 : 50;
     for (let i = 0; i < rounds + 3; i++) {
-      const d = await timed(() => reader.request('GET', '/apis/internal.upm.io/v1alpha1/clusters'));
+      const d = await timed(() => reader.request('GET', '/apis/internal.upm.io/v1alpha1/clusterrecords'));
       const a = await timed(() => reader.request('GET', '/apis/upm.io/v1alpha1/clusters'));
       if (i >= 3) { lists.direct.push(d); lists.aggregated.push(a); } // the first rounds warm both caches
     }
@@ -175,8 +178,8 @@ try {
 
   // 10,000 projects; bench-member belongs to every 100th.
   progress(`creating ${LARGE} projects`);
-  await pool(Array.from({ length: LARGE }, (_, i) => i), 32, (i) => admin.request('POST', '/apis/internal.upm.io/v1alpha1/projects', { body: {
-    apiVersion: 'internal.upm.io/v1alpha1', kind: 'Project', metadata: { name: `p-${String(i).padStart(5, '0')}` },
+  await pool(Array.from({ length: LARGE }, (_, i) => i), 32, (i) => admin.request('POST', '/apis/internal.upm.io/v1alpha1/projectrecords', { body: {
+    apiVersion: 'internal.upm.io/v1alpha1', kind: 'ProjectRecord', metadata: { name: `p-${String(i).padStart(5, '0')}` },
     spec: { displayName: `project ${i}`, members: [{ name: `owner-${i}`, role: 'admin' }, { name: `dev-${i % 37}`, role: 'editor' }, ...(i % (LARGE / MEMBER_OF) === 0 ? [{ name: 'bench-member', role: 'viewer' }] : [])] },
   } }));
   await admin.request('POST', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', { body: {
@@ -193,7 +196,7 @@ try {
     if (i >= 3) mine.push(t);
   }
   const allProjects: number[] = [];
-  for (let i = 0; i < 13; i++) { const t = await timed(() => reader.request('GET', '/apis/internal.upm.io/v1alpha1/projects')); if (i >= 3) allProjects.push(t); }
+  for (let i = 0; i < 13; i++) { const t = await timed(() => reader.request('GET', '/apis/internal.upm.io/v1alpha1/projectrecords')); if (i >= 3) allProjects.push(t); }
   const rss20k = rssMiB(hub.apiserver.pid);
 
   // 100 watchers through the aggregation layer, then 200 writes; each event's delay is measured at every watcher.
@@ -227,7 +230,7 @@ try {
   const WRITES = 200;
   for (let i = 0; i < WRITES; i++) {
     const sent = String(performance.timeOrigin + performance.now());
-    await admin.request('PATCH', `/apis/internal.upm.io/v1alpha1/clusters/c-${String(i).padStart(5, '0')}`, { body: { metadata: { annotations: { 'bench/sent': sent } } }, contentType: 'application/merge-patch+json' });
+    await admin.request('PATCH', `/apis/internal.upm.io/v1alpha1/clusterrecords/c-${String(i).padStart(5, '0')}`, { body: { metadata: { annotations: { 'bench/sent': sent } } }, contentType: 'application/merge-patch+json' });
     await new Promise((r) => setTimeout(r, 20));
   }
   const deadline = Date.now() + 10_000;

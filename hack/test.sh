@@ -5,6 +5,11 @@
 set -euo pipefail
 started=$(date +%s)
 . "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+# The clients the end-to-end tests drive in a terminal (the run command needs neither): k9s, built from the Go
+# module proxy like the control plane, and tmux.
+UPM_K9S_DIR=$(bash "$HACK_DIR/build-k9s.sh")
+export UPM_K9S_DIR
+bash "$HACK_DIR/ensure-tools.sh" >&2
 cd "$REPO_ROOT"
 log "type-check"; npx tsc -p tsconfig.json --noEmit
 log "lint"; npx eslint .

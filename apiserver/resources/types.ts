@@ -10,6 +10,20 @@ export const GROUP = 'upm.io';
 export const VERSION = 'v1alpha1';
 export const STORAGE_GROUP = 'internal.upm.io';
 
+export interface StorageNames { kind: string; listKind: string; plural: string; singular: string }
+
+/**
+ * The names of a public kind's storage CRD: the kind with `Record` appended, its plural and singular in lower case,
+ * no short names and no categories. Clients that do not follow APIService priorities (k9s, client-go's RESTMapper
+ * without them) resolve a plural or kind to any group that serves it; with names of their own, the storage
+ * resources can never be taken for the public ones.
+ */
+export function storageNames(def: { kind: string }): StorageNames {
+  const kind = `${def.kind}Record`;
+  const singular = kind.toLowerCase();
+  return { kind, listKind: `${kind}List`, plural: `${singular}s`, singular };
+}
+
 export type Subresource = 'status' | 'proxy';
 /** The verbs of a subresource in discovery: status reads and writes, proxy the connect verbs (as pods/proxy). */
 export const SUBRESOURCE_VERBS: Record<Subresource, readonly string[]> = { status: ['get', 'patch', 'update'], proxy: ['create', 'delete', 'get', 'patch', 'update'] };

@@ -3,8 +3,8 @@
 // condition, phase, version, node count and the last heartbeat, with an Event whenever Ready changes. The member is
 // never flooded: one probe in flight per member, one per period (backing off while it does not answer), none for a
 // change of the Cluster's spec, and a status write only when something changed or once a report period.
-import type { Cluster } from '../../lib/api/internal.upm.io.generated.ts';
-import { ClusterResource } from '../../lib/api/internal.upm.io.generated.ts';
+import type { ClusterRecord } from '../../lib/api/internal.upm.io.generated.ts';
+import { ClusterRecordResource } from '../../lib/api/internal.upm.io.generated.ts';
 import type { Condition } from '../../lib/conditions.ts';
 import type { ReconcileResult, Reconciler } from '../../lib/controller.ts';
 import type { EventRecorder } from '../../lib/events.ts';
@@ -13,11 +13,12 @@ import type { KubeClient } from '../../lib/kube/client.ts';
 import type { MemberClients } from '../../lib/kube/member-clients.ts';
 import { HEARTBEAT_REASONS, nextStatus, probeCondition, probeDue, probeInterval, type ClusterStatus, type Pace, type ProbeResult, type ProbeState } from './health.ts';
 import { probeMember } from './probe.ts';
+import { asPublic } from '../public.ts';
 
 export interface ClustersDeps {
   client: KubeClient;
   events: EventRecorder;
-  clusters: Store<Cluster>;
+  clusters: Store<ClusterRecord>;
   members: MemberClients;
   /** The namespace of the credentials Secrets. */
   namespace: string;
@@ -42,7 +43,7 @@ export function clustersReconciler(d: ClustersDeps): Reconciler {
       d.members.retain(d.clusters.list().map((c) => c.spec?.credentials));
       return;
     }
-    const cluster = { ...stored, apiVersion: 'internal.upm.io/v1alpha1', kind: 'Cluster' } as Cluster;
+    const cluster = asPublic(stored, 'Cluster');
     const gen = cluster.metadata.generation;
     const status = cluster.status as ClusterStatus | undefined;
     const member = await d.members.resolve(cluster.spec?.credentials);
@@ -75,10 +76,10 @@ export function clustersReconciler(d: ClustersDeps): Reconciler {
   };
 }
 
-async function record(d: ClustersDeps, cluster: Cluster, current: ClusterStatus | undefined, cond: Omit<Condition, 'lastTransitionTime'>, probe: ProbeResult | undefined, gen: number | undefined, now: Date): Promise<void> {
+async function record(d: ClustersDeps, cluster: ClusterRecord, current: ClusterStatus | undefined, cond: Omit<Condition, 'lastTransitionTime'>, probe: ProbeResult | undefined, gen: number | undefined, now: Date): Promise<void> {
   const { status, write } = nextStatus(current, cond, probe, gen, now, d.reportMs);
   if (!write) return;
-  await d.client.patch(ClusterResource, cluster.metadata.name ?? '', { status }, 'merge', { subresource: 'status' });
+  await d.client.patch(ClusterRecordResource, cluster.metadata.name ?? '', { status }, 'merge', { subresource: 'status' });
   const before = current?.conditions?.find((c) => c.type === 'Ready');
   if (before?.status === cond.status && before.reason === cond.reason) return;
   if (cond.status === 'True') await d.events.record(cluster, 'Normal', 'ClusterReady', cond.message ?? '');

@@ -1,7 +1,7 @@
 // What a heartbeat means for a Cluster's status, and when the next one is due. Pure: the controller probes, this
 // decides. The Ready condition: True when the member's /readyz says ok, False when it answers that it is not ready,
 // Unknown when the hub cannot tell (no usable credentials, refused credentials, unreachable).
-import type { ClusterStatus as StoredClusterStatus } from '../../lib/api/internal.upm.io.generated.ts';
+import type { ClusterRecordStatus as StoredClusterStatus } from '../../lib/api/internal.upm.io.generated.ts';
 import type { Condition } from '../../lib/conditions.ts';
 
 export interface ProbeResult {

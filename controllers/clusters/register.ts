@@ -1,8 +1,8 @@
 // Wires the clusters controller into a manager: Clusters (storage CRD) and the Secrets of upm-system that hold
 // their kubeconfigs. A Cluster is reconciled when it is added, its spec changes or it goes away, and when the
 // Secret it names appears, changes or disappears; otherwise its own heartbeat requeues it.
-import type { Cluster } from '../../lib/api/internal.upm.io.generated.ts';
-import { ClusterResource } from '../../lib/api/internal.upm.io.generated.ts';
+import type { ClusterRecord } from '../../lib/api/internal.upm.io.generated.ts';
+import { ClusterRecordResource } from '../../lib/api/internal.upm.io.generated.ts';
 import type { EventRecorder } from '../../lib/events.ts';
 import { MemberClients, type Secret } from '../../lib/kube/member-clients.ts';
 import { Resources } from '../../lib/kube/resources.ts';
@@ -19,7 +19,7 @@ export interface ClustersOptions {
 
 export function registerClusters(manager: Manager, events: EventRecorder, opts: ClustersOptions = {}): MemberClients {
   const namespace = opts.namespace ?? 'upm-system';
-  const clusters = manager.informer<Cluster>(ClusterResource);
+  const clusters = manager.informer<ClusterRecord>(ClusterRecordResource);
   const secrets = manager.informer<Secret>(Resources.secrets, { namespace });
   const members = new MemberClients(secrets, namespace);
   const periodMs = opts.pace?.periodMs ?? 10_000;

@@ -2,8 +2,8 @@
 // after the project (owned by it, so deleting the project deletes the namespace) and one RoleBinding per role,
 // binding the members who hold that role to the ClusterRole upm-project-<role>. The API server's
 // SubjectAccessReviews then decide, in the project's namespace, what each member may do.
-import type { Project } from '../../lib/api/internal.upm.io.generated.ts';
-import { ProjectResource } from '../../lib/api/internal.upm.io.generated.ts';
+import type { ProjectRecord } from '../../lib/api/internal.upm.io.generated.ts';
+import { ProjectRecordResource } from '../../lib/api/internal.upm.io.generated.ts';
 import { getCondition, setCondition, type Condition } from '../../lib/conditions.ts';
 import type { ReconcileResult, Reconciler } from '../../lib/controller.ts';
 import type { EventRecorder } from '../../lib/events.ts';
@@ -12,6 +12,7 @@ import type { KubeClient } from '../../lib/kube/client.ts';
 import { isAlreadyExists, isNotFound } from '../../lib/kube/errors.ts';
 import { Resources, type ResourceType } from '../../lib/kube/resources.ts';
 import type { KubeObject } from '../../lib/kube/types.ts';
+import { asPublic } from '../public.ts';
 
 export const PROJECT_LABEL = 'upm.io/project';
 export const ROLES = ['admin', 'editor', 'viewer'] as const;
@@ -28,7 +29,7 @@ export interface RoleBinding extends KubeObject {
 export const bindingName = (role: Role) => `upm-project-${role}`;
 
 /** The subjects each role's RoleBinding should hold, sorted so comparisons are stable. Pure. */
-export function desiredSubjects(project: Project): Record<Role, Subject[]> {
+export function desiredSubjects(project: ProjectRecord): Record<Role, Subject[]> {
   const out: Record<Role, Subject[]> = { admin: [], editor: [], viewer: [] };
   for (const m of project.spec.members ?? []) {
     if (!ROLES.includes(m.role)) continue;
@@ -41,18 +42,19 @@ export function desiredSubjects(project: Project): Record<Role, Subject[]> {
 export interface ProjectsDeps {
   client: KubeClient;
   events: EventRecorder;
-  projects: Store<Project>;
+  projects: Store<ProjectRecord>;
   namespaces: Store<KubeObject>;
   bindings: Store<RoleBinding>;
 }
 
-const ownerRef = (p: Project) => ({ apiVersion: 'internal.upm.io/v1alpha1', kind: 'Project', name: p.metadata.name ?? '', uid: p.metadata.uid ?? '', controller: true });
+// The namespace and bindings belong to the stored project, so the garbage collector removes them with it.
+const ownerRef = (p: ProjectRecord) => ({ apiVersion: `${ProjectRecordResource.group}/${ProjectRecordResource.version}`, kind: ProjectRecordResource.kind, name: p.metadata.name ?? '', uid: p.metadata.uid ?? '', controller: true });
 
 export function projectsReconciler(d: ProjectsDeps): Reconciler {
   return async (name): Promise<ReconcileResult> => {
     const project = d.projects.get(name);
     if (!project || project.metadata.deletionTimestamp) return; // the namespace goes with it (owner reference)
-    const p = { ...project, apiVersion: 'internal.upm.io/v1alpha1', kind: 'Project' } as Project;
+    const p = asPublic(project, 'Project');
 
     let ns = d.namespaces.get(name);
     if (!ns) {
@@ -102,13 +104,13 @@ export function projectsReconciler(d: ProjectsDeps): Reconciler {
   };
 }
 
-async function writeStatus(d: ProjectsDeps, p: Project, namespace: string, c: Omit<Condition, 'lastTransitionTime'>): Promise<ReconcileResult> {
+async function writeStatus(d: ProjectsDeps, p: ProjectRecord, namespace: string, c: Omit<Condition, 'lastTransitionTime'>): Promise<ReconcileResult> {
   const gen = p.metadata.generation;
   const prev = getCondition(p.status?.conditions as Condition[] | undefined, c.type);
   const phase = c.status === 'True' ? 'Ready' : 'Failed';
   const same = prev && prev.status === c.status && prev.reason === c.reason && prev.message === c.message && prev.observedGeneration === gen;
   if (same && p.status?.phase === phase && p.status?.observedGeneration === gen && p.status?.namespace === namespace) return;
   const conditions = setCondition(p.status?.conditions as Condition[] | undefined, { ...c, observedGeneration: gen });
-  await d.client.patch(ProjectResource, p.metadata.name ?? '', { status: { observedGeneration: gen, namespace, phase, conditions } }, 'merge', { subresource: 'status' });
+  await d.client.patch(ProjectRecordResource, p.metadata.name ?? '', { status: { observedGeneration: gen, namespace, phase, conditions } }, 'merge', { subresource: 'status' });
   if (c.status !== 'True') await d.events.record(p, 'Warning', c.reason ?? 'Failed', c.message ?? '');
 }

@@ -3,7 +3,7 @@
 import type { ObjectMeta } from '../kube/types.ts';
 import type { ResourceType } from '../kube/resources.ts';
 
-export interface ClusterSpec {
+export interface ClusterRecordSpec {
   description?: string;
   /**
    * The region the cluster runs in.
@@ -60,7 +60,7 @@ export interface ClusterSpec {
   unschedulable?: boolean;
 }
 
-export interface ClusterStatus {
+export interface ClusterRecordStatus {
   observedGeneration?: number;
   /**
    * Ready, NotReady or Unknown (the Ready condition).
@@ -88,17 +88,17 @@ export interface ClusterStatus {
   }[];
 }
 
-export interface Cluster {
+export interface ClusterRecord {
   apiVersion?: 'internal.upm.io/v1alpha1';
-  kind?: 'Cluster';
+  kind?: 'ClusterRecord';
   metadata: ObjectMeta;
-  spec: ClusterSpec;
-  status?: ClusterStatus;
+  spec: ClusterRecordSpec;
+  status?: ClusterRecordStatus;
 }
 
-export const ClusterResource: ResourceType = { group: 'internal.upm.io', version: 'v1alpha1', plural: 'clusters', kind: 'Cluster', namespaced: false };
+export const ClusterRecordResource: ResourceType = { group: 'internal.upm.io', version: 'v1alpha1', plural: 'clusterrecords', kind: 'ClusterRecord', namespaced: false };
 
-export interface ElasticsearchServiceSpec {
+export interface ElasticsearchServiceRecordSpec {
   /**
    * elasticsearch, or opensearch (its open-source fork, e.g. version "2.19").
    */
@@ -164,7 +164,7 @@ export interface ElasticsearchServiceSpec {
   };
 }
 
-export interface ElasticsearchServiceStatus {
+export interface ElasticsearchServiceRecordStatus {
   observedGeneration?: number;
   phase?: string;
   /**
@@ -185,17 +185,17 @@ export interface ElasticsearchServiceStatus {
   }[];
 }
 
-export interface ElasticsearchService {
+export interface ElasticsearchServiceRecord {
   apiVersion?: 'internal.upm.io/v1alpha1';
-  kind?: 'ElasticsearchService';
+  kind?: 'ElasticsearchServiceRecord';
   metadata: ObjectMeta;
-  spec: ElasticsearchServiceSpec;
-  status?: ElasticsearchServiceStatus;
+  spec: ElasticsearchServiceRecordSpec;
+  status?: ElasticsearchServiceRecordStatus;
 }
 
-export const ElasticsearchServiceResource: ResourceType = { group: 'internal.upm.io', version: 'v1alpha1', plural: 'elasticsearchservices', kind: 'ElasticsearchService', namespaced: true };
+export const ElasticsearchServiceRecordResource: ResourceType = { group: 'internal.upm.io', version: 'v1alpha1', plural: 'elasticsearchservicerecords', kind: 'ElasticsearchServiceRecord', namespaced: true };
 
-export interface KafkaServiceSpec {
+export interface KafkaServiceRecordSpec {
   /**
    * Kafka version, e.g. "3.9"; the hub must have an engine template kafka-<version>.
    */
@@ -261,7 +261,7 @@ export interface KafkaServiceSpec {
   };
 }
 
-export interface KafkaServiceStatus {
+export interface KafkaServiceRecordStatus {
   observedGeneration?: number;
   phase?: string;
   /**
@@ -282,17 +282,17 @@ export interface KafkaServiceStatus {
   }[];
 }
 
-export interface KafkaService {
+export interface KafkaServiceRecord {
   apiVersion?: 'internal.upm.io/v1alpha1';
-  kind?: 'KafkaService';
+  kind?: 'KafkaServiceRecord';
   metadata: ObjectMeta;
-  spec: KafkaServiceSpec;
-  status?: KafkaServiceStatus;
+  spec: KafkaServiceRecordSpec;
+  status?: KafkaServiceRecordStatus;
 }
 
-export const KafkaServiceResource: ResourceType = { group: 'internal.upm.io', version: 'v1alpha1', plural: 'kafkaservices', kind: 'KafkaService', namespaced: true };
+export const KafkaServiceRecordResource: ResourceType = { group: 'internal.upm.io', version: 'v1alpha1', plural: 'kafkaservicerecords', kind: 'KafkaServiceRecord', namespaced: true };
 
-export interface MysqlServiceSpec {
+export interface MysqlServiceRecordSpec {
   /**
    * MySQL version, e.g. "8.0"; the hub must have an engine template mysql-<version>.
    */
@@ -364,7 +364,7 @@ export interface MysqlServiceSpec {
   };
 }
 
-export interface MysqlServiceStatus {
+export interface MysqlServiceRecordStatus {
   observedGeneration?: number;
   phase?: string;
   /**
@@ -385,17 +385,61 @@ export interface MysqlServiceStatus {
   }[];
 }
 
-export interface MysqlService {
+export interface MysqlServiceRecord {
   apiVersion?: 'internal.upm.io/v1alpha1';
-  kind?: 'MysqlService';
+  kind?: 'MysqlServiceRecord';
   metadata: ObjectMeta;
-  spec: MysqlServiceSpec;
-  status?: MysqlServiceStatus;
+  spec: MysqlServiceRecordSpec;
+  status?: MysqlServiceRecordStatus;
 }
 
-export const MysqlServiceResource: ResourceType = { group: 'internal.upm.io', version: 'v1alpha1', plural: 'mysqlservices', kind: 'MysqlService', namespaced: true };
+export const MysqlServiceRecordResource: ResourceType = { group: 'internal.upm.io', version: 'v1alpha1', plural: 'mysqlservicerecords', kind: 'MysqlServiceRecord', namespaced: true };
 
-export interface OperationSpec {
+export interface OperationLogRecordSpec {
+  /**
+   * Who (the authenticated user name).
+   */
+  user: string;
+  groups?: string[];
+  /**
+   * create, update, patch, delete or deletecollection.
+   */
+  verb: string;
+  apiGroup?: string;
+  resource: string;
+  subresource?: string;
+  namespace?: string;
+  name?: string;
+  /**
+   * The project the change belongs to.
+   */
+  project?: string;
+  time: string;
+  userAgent?: string;
+  result: {
+    /**
+     * The HTTP status of the answer.
+     */
+    code: number;
+    /**
+     * Success or Failure.
+     */
+    status?: string;
+    reason?: string;
+    message?: string;
+  };
+}
+
+export interface OperationLogRecord {
+  apiVersion?: 'internal.upm.io/v1alpha1';
+  kind?: 'OperationLogRecord';
+  metadata: ObjectMeta;
+  spec: OperationLogRecordSpec;
+}
+
+export const OperationLogRecordResource: ResourceType = { group: 'internal.upm.io', version: 'v1alpha1', plural: 'operationlogrecords', kind: 'OperationLogRecord', namespaced: true };
+
+export interface OperationRecordSpec {
   /**
    * The workflow. Which types a service supports depends on its kind: Switchover only for MySQL and Redis; Failover for MySQL, Redis and Redis Cluster; Backup and Restore for MySQL, Redis, Redis Cluster and Elasticsearch; databases and users for MySQL.
    */
@@ -547,7 +591,7 @@ export interface OperationSpec {
   };
 }
 
-export interface OperationStatus {
+export interface OperationRecordStatus {
   observedGeneration?: number;
   /**
    * Pending, Running, then Succeeded, Failed or Cancelled.
@@ -579,61 +623,17 @@ export interface OperationStatus {
   }[];
 }
 
-export interface Operation {
+export interface OperationRecord {
   apiVersion?: 'internal.upm.io/v1alpha1';
-  kind?: 'Operation';
+  kind?: 'OperationRecord';
   metadata: ObjectMeta;
-  spec: OperationSpec;
-  status?: OperationStatus;
+  spec: OperationRecordSpec;
+  status?: OperationRecordStatus;
 }
 
-export const OperationResource: ResourceType = { group: 'internal.upm.io', version: 'v1alpha1', plural: 'operations', kind: 'Operation', namespaced: true };
+export const OperationRecordResource: ResourceType = { group: 'internal.upm.io', version: 'v1alpha1', plural: 'operationrecords', kind: 'OperationRecord', namespaced: true };
 
-export interface OperationLogSpec {
-  /**
-   * Who (the authenticated user name).
-   */
-  user: string;
-  groups?: string[];
-  /**
-   * create, update, patch, delete or deletecollection.
-   */
-  verb: string;
-  apiGroup?: string;
-  resource: string;
-  subresource?: string;
-  namespace?: string;
-  name?: string;
-  /**
-   * The project the change belongs to.
-   */
-  project?: string;
-  time: string;
-  userAgent?: string;
-  result: {
-    /**
-     * The HTTP status of the answer.
-     */
-    code: number;
-    /**
-     * Success or Failure.
-     */
-    status?: string;
-    reason?: string;
-    message?: string;
-  };
-}
-
-export interface OperationLog {
-  apiVersion?: 'internal.upm.io/v1alpha1';
-  kind?: 'OperationLog';
-  metadata: ObjectMeta;
-  spec: OperationLogSpec;
-}
-
-export const OperationLogResource: ResourceType = { group: 'internal.upm.io', version: 'v1alpha1', plural: 'operationlogs', kind: 'OperationLog', namespaced: true };
-
-export interface ProjectSpec {
+export interface ProjectRecordSpec {
   /**
    * A human-readable name.
    */
@@ -661,7 +661,7 @@ export interface ProjectSpec {
   }[];
 }
 
-export interface ProjectStatus {
+export interface ProjectRecordStatus {
   observedGeneration?: number;
   /**
    * The project's namespace in the hub.
@@ -681,17 +681,17 @@ export interface ProjectStatus {
   }[];
 }
 
-export interface Project {
+export interface ProjectRecord {
   apiVersion?: 'internal.upm.io/v1alpha1';
-  kind?: 'Project';
+  kind?: 'ProjectRecord';
   metadata: ObjectMeta;
-  spec: ProjectSpec;
-  status?: ProjectStatus;
+  spec: ProjectRecordSpec;
+  status?: ProjectRecordStatus;
 }
 
-export const ProjectResource: ResourceType = { group: 'internal.upm.io', version: 'v1alpha1', plural: 'projects', kind: 'Project', namespaced: false };
+export const ProjectRecordResource: ResourceType = { group: 'internal.upm.io', version: 'v1alpha1', plural: 'projectrecords', kind: 'ProjectRecord', namespaced: false };
 
-export interface RedisClusterServiceSpec {
+export interface RedisClusterServiceRecordSpec {
   /**
    * Redis version, e.g. "7.2"; the hub must have an engine template redis-<version>.
    */
@@ -753,7 +753,7 @@ export interface RedisClusterServiceSpec {
   };
 }
 
-export interface RedisClusterServiceStatus {
+export interface RedisClusterServiceRecordStatus {
   observedGeneration?: number;
   phase?: string;
   /**
@@ -774,17 +774,17 @@ export interface RedisClusterServiceStatus {
   }[];
 }
 
-export interface RedisClusterService {
+export interface RedisClusterServiceRecord {
   apiVersion?: 'internal.upm.io/v1alpha1';
-  kind?: 'RedisClusterService';
+  kind?: 'RedisClusterServiceRecord';
   metadata: ObjectMeta;
-  spec: RedisClusterServiceSpec;
-  status?: RedisClusterServiceStatus;
+  spec: RedisClusterServiceRecordSpec;
+  status?: RedisClusterServiceRecordStatus;
 }
 
-export const RedisClusterServiceResource: ResourceType = { group: 'internal.upm.io', version: 'v1alpha1', plural: 'redisclusterservices', kind: 'RedisClusterService', namespaced: true };
+export const RedisClusterServiceRecordResource: ResourceType = { group: 'internal.upm.io', version: 'v1alpha1', plural: 'redisclusterservicerecords', kind: 'RedisClusterServiceRecord', namespaced: true };
 
-export interface RedisServiceSpec {
+export interface RedisServiceRecordSpec {
   /**
    * Redis version, e.g. "7.2"; the hub must have an engine template redis-<version>.
    */
@@ -860,7 +860,7 @@ export interface RedisServiceSpec {
   };
 }
 
-export interface RedisServiceStatus {
+export interface RedisServiceRecordStatus {
   observedGeneration?: number;
   phase?: string;
   /**
@@ -881,17 +881,17 @@ export interface RedisServiceStatus {
   }[];
 }
 
-export interface RedisService {
+export interface RedisServiceRecord {
   apiVersion?: 'internal.upm.io/v1alpha1';
-  kind?: 'RedisService';
+  kind?: 'RedisServiceRecord';
   metadata: ObjectMeta;
-  spec: RedisServiceSpec;
-  status?: RedisServiceStatus;
+  spec: RedisServiceRecordSpec;
+  status?: RedisServiceRecordStatus;
 }
 
-export const RedisServiceResource: ResourceType = { group: 'internal.upm.io', version: 'v1alpha1', plural: 'redisservices', kind: 'RedisService', namespaced: true };
+export const RedisServiceRecordResource: ResourceType = { group: 'internal.upm.io', version: 'v1alpha1', plural: 'redisservicerecords', kind: 'RedisServiceRecord', namespaced: true };
 
-export interface UserSpec {
+export interface UserRecordSpec {
   /**
    * The user name as Kubernetes authenticates it (client certificate CN, OIDC subject).
    */
@@ -904,24 +904,24 @@ export interface UserSpec {
   disabled?: boolean;
 }
 
-export interface UserStatus {
+export interface UserRecordStatus {
   /**
    * The projects the user belongs to, directly.
    */
   projects?: string[];
 }
 
-export interface User {
+export interface UserRecord {
   apiVersion?: 'internal.upm.io/v1alpha1';
-  kind?: 'User';
+  kind?: 'UserRecord';
   metadata: ObjectMeta;
-  spec: UserSpec;
-  status?: UserStatus;
+  spec: UserRecordSpec;
+  status?: UserRecordStatus;
 }
 
-export const UserResource: ResourceType = { group: 'internal.upm.io', version: 'v1alpha1', plural: 'users', kind: 'User', namespaced: false };
+export const UserRecordResource: ResourceType = { group: 'internal.upm.io', version: 'v1alpha1', plural: 'userrecords', kind: 'UserRecord', namespaced: false };
 
-export interface ZookeeperServiceSpec {
+export interface ZookeeperServiceRecordSpec {
   /**
    * ZooKeeper version, e.g. "3.8"; the hub must have an engine template zookeeper-<version>.
    */
@@ -979,7 +979,7 @@ export interface ZookeeperServiceSpec {
   };
 }
 
-export interface ZookeeperServiceStatus {
+export interface ZookeeperServiceRecordStatus {
   observedGeneration?: number;
   phase?: string;
   /**
@@ -1000,12 +1000,12 @@ export interface ZookeeperServiceStatus {
   }[];
 }
 
-export interface ZookeeperService {
+export interface ZookeeperServiceRecord {
   apiVersion?: 'internal.upm.io/v1alpha1';
-  kind?: 'ZookeeperService';
+  kind?: 'ZookeeperServiceRecord';
   metadata: ObjectMeta;
-  spec: ZookeeperServiceSpec;
-  status?: ZookeeperServiceStatus;
+  spec: ZookeeperServiceRecordSpec;
+  status?: ZookeeperServiceRecordStatus;
 }
 
-export const ZookeeperServiceResource: ResourceType = { group: 'internal.upm.io', version: 'v1alpha1', plural: 'zookeeperservices', kind: 'ZookeeperService', namespaced: true };
+export const ZookeeperServiceRecordResource: ResourceType = { group: 'internal.upm.io', version: 'v1alpha1', plural: 'zookeeperservicerecords', kind: 'ZookeeperServiceRecord', namespaced: true };

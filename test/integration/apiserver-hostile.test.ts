@@ -21,7 +21,7 @@ describeHub('the extension server facing hostile clients', () => {
     apiVersion: 'upm.io/v1alpha1', kind: 'MysqlService', metadata: { name, namespace: project }, spec: { version: '8.0', placement: { cluster } }, ...extra,
   });
   const stored = async () => {
-    const list = await storage.request<{ items: { metadata: { name: string; resourceVersion: string } }[] }>('GET', `/apis/internal.upm.io/v1alpha1/namespaces/${project}/mysqlservices`);
+    const list = await storage.request<{ items: { metadata: { name: string; resourceVersion: string } }[] }>('GET', `/apis/internal.upm.io/v1alpha1/namespaces/${project}/mysqlservicerecords`);
     return list.items.map((i) => `${i.metadata.name}@${i.metadata.resourceVersion}`).sort();
   };
 

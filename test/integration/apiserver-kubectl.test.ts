@@ -48,8 +48,22 @@ describeHub('upm.io through the aggregation layer, with kubectl', () => {
     expect(list.resources.map((r) => r.name)).toEqual(expect.arrayContaining(['projects/status', 'clusters/status', 'mysqlservices/status']));
     expect(list.resources.find((r) => r.name === 'operationlogs')?.verbs).toEqual(['get', 'list', 'watch']);
     expect(list.resources.find((r) => r.name === 'projects')?.categories).toEqual(['upm']);
-    // The public group ranks above the storage group, so plain names resolve to it.
     expect(await ok(['get', 'projects', project, '-o', 'jsonpath={.apiVersion}'])).toBe('upm.io/v1alpha1');
+  });
+
+  it('gives the storage resources names no client can take for the public ones', async () => {
+    type Discovery = { resources: { name: string; singularName: string; kind: string; shortNames?: string[]; categories?: string[] }[] };
+    const main = (d: Discovery) => d.resources.filter((r) => !r.name.includes('/'));
+    const pub = main(JSON.parse(await ok(['get', '--raw', '/apis/upm.io/v1alpha1'])) as Discovery);
+    const storage = main(JSON.parse(await ok(['get', '--raw', '/apis/internal.upm.io/v1alpha1'])) as Discovery);
+    expect(storage.map((r) => r.kind).sort()).toEqual(pub.map((r) => `${r.kind}Record`).sort());
+    // Clients that ignore APIService priorities (k9s) resolve a name, kind, short name or category in any group.
+    const taken = new Set(pub.flatMap((r) => [r.name, r.singularName, r.kind, ...(r.shortNames ?? []), ...(r.categories ?? [])]));
+    for (const r of storage) {
+      expect([r.name, r.singularName, r.kind].filter((n) => taken.has(n))).toEqual([]);
+      expect([...(r.shortNames ?? []), ...(r.categories ?? [])]).toEqual([]);
+    }
+    expect((await ok(['get', 'upm', '-A', '-o', 'name'])).split('\n').filter((l) => l.includes('.internal.upm.io/'))).toEqual([]);
   });
 
   it('explains kinds and fields from the CRD schemas (OpenAPI v3)', async () => {
@@ -176,8 +190,9 @@ describeHub('upm.io through the aggregation layer, with kubectl', () => {
     const cel = await k(['create', '-f', '-'], service(name, { topology: { mode: 'standalone', replicas: 2 } }));
     expect(cel.stderr).toContain('spec.topology.replicas: must be 1 when spec.topology.mode is standalone');
     expect(cel.stderr).not.toContain('internal.upm.io');
+    expect(cel.stderr).not.toContain('Record');
     expect((await k(['get', 'mysql', name, '-n', project])).code).not.toBe(0);
-    expect((await k(['get', `mysqlservices.internal.upm.io/${name}`, '-n', project])).stderr).toContain('not found');
+    expect((await k(['get', `mysqlservicerecords.internal.upm.io/${name}`, '-n', project])).stderr).toContain('not found');
   });
 
   it('creates with dry run and generateName, and refuses a stale update with 409', async () => {

@@ -135,6 +135,7 @@ describeHub('the six data service kinds', () => {
         expect(r.code).not.toBe(0);
         expect(r.stderr).toContain(message);
         expect(r.stderr).not.toContain('internal.upm.io');
+        expect(r.stderr).not.toContain('Record');
       }
       expect((await k(['get', c.short, `${c.short}-bad`, '-n', project])).stderr).toContain('NotFound');
     });
