@@ -4,7 +4,7 @@
 // resource only because no storage resource (internal.upm.io) shares a name with it. k9s runs under tmux with a
 // home, config and discovery cache of its own, as a person would run it; it is built by hack/build-k9s.sh.
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
@@ -57,6 +57,8 @@ describeHub('k9s on the hub API', () => {
   async function startK9s(who: string, kc: string): Promise<Terminal> {
     const dir = mkdtempSync(join(testState().dir, `k9s-${who}-`));
     const xdg = (d: string) => { const p = join(dir, d); mkdirSync(p, { recursive: true }); return p; };
+    // No traffic off this machine: k9s otherwise asks the internet for its latest release on every start.
+    writeFileSync(join(xdg('config/k9s'), 'config.yaml'), 'k9s:\n  skipLatestRevCheck: true\n');
     const t = await Terminal.start([
       k9s, '--kubeconfig', kc, '--namespace', project, '--command', 'mysqlservices', '--readonly', '--refresh', '1',
       '--headless', '--logoless', '--splashless', '--logFile', join(dir, 'k9s.log'),
