@@ -1,8 +1,9 @@
 // Authentication as an extension API server. Trust comes from the TLS client certificate: only a certificate that
-// chains to the request-header CA published in kube-system/extension-apiserver-authentication (checked by the TLS
-// layer, whose CA list follows that ConfigMap) and whose common name is an allowed name may tell us who the user
+// chains to the request-header CA published in kube-system/extension-apiserver-authentication (checked against the
+// bundle in force now: proxytrust.ts) and whose common name is an allowed name may tell us who the user
 // is, through the X-Remote-* headers named there. Otherwise a bearer token is checked with a TokenReview (when
 // enabled). Anything else is unauthenticated: 401. Every authenticated user gets system:authenticated.
+import type { X509Certificate } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
@@ -11,6 +12,7 @@ import type { KubeClient } from '../lib/kube/client.ts';
 import { Resources } from '../lib/kube/resources.ts';
 import type { KubeObject } from '../lib/kube/types.ts';
 import { silentLogger } from '../lib/log.ts';
+import { parseBundle, proxyTrust } from './proxytrust.ts';
 import type { UserInfo } from './resources/types.ts';
 
 export interface RequestHeaderConfig {
@@ -21,8 +23,6 @@ export interface RequestHeaderConfig {
   groupHeaders: string[];
   extraPrefixes: string[];
 }
-
-const CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2';
 
 function jsonList(s: string | undefined, fallback: string[]): string[] {
   if (!s) return fallback;
@@ -109,7 +109,8 @@ export class Authenticator {
   private readonly log: Logger;
   private cfg: RequestHeaderConfig | undefined;
   private readonly tokens = new Map<string, { at: number; user: Promise<UserInfo | undefined> }>();
-  private readonly connections = new WeakMap<object, { cfg: RequestHeaderConfig; trusted: boolean }>();
+  private readonly connections = new WeakMap<object, { cfg: RequestHeaderConfig; trusted: boolean; until: number }>();
+  private readonly roots = new WeakMap<RequestHeaderConfig, X509Certificate[]>();
 
   constructor(client: KubeClient, opts: AuthenticatorOptions = {}) {
     this.client = client;
@@ -154,28 +155,26 @@ export class Authenticator {
   }
 
   /**
-   * Whether the connection is the front proxy's. A connection's certificate never changes, so the answer is kept
-   * per connection (and per request-header configuration): the aggregator sends every request over one HTTP/2
-   * connection, and reading the peer certificate costs more than the rest of a cached get.
+   * Whether the connection is the front proxy's. The answer is kept per connection, per request-header
+   * configuration and until the certificate chain expires: the aggregator sends every request over one connection,
+   * and verifying the chain costs more than the rest of a cached get. A new CA bundle or an expired certificate
+   * makes the connection be judged again.
    */
   private fromTrustedProxy(req: IncomingMessage, cfg: RequestHeaderConfig): boolean {
     // HTTP/2: the session's socket (req.socket is a new stand-in per stream); HTTP/1.1: the socket itself.
     const socket = ((req as unknown as { stream?: { session?: { socket?: TLSSocket } } }).stream?.session?.socket ?? req.socket) as TLSSocket;
+    const now = Date.now();
     const known = this.connections.get(socket);
-    if (known && known.cfg === cfg) return known.trusted;
-    const trusted = !!socket.authorized && this.trustedProxy(socket, cfg);
-    this.connections.set(socket, { cfg, trusted });
-    return trusted;
+    if (known && known.cfg === cfg && now < known.until) return known.trusted;
+    const answer = proxyTrust(socket, this.rootsOf(cfg), cfg.allowedNames, now);
+    this.connections.set(socket, { cfg, ...answer });
+    return answer.trusted;
   }
 
-  /** The TLS layer verified the chain against the request-header CA; the name and usage are ours to check. */
-  private trustedProxy(socket: TLSSocket, cfg: RequestHeaderConfig): boolean {
-    const cert = socket.getPeerCertificate();
-    if (!cert || !cert.subject) return false;
-    const cn = Array.isArray(cert.subject.CN) ? cert.subject.CN[0] : cert.subject.CN;
-    if (cfg.allowedNames.length && !cfg.allowedNames.includes(cn ?? '')) return false;
-    const eku = cert.ext_key_usage;
-    return !eku || eku.includes(CLIENT_AUTH_OID);
+  private rootsOf(cfg: RequestHeaderConfig): X509Certificate[] {
+    let roots = this.roots.get(cfg);
+    if (!roots) this.roots.set(cfg, roots = parseBundle(cfg.caBundle));
+    return roots;
   }
 
   private reviewToken(token: string): Promise<UserInfo | undefined> {

@@ -95,8 +95,8 @@ export class ApiServer {
       v3Root: cached({ paths: { [`apis/${GROUP}/${VERSION}`]: { serverRelativeURL: `/openapi/v3/apis/${GROUP}/${VERSION}?hash=${hash}` } } }),
     };
     this.proxy = new ClusterProxy(opts.storage, { namespace: opts.credentialsNamespace, logger: this.log });
-    // Ask for a client certificate, never require one (probes and token clients connect without); the TLS layer
-    // verifies it against the request-header CA, which follows the ConfigMap.
+    // Ask for a client certificate, never require one (probes and token clients connect without). The TLS layer's
+    // verdict is not trusted: authn.ts checks the chain against the request-header CA bundle in force now.
     const tls = { cert: opts.tlsCert, key: opts.tlsKey, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' as const };
     // The HTTP/2 compatibility API has the request and response members this server uses (headers, rawHeaders,
     // socket, streams, writeHead, write, end, flushHeaders, writableLength), so one pipeline serves both protocols.
