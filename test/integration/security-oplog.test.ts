@@ -88,6 +88,7 @@ describeHub('OperationLogs against a flooding tenant', () => {
     agents.push(bad.agent, good.agent);
     const statuses: Record<number, number> = {};
     let sent = 0;
+    let limited: { retryAfter: string; body: string } | undefined;
     let maxRss = vmRssKiB(pid);
     const until = Date.now() + FLOOD_MS;
     const junk = (i: number): { method: 'DELETE' | 'PATCH'; path: string; body?: string } => {
@@ -104,7 +105,8 @@ describeHub('OperationLogs against a flooding tenant', () => {
             method: j.method, body: j.body, dispatcher: bad.agent,
             headers: j.body ? { 'content-type': 'application/merge-patch+json' } : {},
           });
-          await res.body.dump();
+          if (res.statusCode === 429 && !limited) limited = { retryAfter: String(res.headers['retry-after']), body: await res.body.text() };
+          else await res.body.dump();
           statuses[res.statusCode] = (statuses[res.statusCode] ?? 0) + 1;
         } catch {
           statuses[0] = (statuses[0] ?? 0) + 1;
@@ -136,6 +138,9 @@ describeHub('OperationLogs against a flooding tenant', () => {
     process.stdout.write(`flood: ${total} requests in ${FLOOD_MS / 1000} s by ${flooder} (${JSON.stringify(statuses)}); ${changes} real changes by ${owner} (${ownerRetries} retries); API server VmRSS max ${Math.round(maxRss / 1024)} MiB\n`);
 
     expect(statuses[429] ?? 0).toBeGreaterThan(0);
+    // A Kubernetes Status that tells the client when to come back.
+    expect(Number(limited?.retryAfter)).toBeGreaterThanOrEqual(1);
+    expect(JSON.parse(limited?.body ?? '{}')).toMatchObject({ kind: 'Status', code: 429, reason: 'TooManyRequests', details: { retryAfterSeconds: Number(limited?.retryAfter) } });
     expect(statuses[200] ?? 0).toBe(0);
     expect(changes).toBeGreaterThan(10);
     expect(maxRss).toBeLessThan(RSS_LIMIT_KIB);
