@@ -50,9 +50,18 @@ export function storageResource(def: ResourceDefinition): ResourceType {
   return { group: STORAGE_GROUP, version: VERSION, plural, kind, namespaced: def.namespaced };
 }
 
-function entryOf(storageObj: KubeObject, def: ResourceDefinition): Entry {
+/**
+ * A resource nobody writes through the API (OperationLogs) can grow to many objects: its entries keep no
+ * managedFields (used by writes only) and no serialised copy (made when a list or watch sends the object), so each
+ * object is held once.
+ */
+export const compactCache = (def: ResourceDefinition): boolean => !def.verbs.some((v) => v === 'create' || v === 'update' || v === 'patch');
+
+function entryOf(storageObj: KubeObject, def: ResourceDefinition, compact: boolean): Entry {
   const obj = toPublic(storageObj, def);
-  return { key: objectKey(obj), obj, json: JSON.stringify(obj), rv: Number(obj.metadata.resourceVersion ?? 0) };
+  const base = { key: objectKey(obj), obj, rv: Number(obj.metadata.resourceVersion ?? 0) };
+  if (!compact) return { ...base, json: JSON.stringify(obj) };
+  return Object.defineProperty(base, 'json', { get: () => JSON.stringify(obj), enumerable: true }) as Entry;
 }
 
 export interface Snapshot { rv: number; entries: Entry[]; at: number }
@@ -73,12 +82,14 @@ export class ResourceCache {
   private rvWaiters: { rv: number; resolve: () => void }[] = [];
   private readonly opts: Required<Omit<CacheOptions, 'logger'>>;
   private readonly log: Logger;
+  private readonly compact: boolean;
 
   constructor(client: KubeClient, def: ResourceDefinition, opts: CacheOptions = {}) {
     this.def = def;
     this.opts = { historyWindowMs: opts.historyWindowMs ?? 5 * 60_000, historyMax: opts.historyMax ?? 100_000, snapshotTtlMs: opts.snapshotTtlMs ?? 60_000 };
     this.log = (opts.logger ?? silentLogger).child({ cache: def.plural });
-    this.informer = new Informer<KubeObject>(client, storageResource(def), { keepManagedFields: true, pageSize: 1000, logger: opts.logger });
+    this.compact = compactCache(def);
+    this.informer = new Informer<KubeObject>(client, storageResource(def), { keepManagedFields: !this.compact, pageSize: 1000, logger: opts.logger });
     this.informer.addHandler({
       onRelist: (rv) => this.relisted(rv),
       onWatchEvent: (e) => {
@@ -158,7 +169,7 @@ export class ResourceCache {
   }
 
   private apply(type: EventType, storageObj: KubeObject, rv: number): void {
-    const entry = entryOf(storageObj, this.def);
+    const entry = entryOf(storageObj, this.def, this.compact);
     const prev = this.entries.get(entry.key);
     if (type === 'DELETED') this.entries.delete(entry.key);
     else this.entries.set(entry.key, entry);
@@ -203,7 +214,7 @@ export class ResourceCache {
   private relisted(rv: string): void {
     this.entries.clear();
     for (const obj of this.informer.list()) {
-      const e = entryOf(obj, this.def);
+      const e = entryOf(obj, this.def, this.compact);
       this.entries.set(e.key, e);
     }
     this.sorted = undefined;

@@ -1,6 +1,7 @@
 // The hub's aggregated API server as a process:
 //   node apiserver/main.ts --kubeconfig FILE --tls-cert-file F --tls-private-key-file F [--port 8443] [--host H]
-//     [--http2] [--credentials-namespace upm-system]
+//     [--http2] [--credentials-namespace upm-system] [--user-write-qps 20] [--user-write-burst 100]
+//     [--operationlog-retention 720h,10000] [--operationlog-sweep-seconds 300]
 // In a pod it uses its service account (no --kubeconfig). SIGTERM/SIGINT close it cleanly (watches end, queued
 // OperationLogs are written).
 import { readFileSync } from 'node:fs';
@@ -8,6 +9,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { KubeClient } from '../lib/kube/client.ts';
 import { newLogger } from '../lib/log.ts';
+import { parseRetention } from './retention.ts';
 import { ApiServer } from './server.ts';
 import { engineTemplates } from './templates.ts';
 
@@ -26,6 +28,12 @@ const { values } = parseArgs({
     // client keeps sending request bodies the server answered early (401, 403, 413, 422 before the body was read).
     http2: { type: 'boolean', default: false },
     'credentials-namespace': { type: 'string', default: 'upm-system' },
+    // Mutating requests per user and second (token bucket); over it, 429 with Retry-After.
+    'user-write-qps': { type: 'string', default: '20' },
+    'user-write-burst': { type: 'string', default: '100' },
+    // OperationLogs kept per namespace: <max age>,<max count> (0 disables either), swept every N seconds.
+    'operationlog-retention': { type: 'string', default: '720h,10000' },
+    'operationlog-sweep-seconds': { type: 'string', default: '300' },
   },
 });
 
@@ -47,6 +55,9 @@ const server = new ApiServer({
   maxInflight: Number(values['max-inflight']),
   http2: values.http2,
   credentialsNamespace: values['credentials-namespace'],
+  userWriteLimit: { qps: Number(values['user-write-qps']), burst: Number(values['user-write-burst']) },
+  operationLogRetention: parseRetention(values['operationlog-retention']),
+  retentionIntervalMs: Number(values['operationlog-sweep-seconds']) * 1000,
   logger: log,
 });
 const port = await server.start();

@@ -3,7 +3,8 @@
 // requestinfo.ts already parses for authorization, bodies need raw handling (size limit, several content types)
 // and watches need direct control of the response stream. Each request goes: health paths (no authentication) ->
 // authentication (401) -> SubjectAccessReview (403) -> route: discovery, OpenAPI, metrics, a resource verb, or the
-// clusters/proxy connect subresource -> OperationLog for every mutating request.
+// clusters/proxy connect subresource. A mutating request is first rate-limited per user (429) and holds a place in
+// the OperationLog queue before it reaches storage (503 when none frees in time), so no change goes unrecorded.
 // HTTP/2 would let the aggregator's Go transport share one TLS connection for every request, but Node's HTTP/2
 // server ends the whole session (all watches on it) with ENHANCE_YOUR_CALM when a client goes on sending bodies
 // the server already answered (an early 401/403/413): with one session shared by all users, one hostile client
@@ -16,7 +17,7 @@ import type { Logger } from 'pino';
 import { stringify as toYaml } from 'yaml';
 import type { KubeClient } from '../lib/kube/client.ts';
 import { silentLogger } from '../lib/log.ts';
-import { AuditLog } from './audit.ts';
+import { AuditLog, type OperationRecord, type Slot } from './audit.ts';
 import { Authenticator } from './authn.ts';
 import { Authorizer } from './authz.ts';
 import { loadCrds, type CrdInfo } from './crds.ts';
@@ -26,6 +27,8 @@ import { ApiServerMetrics } from './metrics.ts';
 import { wantsAggregatedDiscovery, wantsYaml } from './negotiate.ts';
 import { openapiV2, openapiV3, v3Hash } from './openapi.ts';
 import { ClusterProxy } from './proxy.ts';
+import { UserRateLimiter, type RateLimit } from './ratelimit.ts';
+import { OperationLogRetention, type Retention } from './retention.ts';
 import { requestInfo, type RequestInfo } from './requestinfo.ts';
 import { RESOURCES } from './resources/index.ts';
 import type { EngineTemplateInfo } from './templates.ts';
@@ -52,6 +55,15 @@ export interface ApiServerOptions {
   http2?: boolean;
   /** The namespace of the member clusters' kubeconfig Secrets (clusters/proxy). */
   credentialsNamespace?: string;
+  /** Per-user token bucket on mutating requests (default 20/s, burst 100). */
+  userWriteLimit?: RateLimit;
+  /** OperationLogs queued or reserved before a mutating request waits for room (default 10,000). */
+  operationLogQueue?: number;
+  /** How long a mutating request waits for room in the OperationLog queue before 503 (default 10 s). */
+  operationLogWaitMs?: number;
+  /** OperationLogs kept per namespace (default 720h and 10,000), swept every retentionIntervalMs (default 5 min). */
+  operationLogRetention?: Retention;
+  retentionIntervalMs?: number;
   defs?: readonly ResourceDefinition[];
   crds?: Map<string, CrdInfo>;
   logger?: Logger;
@@ -66,6 +78,8 @@ export class ApiServer {
   readonly audit: AuditLog;
   readonly authorizer: Authorizer;
   readonly proxy: ClusterProxy;
+  readonly writeLimiter: UserRateLimiter;
+  readonly retention: OperationLogRetention;
   private readonly authn: Authenticator;
   private readonly server: Server | Http2SecureServer;
   private readonly sockets = new Set<Socket>();
@@ -74,6 +88,7 @@ export class ApiServer {
   private readonly stop = new AbortController();
   private running: Promise<unknown> | undefined;
   private inflight = 0;
+  private rateLimited = 0;
   private readonly docs: { resources: Cached; group: Cached; groups: Cached; aggregated: Cached; v2: Cached; v3: Cached; v3Root: Cached; v3Hash: string };
 
   constructor(opts: ApiServerOptions) {
@@ -82,7 +97,9 @@ export class ApiServer {
     const defs = opts.defs ?? RESOURCES;
     const crds = opts.crds ?? loadCrds();
     this.authorizer = new Authorizer(opts.storage);
-    this.audit = new AuditLog(opts.storage, { logger: this.log });
+    this.audit = new AuditLog(opts.storage, { logger: this.log, maxQueue: opts.operationLogQueue });
+    this.writeLimiter = new UserRateLimiter(opts.userWriteLimit ?? { qps: 20, burst: 100 });
+    this.retention = new OperationLogRetention(opts.storage, opts.operationLogRetention ?? { maxAgeMs: 720 * 3_600_000, maxCount: 10_000 }, { logger: this.log });
     this.hub = new Hub({
       storage: opts.storage, defs, crds, authorizer: this.authorizer, engineTemplates: opts.engineTemplates,
       bookmarkIntervalMs: opts.bookmarkIntervalMs, metrics: this.metrics, logger: this.log,
@@ -124,7 +141,9 @@ export class ApiServer {
   /** Starts the caches and the authentication watch, then listens; resolves with the bound port. */
   async start(): Promise<number> {
     const signal = this.stop.signal;
-    this.running = Promise.all([this.authn.run(signal), this.hub.run(signal), this.proxy.run(signal)]);
+    this.running = Promise.all([
+      this.authn.run(signal), this.hub.run(signal), this.proxy.run(signal), this.retention.run(signal, this.opts.retentionIntervalMs ?? 300_000),
+    ]);
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(this.opts.port ?? 0, this.opts.host ?? '127.0.0.1', () => resolve());
@@ -156,12 +175,26 @@ export class ApiServer {
     const url = new URL(req.url ?? '/', 'https://upm-apiserver');
     const path = url.pathname;
     let counted = false;
+    let slot: Slot | undefined;
+    let target: Target | undefined;
     try {
       if (this.healthCheck(path, url.searchParams, res)) return;
       if (!this.authn.ready) throw serviceUnavailable('the server is starting: authentication configuration not loaded yet');
       user = await this.authn.authenticate(req);
       if (!user) throw unauthorized();
       info = requestInfo(req.method ?? 'GET', path, url.searchParams);
+      const audited = this.audited(info, url.searchParams);
+      // system:masters is exempt, as from the kube-apiserver's priority and fairness: it can do anything anyway.
+      if (info.isResourceRequest && MUTATING.has(info.verb) && !user.groups.includes('system:masters')) {
+        const wait = this.writeLimiter.take(user.name);
+        if (wait) { this.metrics.operationLogs.set({ result: 'ratelimited' }, ++this.rateLimited); throw tooManyRequests(wait); }
+      }
+      if (audited) {
+        // Who may see the target is decided before the change: a project deleted by this request is still known.
+        target = await this.target(audited, info, user);
+        slot = await this.audit.reserve(this.opts.operationLogWaitMs ?? 10_000);
+        if (!slot) throw serviceUnavailable('too many changes are waiting to be recorded in OperationLogs, please try again later', 1);
+      }
       await this.authorize(user, info);
       // Watches and proxied requests are long-running (a proxied watch, logs): not counted against the cap.
       if (info.verb !== 'watch' && info.subresource !== 'proxy') {
@@ -172,6 +205,7 @@ export class ApiServer {
       }
       const r = await this.route(req, res, info, user, url);
       if (r) {
+        if (target && !target.uid && info.resource === 'projects' && r.code < 300) target.uid = uidOf(r.body);
         this.send(req, res, r);
         reply = { code: r.code, reason: '', message: '', name: r.name };
       } else {
@@ -188,7 +222,10 @@ export class ApiServer {
       const resource = info?.isResourceRequest ? info.resource : '';
       this.metrics.requests.inc({ verb, resource, code: String(reply.code || res.statusCode) });
       this.metrics.latency.observe({ verb, resource }, (performance.now() - started) / 1000);
-      if (user && info?.isResourceRequest && MUTATING.has(info.verb)) this.recordOperation(req, info, user, reply, url.searchParams);
+      if (slot) {
+        if (user && info && target) this.recordOperation(slot, req, info, user, reply, target);
+        else slot.release();
+      }
     }
   }
 
@@ -330,20 +367,56 @@ export class ApiServer {
     res.end(JSON.stringify(e.status));
   }
 
-  private recordOperation(req: IncomingMessage, info: RequestInfo, user: UserInfo, reply: { code: number; reason: string; message: string; name?: string }, query: URLSearchParams): void {
-    if (info.apiGroup !== GROUP || query.has('dryRun')) return; // a dry run changes nothing
-    const def = this.hub.stores.get(info.resource)?.def;
-    if (!def) return;
-    const name = info.name || reply.name || '';
+  /** The resource of a mutating request of this API that gets an OperationLog (a dry run changes nothing). */
+  private audited(info: RequestInfo, query: URLSearchParams): ResourceDefinition | undefined {
+    if (!info.isResourceRequest || !MUTATING.has(info.verb) || info.apiGroup !== GROUP || query.has('dryRun')) return undefined;
+    return this.hub.stores.get(info.resource)?.def;
+  }
+
+  /** The project a request aims at, that project's uid, and whether the caller can see it. */
+  private async target(def: ResourceDefinition, info: RequestInfo, user: UserInfo): Promise<Target> {
     const ctx = this.hub.context(user, def.plural);
-    this.audit.record({
+    const project = this.hub.projectOf(def, info.namespace, info.name, ctx);
+    const obj = project ? this.hub.objectOf('projects', project) : undefined;
+    const member = !!obj && ctx.projectsOf(user).has(project as string);
+    const seesAll = member ? true : await this.hub.context(user, 'projects').seesAll();
+    return { def, project, uid: obj?.metadata.uid, sees: member || seesAll };
+  }
+
+  private recordOperation(slot: Slot, req: IncomingMessage, info: RequestInfo, user: UserInfo, reply: { code: number; reason: string; message: string; name?: string }, target: Target): void {
+    const name = info.name || reply.name || '';
+    const project = target.project ?? (info.verb === 'create' ? this.hub.projectOf(target.def, info.namespace, name, this.hub.context(user, target.def.plural)) : undefined);
+    const r: OperationRecord = {
       user, verb: info.verb, apiGroup: info.apiGroup, resource: info.resource, subresource: info.subresource, namespace: info.namespace,
-      name, project: this.hub.projectOf(def, info.namespace, name, ctx), code: reply.code, reason: reply.reason, message: reply.message,
+      name, project, projectUid: target.uid, code: reply.code, reason: reply.reason, message: reply.message,
       userAgent: String(req.headers['user-agent'] ?? ''),
-    });
+    };
+    // A refusal (nothing changed) by someone who cannot see the target is no part of that project's history: it
+    // would let anyone fill, or forge entries into, the log of a project they are not in.
+    const refused = reply.code >= 400 || reply.code === 0;
+    if (refused && !target.sees) {
+      slot.release();
+      this.audit.unrecorded(r);
+    } else {
+      slot.fill(r);
+    }
     const s = this.audit.stats;
     this.metrics.operationLogs.set({ result: 'written' }, s.written);
     this.metrics.operationLogs.set({ result: 'failed' }, s.failed);
     this.metrics.operationLogs.set({ result: 'dropped' }, s.dropped);
+    this.metrics.operationLogs.set({ result: 'unrecorded' }, s.unrecorded);
+    this.metrics.operationLogs.set({ result: 'queuefull' }, s.queueFull);
+  }
+}
+
+interface Target { def: ResourceDefinition; project: string | undefined; uid: string | undefined; sees: boolean }
+
+/** metadata.uid of a reply's object (a created project). */
+function uidOf(body: unknown): string | undefined {
+  try {
+    const o = (typeof body === 'string' ? JSON.parse(body) : body) as { metadata?: { uid?: unknown } };
+    return typeof o?.metadata?.uid === 'string' ? o.metadata.uid : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -1,5 +1,8 @@
 // operationlogs.upm.io: the record of every mutating request, written by the API server (read-only here). A user
-// sees the records of the projects they belong to; cluster admins (`listall` on operationlogs) see all.
+// sees the records of the projects they belong to; cluster admins (`listall` on operationlogs) see all. A record
+// belongs to the project with the uid it is labelled with: a project re-created under an old name does not show
+// the old project's history to its new members.
+import { PROJECT_UID_LABEL } from '../audit.ts';
 import { ageColumn, nameColumn, READ_VERBS, str, type PublicObject, type ResourceDefinition } from './types.ts';
 
 const spec = (o: PublicObject) => (o.spec ?? {}) as { user?: string; verb?: string; resource?: string; subresource?: string; namespace?: string; name?: string; project?: string; result?: { code?: number } };
@@ -34,7 +37,9 @@ export const operationlogs: ResourceDefinition = {
   visibility: {
     visible: (obj, ctx) => {
       const project = spec(obj).project;
-      return !!project && ctx.projectsOf(ctx.user).has(project);
+      if (!project || !ctx.projectsOf(ctx.user).has(project)) return false;
+      const uid = ctx.lookup('projects', project)?.metadata.uid;
+      return !!uid && obj.metadata.labels?.[PROJECT_UID_LABEL] === uid;
     },
   },
 };

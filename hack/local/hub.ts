@@ -36,6 +36,8 @@ export interface HubState {
   bookmarkIntervalSeconds: number;
   /** When the APIService became Available (ms since the epoch): the management cluster's controllers watch from then. */
   availableAt: number;
+  /** The API server's process (for its memory: /proc/<pid>/status). */
+  apiserverPid?: number;
 }
 
 interface Kubeconfig { clusters: { cluster: { server: string; 'certificate-authority-data': string } }[] }
@@ -126,6 +128,7 @@ export class LocalHub {
         for (const o of objects) await applyObject(client, o);
         await waitForAvailable(client, apiserver);
         hub.hubState.availableAt = Date.now();
+        hub.hubState.apiserverPid = apiserver.pid;
         for (const m of opts.members ?? []) await registerMember(kubectl, client, m);
       } finally {
         await client.close();
