@@ -21,13 +21,20 @@ export interface ProbeReport {
   longestWriteGapMs: number;
   /** When that gap started (epoch ms), for the reader of a failed test. */
   longestWriteGapAt: number;
-  /** Reads through another server, after the write was acknowledged and a sync, that returned an older value (must be 0). */
+  /**
+   * Acknowledged writes another server still did not show after a sync and a second look a second later: a write
+   * the ensemble lost or rolled back (must be 0).
+   */
   staleReads: number;
   /** Examples of stale reads: "reader server: wrote n via writer server, read m". */
   staleExamples: string[];
-  /** Older values read after sync through a server of an older epoch than the write's (outside ZooKeeper's promise). */
-  staleReadsOfDeposedEpoch: number;
-  deposedExamples: string[];
+  /**
+   * Older values read once after a sync through another server, then caught up. ZooKeeper's sync does not make a
+   * read at another server linearizable: a leader may answer a sync before it applied a commit a follower already
+   * acknowledged, and a deposed leader may still answer for a moment. Counted and printed, not a failure.
+   */
+  laggingReads: number;
+  laggingExamples: string[];
   /** When the last write was acknowledged (epoch ms), 0 if none was. */
   lastWriteAt: number;
   /** Every stretch longer than gapThresholdMs with no successful write: [start, length] in ms. */
@@ -71,8 +78,8 @@ export class EnsembleProber {
   private reads = 0;
   private staleReads = 0;
   private readonly staleExamples: string[] = [];
-  private staleDeposed = 0;
-  private readonly deposedExamples: string[] = [];
+  private lagging = 0;
+  private readonly laggingExamples: string[] = [];
   private readonly failures: ProbeFailure[] = [];
   private minServing = Number.POSITIVE_INFINITY;
   private minUp = Number.POSITIVE_INFINITY;
@@ -127,7 +134,7 @@ export class EnsembleProber {
     }
     return {
       writes: times.length, reads: this.reads, failures: this.failures, longestWriteGapMs: gap, longestWriteGapAt: gapAt, staleReads: this.staleReads,
-      staleExamples: this.staleExamples.slice(0, 10), staleReadsOfDeposedEpoch: this.staleDeposed, deposedExamples: this.deposedExamples.slice(0, 10), lastWriteAt: times.at(-1) ?? 0,
+      staleExamples: this.staleExamples.slice(0, 10), laggingReads: this.lagging, laggingExamples: this.laggingExamples.slice(0, 10), lastWriteAt: times.at(-1) ?? 0,
       writeGaps: gaps, minUp: Number.isFinite(this.minUp) ? this.minUp : 0,
       minServing: Number.isFinite(this.minServing) ? this.minServing : 0, samplesWithoutLeader: this.noLeader, samplesWithTwoLeaders: this.twoLeaders, samplesWithSplitLeadership: this.split, samples: this.samples,
     };
@@ -162,14 +169,17 @@ export class EnsembleProber {
           await reader?.session.close().catch(() => undefined);
           reader = { server: other, session: await open(other) };
         }
-        await reader.session.sync(path);
-        const got = Number((await reader.session.getData(path)).data.toString());
+        const { session: rs } = reader;
+        const look = async () => { await rs.sync(path); return Number((await rs.getData(path)).data.toString()); };
+        const got = await look();
         this.reads++;
         if (got < value) {
           const epochs = `epoch ${wrote.mzxid >> 32n} write, read from epoch ${reader.session.lastZxid >> 32n}`;
           const example = `${other}: wrote ${value} via ${server}, read ${got} (${epochs})`;
-          if (reader.session.lastZxid >> 32n < wrote.mzxid >> 32n) { this.staleDeposed++; this.deposedExamples.push(example); }
-          else { this.staleReads++; this.staleExamples.push(example); }
+          await sleep(1000);
+          const again = await look();
+          if (again >= value) { this.lagging++; this.laggingExamples.push(example); }
+          else { this.staleReads++; this.staleExamples.push(`${example}, then ${again} a second later`); }
         }
         await sleep(20);
       } catch (err) {

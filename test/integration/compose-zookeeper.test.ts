@@ -27,7 +27,7 @@ type Event = KubeObject & { involvedObject?: { kind?: string; name?: string }; r
 const srvr = (ip: string) => tcpExchange(ip, 2181, 'srvr', 10_000).catch(() => '');
 const modeOf = (out: string) => /^Mode: (\S+)/m.exec(out)?.[1] ?? 'none';
 const say = (s: string) => process.stdout.write(`${s}\n`);
-const brief = (r: ProbeReport) => `${r.writes} writes, ${r.reads} reads, ${r.failures.length} failed operations, longest write gap ${r.longestWriteGapMs} ms, gaps over 1.5 s: ${JSON.stringify(r.writeGaps.map(([, d]) => d))}, srvr samples ${r.samples}: fewest up ${r.minUp}, fewest serving ${r.minServing}, without leader ${r.samplesWithoutLeader}, two leaders ${r.samplesWithTwoLeaders} (of one epoch ${r.samplesWithSplitLeadership}), stale reads ${r.staleReads} ${JSON.stringify(r.staleExamples)}, older values from a server of an older epoch ${r.staleReadsOfDeposedEpoch} ${JSON.stringify(r.deposedExamples)}`;
+const brief = (r: ProbeReport) => `${r.writes} writes, ${r.reads} reads, ${r.failures.length} failed operations, longest write gap ${r.longestWriteGapMs} ms, gaps over 1.5 s: ${JSON.stringify(r.writeGaps.map(([, d]) => d))}, srvr samples ${r.samples}: fewest up ${r.minUp}, fewest serving ${r.minServing}, without leader ${r.samplesWithoutLeader}, two leaders ${r.samplesWithTwoLeaders} (of one epoch ${r.samplesWithSplitLeadership}), stale reads ${r.staleReads} ${JSON.stringify(r.staleExamples)}, older values read once, then caught up ${r.laggingReads} ${JSON.stringify(r.laggingExamples)}`;
 
 const ensemble = (ns: string, replicas: number, extra = '') => `
 apiVersion: compose.upm.io/v1alpha1
@@ -262,10 +262,10 @@ describe('ZookeeperEnsemble on real ZooKeeper', () => {
     expect(handoff).toBeDefined();
     expect((await zke()).status?.lastLeaderChange).toMatchObject({ from: leader, reason: 'Handoff' });
     // Never more than one server down: a majority of the three answered every sample (a srvr unanswered counts as
-    // down); never two leaders of one epoch; no read through another server of the write's epoch, after sync, older
-    // than an acknowledged write. (The hand-over removes the leader by reconfiguration and the others elect at once, so
-    // for a moment the former leader may still answer a sync and a read from its older epoch: printed above as
-    // "older values from a server of an older epoch", which ZooKeeper's timing-based sync does not rule out.)
+    // down); never two leaders of one epoch; no acknowledged write missing when read through another server after a
+    // sync and again a second later (lost or rolled back). A single older read that then caught up is printed, not
+    // failed: ZooKeeper's sync does not make reads at another server linearizable, least of all while the leader
+    // hands over (a deposed leader may still answer for a moment).
     // Leadership moved once, by the hand-over: ZooKeeper's epoch went up by exactly one over the whole roll.
     // Writes went on after it (how long they stalled is a speed: printed above, measured in bench/).
     expect(report.minUp).toBeGreaterThanOrEqual(2);
