@@ -12,7 +12,7 @@ import type { KubeClient } from '../../lib/kube/client.ts';
 import { Resources } from '../../lib/kube/resources.ts';
 import type { KubeObject } from '../../lib/kube/types.ts';
 import { waitFor } from '../../lib/wait.ts';
-import { mariadbUnitSet } from '../fixtures.ts';
+import { mariadbReplication } from '../fixtures.ts';
 import { kubectlOk } from '../kubectl.ts';
 import { useUnitOperator } from '../unit-operator.ts';
 
@@ -44,16 +44,7 @@ describe('MysqlReplication failover with the Compose Operator killed after the p
   };
 
   it('finishes the failover forward: the promoted replica is recorded as the source, nothing is promoted twice', async () => {
-    await kubectlOk(CLUSTER, ['apply', '-f', '-'], `${mariadbUnitSet(ns, 3)}---
-apiVersion: compose.upm.io/v1alpha1
-kind: MysqlReplication
-metadata: { name: db, namespace: ${ns} }
-spec:
-  secretName: db-credentials
-  source: { name: db-0, unit: db-0 }
-  replicas: [{ name: db-1, unit: db-1 }, { name: db-2, unit: db-2 }]
-  failover: { downAfterSeconds: 3 }
-`);
+    await kubectlOk(CLUSTER, ['apply', '-f', '-'], mariadbReplication(ns));
     await waitFor('UnitSet ready', async () => (await c.get<UnitSet>(UnitSetResource, 'db', ns)).status?.readyUnits === 3, { timeoutMs: 90_000 });
     const secret = await c.get<Secret>(Resources.secrets, 'db-credentials', ns);
     admin = { user: b64(secret.data?.['admin-username']), password: b64(secret.data?.['admin-password']) };

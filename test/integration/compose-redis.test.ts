@@ -21,6 +21,7 @@ import type { KubeClient } from '../../lib/kube/client.ts';
 import { Resources } from '../../lib/kube/resources.ts';
 import type { KubeObject } from '../../lib/kube/types.ts';
 import { waitFor } from '../../lib/wait.ts';
+import { redisWithSentinels } from '../fixtures.ts';
 import { kubectl, kubectlOk } from '../kubectl.ts';
 import { useUnitOperator } from '../unit-operator.ts';
 import { killEngine } from '../signals.ts';
@@ -109,42 +110,7 @@ describe('RedisReplication with Sentinel on real Redis', () => {
     JSON.stringify({ spec: { source: { name: to, unit: to }, replicas: others.map((o) => ({ name: o, unit: o })) } })]);
 
   it('wires 1 source + 2 replicas watched by 3 Sentinels: data flows, replicas refuse writes, pods and Services carry the roles', async () => {
-    await kubectlOk(CLUSTER, ['apply', '-f', '-'], `
-apiVersion: unit.upm.io/v1alpha1
-kind: UnitSet
-metadata: { name: rs, namespace: ${ns} }
-spec:
-  engine: redis
-  version: "7.2"
-  units: 3
-  resources: { limits: { cpu: 500m, memory: 256Mi } }
-  storage: [{ name: data, size: 1Gi, mountPath: /data }]
-  # A master with no replica refuses writes: a former source that restarts cannot take any before it is re-pointed.
-  parameters: { min-replicas-to-write: "1" }
----
-apiVersion: unit.upm.io/v1alpha1
-kind: UnitSet
-metadata: { name: rs-sentinel, namespace: ${ns} }
-spec:
-  engine: redis-sentinel
-  version: "7.2"
-  units: 3
-  resources: { limits: { cpu: 200m, memory: 64Mi } }
-  storage: [{ name: data, size: 1Gi, mountPath: /data }]
----
-apiVersion: compose.upm.io/v1alpha1
-kind: RedisReplication
-metadata: { name: rs, namespace: ${ns} }
-spec:
-  secretName: rs-credentials
-  source: { name: rs-0, unit: rs-0 }
-  replicas: [{ name: rs-1, unit: rs-1 }, { name: rs-2, unit: rs-2 }]
-  sentinel:
-    secretName: rs-sentinel-credentials
-    nodes: [{ name: s0, unit: rs-sentinel-0 }, { name: s1, unit: rs-sentinel-1 }, { name: s2, unit: rs-sentinel-2 }]
-    downAfterMilliseconds: ${SENTINEL.downAfterMilliseconds}
-    failoverTimeoutMilliseconds: ${SENTINEL.failoverTimeoutMilliseconds}
-`);
+    await kubectlOk(CLUSTER, ['apply', '-f', '-'], redisWithSentinels(ns, SENTINEL));
     for (const us of ['rs', 'rs-sentinel']) {
       await waitFor(`UnitSet ${us} ready`, async () => (await c.get<UnitSet>(UnitSetResource, us, ns)).status?.readyUnits === 3, { timeoutMs: 120_000 });
     }
