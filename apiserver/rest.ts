@@ -133,10 +133,14 @@ export class Store {
     return all || !this.def.visibility || this.def.visibility.visible(obj, ctx);
   }
 
-  /** A stored object the caller may act on: 404 when missing or invisible to them. */
-  private async existing(ctx: HookContext, ns: string, name: string): Promise<Entry | undefined> {
+  /**
+   * A stored object the caller may act on: 404 when missing or invisible to them. A cache miss is asked of the
+   * storage: another replica may have written the object a moment ago, and "no object" must never let a write
+   * through that the object's own authorization would refuse.
+   */
+  private async existing(ctx: HookContext, ns: string, name: string): Promise<{ obj: PublicObject } | undefined> {
     await this.fresh(undefined, null);
-    const entry = this.cache.get(this.key(ns, name));
+    const entry: { obj: PublicObject } | undefined = this.cache.get(this.key(ns, name)) ?? await this.storageGet(ns, name).then((obj) => obj && { obj });
     if (entry && !this.visible(ctx, entry.obj, await this.seesAll(ctx))) throw notFound({ ...this.q, name });
     return entry;
   }

@@ -161,6 +161,8 @@ export class ApiServer {
       user = await this.authn.authenticate(req);
       if (!user) throw unauthorized();
       info = requestInfo(req.method ?? 'GET', path, url.searchParams);
+      // Until every cache has synced a missing object may only be unseen: serve no resource from them.
+      if (info.isResourceRequest && !this.hub.synced) throw serviceUnavailable('the server is starting: its caches have not synced yet');
       await this.authorize(user, info);
       // Watches and proxied requests are long-running (a proxied watch, logs): not counted against the cap.
       if (info.verb !== 'watch' && info.subresource !== 'proxy') {

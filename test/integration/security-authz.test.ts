@@ -1,0 +1,73 @@
+// Authorization fails closed: an object this server's cache has not seen (written by another hub replica a moment
+// ago) is read from the storage before deciding, never taken for "no object" that any verb may act on.
+import { Readable } from 'node:stream';
+import type { IncomingMessage } from 'node:http';
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { Authorizer } from '../../apiserver/authz.ts';
+import { storageResource } from '../../apiserver/cache.ts';
+import { loadCrds } from '../../apiserver/crds.ts';
+import { Hub } from '../../apiserver/hub.ts';
+import { projects } from '../../apiserver/resources/projects.ts';
+import { RESOURCES } from '../../apiserver/resources/index.ts';
+import { ApiError } from '../../apiserver/status.ts';
+import type { KubeClient } from '../../lib/kube/client.ts';
+import { collectionPath } from '../../lib/kube/resources.ts';
+import { client, uniqueName } from '../env.ts';
+import { asUser, closeAgents, describeHub, direct, frontProxyCert, MGMT, type ClientCert } from '../hub.ts';
+
+const GV = '/apis/upm.io/v1alpha1';
+
+describeHub('authorization when the cache has not seen the object', () => {
+  let storage: KubeClient;
+  let fp: ClientCert;
+  const created: string[] = [];
+  const projectsPath = () => collectionPath(storageResource(projects));
+
+  /** Creates a project owned by `admin` straight in the storage CRD, as another hub replica would. */
+  const storeProject = async (name: string, admin: string) => {
+    const r = await storage.raw('POST', projectsPath(), { body: {
+      apiVersion: `${storageResource(projects).group}/${storageResource(projects).version}`, kind: storageResource(projects).kind,
+      metadata: { name }, spec: { members: [{ kind: 'User', name: admin, role: 'admin' }] },
+    } });
+    expect(r.statusCode).toBe(201);
+    created.push(name);
+  };
+  const stored = async (name: string) => (await storage.raw('GET', `${projectsPath()}/${name}`)).statusCode;
+
+  beforeAll(async () => {
+    storage = await client(MGMT);
+    fp = await frontProxyCert();
+  });
+
+  afterAll(async () => {
+    for (const name of created) await storage.raw('DELETE', `${projectsPath()}/${name}`);
+    await storage?.close();
+    await closeAgents();
+  });
+
+  it('reads a project missing from the cache from the storage before a non-member may delete it', async () => {
+    // A second replica whose cache has not caught up: its caches never ran, so every object is a cache miss.
+    const hub = new Hub({ storage, defs: RESOURCES, crds: loadCrds(), authorizer: new Authorizer(storage), engineTemplates: new Set() });
+    const name = uniqueName('unseen');
+    await storeProject(name, 'alice');
+    const store = hub.stores.get('projects');
+    if (!store) throw new Error('no projects store');
+    const req = Object.assign(Readable.from([]), { headers: {} }) as unknown as IncomingMessage;
+    const ctx = hub.context({ name: 'mallory', uid: '', groups: ['system:authenticated'], extra: {} }, 'projects');
+    const err = await store.delete(ctx, '', name, req, new URLSearchParams()).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect([403, 404]).toContain((err as ApiError).code);
+    expect(await stored(name)).toBe(200);
+  });
+
+  it('refuses a non-member deleting a project another replica just created, through the hub', async () => {
+    // Back to back, many times: the request often arrives before the hub's watch brought the project.
+    const names = Array.from({ length: 10 }, () => uniqueName('race'));
+    for (const name of names) {
+      await storeProject(name, 'alice');
+      const r = await direct('DELETE', `${GV}/projects/${name}`, { cert: fp, headers: asUser('mallory') });
+      expect({ name, status: [403, 404].includes(r.status) ? 'refused' : r.status }).toEqual({ name, status: 'refused' });
+    }
+    for (const name of names) expect(await stored(name)).toBe(200);
+  });
+});
