@@ -12,7 +12,7 @@ import { decodeObject, decodePatch, readBody, type PatchType } from './body.ts';
 import { storageResource, type Entry, type ResourceCache } from './cache.ts';
 import { negotiate, type Output } from './negotiate.ts';
 import { validateObjectMeta } from './objectmeta.ts';
-import { GROUP, type HookContext, type PublicObject, type ResourceDefinition, type Verb } from './resources/types.ts';
+import { GROUP, type HookContext, type PublicObject, type ResourceDefinition, type UserInfo, type Verb } from './resources/types.ts';
 import { matchFields, matchLabels, parseFieldSelector, parseLabelSelector, SelectorError, type FieldRequirement, type LabelRequirement } from './selectors.ts';
 import {
   ApiError, badRequest, expired, forbidden, invalid, methodNotAllowed, notFound, timeout, type Status,
@@ -41,6 +41,8 @@ export interface StoreDeps {
   wrote(rv: number): void;
   watchOptions: { bookmarkIntervalMs: number; maxBufferedBytes: number };
   metrics?: { watchOpened(plural: string): void; watchClosed(plural: string): void; watchEvent(plural: string): void };
+  /** Calls `lost` once the user stops being a member of the project; returns the unsubscribe. */
+  onMembershipLost?(project: string, user: UserInfo, lost: () => void): () => void;
 }
 
 const FRESH_WAIT_MS = 3000;
@@ -313,15 +315,21 @@ export class Store {
     if (sendInitialEvents && rv) await this.cache.waitFor(rv, FRESH_WAIT_MS);
     else if (rv === undefined) await this.fresh(undefined, null);
     const m = this.deps.metrics;
-    serveWatch(req, res, this.cache, this.def, {
+    // RBAC allowed this watch once, through the membership's RoleBinding: a member removed from the project has
+    // their watch ended then, rather than receiving the project's changes until it times out.
+    let forget = (): void => {};
+    const end = serveWatch(req, res, this.cache, this.def, {
       resourceVersion: rv, sendInitialEvents, allowBookmarks: queryFlag(query, 'allowWatchBookmarks'),
       timeoutSeconds, output, include, filter,
     }, {
       ...this.deps.watchOptions,
       onOpen: () => m?.watchOpened(this.def.plural),
-      onClose: () => m?.watchClosed(this.def.plural),
+      onClose: () => { forget(); m?.watchClosed(this.def.plural); },
       onEvent: () => m?.watchEvent(this.def.plural),
     });
+    if (this.def.namespaced && ns && ctx.roleIn(ns, ctx.user) !== undefined && this.deps.onMembershipLost && !res.writableEnded) {
+      forget = this.deps.onMembershipLost(ns, ctx.user, end);
+    }
   }
 
   // ---- writes ------------------------------------------------------------------------------------------------
