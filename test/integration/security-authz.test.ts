@@ -64,7 +64,8 @@ describeHub('authorization when the cache has not seen the object', () => {
   });
 
   it('refuses a non-member deleting a project another replica just created, through the hub', async () => {
-    // Back to back, many times: the request often arrives before the hub's watch brought the project.
+    // Back to back, many times, through the real hub: the request may arrive before the hub's watch brought the
+    // project (the test above makes that miss certain).
     const names = Array.from({ length: 10 }, () => uniqueName('race'));
     for (const name of names) {
       await storeProject(name, 'alice');
