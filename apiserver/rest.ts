@@ -140,9 +140,10 @@ export class Store {
    * storage: another replica may have written the object a moment ago, and "no object" must never let a write
    * through that the object's own authorization would refuse.
    */
-  private async existing(ctx: HookContext, ns: string, name: string): Promise<{ obj: PublicObject } | undefined> {
-    await this.fresh(undefined, null);
-    const entry: { obj: PublicObject } | undefined = this.cache.get(this.key(ns, name)) ?? await this.storageGet(ns, name).then((obj) => obj && { obj });
+  private async existing(ctx: HookContext, ns: string, name: string, fromStorage = false): Promise<{ obj: PublicObject } | undefined> {
+    if (!fromStorage) await this.fresh(undefined, null);
+    const cached = fromStorage ? undefined : this.cache.get(this.key(ns, name));
+    const entry: { obj: PublicObject } | undefined = cached ?? await this.storageGet(ns, name).then((obj) => obj && { obj });
     if (entry && !this.visible(ctx, entry.obj, await this.seesAll(ctx))) throw notFound({ ...this.q, name });
     return entry;
   }
@@ -507,10 +508,18 @@ export class Store {
     const output = negotiate(req.headers.accept);
     const dry = dryRun(query);
     const opts = this.deleteOptions(await readBody(req), req.headers['content-type'], query);
-    const old = await this.existing(ctx, ns, name);
-    await this.checkObject(ctx, 'delete', old?.obj, name, ns);
-    const r = await this.storageWrite('DELETE', this.storagePath(ns, name), opts, { dryRun: dry ? 'All' : undefined });
-    return { code: r.code, body: r.obj ? this.shape(r.obj, undefined, output, query) : r.raw, warnings: r.warnings, name };
+    const userPrecondition = isObject(opts.preconditions);
+    for (let attempt = 1; ; attempt++) {
+      const old = await this.existing(ctx, ns, name, attempt > 1);
+      await this.checkObject(ctx, 'delete', old?.obj, name, ns);
+      try {
+        const r = await this.storageWrite('DELETE', this.storagePath(ns, name), userPrecondition ? opts : guardDelete(opts, old?.obj), { dryRun: dry ? 'All' : undefined });
+        return { code: r.code, body: r.obj ? this.shape(r.obj, undefined, output, query) : r.raw, warnings: r.warnings, name };
+      } catch (err) {
+        // The object changed since we authorized it (our cache lagged): authorize again, from the storage.
+        if (!(err instanceof ApiError && err.code === 409) || userPrecondition || !old || attempt >= 5) throw err;
+      }
+    }
   }
 
   /** Lists what the caller sees (selectors apply) and deletes each, as the Go registry does. */
@@ -526,15 +535,23 @@ export class Store {
       if (!filter(e)) continue;
       if (await this.def.authorizeObject?.('delete', e.obj, ctx)) continue;
       try {
-        const r = await this.storageWrite('DELETE', this.storagePath(e.obj.metadata.namespace ?? '', e.obj.metadata.name), opts, { dryRun: dry ? 'All' : undefined });
+        const guarded = isObject(opts.preconditions) ? opts : guardDelete(opts, e.obj);
+        const r = await this.storageWrite('DELETE', this.storagePath(e.obj.metadata.namespace ?? '', e.obj.metadata.name), guarded, { dryRun: dry ? 'All' : undefined });
         // The storage answers with the object while finalizers hold it, with a Success Status once it is gone.
         deleted.push({ obj: r.obj ?? e.obj });
       } catch (err) {
-        if (!(err instanceof ApiError && err.code === 404)) throw err;
+        // Gone, or changed since the cache saw it (then not what was authorized): not deleted by this request.
+        if (!(err instanceof ApiError && (err.code === 404 || err.code === 409))) throw err;
       }
     }
     return { code: 200, body: this.listBody(deleted, { resourceVersion: String(this.cache.resourceVersion) }, output, query) };
   }
+}
+
+/** DeleteOptions that delete only the version of the object that was authorized. */
+function guardDelete(opts: Record<string, unknown>, obj: PublicObject | undefined): Record<string, unknown> {
+  const { uid, resourceVersion } = obj?.metadata ?? {};
+  return uid && resourceVersion ? { ...opts, preconditions: { uid, resourceVersion } } : opts;
 }
 
 function lowerBound(entries: Entry[], key: string): number {

@@ -15,6 +15,7 @@ import { RESOURCES } from '../../apiserver/resources/index.ts';
 import { ApiError } from '../../apiserver/status.ts';
 import type { KubeClient } from '../../lib/kube/client.ts';
 import { collectionPath } from '../../lib/kube/resources.ts';
+import { waitFor } from '../../lib/wait.ts';
 import { client, uniqueName } from '../env.ts';
 import { asUser, closeAgents, describeHub, direct, frontProxyCert, MGMT, type ClientCert } from '../hub.ts';
 
@@ -55,6 +56,31 @@ describeHub('authorization when the cache has not seen the object', () => {
     await storeProject(name, 'alice');
     const store = hub.stores.get('projects');
     if (!store) throw new Error('no projects store');
+    const req = Object.assign(Readable.from([]), { headers: {} }) as unknown as IncomingMessage;
+    const ctx = hub.context({ name: 'mallory', uid: '', groups: ['system:authenticated'], extra: {} }, 'projects');
+    const err = await store.delete(ctx, '', name, req, new URLSearchParams()).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect([403, 404]).toContain((err as ApiError).code);
+    expect(await stored(name)).toBe(200);
+  });
+
+  it('authorizes a delete against the stored object, not a stale cached one', async () => {
+    // A replica whose projects cache stopped following the storage after it synced: it still holds the project
+    // as it was before another replica removed the caller from its admins.
+    const hub = new Hub({ storage, defs: RESOURCES, crds: loadCrds(), authorizer: new Authorizer(storage), engineTemplates: new Set() });
+    const name = uniqueName('stale');
+    await storeProject(name, 'mallory');
+    const cache = hub.caches.get('projects');
+    const store = hub.stores.get('projects');
+    if (!cache || !store) throw new Error('no projects cache');
+    const stop = new AbortController();
+    const running = cache.run(stop.signal);
+    await waitFor('the cache holds the project', async () => cache.get(name) !== undefined, { timeoutMs: 10_000, intervalMs: 50 });
+    stop.abort();
+    await running;
+    const r = await storage.raw('PATCH', `${projectsPath()}/${name}`, { body: { spec: { members: [{ kind: 'User', name: 'alice', role: 'admin' }] } }, contentType: 'application/merge-patch+json' });
+    expect(r.statusCode).toBe(200);
+    expect(JSON.stringify(cache.get(name)?.obj.spec)).toContain('mallory');
     const req = Object.assign(Readable.from([]), { headers: {} }) as unknown as IncomingMessage;
     const ctx = hub.context({ name: 'mallory', uid: '', groups: ['system:authenticated'], extra: {} }, 'projects');
     const err = await store.delete(ctx, '', name, req, new URLSearchParams()).then(() => undefined, (e: unknown) => e);
