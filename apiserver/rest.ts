@@ -15,7 +15,7 @@ import { validateObjectMeta } from './objectmeta.ts';
 import { GROUP, type HookContext, type PublicObject, type ResourceDefinition, type UserInfo, type Verb } from './resources/types.ts';
 import { matchFields, matchLabels, parseFieldSelector, parseLabelSelector, SelectorError, type FieldRequirement, type LabelRequirement } from './selectors.ts';
 import {
-  ApiError, badRequest, expired, forbidden, invalid, methodNotAllowed, notFound, timeout, type Status,
+  ApiError, badRequest, conflict, expired, forbidden, invalid, methodNotAllowed, notFound, timeout, type Status,
 } from './status.ts';
 import { includeObjectParam, partialObjectMetadata, table } from './table.ts';
 import { PUBLIC_API_VERSION, publicStatus, publicText, toPublic, toStorage } from './translate.ts';
@@ -472,10 +472,15 @@ export class Store {
     const baseQuery = { fieldManager: fieldManager(query, req), fieldValidation: mode, force: force ?? undefined };
     const path = this.storagePath(ns, name, subresource);
     for (let attempt = 1; ; attempt++) {
-      const old = await this.existing(ctx, ns, name);
+      const old = await this.existing(ctx, ns, name, attempt > 1);
       await this.checkObject(ctx, 'patch', old?.obj, name, ns, subresource);
       const trial = await this.storageWrite('PATCH', path, serialise(patch.type, body), { ...baseQuery, dryRun: 'All' }, contentType);
       if (!trial.obj) throw badRequest('the storage server did not return an object for the patch');
+      // The storage patched a newer version than the one authorized (our cache lagged): authorize it, from the storage.
+      if (old && trial.obj.metadata.resourceVersion !== old.obj.metadata.resourceVersion) {
+        if (attempt >= 5) throw conflict({ ...this.q, name }, 'the object changed while the patch was authorized; please try again');
+        continue;
+      }
       await this.validate(ctx, trial.obj, old?.obj, subresource === '');
       if (dry) return { code: trial.code, body: this.shape(trial.obj, undefined, output, query), warnings: trial.warnings, name };
       const rv = trial.obj.metadata.resourceVersion;

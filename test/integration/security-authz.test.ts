@@ -69,7 +69,7 @@ describeHub('authorization when the cache has not seen the object', () => {
     await expectRefusedDelete(hub, name);
   });
 
-  it('authorizes a delete against the stored object, not a stale cached one', async () => {
+  it('authorizes a patch and a delete against the stored object, not a stale cached one', async () => {
     // A replica whose projects cache stopped following the storage after it synced: it still holds the project
     // as it was before another replica removed the caller from its admins.
     const hub = new Hub({ storage, defs: RESOURCES, crds: loadCrds(), authorizer: new Authorizer(storage), engineTemplates: new Set() });
@@ -85,6 +85,17 @@ describeHub('authorization when the cache has not seen the object', () => {
     const r = await storage.raw('PATCH', `${projectsPath()}/${name}`, { body: { spec: { members: [{ kind: 'User', name: 'alice', role: 'admin' }] } }, contentType: 'application/merge-patch+json' });
     expect(r.statusCode).toBe(200);
     expect(JSON.stringify(cache.get(name)?.obj.spec)).toContain('mallory');
+    // Nor may she make herself admin again by a patch the stale cache would allow.
+    const store = hub.stores.get('projects');
+    if (!store) throw new Error('no projects store');
+    const body = JSON.stringify({ spec: { members: [{ kind: 'User', name: 'mallory', role: 'admin' }] } });
+    const req = Object.assign(Readable.from([Buffer.from(body)]), { headers: { 'content-type': 'application/merge-patch+json' } }) as unknown as IncomingMessage;
+    const ctx = hub.context({ name: 'mallory', uid: '', groups: ['system:authenticated'], extra: {} }, 'projects');
+    const err = await store.patch(ctx, '', name, '', req, new URLSearchParams()).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect([403, 404]).toContain((err as ApiError).code);
+    const now = await storage.request<{ spec: unknown }>('GET', `${projectsPath()}/${name}`);
+    expect(JSON.stringify(now.spec)).not.toContain('mallory');
     await expectRefusedDelete(hub, name);
   });
 
