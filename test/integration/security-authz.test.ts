@@ -69,7 +69,7 @@ describeHub('authorization when the cache has not seen the object', () => {
     await expectRefusedDelete(hub, name);
   });
 
-  it('authorizes a patch and a delete against the stored object, not a stale cached one', async () => {
+  it('authorizes a patch, an update and a delete against the stored object, not a stale cached one', async () => {
     // A replica whose projects cache stopped following the storage after it synced: it still holds the project
     // as it was before another replica removed the caller from its admins.
     const hub = new Hub({ storage, defs: RESOURCES, crds: loadCrds(), authorizer: new Authorizer(storage), engineTemplates: new Set() });
@@ -94,6 +94,13 @@ describeHub('authorization when the cache has not seen the object', () => {
     const err = await store.patch(ctx, '', name, '', req, new URLSearchParams()).then(() => undefined, (e: unknown) => e);
     expect(err).toBeInstanceOf(ApiError);
     expect([403, 404]).toContain((err as ApiError).code);
+    // Nor by an update: the storage requires its resourceVersion, and the one she can have seen is stale.
+    const rv = cache.get(name)?.obj.metadata.resourceVersion;
+    const put = JSON.stringify({ apiVersion: 'upm.io/v1alpha1', kind: 'Project', metadata: { name, resourceVersion: rv }, spec: { members: [{ kind: 'User', name: 'mallory', role: 'admin' }] } });
+    const putReq = Object.assign(Readable.from([Buffer.from(put)]), { headers: { 'content-type': 'application/json' } }) as unknown as IncomingMessage;
+    const putErr = await store.update(ctx, '', name, '', putReq, new URLSearchParams()).then(() => undefined, (e: unknown) => e);
+    expect(putErr).toBeInstanceOf(ApiError);
+    expect([403, 404, 409]).toContain((putErr as ApiError).code);
     const now = await storage.request<{ spec: unknown }>('GET', `${projectsPath()}/${name}`);
     expect(JSON.stringify(now.spec)).not.toContain('mallory');
     await expectRefusedDelete(hub, name);
