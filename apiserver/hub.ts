@@ -5,10 +5,10 @@ import type { KubeClient } from '../lib/kube/client.ts';
 import type { KubeObject } from '../lib/kube/types.ts';
 import { silentLogger } from '../lib/log.ts';
 import type { Authorizer } from './authz.ts';
-import { ResourceCache } from './cache.ts';
+import { ResourceCache, type CacheEvent } from './cache.ts';
 import { crdOf, type CrdInfo } from './crds.ts';
 import type { ApiServerMetrics } from './metrics.ts';
-import { ProjectIndex } from './projectindex.ts';
+import { ProjectIndex, roleOf } from './projectindex.ts';
 import { Store } from './rest.ts';
 import { GROUP, type HookContext, type PublicObject, type ResourceDefinition, type UserInfo } from './resources/types.ts';
 import type { EngineTemplateInfo } from './templates.ts';
@@ -49,6 +49,7 @@ export class Hub {
         lastWrite: () => lastWrite,
         wrote: (rv) => { if (rv > lastWrite) lastWrite = rv; },
         watchOptions: { bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 60_000, maxBufferedBytes: 16 * 1024 * 1024 },
+        onMembershipLost: (project, user, lost) => this.onMembershipLost(project, user, lost),
         metrics: m && {
           watchOpened: (r) => m.watchers.inc({ resource: r }),
           watchClosed: (r) => m.watchers.dec({ resource: r }),
@@ -89,6 +90,19 @@ export class Hub {
         return r.body as KubeObject;
       },
     };
+  }
+
+  /** Calls `lost` when the project changes so that the user is no longer a member (or it is deleted). */
+  onMembershipLost(project: string, user: UserInfo, lost: () => void): () => void {
+    const cache = this.caches.get('projects');
+    if (!cache) return () => {};
+    const check = (e: CacheEvent): void => {
+      if (e.entry.key !== project) return;
+      if (e.type === 'DELETED' || roleOf(e.entry.obj, user) === undefined) lost();
+    };
+    // A relisted projects cache may have missed the change and drops its subscribers: end the watch, its client
+    // resumes and is authorized again.
+    return cache.subscribe({ event: check, progress: () => {}, end: lost });
   }
 
   /** The project a request belongs to, for its OperationLog. */

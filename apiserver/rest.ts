@@ -12,10 +12,10 @@ import { decodeObject, decodePatch, readBody, type PatchType } from './body.ts';
 import { storageResource, type Entry, type ResourceCache } from './cache.ts';
 import { negotiate, type Output } from './negotiate.ts';
 import { validateObjectMeta } from './objectmeta.ts';
-import { GROUP, storageNames, type HookContext, type PublicObject, type ResourceDefinition, type Verb } from './resources/types.ts';
+import { GROUP, storageNames, type HookContext, type PublicObject, type ResourceDefinition, type UserInfo, type Verb } from './resources/types.ts';
 import { matchFields, matchLabels, parseFieldSelector, parseLabelSelector, SelectorError, type FieldRequirement, type LabelRequirement } from './selectors.ts';
 import {
-  ApiError, badRequest, expired, forbidden, invalid, methodNotAllowed, nameNotAvailable, notFound, timeout, type Status,
+  ApiError, badRequest, conflict, expired, forbidden, invalid, methodNotAllowed, nameNotAvailable, notFound, timeout, type Status,
 } from './status.ts';
 import { includeObjectParam, partialObjectMetadata, table } from './table.ts';
 import { PUBLIC_API_VERSION, publicStatus, publicText, toPublic, toStorage, type Names } from './translate.ts';
@@ -41,6 +41,8 @@ export interface StoreDeps {
   wrote(rv: number): void;
   watchOptions: { bookmarkIntervalMs: number; maxBufferedBytes: number };
   metrics?: { watchOpened(plural: string): void; watchClosed(plural: string): void; watchEvent(plural: string): void };
+  /** Calls `lost` once the user stops being a member of the project; returns the unsubscribe. */
+  onMembershipLost?(project: string, user: UserInfo, lost: () => void): () => void;
 }
 
 const FRESH_WAIT_MS = 3000;
@@ -133,10 +135,15 @@ export class Store {
     return all || !this.def.visibility || this.def.visibility.visible(obj, ctx);
   }
 
-  /** A stored object the caller may act on: 404 when missing or invisible to them. */
-  private async existing(ctx: HookContext, ns: string, name: string): Promise<Entry | undefined> {
-    await this.fresh(undefined, null);
-    const entry = this.cache.get(this.key(ns, name));
+  /**
+   * A stored object the caller may act on: 404 when missing or invisible to them. A cache miss is asked of the
+   * storage: another replica may have written the object a moment ago, and "no object" must never let a write
+   * through that the object's own authorization would refuse.
+   */
+  private async existing(ctx: HookContext, ns: string, name: string, fromStorage = false): Promise<{ obj: PublicObject } | undefined> {
+    if (!fromStorage) await this.fresh(undefined, null);
+    const cached = fromStorage ? undefined : this.cache.get(this.key(ns, name));
+    const entry: { obj: PublicObject } | undefined = cached ?? await this.storageGet(ns, name).then((obj) => obj && { obj });
     if (entry && !this.visible(ctx, entry.obj, await this.seesAll(ctx))) throw notFound({ ...this.q, name });
     return entry;
   }
@@ -309,15 +316,21 @@ export class Store {
     if (sendInitialEvents && rv) await this.cache.waitFor(rv, FRESH_WAIT_MS);
     else if (rv === undefined) await this.fresh(undefined, null);
     const m = this.deps.metrics;
-    serveWatch(req, res, this.cache, this.def, {
+    // RBAC allowed this watch once, through the membership's RoleBinding: a member removed from the project has
+    // their watch ended then, rather than receiving the project's changes until it times out.
+    let forget = (): void => {};
+    const end = serveWatch(req, res, this.cache, this.def, {
       resourceVersion: rv, sendInitialEvents, allowBookmarks: queryFlag(query, 'allowWatchBookmarks'),
       timeoutSeconds, output, include, filter,
     }, {
       ...this.deps.watchOptions,
       onOpen: () => m?.watchOpened(this.def.plural),
-      onClose: () => m?.watchClosed(this.def.plural),
+      onClose: () => { forget(); m?.watchClosed(this.def.plural); },
       onEvent: () => m?.watchEvent(this.def.plural),
     });
+    if (this.def.namespaced && ns && ctx.roleIn(ns, ctx.user) !== undefined && this.deps.onMembershipLost && !res.writableEnded) {
+      forget = this.deps.onMembershipLost(ns, ctx.user, end);
+    }
   }
 
   // ---- writes ------------------------------------------------------------------------------------------------
@@ -466,10 +479,15 @@ export class Store {
     const baseQuery = { fieldManager: fieldManager(query, req), fieldValidation: mode, force: force ?? undefined };
     const path = this.storagePath(ns, name, subresource);
     for (let attempt = 1; ; attempt++) {
-      const old = await this.existing(ctx, ns, name);
+      const old = await this.existing(ctx, ns, name, attempt > 1);
       await this.checkObject(ctx, 'patch', old?.obj, name, ns, subresource);
       const trial = await this.storageWrite('PATCH', path, serialise(patch.type, body), { ...baseQuery, dryRun: 'All' }, contentType);
       if (!trial.obj) throw badRequest('the storage server did not return an object for the patch');
+      // The storage patched a newer version than the one authorized (our cache lagged): authorize it, from the storage.
+      if (old && trial.obj.metadata.resourceVersion !== old.obj.metadata.resourceVersion) {
+        if (attempt >= 5) throw conflict({ ...this.q, name }, 'the object changed while the patch was authorized; please try again');
+        continue;
+      }
       await this.validate(ctx, trial.obj, old?.obj, subresource === '');
       if (dry) return { code: trial.code, body: this.shape(trial.obj, undefined, output, query), warnings: trial.warnings, name };
       const rv = trial.obj.metadata.resourceVersion;
@@ -502,10 +520,18 @@ export class Store {
     const output = negotiate(req.headers.accept);
     const dry = dryRun(query);
     const opts = this.deleteOptions(await readBody(req), req.headers['content-type'], query);
-    const old = await this.existing(ctx, ns, name);
-    await this.checkObject(ctx, 'delete', old?.obj, name, ns);
-    const r = await this.storageWrite('DELETE', this.storagePath(ns, name), opts, { dryRun: dry ? 'All' : undefined });
-    return { code: r.code, body: r.obj ? this.shape(r.obj, undefined, output, query) : r.raw, warnings: r.warnings, name };
+    const userPrecondition = isObject(opts.preconditions);
+    for (let attempt = 1; ; attempt++) {
+      const old = await this.existing(ctx, ns, name, attempt > 1);
+      await this.checkObject(ctx, 'delete', old?.obj, name, ns);
+      try {
+        const r = await this.storageWrite('DELETE', this.storagePath(ns, name), userPrecondition ? opts : guardDelete(opts, old?.obj), { dryRun: dry ? 'All' : undefined });
+        return { code: r.code, body: r.obj ? this.shape(r.obj, undefined, output, query) : r.raw, warnings: r.warnings, name };
+      } catch (err) {
+        // The object changed since we authorized it (our cache lagged): authorize again, from the storage.
+        if (!(err instanceof ApiError && err.code === 409) || userPrecondition || !old || attempt >= 5) throw err;
+      }
+    }
   }
 
   /** Lists what the caller sees (selectors apply) and deletes each, as the Go registry does. */
@@ -521,15 +547,23 @@ export class Store {
       if (!filter(e)) continue;
       if (await this.def.authorizeObject?.('delete', e.obj, ctx)) continue;
       try {
-        const r = await this.storageWrite('DELETE', this.storagePath(e.obj.metadata.namespace ?? '', e.obj.metadata.name), opts, { dryRun: dry ? 'All' : undefined });
+        const guarded = isObject(opts.preconditions) ? opts : guardDelete(opts, e.obj);
+        const r = await this.storageWrite('DELETE', this.storagePath(e.obj.metadata.namespace ?? '', e.obj.metadata.name), guarded, { dryRun: dry ? 'All' : undefined });
         // The storage answers with the object while finalizers hold it, with a Success Status once it is gone.
         deleted.push({ obj: r.obj ?? e.obj });
       } catch (err) {
-        if (!(err instanceof ApiError && err.code === 404)) throw err;
+        // Gone, or changed since the cache saw it (then not what was authorized): not deleted by this request.
+        if (!(err instanceof ApiError && (err.code === 404 || err.code === 409))) throw err;
       }
     }
     return { code: 200, body: this.listBody(deleted, { resourceVersion: String(this.cache.resourceVersion) }, output, query) };
   }
+}
+
+/** DeleteOptions that delete only the version of the object that was authorized. */
+function guardDelete(opts: Record<string, unknown>, obj: PublicObject | undefined): Record<string, unknown> {
+  const { uid, resourceVersion } = obj?.metadata ?? {};
+  return uid && resourceVersion ? { ...opts, preconditions: { uid, resourceVersion } } : opts;
 }
 
 function lowerBound(entries: Entry[], key: string): number {

@@ -183,6 +183,8 @@ export class ApiServer {
       user = await this.authn.authenticate(req);
       if (!user) throw unauthorized();
       info = requestInfo(req.method ?? 'GET', path, url.searchParams);
+      // Until every cache has synced a missing object may only be unseen: serve no resource from them.
+      if (info.isResourceRequest && !this.hub.synced) throw serviceUnavailable('the server is starting: its caches have not synced yet');
       const audited = this.audited(info, url.searchParams);
       // system:masters is exempt, as from the kube-apiserver's priority and fairness: it can do anything anyway.
       if (info.isResourceRequest && MUTATING.has(info.verb) && !user.groups.includes('system:masters')) {

@@ -33,7 +33,8 @@ export interface WatchServerOptions {
   onEvent?(): void;
 }
 
-export function serveWatch(req: IncomingMessage, res: ServerResponse, cache: ResourceCache, def: ResourceDefinition, p: WatchParams, opts: WatchServerOptions): void {
+/** Serves the watch; returns what ends it early (the watcher lost the right to see it). */
+export function serveWatch(req: IncomingMessage, res: ServerResponse, cache: ResourceCache, def: ResourceDefinition, p: WatchParams, opts: WatchServerOptions): () => void {
   const tableVersion: MetaVersion = p.output.kind === 'table' || p.output.kind === 'pom' ? p.output.version : 'v1';
   let columnsSent = false;
   let closed = false;
@@ -120,7 +121,7 @@ export function serveWatch(req: IncomingMessage, res: ServerResponse, cache: Res
     if (events === 'expired') {
       write(`{"type":"ERROR","object":${JSON.stringify(expired(`too old resource version: ${rv} (${cache.oldestResumable})`).status)}}\n`);
       finish();
-      return;
+      return finish;
     }
     startAfter = rv;
     for (const e of events) deliver(e);
@@ -144,5 +145,5 @@ export function serveWatch(req: IncomingMessage, res: ServerResponse, cache: Res
       timers.bookmark = setTimeout(tick, opts.bookmarkIntervalMs);
     };
     timers.bookmark = setTimeout(tick, opts.bookmarkIntervalMs);
-  }
+  }  return finish;
 }

@@ -4,6 +4,7 @@
 // API server (clusters/proxy) and the clusters controller (heartbeat).
 import type { Store } from '../informer.ts';
 import { KubeClient } from './client.ts';
+import { memberKubeconfigRefusal } from './member-kubeconfig.ts';
 import type { KubeObject } from './types.ts';
 
 /** The Secret key that holds the kubeconfig unless spec.credentials.key names another. */
@@ -40,8 +41,12 @@ export class MemberClients {
     let entry = this.clients.get(cacheKey);
     if (!entry || entry.version !== version) {
       const old = entry;
+      const text = Buffer.from(data, 'base64').toString('utf8');
+      // Checked before the loader sees it: loading alone may run a plugin or read a file.
+      const refused = memberKubeconfigRefusal(text);
       // HTTP/1.1: every Impersonate-Group and -Extra value in a header of its own (see fromKubeconfigText).
-      entry = { version, client: KubeClient.fromKubeconfigText(Buffer.from(data, 'base64').toString('utf8'), { http1: true }) };
+      entry = { version, client: refused ? Promise.reject(new Error(refused)) : KubeClient.fromKubeconfigText(text, { http1: true }) };
+      entry.client.catch(() => undefined); // handled where awaited below
       this.clients.set(cacheKey, entry);
       // Requests still running on the old client (a proxied watch) finish first: close() waits for them.
       if (old) void old.client.then((c) => c.close(), () => undefined);
@@ -51,7 +56,7 @@ export class MemberClients {
     } catch (err) {
       if (this.clients.get(cacheKey) === entry) this.clients.delete(cacheKey);
       // The kubeconfig parser's words, without the Secret's contents.
-      const why = err instanceof Error ? err.message.split('\n')[0]?.slice(0, 200) : 'unreadable';
+      const why = err instanceof Error ? err.message.split('\n')[0]?.slice(0, 300) : 'unreadable';
       return { reason: 'CredentialsInvalid', message: `spec.credentials.secretName: the kubeconfig in ${where} is not usable: ${why}` };
     }
   }
