@@ -42,6 +42,8 @@ export function kubectlAs(kc: string | undefined, args: string[], input?: string
     p.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
     p.on('error', reject);
     p.on('close', (code) => { clearTimeout(timer); resolve({ code: code ?? -1, stdout, stderr }); });
+    // kubectl may exit before it reads its input (a command that takes none): its exit code says how it went.
+    p.stdin.on('error', () => undefined);
     p.stdin.end(input ?? '');
   });
 }

@@ -13,6 +13,8 @@ export function kubectl(cluster: string, args: string[], input?: string): Promis
     p.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
     p.on('error', reject);
     p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    // kubectl may exit before it reads its input (a command that takes none): its exit code says how it went.
+    p.stdin.on('error', () => undefined);
     p.stdin.end(input ?? '');
   });
 }
