@@ -7,10 +7,11 @@ import { Agent, request } from 'undici';
 import { createCA, issueCert } from '../../hack/local/pki.ts';
 import { Authorizer } from '../../apiserver/authz.ts';
 import { storageResource } from '../../apiserver/cache.ts';
-import { loadCrds } from '../../apiserver/crds.ts';
+import { crdOf, loadCrds } from '../../apiserver/crds.ts';
 import { Hub } from '../../apiserver/hub.ts';
 import { ApiServer } from '../../apiserver/server.ts';
 import { projects } from '../../apiserver/resources/projects.ts';
+import { storageNames } from '../../apiserver/resources/types.ts';
 import { RESOURCES } from '../../apiserver/resources/index.ts';
 import { ApiError } from '../../apiserver/status.ts';
 import type { KubeClient } from '../../lib/kube/client.ts';
@@ -121,9 +122,9 @@ describeHub('authorization when the cache has not seen the object', () => {
   it('serves no resource before its caches synced, and says it is not ready', async () => {
     // A replica with one resource whose storage the cluster does not have: that cache never syncs.
     const crds = loadCrds();
-    const projectsCrd = crds.get('projects');
-    if (!projectsCrd) throw new Error('no projects CRD');
-    crds.set('unsyncables', { ...projectsCrd, plural: 'unsyncables', kind: 'Unsyncable' });
+    const projectsCrd = crdOf(crds, projects);
+    const unsyncable = storageNames({ kind: 'Unsyncable' });
+    crds.set(unsyncable.plural, { ...projectsCrd, plural: unsyncable.plural, kind: unsyncable.kind });
     const defs = [...RESOURCES, { ...projects, plural: 'unsyncables', singular: 'unsyncable', kind: 'Unsyncable', listKind: 'UnsyncableList', shortNames: [] }];
     const ca = await createCA('security-authz');
     const tls = await issueCert(ca, { commonName: 'localhost', usage: 'server', dnsNames: ['localhost'], ips: ['127.0.0.1'] });
