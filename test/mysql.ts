@@ -17,13 +17,20 @@ import { killEngine } from './signals.ts';
 type Secret = KubeObject & { data?: Record<string, string> };
 export const b64 = (s: string | undefined): string => Buffer.from(s ?? '', 'base64').toString('utf8');
 
+/**
+ * How long a test's SQL connection may take to open. A server the test expects up must not fail the test for being
+ * slow to answer on a loaded 2-core machine (a run with two suites at once saw a 2 s connect time out); a server that
+ * is down refuses at once, so this does not slow the checks that expect it down.
+ */
+export const SQL_CONNECT_TIMEOUT_MS = 10_000;
+
 /** Helpers bound to a suite's fixture, its cluster and the MysqlReplication `name` (default "db"). */
 export function mysqlSuite(f: OperatorFixture, cluster: string, name = 'db') {
   const admin = { user: '', password: '' };
   const unit = (u: string) => f.client.get<Unit>(UnitResource, u, f.ns);
   const ipOf = async (u: string) => (await unit(u)).status?.podIP ?? '';
   const connect = async (u: string, user = admin.user, password = admin.password): Promise<Connection> =>
-    createConnection({ host: await ipOf(u), port: 3306, user, password, connectTimeout: 2000 });
+    createConnection({ host: await ipOf(u), port: 3306, user, password, connectTimeout: SQL_CONNECT_TIMEOUT_MS });
   const query = async (u: string, sql: string, user?: string, password?: string): Promise<RowDataPacket[]> => {
     const conn = await connect(u, user, password);
     try { return (await conn.query<RowDataPacket[]>(sql))[0]; } finally { await conn.end(); }

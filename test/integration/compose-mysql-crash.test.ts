@@ -14,6 +14,7 @@ import type { KubeObject } from '../../lib/kube/types.ts';
 import { waitFor } from '../../lib/wait.ts';
 import { mariadbReplication } from '../fixtures.ts';
 import { kubectlOk } from '../kubectl.ts';
+import { SQL_CONNECT_TIMEOUT_MS } from '../mysql.ts';
 import { useUnitOperator } from '../unit-operator.ts';
 
 const CLUSTER = 'member1';
@@ -30,7 +31,7 @@ describe('MysqlReplication failover with the Compose Operator killed after the p
 
   const ipOf = async (name: string) => (await c.get<Unit>(UnitResource, name, ns)).status?.podIP ?? '';
   const query = async (name: string, sql: string): Promise<RowDataPacket[]> => {
-    const conn: Connection = await createConnection({ host: await ipOf(name), port: 3306, user: admin.user, password: admin.password, connectTimeout: 2000 });
+    const conn: Connection = await createConnection({ host: await ipOf(name), port: 3306, user: admin.user, password: admin.password, connectTimeout: SQL_CONNECT_TIMEOUT_MS });
     try { return (await conn.query<RowDataPacket[]>(sql))[0]; } finally { await conn.end(); }
   };
   const one = async (name: string, sql: string): Promise<unknown> => Object.values((await query(name, sql))[0] ?? {})[0];

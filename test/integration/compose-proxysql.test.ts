@@ -17,6 +17,7 @@ import type { KubeObject } from '../../lib/kube/types.ts';
 import { waitFor } from '../../lib/wait.ts';
 import { freePort } from '../../hack/local/ports.ts';
 import { kubectl, kubectlOk } from '../kubectl.ts';
+import { SQL_CONNECT_TIMEOUT_MS } from '../mysql.ts';
 import { useUnitOperator } from '../unit-operator.ts';
 import { mariadbUnitSet } from '../fixtures.ts';
 
@@ -37,7 +38,7 @@ describe('ProxysqlSync on a real MariaDB MysqlReplication (no ProxySQL server)',
 
   const ipOf = async (name: string) => (await c.get<Unit>(UnitResource, name, ns)).status?.podIP ?? '';
   const query = async (unit: string, sql: string): Promise<RowDataPacket[]> => {
-    const conn = await createConnection({ host: await ipOf(unit), port: 3306, user: admin.user, password: admin.password, connectTimeout: 2000 });
+    const conn = await createConnection({ host: await ipOf(unit), port: 3306, user: admin.user, password: admin.password, connectTimeout: SQL_CONNECT_TIMEOUT_MS });
     try { return (await conn.query<RowDataPacket[]>(sql))[0]; } finally { await conn.end(); }
   };
   const ps = (name = 'proxy') => c.get<ProxysqlSync>(ProxysqlSyncResource, name, ns);
