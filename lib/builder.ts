@@ -19,17 +19,17 @@ import type { KubeObject } from './kube/types.ts';
 import type { Predicate } from './predicates.ts';
 import type { RateLimiter } from './ratelimiter.ts';
 
-export interface ForOptions<T extends KubeObject> { predicate?: Predicate<T> }
+export interface ForOptions<T extends KubeObject> { predicate?: Predicate<NoInfer<T>> }
 
 export interface OwnsOptions<T extends KubeObject> {
   /** The label whose value is the owner's name; without it, the owner is the object's controller owner reference. */
   label?: string;
-  predicate?: Predicate<T>;
+  predicate?: Predicate<NoInfer<T>>;
   coalesceMs?: number;
 }
 
 export interface WatchesOptions<T extends KubeObject> {
-  predicate?: Predicate<T>;
+  predicate?: Predicate<NoInfer<T>>;
   coalesceMs?: number;
 }
 
