@@ -27,7 +27,8 @@ export interface ClustersDeps {
   reportMs: number;
   /** Each request of a probe. */
   timeoutMs: number;
-  probe?: (client: KubeClient, timeoutMs: number) => Promise<ProbeResult>;
+  /** The heartbeat request (probeMember); `now` stamps when the member answered. */
+  probe?: (client: KubeClient, timeoutMs: number, now: () => Date) => Promise<ProbeResult>;
 }
 
 export function clustersReconciler(d: ClustersDeps): Reconciler {
@@ -67,7 +68,7 @@ export function clustersReconciler(d: ClustersDeps): Reconciler {
       return { requeueAfterMs: wait };
     }
     const started = now().getTime();
-    const result = await probe(member.client, d.timeoutMs);
+    const result = await probe(member.client, d.timeoutMs, now);
     const failures = result.outcome === 'unreachable' ? (state?.failures ?? 0) + 1 : 0;
     probes.set(name, { lastAt: started, failures, credentials: member.secretVersion });
     const secret = `Secret ${d.namespace}/${cluster.spec?.credentials?.secretName ?? ''}`;
