@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { ownerIndex } from './builder.ts';
 import { FakeClock, type Clock } from './clock.ts';
 import type { ReconcileContext } from './controller.ts';
+import { Informer } from './informer.ts';
 import { FakeApi } from './kube/fake.ts';
 import type { ResourceType } from './kube/resources.ts';
 import { objectKey, type KubeObject, type ObjectMeta } from './kube/types.ts';
@@ -167,6 +168,38 @@ describe('ControllerBuilder', () => {
     start(w.manager);
     w.api.put('parts', obj('Part', 'p', { labels: { app: 'a' } }));
     await waitFor('both reconciled', () => w.count('ns/a') === 1 && seen.includes('ns/a'));
+  });
+
+  it('starts workers without a source declared waitForSync: false, and waits for the others', async () => {
+    const w = world();
+    const apps = w.manager.informer<KubeObject>(Apps);
+    // Caches of member clusters, run by their owner rather than the manager: one answers late, one never.
+    const late = new Informer<KubeObject>(w.api.client, Parts);
+    const never = new Informer<KubeObject>(w.api.client, rt('others', 'Other', true));
+    w.manager.build('waits').for(apps).watches(late, () => []).complete(w.reconcile);
+    w.manager.build('goes-on').for(apps).watches(never, () => [], { waitForSync: false }).complete(async (key) => { w.runs.push({ key: `goes-on:${key}`, ctx: {} as ReconcileContext }); });
+    start(w.manager);
+    w.api.put('apps', obj('App', 'a'));
+    await waitFor('reconciled by the controller that does not wait', () => w.count('goes-on:ns/a') === 1);
+    expect(w.count('ns/a')).toBe(0);
+    const stop = new AbortController();
+    stops.push(stop);
+    void late.run(stop.signal);
+    await waitFor('reconciled once the late source synced', () => w.count('ns/a') === 1);
+  });
+
+  it('unwatch: a member that left no longer reaches the controller', async () => {
+    const w = world();
+    const apps = w.manager.informer<KubeObject>(Apps);
+    const member = w.manager.informer<KubeObject>(Parts);
+    const c = w.manager.build('apps').for(apps).owns(member, { label: 'app' }).complete(w.reconcile);
+    start(w.manager);
+    w.api.put('parts', obj('Part', 'p1', { labels: { app: 'a' } }));
+    await waitFor('owner reconciled', () => w.count('ns/a') === 1);
+    c.unwatch(member);
+    w.api.put('parts', obj('Part', 'p2', { labels: { app: 'a' } }));
+    await waitFor('p2 cached', () => member.get('ns/p2'));
+    expect(await w.settle('apps', 'ns/a')).toBe(1);
   });
 
   it('refuses an incomplete or contradictory declaration before registering anything', () => {

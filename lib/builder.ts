@@ -21,16 +21,16 @@ import type { RateLimiter } from './ratelimiter.ts';
 
 export interface ForOptions<T extends KubeObject> { predicate?: Predicate<NoInfer<T>> }
 
-export interface OwnsOptions<T extends KubeObject> {
-  /** The label whose value is the owner's name; without it, the owner is the object's controller owner reference. */
-  label?: string;
-  predicate?: Predicate<NoInfer<T>>;
-  coalesceMs?: number;
-}
-
 export interface WatchesOptions<T extends KubeObject> {
   predicate?: Predicate<NoInfer<T>>;
   coalesceMs?: number;
+  /** false: workers start without waiting for this informer to sync (a member cluster's cache). */
+  waitForSync?: boolean;
+}
+
+export interface OwnsOptions<T extends KubeObject> extends WatchesOptions<T> {
+  /** The label whose value is the owner's name; without it, the owner is the object's controller owner reference. */
+  label?: string;
 }
 
 interface Declared {
@@ -40,6 +40,7 @@ interface Declared {
   coalesceMs?: number;
   toKeys?: KeyMapper<KubeObject>;
   label?: string;
+  waitForSync?: boolean;
 }
 
 export type ControllerFactory = (opts: Omit<ControllerOptions, 'logger' | 'metrics' | 'clock'>) => Controller;
@@ -65,13 +66,13 @@ export class ControllerBuilder {
 
   /** Objects the primary resource owns: their events enqueue their owner. */
   owns<T extends KubeObject>(informer: Informer<T>, opts: OwnsOptions<T> = {}): this {
-    this.declared.push({ kind: 'owns', informer: erase(informer), predicate: opts.predicate as Predicate<KubeObject> | undefined, coalesceMs: opts.coalesceMs, label: opts.label });
+    this.declared.push({ kind: 'owns', informer: erase(informer), predicate: opts.predicate as Predicate<KubeObject> | undefined, coalesceMs: opts.coalesceMs, waitForSync: opts.waitForSync, label: opts.label });
     return this;
   }
 
   /** Anything else: the mapper names the keys an event concerns (ask an index of the primary informer, not list()). */
   watches<T extends KubeObject>(informer: Informer<T>, toKeys: KeyMapper<T>, opts: WatchesOptions<T> = {}): this {
-    this.declared.push({ kind: 'watches', informer: erase(informer), toKeys: toKeys as KeyMapper<KubeObject>, predicate: opts.predicate as Predicate<KubeObject> | undefined, coalesceMs: opts.coalesceMs });
+    this.declared.push({ kind: 'watches', informer: erase(informer), toKeys: toKeys as KeyMapper<KubeObject>, predicate: opts.predicate as Predicate<KubeObject> | undefined, coalesceMs: opts.coalesceMs, waitForSync: opts.waitForSync });
     return this;
   }
 
@@ -108,7 +109,7 @@ export class ControllerBuilder {
     for (const d of this.declared) {
       const owner = owners.get(d);
       if (owner && !d.informer.hasIndex(owner.name)) d.informer.addIndex(owner.name, owner.fn);
-      controller.source(d.informer, { toKeys: owner?.fn ?? d.toKeys, predicate: d.predicate, coalesceMs: d.coalesceMs });
+      controller.source(d.informer, { toKeys: owner?.fn ?? d.toKeys, predicate: d.predicate, coalesceMs: d.coalesceMs, waitForSync: d.waitForSync });
     }
     return controller;
   }

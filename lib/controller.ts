@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { realClock, type Clock } from './clock.ts';
-import type { Informer } from './informer.ts';
+import type { EventHandler, Informer } from './informer.ts';
 import { objectKey, type KubeObject } from './kube/types.ts';
 import { silentLogger } from './log.ts';
 import { ControllerMetrics } from './metrics.ts';
@@ -63,6 +63,11 @@ export interface SourceOptions<T extends KubeObject> {
    * reconcile of their owner.
    */
   coalesceMs?: number;
+  /**
+   * run() starts workers only once this source has synced (default). A source that may never sync, such as the
+   * cache of a member cluster that does not answer, sets false so it cannot hold back every other key.
+   */
+  waitForSync?: boolean;
 }
 
 export class Controller {
@@ -73,7 +78,7 @@ export class Controller {
   private readonly log: Logger;
   private readonly metrics: ControllerMetrics;
   private readonly clock: Clock;
-  private readonly sources: Informer<KubeObject>[] = [];
+  private readonly sources = new Map<Informer<KubeObject>, { handlers: EventHandler<KubeObject>[]; waitForSync: boolean }>();
 
   constructor(opts: ControllerOptions) {
     this.name = opts.name;
@@ -102,24 +107,36 @@ export class Controller {
    * added later (a member cluster that joined) is the caller's to have synced.
    */
   source<T extends KubeObject>(informer: Informer<T>, opts: SourceOptions<T> = {}): this {
-    this.sources.push(informer as unknown as Informer<KubeObject>);
     const toKeys = opts.toKeys ?? ((o: T) => [objectKey(o)]);
     const delay = opts.coalesceMs ?? 0;
     const p = opts.predicate;
     const enqueue = (obj: T) => { for (const k of toKeys(obj)) this.queue.addAfter(k, delay); };
-    informer.addHandler({
+    const handler: EventHandler<T> = {
       onAdd: (obj) => { if (allowsCreate(p, obj)) enqueue(obj); },
       onUpdate: (oldObj, newObj) => { if (allowsUpdate(p, oldObj, newObj)) enqueue(newObj); },
       onDelete: (obj) => { if (allowsDelete(p, obj)) enqueue(obj); },
-    });
+    };
+    const inf = informer as unknown as Informer<KubeObject>;
+    const entry = this.sources.get(inf) ?? { handlers: [], waitForSync: false };
+    entry.handlers.push(handler as unknown as EventHandler<KubeObject>);
+    entry.waitForSync ||= opts.waitForSync ?? true;
+    this.sources.set(inf, entry);
+    informer.addHandler(handler);
     return this;
+  }
+
+  /** Stops following an informer (a member cluster that left): its events no longer reach this controller. */
+  unwatch<T extends KubeObject>(informer: Informer<T>): void {
+    const inf = informer as unknown as Informer<KubeObject>;
+    for (const h of this.sources.get(inf)?.handlers ?? []) inf.removeHandler(h);
+    this.sources.delete(inf);
   }
 
   enqueue(key: string): void { this.queue.add(key); }
 
   /** Waits for every source to sync, then runs workers until the signal aborts; resolves once workers drained. */
   async run(signal: AbortSignal): Promise<void> {
-    await Promise.all(this.sources.map((s) => s.waitForSync(signal)));
+    await Promise.all([...this.sources].filter(([, s]) => s.waitForSync).map(([inf]) => inf.waitForSync(signal)));
     if (signal.aborted) return;
     this.log.info({ workers: this.concurrency }, 'starting workers');
     const stop = () => this.queue.shutdown();

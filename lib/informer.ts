@@ -119,6 +119,11 @@ export class Informer<T extends KubeObject> implements IndexedStore<T> {
     return index.keys(value);
   }
 
+  removeHandler(handler: EventHandler<T>): void {
+    const i = this.handlers.indexOf(handler);
+    if (i >= 0) this.handlers.splice(i, 1);
+  }
+
   get(key: string): T | undefined { return this.items.get(key); }
   list(): T[] { return [...this.items.values()]; }
   keys(): string[] { return [...this.items.keys()]; }
@@ -252,8 +257,9 @@ export class Informer<T extends KubeObject> implements IndexedStore<T> {
     }
   }
 
+  // Both walk a copy: a handler may remove itself (or another) while an event is delivered.
   private notify(call: (h: EventHandler<T>) => void): void {
-    for (const h of this.handlers) {
+    for (const h of [...this.handlers]) {
       try {
         call(h);
       } catch (err) {
@@ -263,7 +269,7 @@ export class Informer<T extends KubeObject> implements IndexedStore<T> {
   }
 
   private emit(kind: 'add' | 'update' | 'delete', obj: T, prev?: T): void {
-    for (const h of this.handlers) {
+    for (const h of [...this.handlers]) {
       try {
         if (kind === 'add') h.onAdd?.(obj);
         else if (kind === 'update') h.onUpdate?.(prev as T, obj);
