@@ -32,18 +32,22 @@ export class ExponentialRateLimiter implements RateLimiter {
 /** Allows `qps` retries per second on average with bursts up to `burst`; returns the wait for the next token. */
 export class TokenBucketRateLimiter implements RateLimiter {
   private tokens: number;
-  private last = Date.now();
+  private last: number;
   private readonly qps: number;
   private readonly burst: number;
+  private readonly nowMs: () => number;
 
-  constructor(qps = 10, burst = 100) {
+  /** `nowMs` is the time source: tests pass their own, so a stalled machine cannot change the delays they see. */
+  constructor(qps = 10, burst = 100, nowMs: () => number = Date.now) {
     this.qps = qps;
     this.burst = burst;
     this.tokens = burst;
+    this.nowMs = nowMs;
+    this.last = nowMs();
   }
 
   when(): number {
-    const now = Date.now();
+    const now = this.nowMs();
     this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.qps);
     this.last = now;
     this.tokens -= 1; // reserve a token now, possibly going into debt
