@@ -63,9 +63,11 @@ export function serveWatch(req: IncomingMessage, res: ServerResponse, cache: Res
     `{"type":"${type}","object":${encodeObject(entry.obj, entry.json, (v) => tableRow(def, entry.obj, p.include, v, Date.now()))}}\n`;
 
   const hardLimit = Math.max(16 * 1024 * 1024, 16 * opts.maxBufferedBytes);
+  // Bytes not yet handed to the kernel (writableFinished: every byte was, after end; HTTP/2 may not report it).
+  const unsent = (): boolean => res.writableFinished !== true && res.writableLength > 0;
   let terminated = false;
   const terminate = (): void => {
-    if (terminated || res.writableFinished) return;
+    if (terminated || !unsent()) return;
     terminated = true;
     clearTimeout(timers.stall);
     opts.onTerminated?.();
@@ -130,9 +132,9 @@ export function serveWatch(req: IncomingMessage, res: ServerResponse, cache: Res
     opts.onClose?.();
     res.end();
     // Bytes still unsent at the end are held until the client reads them: it gets stallMs for that.
-    if (!terminated && !res.writableFinished) {
+    if (!terminated && unsent()) {
       clearTimeout(timers.stall);
-      timers.stall = setTimeout(() => { if (!res.writableFinished) terminate(); }, opts.stallMs);
+      timers.stall = setTimeout(terminate, opts.stallMs);
       res.once('finish', () => clearTimeout(timers.stall));
       res.once('close', () => clearTimeout(timers.stall));
     }
