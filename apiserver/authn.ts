@@ -14,6 +14,7 @@ import type { KubeObject } from '../lib/kube/types.ts';
 import { silentLogger } from '../lib/log.ts';
 import { parseBundle, proxyTrust } from './proxytrust.ts';
 import type { UserInfo } from './resources/types.ts';
+import { TokenReviewer, type ReviewResult, type TokenReviewLimits } from './tokenreview.ts';
 
 export interface RequestHeaderConfig {
   caBundle: string;
@@ -97,6 +98,10 @@ export function stripIdentityHeaders(req: IncomingMessage, cfg: RequestHeaderCon
 
 export interface AuthenticatorOptions {
   tokenReview?: boolean;
+  /** Bounds on the TokenReviews random tokens can cause (tokenreview.ts). */
+  tokenReviewLimits?: Partial<TokenReviewLimits>;
+  /** Each review's outcome (or a token not reviewed for lack of budget) and the number of cached answers. */
+  onTokenReview?(result: ReviewResult, cacheSize: number): void;
   logger?: Logger;
   /** Called with the request-header CA bundle whenever it is loaded or changes. */
   onCaBundle?(pem: string): void;
@@ -108,7 +113,7 @@ export class Authenticator {
   private readonly opts: AuthenticatorOptions;
   private readonly log: Logger;
   private cfg: RequestHeaderConfig | undefined;
-  private readonly tokens = new Map<string, { at: number; user: Promise<UserInfo | undefined> }>();
+  private readonly tokens: TokenReviewer;
   private readonly connections = new WeakMap<object, { cfg: RequestHeaderConfig; trusted: boolean; until: number }>();
   private readonly roots = new WeakMap<RequestHeaderConfig, X509Certificate[]>();
 
@@ -130,6 +135,7 @@ export class Authenticator {
       }
     };
     this.informer.addHandler({ onAdd: load, onUpdate: (_o, n) => load(n) });
+    this.tokens = new TokenReviewer((token) => this.reviewToken(token), opts.tokenReviewLimits, opts.onTokenReview);
   }
 
   run(signal: AbortSignal): Promise<void> { return this.informer.run(signal); }
@@ -148,7 +154,7 @@ export class Authenticator {
     const auth = req.headers.authorization;
     stripIdentityHeaders(req, cfg);
     if (this.opts.tokenReview && auth?.startsWith('Bearer ')) {
-      const user = await this.reviewToken(auth.slice('Bearer '.length).trim());
+      const user = await this.tokens.authenticate(auth.slice('Bearer '.length).trim());
       return user ? withAuthenticatedGroup(user) : undefined;
     }
     return undefined;
@@ -177,20 +183,19 @@ export class Authenticator {
     return roots;
   }
 
-  private reviewToken(token: string): Promise<UserInfo | undefined> {
-    const now = Date.now();
-    const hit = this.tokens.get(token);
-    if (hit && now - hit.at < 10_000) return hit.user;
-    const user = this.client.request<{ status?: { authenticated?: boolean; user?: { username?: string; uid?: string; groups?: string[]; extra?: Record<string, string[]> } } }>(
-      'POST', '/apis/authentication.k8s.io/v1/tokenreviews',
-      { body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } }, timeoutMs: 10_000 },
-    ).then((r) => {
+  /** One TokenReview: the user, undefined when the token is refused; throws when the review itself failed. */
+  private async reviewToken(token: string): Promise<UserInfo | undefined> {
+    try {
+      const r = await this.client.request<{ status?: { authenticated?: boolean; user?: { username?: string; uid?: string; groups?: string[]; extra?: Record<string, string[]> } } }>(
+        'POST', '/apis/authentication.k8s.io/v1/tokenreviews',
+        { body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } }, timeoutMs: 10_000 },
+      );
       const u = r.status?.user;
       if (!r.status?.authenticated || !u?.username) return undefined;
       return { name: u.username, uid: u.uid, groups: u.groups ?? [], extra: u.extra ?? {} };
-    }, (err: unknown) => { this.log.warn({ err: String(err) }, 'TokenReview failed'); this.tokens.delete(token); return undefined; });
-    this.tokens.set(token, { at: now, user });
-    if (this.tokens.size > 10_000) for (const [k, v] of this.tokens) if (now - v.at > 10_000) this.tokens.delete(k);
-    return user;
+    } catch (err) {
+      this.log.warn({ err: String(err) }, 'TokenReview failed');
+      throw err;
+    }
   }
 }

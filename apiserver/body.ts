@@ -1,9 +1,11 @@
-// Request bodies: read with a size limit (413), decoded by content type (JSON, YAML, the three patch types we
+// Request bodies: read with a size limit (413) and a time limit (408, and an HTTP/1.1 connection is closed: a
+// client that sends headers and then stalls or trickles its body would otherwise hold the request, and its
+// OperationLog slot, forever; the server's own requestTimeout is off because watches are long), decoded by content type (JSON, YAML, the three patch types we
 // serve), every decoding failure a 400 that says what is wrong. Strategic merge patch is refused with 415 as the
 // kube-apiserver refuses it for custom resources: our kinds are not compiled into it either.
 import type { IncomingMessage } from 'node:http';
 import { parse as parseYaml } from 'yaml';
-import { badRequest, tooLarge, unsupportedMediaType } from './status.ts';
+import { badRequest, requestTimeout, tooLarge, unsupportedMediaType, type ApiError } from './status.ts';
 
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
 export const MAX_JSON_PATCH_OPS = 10_000;
@@ -18,23 +20,48 @@ export const PATCH_TYPES: Record<string, PatchType> = {
 };
 export const PATCH_CONTENT_TYPES = Object.keys(PATCH_TYPES);
 
-export async function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<Buffer> {
+/** Default time a request body may take to arrive, from when the handler starts reading it. */
+export const BODY_TIMEOUT_MS = 60_000;
+const bodyTimeouts = new WeakMap<IncomingMessage, number>();
+
+/** Sets the time this request's body may take to arrive (the server's --request-body-timeout-seconds). */
+export function limitBodyTime(req: IncomingMessage, ms: number): void {
+  bodyTimeouts.set(req, ms);
+}
+
+function bodyTimeout(req: IncomingMessage, ms: number): ApiError {
+  return requestTimeout(`the request body was not received within ${ms / 1000}s`, req.httpVersionMajor === 1 ? { connection: 'close' } : {});
+}
+
+export function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? '0');
   if (declared > limit) {
     req.resume();
-    throw tooLarge(limit);
+    return Promise.reject(tooLarge(limit));
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) {
+  const ms = bodyTimeouts.get(req) ?? BODY_TIMEOUT_MS;
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (err?: Error): void => {
+      clearTimeout(timer);
+      req.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+      if (!err) { resolve(Buffer.concat(chunks)); return; }
+      // What else arrives is read and dropped (the connection is closed after the answer when it is HTTP/1.1).
       req.resume();
-      throw tooLarge(limit);
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+      reject(err);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limit) done(tooLarge(limit));
+      else chunks.push(chunk);
+    };
+    const onEnd = (): void => done();
+    const onError = (err: Error): void => done(err);
+    const onClose = (): void => { if (!req.complete) done(new Error('the client closed the connection before it sent the whole body')); };
+    const timer = setTimeout(() => done(bodyTimeout(req, ms)), ms);
+    req.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
+  });
 }
 
 export function mediaType(contentType: string | undefined): string {

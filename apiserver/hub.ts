@@ -21,6 +21,8 @@ export interface HubOptions {
   authorizer: Authorizer;
   engineTemplates: ReadonlyMap<string, EngineTemplateInfo>;
   bookmarkIntervalMs?: number;
+  /** How much a watch may leave unread, and for how long (watch.ts). */
+  watchBuffer?: { maxBufferedBytes: number; stallMs: number };
   metrics?: ApiServerMetrics;
   logger?: Logger;
 }
@@ -48,12 +50,13 @@ export class Hub {
         validator: new SchemaValidator(crd.schema),
         lastWrite: () => lastWrite,
         wrote: (rv) => { if (rv > lastWrite) lastWrite = rv; },
-        watchOptions: { bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 60_000, maxBufferedBytes: 16 * 1024 * 1024 },
+        watchOptions: { bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 60_000, maxBufferedBytes: opts.watchBuffer?.maxBufferedBytes ?? 1024 * 1024, stallMs: opts.watchBuffer?.stallMs ?? 10_000 },
         onMembershipLost: (project, user, lost) => this.onMembershipLost(project, user, lost),
         metrics: m && {
           watchOpened: (r) => m.watchers.inc({ resource: r }),
           watchClosed: (r) => m.watchers.dec({ resource: r }),
           watchEvent: (r) => m.watchEvents.inc({ resource: r }),
+          watchTerminated: (r) => m.terminatedWatchers.inc({ resource: r }),
         },
       }));
     }

@@ -2,6 +2,9 @@
 //   node apiserver/main.ts --kubeconfig FILE --tls-cert-file F --tls-private-key-file F [--port 8443] [--host H]
 //     [--http2] [--credentials-namespace upm-system] [--user-write-qps 20] [--user-write-burst 100]
 //     [--operationlog-retention 720h,10000] [--operationlog-sweep-seconds 300]
+//     [--max-watches-per-user 100] [--max-watches 5000] [--watch-max-buffered-bytes 1048576] [--watch-stall-seconds 10]
+//     [--token-review-qps 20] [--token-review-burst 100] [--token-review-max-inflight 20] [--token-cache-size 10000]
+//     [--request-body-timeout-seconds 60]
 // In a pod it uses its service account (no --kubeconfig). SIGTERM/SIGINT close it cleanly (watches end, queued
 // OperationLogs are written).
 import { readFileSync } from 'node:fs';
@@ -34,6 +37,19 @@ const { values } = parseArgs({
     // OperationLogs kept per namespace: <max age>,<max count> (0 disables either), swept every N seconds.
     'operationlog-retention': { type: 'string', default: '720h,10000' },
     'operationlog-sweep-seconds': { type: 'string', default: '300' },
+    // Concurrent watches per user (system:masters exempt) and overall; beyond them 429 with Retry-After.
+    'max-watches-per-user': { type: 'string', default: '100' },
+    'max-watches': { type: 'string', default: '5000' },
+    // A watch whose client leaves more than this unread for longer than the stall time is ended.
+    'watch-max-buffered-bytes': { type: 'string', default: String(1024 * 1024) },
+    'watch-stall-seconds': { type: 'string', default: '10' },
+    // TokenReviews (with --token-review): per second, burst, at once; beyond them 429. Answers cached (LRU).
+    'token-review-qps': { type: 'string', default: '20' },
+    'token-review-burst': { type: 'string', default: '100' },
+    'token-review-max-inflight': { type: 'string', default: '20' },
+    'token-cache-size': { type: 'string', default: '10000' },
+    // The time a request body may take to arrive; then 408 and the connection is closed.
+    'request-body-timeout-seconds': { type: 'string', default: '60' },
   },
 });
 
@@ -58,6 +74,14 @@ const server = new ApiServer({
   userWriteLimit: { qps: Number(values['user-write-qps']), burst: Number(values['user-write-burst']) },
   operationLogRetention: parseRetention(values['operationlog-retention']),
   retentionIntervalMs: Number(values['operationlog-sweep-seconds']) * 1000,
+  maxWatchesPerUser: Number(values['max-watches-per-user']),
+  maxWatches: Number(values['max-watches']),
+  watchBuffer: { maxBufferedBytes: Number(values['watch-max-buffered-bytes']), stallMs: Number(values['watch-stall-seconds']) * 1000 },
+  tokenReviewLimits: {
+    qps: Number(values['token-review-qps']), burst: Number(values['token-review-burst']),
+    maxInflight: Number(values['token-review-max-inflight']), cacheSize: Number(values['token-cache-size']),
+  },
+  requestBodyTimeoutMs: Number(values['request-body-timeout-seconds']) * 1000,
   logger: log,
 });
 const port = await server.start();

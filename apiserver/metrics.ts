@@ -11,6 +11,10 @@ export class ApiServerMetrics {
   readonly sar: Counter<'result'>;
   readonly operationLogs: Gauge<'result'>;
   readonly connections: Counter<'protocol'>;
+  readonly terminatedWatchers: Counter<'resource'>;
+  readonly watchesRefused: Counter<'limit'>;
+  readonly tokenReviews: Counter<'result'>;
+  readonly tokenCache: Gauge;
 
   constructor() {
     const registers = [this.registry];
@@ -25,6 +29,14 @@ export class ApiServerMetrics {
     this.sar = new Counter({ name: 'upm_apiserver_subjectaccessreviews_total', help: 'SubjectAccessReviews by answer (allowed, denied, error)', labelNames: ['result'], registers });
     this.operationLogs = new Gauge({ name: 'upm_apiserver_operationlogs', help: 'OperationLog records written, failed and dropped since start', labelNames: ['result'], registers });
     this.connections = new Counter({ name: 'upm_apiserver_tls_connections_total', help: 'TLS connections accepted, by the protocol agreed (h2 or http/1.1)', labelNames: ['protocol'], registers });
+    this.terminatedWatchers = new Counter({
+      name: 'apiserver_terminated_watchers_total', help: 'Watches ended because their client did not read what was sent in time', labelNames: ['resource'], registers,
+    });
+    this.watchesRefused = new Counter({ name: 'upm_apiserver_watches_refused_total', help: 'Watches answered 429, by the cap reached (user, overall)', labelNames: ['limit'], registers });
+    this.tokenReviews = new Counter({
+      name: 'upm_apiserver_tokenreviews_total', help: 'TokenReviews sent (authenticated, rejected, error) and bearer tokens not reviewed for lack of budget (throttled)', labelNames: ['result'], registers,
+    });
+    this.tokenCache = new Gauge({ name: 'upm_apiserver_token_cache_entries', help: 'Bearer tokens whose review answer is cached', registers });
     collectDefaultMetrics({ register: this.registry });
   }
 }

@@ -39,8 +39,8 @@ export interface StoreDeps {
   /** Highest resourceVersion this server wrote to the resource: reads wait for the cache to reach it (read your writes). */
   lastWrite(): number;
   wrote(rv: number): void;
-  watchOptions: { bookmarkIntervalMs: number; maxBufferedBytes: number };
-  metrics?: { watchOpened(plural: string): void; watchClosed(plural: string): void; watchEvent(plural: string): void };
+  watchOptions: { bookmarkIntervalMs: number; maxBufferedBytes: number; stallMs: number };
+  metrics?: { watchOpened(plural: string): void; watchClosed(plural: string): void; watchEvent(plural: string): void; watchTerminated(plural: string): void };
   /** Calls `lost` once the user stops being a member of the project; returns the unsubscribe. */
   onMembershipLost?(project: string, user: UserInfo, lost: () => void): () => void;
 }
@@ -48,7 +48,11 @@ export interface StoreDeps {
 const FRESH_WAIT_MS = 3000;
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-interface ContinueToken { rv: number; start: string }
+/** Where a list goes on: after `start` in our snapshot at rv, or (`s`) the storage's own continue token. */
+interface ContinueToken { rv: number; start: string; s?: string }
+
+/** Objects per storage request when a list the cache cannot answer has no limit: no single response is unbounded. */
+const STORAGE_PAGE = 500;
 
 function encodeContinue(t: ContinueToken): string {
   return Buffer.from(JSON.stringify(t)).toString('base64url');
@@ -57,7 +61,7 @@ function encodeContinue(t: ContinueToken): string {
 function decodeContinue(s: string): ContinueToken {
   try {
     const t = JSON.parse(Buffer.from(s, 'base64url').toString('utf8')) as ContinueToken;
-    if (typeof t.rv === 'number' && typeof t.start === 'string') return t;
+    if (typeof t.rv === 'number' && typeof t.start === 'string' && (t.s === undefined || typeof t.s === 'string')) return t;
   } catch { /* fall through */ }
   throw badRequest('continue key is not valid: the token was not issued by this server');
 }
@@ -238,11 +242,18 @@ export class Store {
 
     let candidates: Entry[];
     let listRv: number;
-    if (match === 'Exact' || !(await this.fresh(rv, rvParam))) {
-      // The cache cannot answer for that resourceVersion: ask the storage (it keeps etcd's history).
-      ({ candidates, listRv } = await this.storageList(ns, rvParam ?? '', match));
-    } else if (cont) {
-      const token = decodeContinue(cont);
+    const token = cont ? decodeContinue(cont) : undefined;
+    if (token?.s !== undefined || match === 'Exact' || !(await this.fresh(rv, rvParam))) {
+      // The cache cannot answer for that resourceVersion: ask the storage (it keeps etcd's history), page by page
+      // as the client asked, continuing with the storage's own token.
+      const from: Record<string, string> = {};
+      if (token?.s !== undefined) from.continue = token.s;
+      else if (rvParam) Object.assign(from, { resourceVersion: rvParam }, match ? { resourceVersionMatch: match } : {});
+      const page = await this.storageList(ns, from, limit, filter);
+      const listMeta: Record<string, unknown> = { resourceVersion: String(page.listRv) };
+      if (page.next) listMeta.continue = encodeContinue({ rv: page.listRv, start: '', s: page.next });
+      return { code: 200, body: this.listBody(page.items, listMeta, output, query) };
+    } else if (token) {
       const snap = this.cache.snapshotAt(token.rv);
       if (!snap) throw expired('The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.');
       const from = lowerBound(snap.entries, token.start);
@@ -282,18 +293,30 @@ export class Store {
     return `{"apiVersion":"${PUBLIC_API_VERSION}","kind":"${this.def.listKind}","metadata":${JSON.stringify(listMeta)},"items":[${items.map((e) => e.json ?? JSON.stringify(e.obj)).join(',')}]}`;
   }
 
-  private async storageList(ns: string, rv: string, match: string): Promise<{ candidates: Entry[]; listRv: number }> {
-    const query: Record<string, string> = {};
-    if (rv) query.resourceVersion = rv;
-    if (match) query.resourceVersionMatch = match;
-    const r = await this.deps.storage.raw('GET', this.storagePath(ns), { query });
-    if (r.statusCode >= 300) throw this.storageError(r.statusCode, r.body);
-    const list = r.body as { metadata?: { resourceVersion?: string }; items?: KubeObject[] };
-    const candidates = (list.items ?? []).map((o) => {
-      const obj = toPublic(o, this.def);
-      return { key: this.key(obj.metadata.namespace ?? '', obj.metadata.name ?? ''), obj, json: JSON.stringify(obj), rv: Number(obj.metadata.resourceVersion) };
-    }).sort((a, b) => (a.key < b.key ? -1 : 1));
-    return { candidates, listRv: Number(list.metadata?.resourceVersion ?? 0) };
+  /**
+   * The matching objects of a list from the storage, read in pages (at most `limit` objects, or STORAGE_PAGE a
+   * request when there is none) until `limit` match or the storage has no more: `next` is where the storage goes
+   * on. Every page after the first continues the first's snapshot, in the storage's key order.
+   */
+  private async storageList(ns: string, query: Record<string, string>, limit: number, filter: (e: Entry) => boolean): Promise<{ items: Entry[]; listRv: number; next?: string }> {
+    const items: Entry[] = [];
+    let listRv: number | undefined;
+    let next: string | undefined;
+    let q = query;
+    do {
+      const r = await this.deps.storage.raw('GET', this.storagePath(ns), { query: { ...q, limit: String(limit ? limit - items.length : STORAGE_PAGE) } });
+      if (r.statusCode >= 300) throw this.storageError(r.statusCode, r.body);
+      const list = r.body as { metadata?: { resourceVersion?: string; continue?: string }; items?: KubeObject[] };
+      listRv ??= Number(list.metadata?.resourceVersion ?? 0);
+      for (const o of list.items ?? []) {
+        const obj = toPublic(o, this.def);
+        const e = { key: this.key(obj.metadata.namespace ?? '', obj.metadata.name ?? ''), obj, json: JSON.stringify(obj), rv: Number(obj.metadata.resourceVersion) };
+        if (filter(e)) items.push(e);
+      }
+      next = list.metadata?.continue || undefined;
+      q = { continue: next ?? '' };
+    } while (next && (!limit || items.length < limit));
+    return { items, listRv: listRv ?? 0, next };
   }
 
   async watch(ctx: HookContext, ns: string, query: URLSearchParams, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -327,6 +350,7 @@ export class Store {
       onOpen: () => m?.watchOpened(this.def.plural),
       onClose: () => { forget(); m?.watchClosed(this.def.plural); },
       onEvent: () => m?.watchEvent(this.def.plural),
+      onTerminated: () => m?.watchTerminated(this.def.plural),
     });
     if (this.def.namespaced && ns && ctx.roleIn(ns, ctx.user) !== undefined && this.deps.onMembershipLost && !res.writableEnded) {
       forget = this.deps.onMembershipLost(ns, ctx.user, end);

@@ -5,6 +5,10 @@
 // authentication (401) -> SubjectAccessReview (403) -> route: discovery, OpenAPI, metrics, a resource verb, or the
 // clusters/proxy connect subresource. A mutating request is first rate-limited per user (429) and holds a place in
 // the OperationLog queue before it reaches storage (503 when none frees in time), so no change goes unrecorded.
+// What a client can make the server hold is bounded: concurrent watches per user and overall (429), what a watch
+// buffers for a client that does not read (watch.ts), the time a request body may take (body.ts), the
+// TokenReviews random bearer tokens cause (tokenreview.ts), and the metric series requests create (refused or
+// unknown requests are counted under fixed labels, never under names taken from their URL).
 // HTTP/2 would let the aggregator's Go transport share one TLS connection for every request, but Node's HTTP/2
 // server ends the whole session (all watches on it) with ENHANCE_YOUR_CALM when a client goes on sending bodies
 // the server already answered (an early 401/403/413): with one session shared by all users, one hostile client
@@ -19,6 +23,7 @@ import type { KubeClient } from '../lib/kube/client.ts';
 import { silentLogger } from '../lib/log.ts';
 import { AuditLog, type OperationRecord, type Slot } from './audit.ts';
 import { Authenticator } from './authn.ts';
+import { limitBodyTime } from './body.ts';
 import { Authorizer } from './authz.ts';
 import { loadCrds, type CrdInfo } from './crds.ts';
 import { AGGREGATED_CONTENT_TYPE, aggregatedDiscovery, apiGroupDoc, apiGroupList, apiResourceList, cached, type Cached } from './discovery.ts';
@@ -32,6 +37,7 @@ import { OperationLogRetention, type Retention } from './retention.ts';
 import { requestInfo, type RequestInfo } from './requestinfo.ts';
 import { RESOURCES } from './resources/index.ts';
 import type { EngineTemplateInfo } from './templates.ts';
+import type { TokenReviewLimits } from './tokenreview.ts';
 import { GROUP, VERSION, type ResourceDefinition, type UserInfo } from './resources/types.ts';
 import type { Reply } from './rest.ts';
 import {
@@ -48,7 +54,19 @@ export interface ApiServerOptions {
   /** Engine templates the hub knows (`<engine>-<version>`), for cross-object validation. */
   engineTemplates: ReadonlyMap<string, EngineTemplateInfo>;
   tokenReview?: boolean;
+  /** Bounds on the TokenReviews bearer tokens cause and on their cache (tokenreview.ts). */
+  tokenReviewLimits?: Partial<TokenReviewLimits>;
   bookmarkIntervalMs?: number;
+  /** Concurrent watches per user (default 100) and overall (default 5,000); beyond them 429. */
+  maxWatchesPerUser?: number;
+  maxWatches?: number;
+  /**
+   * A watch whose client leaves more than maxBufferedBytes unread (default 1 MiB) for longer than stallMs (default
+   * 10 s) is ended; one that reaches 16 times the limit (at least 16 MiB) at once too.
+   */
+  watchBuffer?: { maxBufferedBytes: number; stallMs: number };
+  /** The time a request body may take to arrive before 408 (default 60 s). */
+  requestBodyTimeoutMs?: number;
   /** Concurrent non-watch requests before 429. */
   maxInflight?: number;
   /** Serve HTTP/2 beside HTTP/1.1; HTTP/1.1 only by default (see --http2 in main.ts). */
@@ -70,6 +88,8 @@ export interface ApiServerOptions {
 }
 
 const MUTATING = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
+/** Verbs counted in the request metrics under their own name; any other is "unknown". */
+const METRIC_VERBS = new Set([...MUTATING, 'get', 'list', 'watch', 'post', 'put', 'head', 'options']);
 const GV_PATH = `/apis/${GROUP}/${VERSION}`;
 
 export class ApiServer {
@@ -88,6 +108,8 @@ export class ApiServer {
   private readonly stop = new AbortController();
   private running: Promise<unknown> | undefined;
   private inflight = 0;
+  private watches = 0;
+  private readonly watchesByUser = new Map<string, number>();
   private rateLimited = 0;
   private readonly docs: { resources: Cached; group: Cached; groups: Cached; aggregated: Cached; v2: Cached; v3: Cached; v3Root: Cached; v3Hash: string };
 
@@ -102,7 +124,7 @@ export class ApiServer {
     this.retention = new OperationLogRetention(opts.storage, opts.operationLogRetention ?? { maxAgeMs: 720 * 3_600_000, maxCount: 10_000 }, { logger: this.log });
     this.hub = new Hub({
       storage: opts.storage, defs, crds, authorizer: this.authorizer, engineTemplates: opts.engineTemplates,
-      bookmarkIntervalMs: opts.bookmarkIntervalMs, metrics: this.metrics, logger: this.log,
+      bookmarkIntervalMs: opts.bookmarkIntervalMs, watchBuffer: opts.watchBuffer, metrics: this.metrics, logger: this.log,
     });
     const v3 = cached(openapiV3(defs, crds));
     const hash = v3Hash(v3.body);
@@ -133,6 +155,8 @@ export class ApiServer {
     });
     this.authn = new Authenticator(opts.storage, {
       tokenReview: opts.tokenReview,
+      tokenReviewLimits: opts.tokenReviewLimits,
+      onTokenReview: (result, size) => { this.metrics.tokenReviews.inc({ result }); this.metrics.tokenCache.set(size); },
       logger: this.log,
       onCaBundle: (ca) => this.server.setSecureContext({ cert: opts.tlsCert, key: opts.tlsKey, ca }),
     });
@@ -179,6 +203,7 @@ export class ApiServer {
     let target: Target | undefined;
     try {
       if (this.healthCheck(path, url.searchParams, res)) return;
+      limitBodyTime(req, this.opts.requestBodyTimeoutMs ?? 60_000);
       if (!this.authn.ready) throw serviceUnavailable('the server is starting: authentication configuration not loaded yet');
       user = await this.authn.authenticate(req);
       if (!user) throw unauthorized();
@@ -198,6 +223,7 @@ export class ApiServer {
         if (!slot) throw serviceUnavailable('too many changes are waiting to be recorded in OperationLogs, please try again later', 1);
       }
       await this.authorize(user, info);
+      if (info.verb === 'watch') this.admitWatch(user, res);
       // Watches and proxied requests are long-running (a proxied watch, logs): not counted against the cap.
       if (info.verb !== 'watch' && info.subresource !== 'proxy') {
         if (this.inflight >= (this.opts.maxInflight ?? 400)) throw tooManyRequests(1);
@@ -220,15 +246,49 @@ export class ApiServer {
       this.sendError(res, e);
     } finally {
       if (counted) { this.inflight--; this.metrics.inflight.set({ kind: 'all' }, this.inflight); }
+      // Label values from a fixed set: a resource only when it is one of ours, a verb only when it is a known one.
       const verb = info?.verb ?? (req.method ?? '').toLowerCase();
-      const resource = info?.isResourceRequest ? info.resource : '';
-      this.metrics.requests.inc({ verb, resource, code: String(reply.code || res.statusCode) });
-      this.metrics.latency.observe({ verb, resource }, (performance.now() - started) / 1000);
+      const labels = {
+        verb: METRIC_VERBS.has(verb) ? verb : 'unknown',
+        resource: !info?.isResourceRequest ? '' : this.isOurs(info) ? info.resource : 'unknown',
+      };
+      this.metrics.requests.inc({ ...labels, code: String(reply.code || res.statusCode) });
+      this.metrics.latency.observe(labels, (performance.now() - started) / 1000);
       if (slot) {
         if (user && info && target) this.recordOperation(slot, req, info, user, reply, target);
         else slot.release();
       }
     }
+  }
+
+  private isOurs(info: RequestInfo): boolean {
+    return info.apiPrefix === 'apis' && info.apiGroup === GROUP && info.apiVersion === VERSION && this.hub.stores.has(info.resource);
+  }
+
+  /**
+   * Counts a watch against its user's cap and the overall one until its response closes; 429 beyond either.
+   * system:masters is never refused: it can do anything anyway (as with the write limit), and an administrator
+   * must still be able to watch while tenants hold every place; its watches still count toward the overall number.
+   * The cluster's controllers that watch every resource (garbage collector, namespace controller) hold one watch
+   * per resource, far below the per-user cap.
+   */
+  private admitWatch(user: UserInfo, res: ServerResponse): void {
+    const exempt = user.groups.includes('system:masters');
+    const mine = this.watchesByUser.get(user.name) ?? 0;
+    if (!exempt) {
+      let limit = '';
+      if (mine >= (this.opts.maxWatchesPerUser ?? 100)) limit = 'user';
+      else if (this.watches >= (this.opts.maxWatches ?? 5_000)) limit = 'overall';
+      if (limit) { this.metrics.watchesRefused.inc({ limit }); throw tooManyRequests(1); }
+    }
+    this.watches++;
+    this.watchesByUser.set(user.name, mine + 1);
+    res.once('close', () => {
+      this.watches--;
+      const n = (this.watchesByUser.get(user.name) ?? 1) - 1;
+      if (n > 0) this.watchesByUser.set(user.name, n);
+      else this.watchesByUser.delete(user.name);
+    });
   }
 
   private healthCheck(path: string, query: URLSearchParams, res: ServerResponse): boolean {

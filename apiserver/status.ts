@@ -58,6 +58,9 @@ export const conflict = (q: Qualified & { name: string }, why: string) =>
 
 export const expired = (message: string) => failure(410, 'Expired', message);
 
+/** 408: the request (its body) did not arrive in time; `headers` may close the connection. */
+export const requestTimeout = (message: string, headers: Record<string, string> = {}) => new ApiError(failure(408, 'Timeout', message).status, headers);
+
 export const tooLarge = (limit: number) => failure(413, 'RequestEntityTooLarge', `Request entity too large: limit is ${limit}`);
 
 export const unsupportedMediaType = (contentType: string, accepted: string[]) =>

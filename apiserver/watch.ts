@@ -5,6 +5,10 @@
 // (a v1 Status, as in Go) carries its object, bookmarks included, in the negotiated form: the watched kind,
 // PartialObjectMetadata, or a Table of one row (columns in the first event only). An object that stops matching the
 // watcher's filter (selectors, visibility) is sent as DELETED, one that starts matching as ADDED.
+// A client that does not read what it is sent makes the server hold it: a watch that leaves more than
+// maxBufferedBytes unsent for longer than stallMs, or sixteen times that at once, is ended by destroying its
+// stream (which frees the buffer; ending it would wait for the client to read), and so is a finished one whose
+// last bytes stay unread that long.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CacheEvent, Entry, EventType, ResourceCache } from './cache.ts';
 import type { MetaVersion, Output } from './negotiate.ts';
@@ -26,11 +30,14 @@ export interface WatchParams {
 
 export interface WatchServerOptions {
   bookmarkIntervalMs: number;
-  /** A watcher that falls this far behind (unsent bytes) is ended, so a slow client cannot hold the server's memory. */
+  /** Unsent bytes a watcher may leave for up to stallMs before it is ended (and 16 times that, at least 16 MiB, at once). */
   maxBufferedBytes: number;
+  stallMs: number;
   onOpen?(): void;
   onClose?(): void;
   onEvent?(): void;
+  /** The watch was ended because its client did not read. */
+  onTerminated?(): void;
 }
 
 /** Serves the watch; returns what ends it early (the watcher lost the right to see it). */
@@ -55,10 +62,34 @@ export function serveWatch(req: IncomingMessage, res: ServerResponse, cache: Res
   const encode = (type: EventType, entry: Entry): string =>
     `{"type":"${type}","object":${encodeObject(entry.obj, entry.json, (v) => tableRow(def, entry.obj, p.include, v, Date.now()))}}\n`;
 
+  const hardLimit = Math.max(16 * 1024 * 1024, 16 * opts.maxBufferedBytes);
+  // Bytes not yet handed to the kernel (writableFinished: every byte was, after end; HTTP/2 may not report it).
+  const unsent = (): boolean => res.writableFinished !== true && res.writableLength > 0;
+  let terminated = false;
+  const terminate = (): void => {
+    if (terminated || !unsent()) return;
+    terminated = true;
+    clearTimeout(timers.stall);
+    opts.onTerminated?.();
+    finish();
+    res.destroy();
+  };
+  // Over the limit, the client has stallMs to drain its backlog ('drain': everything buffered was sent).
+  const watchBuffer = (): void => {
+    if (res.writableLength > hardLimit) { terminate(); return; }
+    if (res.writableLength > opts.maxBufferedBytes && !timers.stall) {
+      timers.stall = setTimeout(() => {
+        timers.stall = undefined;
+        if (res.writableLength > opts.maxBufferedBytes) terminate();
+      }, opts.stallMs);
+    }
+  };
+  res.on('drain', () => { clearTimeout(timers.stall); timers.stall = undefined; });
+
   const write = (chunk: string): void => {
     if (closed) return;
     res.write(chunk);
-    if (res.writableLength > opts.maxBufferedBytes) finish();
+    watchBuffer();
   };
 
   const send = (type: EventType, entry: Entry): void => {
@@ -90,7 +121,7 @@ export function serveWatch(req: IncomingMessage, res: ServerResponse, cache: Res
   };
 
   let startAfter = 0;
-  const timers: { timeout?: NodeJS.Timeout; bookmark?: NodeJS.Timeout } = {};
+  const timers: { timeout?: NodeJS.Timeout; bookmark?: NodeJS.Timeout; stall?: NodeJS.Timeout } = {};
   let unsubscribe = (): void => {};
   function finish(): void {
     if (closed) return;
@@ -100,6 +131,13 @@ export function serveWatch(req: IncomingMessage, res: ServerResponse, cache: Res
     unsubscribe();
     opts.onClose?.();
     res.end();
+    // Bytes still unsent at the end are held until the client reads them: it gets stallMs for that.
+    if (!terminated && unsent()) {
+      clearTimeout(timers.stall);
+      timers.stall = setTimeout(terminate, opts.stallMs);
+      res.once('finish', () => clearTimeout(timers.stall));
+      res.once('close', () => clearTimeout(timers.stall));
+    }
   }
 
   // No length: HTTP/1.1 sends it chunked, HTTP/2 as DATA frames.
