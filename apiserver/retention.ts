@@ -2,6 +2,7 @@
 // and the oldest beyond the maximum count. It reads metadata only, a page at a time, so a sweep's memory is a few
 // dozen bytes per record whatever their size.
 import type { Logger } from 'pino';
+import { sleep } from '../lib/backoff.ts';
 import type { KubeClient } from '../lib/kube/client.ts';
 import { silentLogger } from '../lib/log.ts';
 import { LOG_STORAGE } from './audit.ts';
@@ -67,10 +68,8 @@ export class OperationLogRetention {
       } catch (err) {
         if (!signal.aborted) this.log.warn({ err: String(err) }, 'OperationLog retention sweep failed');
       }
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, intervalMs);
-        signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
-      });
+      // A stop that came during the sweep has already fired its abort event: sleep() looks at the signal first.
+      await sleep(intervalMs, signal);
     }
   }
 

@@ -6,39 +6,16 @@
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-# Debian packages, in a subshell: its early exits end only this part.
-(
-  PACKAGES=(mariadb-server mariadb-client redis-server redis-sentinel redis-tools zookeeper)
-  missing() {
-    local f
-    for f in /usr/sbin/mariadbd /usr/bin/mariadb-install-db /usr/bin/mariadb /usr/bin/mariadb-dump /usr/bin/mariadb-admin \
-      /usr/bin/redis-server /usr/bin/redis-sentinel /usr/bin/redis-cli /usr/share/java/zookeeper.jar; do
-      [ -e "$f" ] || echo "$f"
-    done
-    command -v java >/dev/null || echo java
-  }
-
-  [ -z "$(missing)" ] && exit 0
-  if ! command -v apt-get >/dev/null || [ "$(id -u)" != 0 ]; then
-    log "engines missing ($(missing | tr '\n' ' ')); install the Debian packages ${PACKAGES[*]} to run real engines locally"
-    exit 0
-  fi
-  lock="${UPM_CACHE_DIR:-$HOME/.cache/upm}/apt.lock"
-  mkdir -p "$(dirname "$lock")"
-  exec 9>"$lock"
-  flock 9
-  [ -z "$(missing)" ] && exit 0
-  log "installing engines from Debian packages: ${PACKAGES[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  out=$(mktemp)
-  trap 'rm -f "$out"' EXIT
-  # --no-install-recommends: the engines only; their services are not used (the runtime starts its own processes).
-  if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}"; } >"$out" 2>&1; then
-    tail -n 30 "$out" >&2
-    log "apt-get failed"
-    exit 1
-  fi
-  [ -z "$(missing)" ] || { log "still missing after install: $(missing | tr '\n' ' ')"; exit 1; }
-)
+# Debian packages.
+engines_missing() {
+  local f
+  for f in /usr/sbin/mariadbd /usr/bin/mariadb-install-db /usr/bin/mariadb /usr/bin/mariadb-dump /usr/bin/mariadb-admin \
+    /usr/bin/redis-server /usr/bin/redis-sentinel /usr/bin/redis-cli /usr/share/java/zookeeper.jar; do
+    [ -e "$f" ] || echo "$f"
+  done
+  command -v java >/dev/null || echo java
+}
+# The engines only: their services are not used (the runtime starts its own processes).
+apt_install_locked engines_missing 'run real engines locally' mariadb-server mariadb-client redis-server redis-sentinel redis-tools zookeeper
 # Kafka and OpenSearch from Maven Central (they need the Java runtime the packages above bring).
 bash "$HACK_DIR/ensure-maven-engines.sh"

@@ -3,11 +3,15 @@
 import { Readable } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { Agent, request } from 'undici';
+import { createCA, issueCert } from '../../hack/local/pki.ts';
 import { Authorizer } from '../../apiserver/authz.ts';
 import { storageResource } from '../../apiserver/cache.ts';
-import { loadCrds } from '../../apiserver/crds.ts';
+import { crdOf, loadCrds } from '../../apiserver/crds.ts';
 import { Hub } from '../../apiserver/hub.ts';
+import { ApiServer } from '../../apiserver/server.ts';
 import { projects } from '../../apiserver/resources/projects.ts';
+import { storageNames } from '../../apiserver/resources/types.ts';
 import { RESOURCES } from '../../apiserver/resources/index.ts';
 import { ApiError } from '../../apiserver/status.ts';
 import type { KubeClient } from '../../lib/kube/client.ts';
@@ -114,4 +118,47 @@ describeHub('authorization when the cache has not seen the object', () => {
     }
     for (const name of names) expect(await stored(name)).toBe(200);
   });
+
+  it('serves no resource before its caches synced, and says it is not ready', async () => {
+    // A replica with one resource whose storage the cluster does not have: that cache never syncs.
+    const crds = loadCrds();
+    const projectsCrd = crdOf(crds, projects);
+    const unsyncable = storageNames({ kind: 'Unsyncable' });
+    crds.set(unsyncable.plural, { ...projectsCrd, plural: unsyncable.plural, kind: unsyncable.kind });
+    const defs = [...RESOURCES, { ...projects, plural: 'unsyncables', singular: 'unsyncable', kind: 'Unsyncable', listKind: 'UnsyncableList', shortNames: [] }];
+    const ca = await createCA('security-authz');
+    const tls = await issueCert(ca, { commonName: 'localhost', usage: 'server', dnsNames: ['localhost'], ips: ['127.0.0.1'] });
+    const server = new ApiServer({ storage, tlsCert: tls.certPem, tlsKey: tls.keyPem, engineTemplates: new Map(), defs, crds });
+    const port = await server.start();
+    const agent = new Agent({ connect: { ca: ca.certPem, cert: fp.cert, key: fp.key, servername: 'localhost' } });
+    // A connection per request: one opened before the replica loaded the front proxy's CA stays unauthenticated.
+    const get = async (path: string, headers: Record<string, string | string[]> = {}) => {
+      const r = await request(`https://127.0.0.1:${port}${path}`, { headers, dispatcher: agent, reset: true });
+      return { status: r.statusCode, text: await r.body.text() };
+    };
+    try {
+      const name = uniqueName('early');
+      await storeProject(name, 'alice');
+      // Authentication is ready once it read its ConfigMap; the caches of the real resources sync as well.
+      await server.hub.caches.get('projects')?.waitForSync();
+      let r = await get(`${GV}/projects/${name}`, asUser('alice'));
+      const authenticating = () => r.status === 401 || (r.status === 503 && r.text.includes('authentication'));
+      await waitFor('the replica authenticates the front proxy', async () => {
+        r = await get(`${GV}/projects/${name}`, asUser('alice'));
+        return !authenticating();
+      }, { timeoutMs: 45_000, intervalMs: 200 });
+      expect(r.status).toBe(503);
+      expect(JSON.parse(r.text)).toMatchObject({ kind: 'Status', code: 503, reason: 'ServiceUnavailable', message: expect.stringContaining('caches have not synced') });
+      const del = await request(`https://127.0.0.1:${port}${GV}/projects/${name}`, { method: 'DELETE', headers: asUser('mallory'), dispatcher: agent, reset: true });
+      await del.body.text();
+      expect(del.statusCode).toBe(503);
+      expect(await stored(name)).toBe(200);
+      const ready = await get('/readyz?verbose');
+      expect(ready.status).not.toBe(200);
+      expect(ready.text).toContain('[-]informer-sync failed');
+    } finally {
+      await agent.close();
+      await server.close();
+    }
+  }, 90_000);
 });

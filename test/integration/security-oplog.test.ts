@@ -199,4 +199,19 @@ describeHub('OperationLogs against a flooding tenant', () => {
       await storage.raw('DELETE', `/api/v1/namespaces/${ns}`);
     }
   }, 60_000);
+
+  it('stops the periodic sweep when stopped in the middle of one, without waiting for the next', async () => {
+    // Stopped right after it began: the sweep's first list is under way, so the abort event has fired before the
+    // sweeper waits for its next round. The API server's close awaits this; an hour's wait is a hung shutdown.
+    const stop = new AbortController();
+    const running = new OperationLogRetention(storage, { maxAgeMs: 3_600_000, maxCount: 0 }, { namespace: uniqueName('oplog-none') }).run(stop.signal, 3_600_000);
+    stop.abort();
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      running.then(() => 'stopped'),
+      new Promise<string>((resolve) => { timer = setTimeout(() => resolve('still waiting for the next sweep'), 30_000); }),
+    ]);
+    clearTimeout(timer);
+    expect(outcome).toBe('stopped');
+  }, 60_000);
 });
