@@ -180,7 +180,7 @@ export interface ElasticsearchServiceRecordSpec {
      */
     size?: number | string;
     /**
-     * A storage class of the cluster's spec.storageClasses (its default when left out).
+     * A storage class the cluster offers (its status.storageClasses, within spec.storageClasses; its default when left out).
      */
     storageClassName?: string;
   };
@@ -190,11 +190,11 @@ export interface ElasticsearchServiceRecordSpec {
      */
     cluster: string;
     /**
-     * Zones of the cluster (its spec.zones) to spread the servers over.
+     * Zones of the cluster (its status.zones, within spec.zones) to spread the servers over.
      */
     zones?: string[];
     /**
-     * A node group of the cluster (its spec.nodeGroups) to run on.
+     * A node group of the cluster (its status.nodeGroups or spec.nodeGroups) to run on.
      */
     nodeGroup?: string;
   };
@@ -273,7 +273,7 @@ export interface KafkaServiceRecordSpec {
      */
     size?: number | string;
     /**
-     * A storage class of the cluster's spec.storageClasses (its default when left out).
+     * A storage class the cluster offers (its status.storageClasses, within spec.storageClasses; its default when left out).
      */
     storageClassName?: string;
   };
@@ -283,11 +283,11 @@ export interface KafkaServiceRecordSpec {
      */
     cluster: string;
     /**
-     * Zones of the cluster (its spec.zones) to spread the servers over.
+     * Zones of the cluster (its status.zones, within spec.zones) to spread the servers over.
      */
     zones?: string[];
     /**
-     * A node group of the cluster (its spec.nodeGroups) to run on.
+     * A node group of the cluster (its status.nodeGroups or spec.nodeGroups) to run on.
      */
     nodeGroup?: string;
   };
@@ -370,7 +370,7 @@ export interface MysqlServiceRecordSpec {
      */
     size?: number | string;
     /**
-     * A storage class of the cluster's spec.storageClasses (its default when left out).
+     * A storage class the cluster offers (its status.storageClasses, within spec.storageClasses; its default when left out).
      */
     storageClassName?: string;
   };
@@ -380,11 +380,11 @@ export interface MysqlServiceRecordSpec {
      */
     cluster: string;
     /**
-     * Zones of the cluster (its spec.zones) to spread the servers over.
+     * Zones of the cluster (its status.zones, within spec.zones) to spread the servers over.
      */
     zones?: string[];
     /**
-     * A node group of the cluster (its spec.nodeGroups) to run on.
+     * A node group of the cluster (its status.nodeGroups or spec.nodeGroups) to run on.
      */
     nodeGroup?: string;
   };
@@ -769,7 +769,7 @@ export interface RedisClusterServiceRecordSpec {
      */
     size?: number | string;
     /**
-     * A storage class of the cluster's spec.storageClasses (its default when left out).
+     * A storage class the cluster offers (its status.storageClasses, within spec.storageClasses; its default when left out).
      */
     storageClassName?: string;
   };
@@ -779,11 +779,11 @@ export interface RedisClusterServiceRecordSpec {
      */
     cluster: string;
     /**
-     * Zones of the cluster (its spec.zones) to spread the servers over.
+     * Zones of the cluster (its status.zones, within spec.zones) to spread the servers over.
      */
     zones?: string[];
     /**
-     * A node group of the cluster (its spec.nodeGroups) to run on.
+     * A node group of the cluster (its status.nodeGroups or spec.nodeGroups) to run on.
      */
     nodeGroup?: string;
   };
@@ -862,7 +862,7 @@ export interface RedisServiceRecordSpec {
      */
     size?: number | string;
     /**
-     * A storage class of the cluster's spec.storageClasses (its default when left out).
+     * A storage class the cluster offers (its status.storageClasses, within spec.storageClasses; its default when left out).
      */
     storageClassName?: string;
   };
@@ -872,11 +872,11 @@ export interface RedisServiceRecordSpec {
      */
     cluster: string;
     /**
-     * Zones of the cluster (its spec.zones) to spread the servers over.
+     * Zones of the cluster (its status.zones, within spec.zones) to spread the servers over.
      */
     zones?: string[];
     /**
-     * A node group of the cluster (its spec.nodeGroups) to run on.
+     * A node group of the cluster (its status.nodeGroups or spec.nodeGroups) to run on.
      */
     nodeGroup?: string;
   };
@@ -995,7 +995,7 @@ export interface ZookeeperServiceRecordSpec {
      */
     size?: number | string;
     /**
-     * A storage class of the cluster's spec.storageClasses (its default when left out).
+     * A storage class the cluster offers (its status.storageClasses, within spec.storageClasses; its default when left out).
      */
     storageClassName?: string;
   };
@@ -1005,11 +1005,11 @@ export interface ZookeeperServiceRecordSpec {
      */
     cluster: string;
     /**
-     * Zones of the cluster (its spec.zones) to spread the servers over.
+     * Zones of the cluster (its status.zones, within spec.zones) to spread the servers over.
      */
     zones?: string[];
     /**
-     * A node group of the cluster (its spec.nodeGroups) to run on.
+     * A node group of the cluster (its status.nodeGroups or spec.nodeGroups) to run on.
      */
     nodeGroup?: string;
   };
