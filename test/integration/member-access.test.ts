@@ -6,6 +6,7 @@ import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { uniqueName } from '../env.ts';
 import { describeHub } from '../hub.ts';
 import { kubectl, kubectlOk } from '../kubectl.ts';
+import { installEngine } from '../unit-operator.ts';
 
 const MEMBER = 'member1';
 const HUB = 'system:serviceaccount:upm-system:upm-hub';
@@ -25,20 +26,22 @@ describeHub("the hub's identity on a member may write what it mirrors and no mor
   const foreign = `ma-team-${suffix}`;
 
   beforeAll(async () => {
+    // The unit.upm.io and compose.upm.io kinds, so kubectl resolves their names.
+    await installEngine(MEMBER);
     // A namespace and a Secret the hub did not make (a team's).
     await kubectlOk(MEMBER, ['create', 'namespace', foreign]);
     await kubectlOk(MEMBER, ['create', 'secret', 'generic', 'team-db', '-n', foreign, '--from-literal=password=theirs']);
-  });
+  }, 120_000);
 
   afterAll(async () => {
     await kubectl(MEMBER, ['delete', 'namespace', foreign, managed, '--ignore-not-found', '--wait=false']);
-  });
+  }, 60_000);
 
   it('is allowed what the heartbeat, the inventory, the proxy and the mirror need', async () => {
     const allowed: string[][] = [
       ['get', '/readyz'], ['get', '/version'],
       ['list', 'nodes'], ['watch', 'nodes'], ['list', 'storageclasses.storage.k8s.io'],
-      ['impersonate', 'users'], ['impersonate', 'groups'], ['impersonate', 'uids.authentication.k8s.io'],
+      ['impersonate', 'users'], ['impersonate', 'groups'], ['impersonate', 'serviceaccounts'],
       ['create', 'namespaces'], ['patch', 'namespaces'], ['list', 'namespaces'],
       ['create', 'unitsets.unit.upm.io', '-n', managed], ['patch', 'unitsets.unit.upm.io', '-n', managed], ['delete', 'unitsets.unit.upm.io', '-n', managed],
       ['patch', 'mysqlreplications.compose.upm.io', '-n', managed], ['create', 'proxysqlsyncs.compose.upm.io', '-n', managed],
