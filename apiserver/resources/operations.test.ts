@@ -21,7 +21,8 @@ const world: Record<string, PublicObject[]> = {
     },
     { apiVersion: 'upm.io/v1alpha1', kind: 'Cluster', metadata: { name: 'bare' }, spec: {}, status: { zones: [], nodeGroups: [], storageClasses: [] } },
   ],
-  mysqlservices: [obj('MysqlService', 'db', { version: '8.0', placement: { cluster: 'm1' }, topology: { mode: 'async', replicas: 2 }, storage: { size: '20Gi' } }), obj('MysqlService', 'solo', { version: '8.0', placement: { cluster: 'm1' }, topology: { mode: 'standalone' } })],
+  mysqlservices: [obj('MysqlService', 'db', { version: '8.0', placement: { cluster: 'm1' }, topology: { mode: 'async', replicas: 2 }, storage: { size: '20Gi' } }), obj('MysqlService', 'solo', { version: '8.0', placement: { cluster: 'm1' }, topology: { mode: 'standalone' } }),
+    obj('MysqlService', 'pinned', { version: '8.0', placement: { cluster: 'm2' }, topology: { mode: 'async', replicas: 2 }, storage: { size: '20Gi', storageClassName: 'fixed' } })],
   zookeeperservices: [obj('ZookeeperService', 'zk', { version: '3.8', placement: { cluster: 'm1' } })],
   kafkaservices: [obj('KafkaService', 'k', { version: '3.9', placement: { cluster: 'm1' } })],
   redisclusterservices: [obj('RedisClusterService', 'rc', { version: '7.2', placement: { cluster: 'm1' }, topology: { shards: 3, replicasPerShard: 0 } })],
@@ -62,6 +63,9 @@ describe('Operation validation', () => {
     expect(causes({ type: 'Scale', target: { kind: 'RedisClusterService', name: 'rc' }, scale: { shards: 6 } })).toEqual([]);
     expect(causes({ type: 'Scale', target: { kind: 'MysqlService', name: 'db' }, scale: { storage: { size: '10Gi' } } })).toEqual(['spec.scale.storage.size: Invalid value: "10Gi": storage may only grow (the MysqlService has 20Gi)']);
     expect(causes({ type: 'Scale', target: { kind: 'MysqlService', name: 'db' }, scale: { storage: { size: '40Gi' } } })).toEqual([]);
+    // on a class the member does not let grow
+    expect(causes({ type: 'Scale', target: { kind: 'MysqlService', name: 'pinned' }, scale: { storage: { size: '40Gi' } } })).toEqual(['spec.scale.storage.size: Forbidden: the storage class "fixed" of Cluster "m2" does not allow volume expansion']);
+    expect(causes({ type: 'Scale', target: { kind: 'MysqlService', name: 'pinned' }, scale: { replicas: 3 } })).toEqual([]);
     expect(causes({ type: 'Scale', target: { kind: 'KafkaService', name: 'k' }, scale: { replicas: 3 } })).toEqual(['spec.scale: Invalid value: nothing to change: the KafkaService "k" already has that size']);
   });
 

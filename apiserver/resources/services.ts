@@ -49,11 +49,20 @@ export function placementCauses(obj: PublicObject, old: PublicObject | undefined
   // Growing a service's storage grows its claims on the member: their class must allow it.
   const before = old ? parseQuantity(storageOf(old).size) : undefined;
   const after = parseQuantity(storage.size);
-  const cls = classes?.find((c) => (sc ? c.name === sc : c.default));
-  if (before !== undefined && after !== undefined && after > before && cls && cls.allowVolumeExpansion === false) {
-    causes.push({ reason: 'FieldValueForbidden', field: 'spec.storage.size', message: `Forbidden: the storage class "${cls.name}" of Cluster "${p.cluster}" does not allow volume expansion` });
-  }
+  const cannot = storageCannotGrow(obj, ctx);
+  if (before !== undefined && after !== undefined && after > before && cannot) causes.push({ reason: 'FieldValueForbidden', field: 'spec.storage.size', message: `Forbidden: ${cannot}` });
   return causes;
+}
+
+/** Why the service's claims cannot grow on its Cluster: their storage class, as read from the member, does not allow it. */
+export function storageCannotGrow(svc: PublicObject, ctx: HookContext): string | undefined {
+  const name = placementOf(svc).cluster;
+  const cluster = name ? ctx.lookup('clusters', name) : undefined;
+  if (!cluster) return undefined;
+  const sc = str(storageOf(svc).storageClassName);
+  const classes = offer(cluster.spec as ClusterRecordSpec | undefined, cluster.status as ClusterRecordStatus | undefined).storageClasses;
+  const cls = classes?.find((c) => (sc ? c.name === sc : c.default));
+  return cls?.allowVolumeExpansion === false ? `the storage class "${cls.name}" of Cluster "${name}" does not allow volume expansion` : undefined;
 }
 
 /** The engine template checks: `<family>-<version>`, and the templates the options add. */
