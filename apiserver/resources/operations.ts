@@ -1,11 +1,12 @@
 // operations.upm.io: a workflow on one data service of the namespace (DESIGN.md section 2). Besides the schema (the
 // parameters of each type in the field of the same name, CEL rules for which goes with which), an Operation must
 // name a service that exists, a type that service's kind supports, and parameters that make sense for it: a size
-// in range and not what it already is, storage that only grows, an upgrade to a newer version the hub has a
-// template for, a switchover with somewhere to go, a restore from a Backup that succeeded. Once created, its spec
-// stays as it is but for spec.cancel. Progress is `N/M`: steps done of the steps planned.
+// in range and not what it already is, storage that only grows (on a class that lets it), an upgrade to a newer
+// version the hub has a template for, a switchover with somewhere to go, a restore from a Backup that succeeded.
+// Once created, its spec stays as it is but for spec.cancel. Progress is `N/M`: steps done of the steps planned.
 import { parseQuantity } from '../quantity.ts';
 import type { StatusCause } from '../status.ts';
+import { storageCannotGrow } from './services.ts';
 import { serviceKindOf, type OperationType, type ScaleField, type ServiceKind } from './service-kinds.ts';
 import { ageColumn, ALL_VERBS, nameColumn, str, type HookContext, type PublicObject, type ResourceDefinition } from './types.ts';
 
@@ -41,7 +42,7 @@ function scaleField(field: string, want: number, f: ScaleField, svcSpec: Record<
   return { causes: [], same: want === f.default(svcSpec) };
 }
 
-function checkScale(spec: OperationSpec, svc: PublicObject, k: ServiceKind): StatusCause[] {
+function checkScale(spec: OperationSpec, svc: PublicObject, k: ServiceKind, ctx: HookContext): StatusCause[] {
   const s = spec.scale ?? {};
   const svcSpec = svc.spec ?? {};
   const causes: StatusCause[] = [];
@@ -62,6 +63,8 @@ function checkScale(spec: OperationSpec, svc: PublicObject, k: ServiceKind): Sta
     if (want !== undefined && now !== undefined && want < now) {
       causes.push({ reason: 'FieldValueInvalid', field: 'spec.scale.storage.size', message: `Invalid value: ${JSON.stringify(s.storage.size)}: storage may only grow (the ${k.kind} has ${str(have)})` });
     }
+    const cannot = want !== undefined && now !== undefined && want > now ? storageCannotGrow(svc, ctx) : undefined;
+    if (cannot) causes.push({ reason: 'FieldValueForbidden', field: 'spec.scale.storage.size', message: `Forbidden: ${cannot}` });
     same.push(want === now);
   }
   if (s.resources !== undefined) same.push(JSON.stringify(s.resources) === JSON.stringify(valueAt(svcSpec, ['resources']) ?? {}));
@@ -74,7 +77,7 @@ function checkScale(spec: OperationSpec, svc: PublicObject, k: ServiceKind): Sta
 function checkParameters(spec: OperationSpec, svc: PublicObject, k: ServiceKind, ns: string, ctx: HookContext): StatusCause[] {
   const svcSpec = svc.spec ?? {};
   switch (spec.type) {
-    case 'Scale': return checkScale(spec, svc, k);
+    case 'Scale': return checkScale(spec, svc, k, ctx);
     case 'Upgrade': {
       const to = str(spec.upgrade?.version);
       const from = str(svcSpec.version);

@@ -33,7 +33,7 @@ function world() {
     create: async (_rt: unknown, obj: KubeObject) => obj,
   } as unknown as KubeClient;
   const probes: string[] = [];
-  const probe = async (_c: KubeClient, _t: number, now: () => Date): Promise<ProbeResult> => {
+  const probe = async (_c: KubeClient, _t: number, { now }: { now: () => Date }): Promise<ProbeResult> => {
     const answeredAt = now().toISOString().replace(/\.\d{3}Z$/, 'Z');
     probes.push(answeredAt);
     return { outcome: 'ok', answeredAt, version: 'v1.33.0', nodes: 3, detail: 'ok' };
@@ -42,7 +42,7 @@ function world() {
   const members = { resolve: async () => ({ client, secretVersion: 'uid/1/kubeconfig' }), retain: () => {} } as unknown as MemberClients;
   const reconcile = clustersReconciler({
     client, events: new EventRecorder(client, 'test'), clusters: { get: () => cluster, list: () => [cluster], keys: () => ['m1'], size: 1 },
-    members, namespace: 'upm-system', pace: { periodMs: PERIOD, maxBackoffMs: 6 * PERIOD, minSpacingMs: 1000 }, reportMs: REPORT, timeoutMs: 1000, probe,
+    members, namespace: 'upm-system', pace: { periodMs: PERIOD, maxBackoffMs: 6 * PERIOD, minSpacingMs: 1000 }, reportMs: REPORT, inventoryMs: REPORT, timeoutMs: 1000, probe,
   });
   const ctx = { key: 'm1', log: silentLogger, signal: new AbortController().signal, clock } as ReconcileContext;
   return { clock, statuses, probes, pass: () => reconcile('m1', ctx) };
