@@ -22,12 +22,13 @@ function world() {
     metadata: { name: 'm1', uid: 'u1', generation: 1, resourceVersion: '1' },
     spec: { credentials: { secretName: 'm1-kubeconfig' } },
   } as ClusterRecord;
+  // The stored status after each write: a patch carries only what changed and merges into it (RFC 7386).
   const statuses: ClusterStatus[] = [];
   // The API as the reconciler uses it: status patches land on the stored object; Events are accepted.
   const client = {
     patch: async (_rt: unknown, _name: string, body: { status: ClusterStatus }) => {
-      statuses.push(body.status);
-      cluster.status = body.status as ClusterRecord['status'];
+      cluster.status = mergeInto(cluster.status ?? {}, body.status) as ClusterRecord['status'];
+      statuses.push(cluster.status as ClusterStatus);
       return cluster;
     },
     create: async (_rt: unknown, obj: KubeObject) => obj,
@@ -77,3 +78,14 @@ describe('clusters reconciler and its clock', () => {
     expect(w.statuses.at(-1)?.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime).toBe('2030-01-01T00:00:00Z');
   });
 });
+
+/** A JSON merge patch applied (RFC 7386): null removes, objects merge, anything else replaces. */
+function mergeInto(target: unknown, patch: unknown): unknown {
+  if (!patch || typeof patch !== 'object' || Array.isArray(patch)) return patch;
+  const out: Record<string, unknown> = target && typeof target === 'object' && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = mergeInto(out[k], v);
+  }
+  return out;
+}
