@@ -7,10 +7,12 @@
 // A worker never sleeps: waiting is always a delayed add.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import { realClock, type Clock } from './clock.ts';
 import type { Informer } from './informer.ts';
 import { objectKey, type KubeObject } from './kube/types.ts';
 import { silentLogger } from './log.ts';
 import { ControllerMetrics } from './metrics.ts';
+import { allowsCreate, allowsDelete, allowsUpdate, type Predicate } from './predicates.ts';
 import type { RateLimiter } from './ratelimiter.ts';
 import { WorkQueue } from './workqueue.ts';
 
@@ -21,6 +23,8 @@ export interface ReconcileContext {
   log: Logger;
   /** Aborted when the controller stops (shutdown or lost leadership): long calls should honour it. */
   signal: AbortSignal;
+  /** What "now" is for this reconcile (the manager's clock; a fake one in tests). */
+  clock: Clock;
 }
 
 export type Reconciler = (key: string, ctx: ReconcileContext) => Promise<ReconcileResult>;
@@ -41,12 +45,25 @@ export interface ControllerOptions {
   rateLimiter?: RateLimiter;
   logger?: Logger;
   metrics?: ControllerMetrics;
+  clock?: Clock;
 }
 
 /** Maps an event's object to the keys to reconcile (itself by default, or e.g. its owner). */
 export type KeyMapper<T extends KubeObject> = (obj: T) => string[];
 /** Filters update events; return false to ignore (e.g. status-only changes). */
 export type UpdatePredicate<T extends KubeObject> = (oldObj: T, newObj: T) => boolean;
+
+export interface SourceOptions<T extends KubeObject> {
+  /** The keys an event's object stands for (default: its own key). */
+  toKeys?: KeyMapper<T>;
+  /** Which events count (default: all). */
+  predicate?: Predicate<T>;
+  /**
+   * Delays the enqueue so that a burst of changes to secondary objects (ten units turning Ready) lands as one
+   * reconcile of their owner.
+   */
+  coalesceMs?: number;
+}
 
 export class Controller {
   readonly name: string;
@@ -55,6 +72,7 @@ export class Controller {
   private readonly concurrency: number;
   private readonly log: Logger;
   private readonly metrics: ControllerMetrics;
+  private readonly clock: Clock;
   private readonly sources: Informer<KubeObject>[] = [];
 
   constructor(opts: ControllerOptions) {
@@ -63,6 +81,7 @@ export class Controller {
     this.concurrency = Math.max(1, opts.concurrency ?? 1);
     this.log = (opts.logger ?? silentLogger).child({ controller: opts.name });
     this.metrics = opts.metrics ?? new ControllerMetrics();
+    this.clock = opts.clock ?? realClock;
     const m = this.metrics;
     this.queue = new WorkQueue(opts.rateLimiter, {
       onAdd: () => m.queueAdds.inc({ name: opts.name }),
@@ -71,20 +90,27 @@ export class Controller {
     });
   }
 
-  /**
-   * Reconcile keys derived from this informer's events. `coalesceMs` delays the enqueue so that a burst of
-   * changes to secondary objects (ten units turning Ready) lands as one reconcile of their owner.
-   */
+  /** Reconcile keys derived from this informer's events (the positional form of source()). */
   watch<T extends KubeObject>(
     informer: Informer<T>, toKeys: KeyMapper<T> = (o) => [objectKey(o)], onUpdate?: UpdatePredicate<T>, opts: { coalesceMs?: number } = {},
   ): this {
+    return this.source(informer, { toKeys, predicate: onUpdate ? { update: onUpdate } : undefined, coalesceMs: opts.coalesceMs });
+  }
+
+  /**
+   * Reconcile keys derived from this informer's events. run() waits for the sources added before it to sync; one
+   * added later (a member cluster that joined) is the caller's to have synced.
+   */
+  source<T extends KubeObject>(informer: Informer<T>, opts: SourceOptions<T> = {}): this {
     this.sources.push(informer as unknown as Informer<KubeObject>);
+    const toKeys = opts.toKeys ?? ((o: T) => [objectKey(o)]);
     const delay = opts.coalesceMs ?? 0;
+    const p = opts.predicate;
     const enqueue = (obj: T) => { for (const k of toKeys(obj)) this.queue.addAfter(k, delay); };
     informer.addHandler({
-      onAdd: enqueue,
-      onUpdate: (oldObj, newObj) => { if (!onUpdate || onUpdate(oldObj, newObj)) enqueue(newObj); },
-      onDelete: enqueue,
+      onAdd: (obj) => { if (allowsCreate(p, obj)) enqueue(obj); },
+      onUpdate: (oldObj, newObj) => { if (allowsUpdate(p, oldObj, newObj)) enqueue(newObj); },
+      onDelete: (obj) => { if (allowsDelete(p, obj)) enqueue(obj); },
     });
     return this;
   }
@@ -118,7 +144,7 @@ export class Controller {
     m.activeWorkers.inc({ controller: name });
     const log = this.log.child({ key, reconcileID: randomUUID() });
     try {
-      const result = await this.reconcile(key, { key, log, signal });
+      const result = await this.reconcile(key, { key, log, signal, clock: this.clock });
       if (result && result.requeue) {
         m.reconcileTotal.inc({ controller: name, result: 'requeue' });
         this.queue.addRateLimited(key);

@@ -5,6 +5,10 @@
 // the server ends normally is simply resumed. A 410 Gone (our resourceVersion was compacted away, e.g. after a
 // long disconnect or an apiserver restart) goes back to LIST. Any other failure (connection refused while the
 // apiserver restarts, a dropped stream) backs off and resumes the watch from the same resourceVersion.
+//
+// Indexes (client-go's Indexers) map each cached object to a few values (a label, an owner's uid, the name of a Secret
+// it refers to), so an event mapper or a reconciler finds the objects with a value without scanning the cache. They
+// are kept current before any handler hears of a change, so a handler that asks an index sees the new state.
 import type { Logger } from 'pino';
 import { exponentialBackoff, sleep } from './backoff.ts';
 import type { KubeClient } from './kube/client.ts';
@@ -42,6 +46,9 @@ export interface InformerOptions {
 
 export interface InformerStats { lists: number; watches: number; gone: number; failures: number }
 
+/** The values an object is found under in one index; none leaves it out of the index. */
+export type IndexFn<T extends KubeObject> = (obj: T) => string[];
+
 /** Read-only view of an informer's cache. */
 export interface Store<T extends KubeObject> {
   get(key: string): T | undefined;
@@ -50,7 +57,12 @@ export interface Store<T extends KubeObject> {
   readonly size: number;
 }
 
-export class Informer<T extends KubeObject> implements Store<T> {
+/** A cache view that also answers index queries (see Informer.addIndex). */
+export interface IndexedStore<T extends KubeObject> extends Store<T> {
+  byIndex(name: string, value: string): T[];
+}
+
+export class Informer<T extends KubeObject> implements IndexedStore<T> {
   readonly resource: ResourceType;
   readonly stats: InformerStats = { lists: 0, watches: 0, gone: 0, failures: 0 };
   private readonly client: KubeClient;
@@ -58,6 +70,7 @@ export class Informer<T extends KubeObject> implements Store<T> {
   private readonly log: Logger;
   private readonly items = new Map<string, T>();
   private readonly handlers: EventHandler<T>[] = [];
+  private readonly indexes = new Map<string, Index<T>>();
   private resourceVersion = '';
   private synced = false;
   private syncWaiters: (() => void)[] = [];
@@ -73,6 +86,37 @@ export class Informer<T extends KubeObject> implements Store<T> {
     this.handlers.push(handler);
     // A handler added after sync still learns about everything already cached, as with client-go.
     if (this.synced) for (const obj of this.items.values()) handler.onAdd?.(obj);
+  }
+
+  /**
+   * Adds an index: from now on byIndex(name, value) returns the cached objects for which fn returned value. An index
+   * added after sync starts with everything already cached. A name is taken once (two meanings of one name would
+   * silently answer one of them wrongly); hasIndex lets shared callers add it only if it is missing.
+   */
+  addIndex(name: string, fn: IndexFn<T>): void {
+    if (this.indexes.has(name)) throw new Error(`informer ${this.resource.plural}: index ${name} already exists`);
+    const index = new Index(fn, (err) => this.log.error({ index: name, err: String(err) }, 'index function threw'));
+    for (const [key, obj] of this.items) index.put(key, obj);
+    this.indexes.set(name, index);
+  }
+
+  hasIndex(name: string): boolean { return this.indexes.has(name); }
+
+  /** The cached objects indexed under value (in no particular order). */
+  byIndex(name: string, value: string): T[] {
+    const out: T[] = [];
+    for (const key of this.indexKeys(name, value)) {
+      const obj = this.items.get(key);
+      if (obj) out.push(obj);
+    }
+    return out;
+  }
+
+  /** The cache keys of the objects indexed under value. */
+  indexKeys(name: string, value: string): string[] {
+    const index = this.indexes.get(name);
+    if (!index) throw new Error(`informer ${this.resource.plural}: no index ${name}`);
+    return index.keys(value);
   }
 
   get(key: string): T | undefined { return this.items.get(key); }
@@ -149,6 +193,10 @@ export class Informer<T extends KubeObject> implements Store<T> {
     const old = new Map(this.items);
     this.items.clear();
     for (const [k, v] of fresh) this.items.set(k, v);
+    for (const index of this.indexes.values()) {
+      index.clear();
+      for (const [k, v] of fresh) index.put(k, v);
+    }
     this.resourceVersion = rv;
     for (const [k, obj] of fresh) {
       const prev = old.get(k);
@@ -191,9 +239,11 @@ export class Informer<T extends KubeObject> implements Store<T> {
       const prev = this.items.get(key);
       if (event.type === 'DELETED') {
         this.items.delete(key);
+        for (const index of this.indexes.values()) index.remove(key);
         this.emit('delete', prev ?? obj);
       } else {
         this.items.set(key, obj);
+        for (const index of this.indexes.values()) index.put(key, obj);
         if (prev) this.emit('update', obj, prev);
         else this.emit('add', obj);
       }
@@ -230,4 +280,57 @@ export class Informer<T extends KubeObject> implements Store<T> {
 function stripManagedFields<T extends KubeObject>(obj: T): T {
   delete (obj.metadata as { managedFields?: unknown }).managedFields;
   return obj;
+}
+
+/**
+ * One index: value -> keys, and key -> the values it was filed under. The second map lets an update or delete take
+ * an object out of exactly the entries it was put in, even if someone mutated the cached object since.
+ */
+class Index<T extends KubeObject> {
+  private readonly fn: IndexFn<T>;
+  private readonly onError: (err: unknown) => void;
+  private readonly byValue = new Map<string, Set<string>>();
+  private readonly byKey = new Map<string, string[]>();
+
+  constructor(fn: IndexFn<T>, onError: (err: unknown) => void) {
+    this.fn = fn;
+    this.onError = onError;
+  }
+
+  put(key: string, obj: T): void {
+    this.remove(key);
+    let values: string[];
+    try {
+      values = [...new Set(this.fn(obj))];
+    } catch (err) {
+      // Like a faulty handler, a faulty index function must not stop the cache; the object is just not indexed.
+      this.onError(err);
+      return;
+    }
+    if (values.length === 0) return;
+    this.byKey.set(key, values);
+    for (const v of values) {
+      let keys = this.byValue.get(v);
+      if (!keys) this.byValue.set(v, (keys = new Set()));
+      keys.add(key);
+    }
+  }
+
+  remove(key: string): void {
+    const values = this.byKey.get(key);
+    if (!values) return;
+    this.byKey.delete(key);
+    for (const v of values) {
+      const keys = this.byValue.get(v);
+      keys?.delete(key);
+      if (keys?.size === 0) this.byValue.delete(v);
+    }
+  }
+
+  clear(): void {
+    this.byValue.clear();
+    this.byKey.clear();
+  }
+
+  keys(value: string): string[] { return [...(this.byValue.get(value) ?? [])]; }
 }

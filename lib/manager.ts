@@ -2,6 +2,8 @@
 // (caches sync whether or not we lead, so a new leader starts warm), then controllers, gated by leader election
 // when configured. Losing the lease ends run() with 'lost' so the process exits and restarts clean.
 import type { Logger } from 'pino';
+import { ControllerBuilder } from './builder.ts';
+import { realClock, type Clock } from './clock.ts';
 import { Controller, type ControllerOptions } from './controller.ts';
 import { HealthServer } from './health.ts';
 import { Informer, type InformerOptions } from './informer.ts';
@@ -18,6 +20,8 @@ export interface ManagerOptions {
   metrics?: ControllerMetrics;
   leaderElection?: Omit<LeaderElectionConfig, 'logger'>;
   health?: { host?: string; port?: number };
+  /** What its controllers read as "now" (see lib/clock.ts). */
+  clock?: Clock;
 }
 
 export class Manager {
@@ -25,6 +29,7 @@ export class Manager {
   readonly metrics: ControllerMetrics;
   readonly log: Logger;
   readonly elector: LeaderElector | undefined;
+  readonly clock: Clock;
   private readonly informers = new Map<string, Informer<KubeObject>>();
   private readonly controllers: Controller[] = [];
   private readonly opts: ManagerOptions;
@@ -35,6 +40,7 @@ export class Manager {
     this.client = opts.client;
     this.log = opts.logger ?? silentLogger;
     this.metrics = opts.metrics ?? new ControllerMetrics();
+    this.clock = opts.clock ?? realClock;
     const m = this.metrics;
     this.client.observe = (method, code, seconds) => {
       m.restRequests.inc({ method, code: String(code) });
@@ -56,10 +62,16 @@ export class Manager {
     return inf as unknown as Informer<T>;
   }
 
-  controller(opts: Omit<ControllerOptions, 'logger' | 'metrics'>): Controller {
-    const c = new Controller({ ...opts, logger: this.log, metrics: this.metrics });
+  controller(opts: Omit<ControllerOptions, 'logger' | 'metrics' | 'clock'>): Controller {
+    if (this.controllers.some((c) => c.name === opts.name)) throw new Error(`controller ${opts.name} is registered twice`);
+    const c = new Controller({ ...opts, logger: this.log, metrics: this.metrics, clock: this.clock });
     this.controllers.push(c);
     return c;
+  }
+
+  /** A controller declared by its sources: manager.build('name').for(...).owns(...).watches(...).complete(reconcile). */
+  build(name: string): ControllerBuilder {
+    return new ControllerBuilder(name, (opts) => this.controller(opts));
   }
 
   get ready(): boolean {

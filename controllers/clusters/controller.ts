@@ -28,15 +28,15 @@ export interface ClustersDeps {
   /** Each request of a probe. */
   timeoutMs: number;
   probe?: (client: KubeClient, timeoutMs: number) => Promise<ProbeResult>;
-  now?: () => Date;
 }
 
 export function clustersReconciler(d: ClustersDeps): Reconciler {
   const probes = new Map<string, ProbeState>();
   const probe = d.probe ?? probeMember;
-  const now = d.now ?? (() => new Date());
 
-  return async (name): Promise<ReconcileResult> => {
+  // Every reading of time (due probes, heartbeats, condition transitions) comes from the controller's clock.
+  return async (name, ctx): Promise<ReconcileResult> => {
+    const now = () => ctx.clock.now();
     const stored = d.clusters.get(name);
     if (!stored || stored.metadata.deletionTimestamp) {
       probes.delete(name);
@@ -57,7 +57,7 @@ export function clustersReconciler(d: ClustersDeps): Reconciler {
     }
 
     const state = probes.get(name);
-    const wait = probeDue(state, member.secretVersion, Date.now(), d.pace);
+    const wait = probeDue(state, member.secretVersion, now().getTime(), d.pace);
     if (wait > 0) {
       // No probe for a spec change: the member's health did not change with it; observedGeneration does.
       if (status?.observedGeneration !== gen && status?.conditions?.some((c) => c.type === 'Ready')) {
@@ -66,7 +66,7 @@ export function clustersReconciler(d: ClustersDeps): Reconciler {
       }
       return { requeueAfterMs: wait };
     }
-    const started = Date.now();
+    const started = now().getTime();
     const result = await probe(member.client, d.timeoutMs);
     const failures = result.outcome === 'unreachable' ? (state?.failures ?? 0) + 1 : 0;
     probes.set(name, { lastAt: started, failures, credentials: member.secretVersion });
