@@ -16,6 +16,7 @@ export interface ClustersOptions {
   namespace?: string;
   pace?: Partial<Pace>;
   reportMs?: number;
+  inventoryMs?: number;
   timeoutMs?: number;
 }
 
@@ -34,6 +35,6 @@ export function registerClusters(manager: Manager, events: EventRecorder, opts: 
     .for(clusters, { predicate: or(generationChanged, deletionStarted) })
     .watches(secrets, (s) => clusters.indexKeys(BY_SECRET, s.metadata.name ?? ''), { predicate: resourceVersionChanged })
     .withConcurrency(4)
-    .complete(clustersReconciler({ client: manager.client, events, clusters, members, namespace, pace, reportMs: opts.reportMs ?? 60_000, timeoutMs: opts.timeoutMs ?? 5000 }));
+    .complete(clustersReconciler({ client: manager.client, events, clusters, members, namespace, pace, reportMs: opts.reportMs ?? 60_000, inventoryMs: opts.inventoryMs ?? 60_000, timeoutMs: opts.timeoutMs ?? 5000 }));
   return members;
 }
