@@ -18,7 +18,7 @@ import { apiVersionOf, Resources, type ResourceType } from '../../lib/kube/resou
 import { objectKey, type KubeObject } from '../../lib/kube/types.ts';
 import { silentLogger } from '../../lib/log.ts';
 import { MutationCache } from '../../lib/mutationcache.ts';
-import { FIELD_MANAGER, MANAGED_LABEL, MANAGED_VALUE, PROJECT_LABEL, SERVICE_KIND_LABEL, SERVICE_NAME_LABEL } from './contract.ts';
+import { FIELD_MANAGER, MANAGED_LABEL, MANAGED_VALUE, PROJECT_LABEL, SERVICE_KIND_LABEL, SERVICE_NAME_LABEL, UNIT_SELECTOR } from './contract.ts';
 
 /** The hash of the desired object last applied, on every object the hub writes. */
 export const DESIRED_HASH_ANNOTATION = 'upm.io/desired-hash';
@@ -32,8 +32,10 @@ export const MIRRORED_RESOURCES: readonly ResourceType[] = [
  * Read, never written: the Units of the UnitSets the hub writes (their labels come from the UnitSet; the Unit
  * Operator sets their managed-by to its own, so they are selected by the service labels), for each unit's state.
  */
-export const OBSERVED_RESOURCES: readonly { rt: ResourceType; labelSelector: string }[] = [
-  { rt: UnitResource, labelSelector: `${SERVICE_KIND_LABEL},${SERVICE_NAME_LABEL}` },
+export const OBSERVED_RESOURCES: readonly { rt: ResourceType; labelSelector?: string }[] = [
+  { rt: UnitResource, labelSelector: UNIT_SELECTOR },
+  // The zone of each unit's node (topology.kubernetes.io/zone) for the status.
+  { rt: Resources.nodes },
 ];
 const BY_TYPE = new Map(MIRRORED_RESOURCES.map((r) => [`${apiVersionOf(r)}/${r.kind}`, r]));
 const BY_KIND = new Map(MIRRORED_RESOURCES.map((r) => [r.kind, r]));
@@ -211,6 +213,19 @@ export class MemberMirror {
       }
     }
     return out;
+  }
+
+  /** The member's Nodes of these names (where a service's units run). */
+  nodes(names: Iterable<string>): KubeObject[] {
+    const cache = this.informers.get('Node')?.informer;
+    return [...new Set(names)].flatMap((n) => cache?.get(n) ?? []);
+  }
+
+  /** What the status function is given for one service: its objects, and the Nodes its units run on. */
+  observedOf(svc: ServiceIdentity): KubeObject[] {
+    const objects = this.objectsOf(svc);
+    const nodes = objects.filter((o) => o.kind === 'Unit').map((u) => (u as KubeObject & { status?: { nodeName?: string } }).status?.nodeName ?? '');
+    return [...objects, ...this.nodes(nodes.filter(Boolean))];
   }
 
   /** Every object the hub wrote in a member namespace (the Namespace itself and the Units excluded). */
