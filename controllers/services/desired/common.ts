@@ -187,3 +187,30 @@ export function retainedOf(desired: Desired): { claims: string[]; secrets: strin
   }
   return { claims, secrets };
 }
+
+/**
+ * What the compose kinds that make their own UnitSets (ZookeeperEnsemble, KafkaCluster, ElasticsearchCluster)
+ * cannot be asked for: their UnitSets delete their volumes with them (no Retain), and they take no node affinity
+ * (at most a node selector: `zones` zones, a node group when `nodeGroup`).
+ */
+export function composeOwnedChecks(svc: HubService, composeKind: string, allow: { zones: number; nodeGroup?: boolean }): Refusal | undefined {
+  if (svc.spec.deletionPolicy === 'Retain') return refuse('spec.deletionPolicy', `Unsupported value: "Retain": a ${composeKind} deletes the volumes of its servers with it; only Delete is supported for this kind`);
+  const zones = svc.spec.placement?.zones ?? [];
+  if (zones.length > allow.zones) {
+    return refuse('spec.placement.zones', allow.zones
+      ? `Invalid value: ${zones.length} zones: a ${composeKind} places its servers by a node selector, which names at most ${allow.zones} zone`
+      : `Forbidden: a ${composeKind} places its servers itself: zones cannot be asked for this kind yet`);
+  }
+  if (svc.spec.placement?.nodeGroup && !allow.nodeGroup) return refuse('spec.placement.nodeGroup', `Forbidden: a ${composeKind} places its servers itself: a node group cannot be asked for this kind yet`);
+  return undefined;
+}
+
+/** The checks every kind starts with (the Cluster, the names, its own `more`), then placement and storage. */
+export function basics(svc: HubService, cluster: ClusterRecord, longestSuffix: string, more?: Refusal): { placement: Placement; storage: { size: string; storageClassName?: string } } | Refusal {
+  const problem = checkCluster(svc, cluster) ?? checkName(svc, longestSuffix) ?? more;
+  if (problem) return problem;
+  const placement = placementOf(svc, cluster);
+  if (isRefusal(placement)) return placement;
+  const storage = storageOf(svc, cluster);
+  return isRefusal(storage) ? storage : { placement, storage };
+}
