@@ -1,6 +1,6 @@
 // The hub controllers as one process: `node controllers/main.ts [--kubeconfig FILE] [--health-port N]
-// [--leader-elect] [--cluster-heartbeat-seconds 10] [--cluster-report-seconds 60]`. In a pod it uses its service
-// account. Each controller lives in controllers/<name>/.
+// [--leader-elect] [--cluster-heartbeat-seconds 10] [--cluster-report-seconds 60] [--cluster-inventory-seconds 60]`.
+// In a pod it uses its service account. Each controller lives in controllers/<name>/.
 import { parseArgs } from 'node:util';
 import { runUntilSignalled } from '../lib/manager.ts';
 import { controllerProcess, MANAGER_FLAGS } from '../lib/process.ts';
@@ -12,6 +12,7 @@ const { values } = parseArgs({
     ...MANAGER_FLAGS,
     'cluster-heartbeat-seconds': { type: 'string', default: '10' },
     'cluster-report-seconds': { type: 'string', default: '60' },
+    'cluster-inventory-seconds': { type: 'string', default: '60' },
   },
 });
 
@@ -21,5 +22,6 @@ registerProjects(manager, events);
 registerClusters(manager, events, {
   pace: { periodMs: Number(values['cluster-heartbeat-seconds']) * 1000 },
   reportMs: Number(values['cluster-report-seconds']) * 1000,
+  inventoryMs: Number(values['cluster-inventory-seconds']) * 1000,
 });
 await runUntilSignalled(manager);

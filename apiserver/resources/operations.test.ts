@@ -8,7 +8,19 @@ const obj = (kind: string, name: string, spec: Record<string, unknown>, status?:
   ({ apiVersion: 'upm.io/v1alpha1', kind, metadata: { name, namespace }, spec, ...(status ? { status } : {}) });
 
 const world: Record<string, PublicObject[]> = {
-  clusters: [{ apiVersion: 'upm.io/v1alpha1', kind: 'Cluster', metadata: { name: 'm1' }, spec: { zones: ['a', 'b'], nodeGroups: [{ name: 'big' }], storageClasses: [{ name: 'fast' }] } }],
+  clusters: [
+    { apiVersion: 'upm.io/v1alpha1', kind: 'Cluster', metadata: { name: 'm1' }, spec: { zones: ['a', 'b'], nodeGroups: [{ name: 'big' }], storageClasses: [{ name: 'fast' }] } },
+    // read from the member by the clusters controller; the spec restricts the zones
+    {
+      apiVersion: 'upm.io/v1alpha1', kind: 'Cluster', metadata: { name: 'm2' }, spec: { zones: ['a', 'b'] },
+      status: {
+        zones: ['a', 'b', 'c'],
+        nodeGroups: [{ name: 'a', zones: ['a'], nodeSelector: { z: 'a' } }, { name: 'c', zones: ['c'], nodeSelector: { z: 'c' } }],
+        storageClasses: [{ name: 'fixed', default: false, allowVolumeExpansion: false }, { name: 'grow', default: true, allowVolumeExpansion: true }],
+      },
+    },
+    { apiVersion: 'upm.io/v1alpha1', kind: 'Cluster', metadata: { name: 'bare' }, spec: {}, status: { zones: [], nodeGroups: [], storageClasses: [] } },
+  ],
   mysqlservices: [obj('MysqlService', 'db', { version: '8.0', placement: { cluster: 'm1' }, topology: { mode: 'async', replicas: 2 }, storage: { size: '20Gi' } }), obj('MysqlService', 'solo', { version: '8.0', placement: { cluster: 'm1' }, topology: { mode: 'standalone' } })],
   zookeeperservices: [obj('ZookeeperService', 'zk', { version: '3.8', placement: { cluster: 'm1' } })],
   kafkaservices: [obj('KafkaService', 'k', { version: '3.9', placement: { cluster: 'm1' } })],
@@ -90,6 +102,30 @@ describe('service placement and templates', () => {
       'spec.placement.nodeGroup: Unsupported value: "tiny": supported values: "big"',
       'spec.storage.storageClassName: Unsupported value: "slow": supported values: "fast"',
     ]);
+  });
+
+  it('checks what was read from the member, within the spec, and refuses to grow storage its class cannot', () => {
+    const on = (spec: Record<string, unknown>) => all({ ...spec, placement: { cluster: 'm2', ...(spec.placement as object | undefined) } });
+    expect(on({ placement: { zones: ['a', 'b'], nodeGroup: 'a' }, storage: { storageClassName: 'fixed' } })).toEqual([]);
+    expect(on({ placement: { zones: ['c', 'x'], nodeGroup: 'c' }, storage: { storageClassName: 'fast' } })).toEqual([
+      'spec.placement.zones[0]: Unsupported value: "c": supported values: "a", "b"',
+      'spec.placement.zones[1]: Unsupported value: "x": supported values: "a", "b"',
+      'spec.placement.nodeGroup: Unsupported value: "c": supported values: "a"',
+      'spec.storage.storageClassName: Unsupported value: "fast": supported values: "fixed", "grow"',
+    ]);
+    expect(all({ placement: { cluster: 'bare', zones: ['a'], nodeGroup: 'a' }, storage: { storageClassName: 'x' } })).toEqual([
+      'spec.placement.zones[0]: Unsupported value: "a": the Cluster "bare" has no zones',
+      'spec.placement.nodeGroup: Unsupported value: "a": the Cluster "bare" has no node groups',
+      'spec.storage.storageClassName: Unsupported value: "x": the Cluster "bare" has no storage classes',
+    ]);
+    const grow = (cls: string | undefined, from: string, to: string) => placementCauses(
+      svc({ placement: { cluster: 'm2' }, storage: { size: to, ...(cls ? { storageClassName: cls } : {}) } }),
+      svc({ placement: { cluster: 'm2' }, storage: { size: from, ...(cls ? { storageClassName: cls } : {}) } }), ctx,
+    ).map((c) => `${c.field}: ${c.message}`);
+    expect(grow('fixed', '10Gi', '20Gi')).toEqual(['spec.storage.size: Forbidden: the storage class "fixed" of Cluster "m2" does not allow volume expansion']);
+    expect(grow('fixed', '10Gi', '10Gi')).toEqual([]);
+    expect(grow('grow', '10Gi', '20Gi')).toEqual([]);
+    expect(grow(undefined, '10Gi', '20Gi')).toEqual([]); // the default class grows
   });
 
   it('needs a template for the version, and for Sentinel when it is enabled', () => {

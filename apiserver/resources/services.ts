@@ -1,19 +1,26 @@
 // The six data service resources (mysqlservices, redisservices, redisclusterservices, kafkaservices,
 // zookeeperservices, elasticsearchservices), one module each in shape, built from their description in
 // service-kinds.ts: the columns every service shows around its own, and the checks that need the world: the
-// Cluster exists, takes new services, has the zones, node group and storage class asked for, and the hub has an
-// engine template for the version (and for what the options add, e.g. Sentinel's), whose parameter metadata the
-// options' parameters must fit.
+// Cluster exists, takes new services, has the zones, node group and storage class asked for (as read from the
+// member), lets the storage grow, and the hub has an engine template for the version (and for what the options add,
+// e.g. Sentinel's), whose parameter metadata the options' parameters must fit.
+import type { ClusterRecordSpec, ClusterRecordStatus } from '../../lib/api/internal.upm.io.generated.ts';
+import { offer } from '../../lib/inventory.ts';
 import { validateParameters } from '../../lib/paramcheck.ts';
+import { parseQuantity } from '../quantity.ts';
 import type { StatusCause } from '../status.ts';
 import { SERVICE_KINDS, type ServiceKind } from './service-kinds.ts';
 import { ageColumn, ALL_VERBS, nameColumn, str, type Column, type HookContext, type PublicObject, type ResourceDefinition } from './types.ts';
 
 const placementOf = (o: PublicObject | undefined) => (o?.spec?.placement ?? {}) as { cluster?: string; zones?: string[]; nodeGroup?: string };
-const named = (list: unknown) => (Array.isArray(list) ? (list as { name?: string }[]).map((x) => x?.name ?? '') : undefined);
+const storageOf = (o: PublicObject | undefined) => (o?.spec?.storage ?? {}) as { size?: unknown; storageClassName?: string };
 const quoted = (xs: string[]) => xs.map((x) => `"${x}"`).join(', ');
 
-/** Placement checks against the Cluster: it exists, takes new services, and has what the service asks for. */
+/**
+ * Placement checks against the Cluster: it exists, takes new services, and has what the service asks for, as the
+ * hub read it from the member within the Cluster's spec (lib/inventory.ts offer()). What is not known yet (a member
+ * never read, without restrictions in its spec) is not checked here; the services controller refuses it later.
+ */
 export function placementCauses(obj: PublicObject, old: PublicObject | undefined, ctx: HookContext): StatusCause[] {
   const causes: StatusCause[] = [];
   const p = placementOf(obj);
@@ -23,20 +30,28 @@ export function placementCauses(obj: PublicObject, old: PublicObject | undefined
   if (cluster.spec?.unschedulable === true && p.cluster !== placementOf(old).cluster) {
     causes.push({ reason: 'FieldValueInvalid', field: 'spec.placement.cluster', message: `Invalid value: "${p.cluster}": the cluster takes no new services (unschedulable)` });
   }
-  const zones = Array.isArray(cluster.spec?.zones) ? (cluster.spec.zones as string[]) : undefined;
+  const has = offer(cluster.spec as ClusterRecordSpec | undefined, cluster.status as ClusterRecordStatus | undefined);
+  const supported = (what: string, values: string[]) => (values.length ? `supported values: ${quoted(values)}` : `the Cluster "${p.cluster}" has no ${what}`);
+  const { zones } = has;
   for (const [i, z] of (p.zones ?? []).entries()) {
-    if (zones && !zones.includes(z)) causes.push({ reason: 'FieldValueNotSupported', field: `spec.placement.zones[${i}]`, message: `Unsupported value: "${z}": supported values: ${quoted(zones)}` });
+    if (zones && !zones.includes(z)) causes.push({ reason: 'FieldValueNotSupported', field: `spec.placement.zones[${i}]`, message: `Unsupported value: "${z}": ${supported('zones', zones)}` });
   }
-  if (p.nodeGroup) {
-    const groups = named(cluster.spec?.nodeGroups) ?? [];
-    if (!groups.includes(p.nodeGroup)) {
-      causes.push({ reason: 'FieldValueNotSupported', field: 'spec.placement.nodeGroup', message: `Unsupported value: "${p.nodeGroup}": ${groups.length ? `supported values: ${quoted(groups)}` : `the Cluster "${p.cluster}" declares no node groups`}` });
-    }
+  const groups = has.nodeGroups?.map((g) => g.name);
+  if (p.nodeGroup && groups && !groups.includes(p.nodeGroup)) {
+    causes.push({ reason: 'FieldValueNotSupported', field: 'spec.placement.nodeGroup', message: `Unsupported value: "${p.nodeGroup}": ${supported('node groups', groups)}` });
   }
-  const sc = str((obj.spec?.storage as { storageClassName?: string } | undefined)?.storageClassName);
-  const classes = named(cluster.spec?.storageClasses);
-  if (sc && classes?.length && !classes.includes(sc)) {
-    causes.push({ reason: 'FieldValueNotSupported', field: 'spec.storage.storageClassName', message: `Unsupported value: "${sc}": supported values: ${quoted(classes)}` });
+  const storage = storageOf(obj);
+  const sc = str(storage.storageClassName);
+  const classes = has.storageClasses;
+  if (sc && classes && !classes.some((c) => c.name === sc)) {
+    causes.push({ reason: 'FieldValueNotSupported', field: 'spec.storage.storageClassName', message: `Unsupported value: "${sc}": ${supported('storage classes', classes.map((c) => c.name))}` });
+  }
+  // Growing a service's storage grows its claims on the member: their class must allow it.
+  const before = old ? parseQuantity(storageOf(old).size) : undefined;
+  const after = parseQuantity(storage.size);
+  const cls = classes?.find((c) => (sc ? c.name === sc : c.default));
+  if (before !== undefined && after !== undefined && after > before && cls && cls.allowVolumeExpansion === false) {
+    causes.push({ reason: 'FieldValueForbidden', field: 'spec.storage.size', message: `Forbidden: the storage class "${cls.name}" of Cluster "${p.cluster}" does not allow volume expansion` });
   }
   return causes;
 }

@@ -1,8 +1,10 @@
 // The clusters controller (hub): a heartbeat for every member Cluster. Each period it probes the member through
 // the kubeconfig its spec.credentials names (controllers/clusters/probe.ts) and records what it saw: the Ready
-// condition, phase, version, node count and the last heartbeat, with an Event whenever Ready changes. The member is
-// never flooded: one probe in flight per member, one per period (backing off while it does not answer), none for a
-// change of the Cluster's spec, and a status write only when something changed or once a report period.
+// condition, phase, version, node count and the last heartbeat, with an Event whenever Ready changes; and, once an
+// inventory period, what the member offers services (its zones, node groups and storage classes, lib/inventory.ts).
+// The member is never flooded: one probe in flight per member, one per period (backing off while it does not
+// answer), none for a change of the Cluster's spec, and a status write only when something changed or once a report
+// period.
 import type { ClusterRecord } from '../../lib/api/internal.upm.io.generated.ts';
 import { ClusterRecordResource } from '../../lib/api/internal.upm.io.generated.ts';
 import type { Condition } from '../../lib/conditions.ts';
@@ -11,7 +13,9 @@ import type { EventRecorder } from '../../lib/events.ts';
 import type { Store } from '../../lib/informer.ts';
 import type { KubeClient } from '../../lib/kube/client.ts';
 import type { MemberClients } from '../../lib/kube/member-clients.ts';
-import { HEARTBEAT_REASONS, nextStatus, probeCondition, probeDue, probeInterval, type ClusterStatus, type Pace, type ProbeResult, type ProbeState } from './health.ts';
+import { inventoryOf } from '../../lib/inventory.ts';
+import { mergePatch } from '../../lib/mergepatch.ts';
+import { HEARTBEAT_REASONS, inventoryDue, nextStatus, probeCondition, probeDue, probeInterval, type ClusterStatus, type Pace, type ProbeResult, type ProbeState } from './health.ts';
 import { probeMember } from './probe.ts';
 import { asPublic } from '../public.ts';
 
@@ -25,9 +29,11 @@ export interface ClustersDeps {
   pace: Pace;
   /** The heartbeat time is recorded at least this often while the member answers. */
   reportMs: number;
+  /** The inventory is read at least this often while the member answers. */
+  inventoryMs: number;
   /** Each request of a probe. */
   timeoutMs: number;
-  probe?: (client: KubeClient, timeoutMs: number) => Promise<ProbeResult>;
+  probe?: (client: KubeClient, timeoutMs: number, opts: { inventory: boolean }) => Promise<ProbeResult>;
   now?: () => Date;
 }
 
@@ -67,9 +73,11 @@ export function clustersReconciler(d: ClustersDeps): Reconciler {
       return { requeueAfterMs: wait };
     }
     const started = Date.now();
-    const result = await probe(member.client, d.timeoutMs);
+    const inventory = inventoryDue(state, member.secretVersion, !!inventoryOf(status), started, d.inventoryMs);
+    const result = await probe(member.client, d.timeoutMs, { inventory });
     const failures = result.outcome === 'unreachable' ? (state?.failures ?? 0) + 1 : 0;
-    probes.set(name, { lastAt: started, failures, credentials: member.secretVersion });
+    const inventoryAt = result.inventory ? started : state?.credentials === member.secretVersion ? state.inventoryAt : undefined;
+    probes.set(name, { lastAt: started, failures, credentials: member.secretVersion, inventoryAt });
     const secret = `Secret ${d.namespace}/${cluster.spec?.credentials?.secretName ?? ''}`;
     await record(d, cluster, status, probeCondition(result, secret), result, gen, now());
     return { requeueAfterMs: probeInterval(failures, d.pace) };
@@ -79,7 +87,8 @@ export function clustersReconciler(d: ClustersDeps): Reconciler {
 async function record(d: ClustersDeps, cluster: ClusterRecord, current: ClusterStatus | undefined, cond: Omit<Condition, 'lastTransitionTime'>, probe: ProbeResult | undefined, gen: number | undefined, now: Date): Promise<void> {
   const { status, write } = nextStatus(current, cond, probe, gen, now, d.reportMs);
   if (!write) return;
-  await d.client.patch(ClusterRecordResource, cluster.metadata.name ?? '', { status }, 'merge', { subresource: 'status' });
+  // Only what changed (a field the member no longer has, such as its region, is removed).
+  await d.client.patch(ClusterRecordResource, cluster.metadata.name ?? '', { status: mergePatch(current ?? {}, status) ?? {} }, 'merge', { subresource: 'status' });
   const before = current?.conditions?.find((c) => c.type === 'Ready');
   if (before?.status === cond.status && before.reason === cond.reason) return;
   if (cond.status === 'True') await d.events.record(cluster, 'Normal', 'ClusterReady', cond.message ?? '');

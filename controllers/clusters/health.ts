@@ -1,8 +1,11 @@
 // What a heartbeat means for a Cluster's status, and when the next one is due. Pure: the controller probes, this
 // decides. The Ready condition: True when the member's /readyz says ok, False when it answers that it is not ready,
-// Unknown when the hub cannot tell (no usable credentials, refused credentials, unreachable).
+// Unknown when the hub cannot tell (no usable credentials, refused credentials, unreachable). The member's inventory
+// (zones, node groups, storage classes) is read with a heartbeat at most once an inventory period, and written only
+// when it changed.
 import type { ClusterRecordStatus as StoredClusterStatus } from '../../lib/api/internal.upm.io.generated.ts';
 import type { Condition } from '../../lib/conditions.ts';
+import { inventoryOf, sameInventory, type Inventory } from '../../lib/inventory.ts';
 
 export interface ProbeResult {
   /** ok: /readyz answered 200; notReady: it answered otherwise; unreachable: no answer; refused: 401/403. */
@@ -11,6 +14,8 @@ export interface ProbeResult {
   answeredAt?: string;
   version?: string;
   nodes?: number;
+  /** What the member offers, when this probe read it. */
+  inventory?: Inventory;
   detail: string;
 }
 
@@ -54,7 +59,13 @@ export function nextStatus(
   if (probe?.version) status.kubernetesVersion = probe.version;
   if (probe?.nodes !== undefined) status.nodes = probe.nodes;
   if (probe?.answeredAt) status.lastHeartbeatTime = probe.answeredAt;
-  const changed = prev.observedGeneration !== status.observedGeneration || prev.phase !== status.phase
+  // Kept while the member does not answer: the last thing known of it, which placement goes on using.
+  const inventoryChanged = !!probe?.inventory && !sameInventory(inventoryOf(prev), probe.inventory);
+  if (probe?.inventory) {
+    delete status.region;
+    Object.assign(status, probe.inventory);
+  }
+  const changed = inventoryChanged || prev.observedGeneration !== status.observedGeneration || prev.phase !== status.phase
     || prev.kubernetesVersion !== status.kubernetesVersion || prev.nodes !== status.nodes
     || !prevReady || prevReady.status !== ready.status || prevReady.reason !== ready.reason || prevReady.message !== ready.message
     || prevReady.observedGeneration !== ready.observedGeneration;
@@ -70,6 +81,17 @@ export interface ProbeState {
   failures: number;
   /** The credentials the last probe used (Secret uid/version/key): new credentials are probed at once. */
   credentials: string;
+  /** When the inventory was last read (ms). */
+  inventoryAt?: number;
+}
+
+/**
+ * Whether this probe reads the inventory too: when none is recorded, once an inventory period, and at once for new
+ * credentials or a member that answers again (it may be another cluster, or changed while away).
+ */
+export function inventoryDue(state: ProbeState | undefined, credentials: string, recorded: boolean, now: number, inventoryMs: number): boolean {
+  if (!recorded || !state?.inventoryAt || state.credentials !== credentials || state.failures > 0) return true;
+  return now - state.inventoryAt >= inventoryMs;
 }
 
 export interface Pace {

@@ -1,8 +1,15 @@
 // One heartbeat of a member cluster through its credentials: GET /readyz (what the member says of itself), then
-// /version and a one-item node list (its size, from remainingItemCount), each bounded by a timeout. Three small
-// reads per period and member, never more: the member is never flooded.
+// /version and the node count, each bounded by a timeout. When the inventory is due (controllers/clusters/health.ts
+// says when), the node count comes from a list of every node's metadata (their zone, region and node-group labels)
+// and the StorageClasses are listed too; both from the member's watch cache (resourceVersion=0), so they cost its
+// etcd nothing. At most four small reads per period and member: the member is never flooded.
 import type { KubeClient } from '../../lib/kube/client.ts';
+import { readInventory, type Inventory, type StorageClassObject } from '../../lib/inventory.ts';
+import type { KubeObject } from '../../lib/kube/types.ts';
 import type { ProbeResult } from './health.ts';
+
+/** Node metadata only: labels are all the inventory needs, and a Node's status is most of its size. */
+const METADATA_LIST = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json';
 
 const stamp = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
@@ -15,7 +22,8 @@ function reason(err: unknown): string {
   return String(err).slice(0, 300);
 }
 
-export async function probeMember(client: KubeClient, timeoutMs: number, now = () => new Date()): Promise<ProbeResult> {
+export async function probeMember(client: KubeClient, timeoutMs: number, opts: { inventory?: boolean; now?: () => Date } = {}): Promise<ProbeResult> {
+  const now = opts.now ?? (() => new Date());
   let ready;
   try {
     ready = await client.raw('GET', '/readyz?verbose', { timeoutMs });
@@ -28,15 +36,17 @@ export async function probeMember(client: KubeClient, timeoutMs: number, now = (
     const failing = String(ready.body ?? '').split('\n').filter((l) => l.startsWith('[-]')).join('; ');
     return { outcome: 'notReady', answeredAt, detail: `${ready.statusCode}${failing ? `: ${failing.slice(0, 500)}` : ''}` };
   }
-  const [version, nodes] = await Promise.all([
+  const list = (path: string, query: Record<string, string | number>, headers?: Record<string, string>) => client.raw('GET', path, { query, timeoutMs, headers })
+    .then((r) => (r.statusCode === 200 ? r.body as { items?: KubeObject[]; metadata?: { remainingItemCount?: number } } : undefined), () => undefined);
+  const [version, nodes, classes] = await Promise.all([
     client.raw('GET', '/version', { timeoutMs }).catch(() => undefined),
-    client.raw('GET', '/api/v1/nodes', { query: { limit: 1 }, timeoutMs }).catch(() => undefined),
+    opts.inventory ? list('/api/v1/nodes', { resourceVersion: '0' }, { accept: METADATA_LIST }) : list('/api/v1/nodes', { limit: 1 }),
+    opts.inventory ? list('/apis/storage.k8s.io/v1/storageclasses', { resourceVersion: '0' }) : undefined,
   ]);
   const v = version?.statusCode === 200 ? (version.body as { gitVersion?: string }).gitVersion : undefined;
-  let n: number | undefined;
-  if (nodes?.statusCode === 200) {
-    const list = nodes.body as { items?: unknown[]; metadata?: { remainingItemCount?: number } };
-    n = (list.items?.length ?? 0) + (list.metadata?.remainingItemCount ?? 0);
-  }
-  return { outcome: 'ok', answeredAt, version: v, nodes: n, detail: 'ok' };
+  const n = nodes ? (nodes.items?.length ?? 0) + (nodes.metadata?.remainingItemCount ?? 0) : undefined;
+  // Both lists or neither: half an inventory would take the other half's zones or classes away from services.
+  let inventory: Inventory | undefined;
+  if (opts.inventory && nodes && classes) inventory = readInventory(nodes.items ?? [], (classes.items ?? []) as StorageClassObject[]);
+  return { outcome: 'ok', answeredAt, version: v, nodes: n, ...(inventory ? { inventory } : {}), detail: 'ok' };
 }

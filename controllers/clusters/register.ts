@@ -14,6 +14,7 @@ export interface ClustersOptions {
   namespace?: string;
   pace?: Partial<Pace>;
   reportMs?: number;
+  inventoryMs?: number;
   timeoutMs?: number;
 }
 
@@ -28,7 +29,7 @@ export function registerClusters(manager: Manager, events: EventRecorder, opts: 
   manager.controller({
     name: 'clusters',
     concurrency: 4,
-    reconcile: clustersReconciler({ client: manager.client, events, clusters, members, namespace, pace, reportMs: opts.reportMs ?? 60_000, timeoutMs: opts.timeoutMs ?? 5000 }),
+    reconcile: clustersReconciler({ client: manager.client, events, clusters, members, namespace, pace, reportMs: opts.reportMs ?? 60_000, inventoryMs: opts.inventoryMs ?? 60_000, timeoutMs: opts.timeoutMs ?? 5000 }),
   })
     .watch(clusters, undefined, (a, b) => a.metadata.generation !== b.metadata.generation || !!b.metadata.deletionTimestamp)
     .watch(secrets, users, (a, b) => a.metadata.resourceVersion !== b.metadata.resourceVersion);

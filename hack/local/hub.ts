@@ -11,7 +11,6 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse, stringify } from 'yaml';
 import type { KubeClient } from '../../lib/kube/client.ts';
-import type { KubeObject } from '../../lib/kube/types.ts';
 import { waitFor } from '../../lib/wait.ts';
 import type { LocalCluster } from './cluster.ts';
 import { createCA, issueCert } from './pki.ts';
@@ -130,6 +129,8 @@ export class LocalHub {
         hub.hubState.availableAt = Date.now();
         hub.hubState.apiserverPid = apiserver.pid;
         for (const m of opts.members ?? []) await registerMember(kubectl, client, m);
+        // As an administrator would before placing services: wait until the hub has read what each member offers.
+        if (opts.controllers !== false) for (const m of opts.members ?? []) await waitForInventory(client, m.name, hub.processes[1] as ManagedProcess);
       } finally {
         await client.close();
       }
@@ -151,8 +152,7 @@ export class LocalHub {
 /**
  * Registers a member cluster with the hub as an administrator would: the member grants the hub an identity
  * (config/member-access), whose token goes into a kubeconfig Secret in upm-system; the Cluster, created through the
- * public API, names that Secret and says what the member offers (its nodes' zones, one node group per zone, its
- * storage classes).
+ * public API, names that Secret. What the member offers (zones, node groups, storage classes) the hub reads itself.
  */
 async function registerMember(kubectl: string, hub: KubeClient, member: LocalCluster): Promise<void> {
   const km = (...args: string[]) => run(kubectl, ['--kubeconfig', member.kubeconfig, ...args], { maxBuffer: 16 << 20 });
@@ -173,27 +173,9 @@ async function registerMember(kubectl: string, hub: KubeClient, member: LocalClu
     apiVersion: 'v1', kind: 'Secret', metadata: { name: secretName, namespace: HUB_NAMESPACE, labels: { 'upm.io/cluster': member.name } },
     type: 'Opaque', data: { kubeconfig: Buffer.from(kubeconfig).toString('base64') },
   });
-  const mc = await member.client();
-  let zones: string[];
-  let classes: { name: string; default?: boolean }[];
-  let region: string;
-  try {
-    const nodes = await mc.request<{ items: KubeObject[] }>('GET', '/api/v1/nodes');
-    zones = [...new Set(nodes.items.map((n) => n.metadata.labels?.['topology.kubernetes.io/zone']).filter((z): z is string => !!z))].sort();
-    region = nodes.items.map((n) => n.metadata.labels?.['topology.kubernetes.io/region']).find((r): r is string => !!r) ?? '';
-    const sc = await mc.request<{ items: KubeObject[] }>('GET', '/apis/storage.k8s.io/v1/storageclasses');
-    classes = sc.items.map((s) => ({ name: s.metadata.name ?? '', ...(s.metadata.annotations?.['storageclass.kubernetes.io/is-default-class'] === 'true' ? { default: true } : {}) }));
-  } finally {
-    await mc.close();
-  }
   await applyObject(hub, {
     apiVersion: 'upm.io/v1alpha1', kind: 'Cluster', metadata: { name: member.name },
-    spec: {
-      description: `local member cluster ${member.name}`, region, zones,
-      credentials: { secretName },
-      nodeGroups: zones.map((z) => ({ name: z, zone: z, nodeSelector: { 'topology.kubernetes.io/zone': z } })),
-      storageClasses: classes,
-    },
+    spec: { description: `local member cluster ${member.name}`, credentials: { secretName } },
   });
 }
 
@@ -203,6 +185,13 @@ async function applyObject(client: KubeClient, obj: { apiVersion: string; kind: 
   const base = group ? `/apis/${group}/${version}` : `/api/${version}`;
   const path = `${base}${obj.metadata.namespace ? `/namespaces/${obj.metadata.namespace}` : ''}/${plural}/${obj.metadata.name}`;
   await client.request('PATCH', path, { body: JSON.stringify(obj), contentType: 'application/apply-patch+yaml', query: { fieldManager: 'upm-local', force: true } });
+}
+
+async function waitForInventory(client: KubeClient, name: string, controllers: ManagedProcess): Promise<void> {
+  await waitFor(`the inventory of Cluster ${name}`, async () => {
+    const c = await client.request<{ status?: { zones?: string[]; storageClasses?: unknown[] } }>('GET', `/apis/upm.io/v1alpha1/clusters/${name}`);
+    return !!c.status?.zones && !!c.status.storageClasses;
+  }, { timeoutMs: 90_000, intervalMs: 250, failFast: () => (controllers.running ? undefined : `upm-hub-controllers exited:\n${controllers.tail()}`) });
 }
 
 async function waitForAvailable(client: KubeClient, apiserver: ManagedProcess): Promise<void> {

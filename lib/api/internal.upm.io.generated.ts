@@ -10,7 +10,7 @@ export interface ClusterRecordSpec {
    */
   region?: string;
   /**
-   * Failure zones of the cluster's nodes (their topology.kubernetes.io/zone label); services may be placed in some of them.
+   * Optional restriction: the zones services may be placed in. The hub reads the member's zones itself (status.zones); when set, only the zones in both are offered (before the first read, these).
    */
   zones?: string[];
   /**
@@ -27,7 +27,7 @@ export interface ClusterRecordSpec {
     key?: string;
   };
   /**
-   * Named sets of nodes services may ask for (spec.placement.nodeGroup of a service).
+   * Optional: named sets of nodes services may ask for (spec.placement.nodeGroup of a service), in addition to the groups read from the member (status.nodeGroups); one of the same name redefines the group read.
    */
   nodeGroups?: {
     name: string;
@@ -44,7 +44,7 @@ export interface ClusterRecordSpec {
     };
   }[];
   /**
-   * The storage classes services may use on this cluster (spec.storage.storageClassName of a service); when empty, any.
+   * Optional restriction: the storage classes services may use (spec.storage.storageClassName of a service); when empty, any the member has (status.storageClasses). A class marked default here is used instead of the member's default.
    */
   storageClasses?: {
     name: string;
@@ -78,6 +78,50 @@ export interface ClusterRecordStatus {
    * When the member last answered the heartbeat (recorded at least once a minute while it answers).
    */
   lastHeartbeatTime?: string;
+  /**
+   * The region of the member's nodes (their topology.kubernetes.io/region label), as read from the member.
+   */
+  region?: string;
+  /**
+   * The zones of the member's nodes (their topology.kubernetes.io/zone label), as read from the member; services are placed in these, within spec.zones when set.
+   */
+  zones?: string[];
+  /**
+   * The member's node groups as read from its nodes: one per value of a node-group label (upm.io/node-group, or the cloud's node pool label) when its nodes carry one, else one per zone. spec.nodeGroups adds groups or redefines one of the same name.
+   */
+  nodeGroups?: {
+    name: string;
+    /**
+     * The zones of the group's nodes.
+     */
+    zones?: string[];
+    /**
+     * The labels that select the group's nodes.
+     */
+    nodeSelector?: {
+      [k: string]: string;
+    };
+    /**
+     * Number of the group's nodes.
+     */
+    nodes?: number;
+  }[];
+  /**
+   * The member's StorageClasses as read from it; services may use these, within spec.storageClasses when set.
+   */
+  storageClasses?: {
+    name: string;
+    provisioner?: string;
+    /**
+     * The member's default class (annotation storageclass.kubernetes.io/is-default-class).
+     */
+    default?: boolean;
+    /**
+     * Whether claims of this class may grow (a service's storage size may only grow on such a class).
+     */
+    allowVolumeExpansion?: boolean;
+    volumeBindingMode?: string;
+  }[];
   conditions?: {
     type: string;
     status: string;
@@ -140,7 +184,7 @@ export interface ElasticsearchServiceRecordSpec {
      */
     size?: number | string;
     /**
-     * A storage class of the cluster's spec.storageClasses (its default when left out).
+     * A storage class the cluster offers (its status.storageClasses, within spec.storageClasses; its default when left out).
      */
     storageClassName?: string;
   };
@@ -150,11 +194,11 @@ export interface ElasticsearchServiceRecordSpec {
      */
     cluster: string;
     /**
-     * Zones of the cluster (its spec.zones) to spread the servers over.
+     * Zones of the cluster (its status.zones, within spec.zones) to spread the servers over.
      */
     zones?: string[];
     /**
-     * A node group of the cluster (its spec.nodeGroups) to run on.
+     * A node group of the cluster (its status.nodeGroups or spec.nodeGroups) to run on.
      */
     nodeGroup?: string;
   };
@@ -288,7 +332,7 @@ export interface KafkaServiceRecordSpec {
      */
     size?: number | string;
     /**
-     * A storage class of the cluster's spec.storageClasses (its default when left out).
+     * A storage class the cluster offers (its status.storageClasses, within spec.storageClasses; its default when left out).
      */
     storageClassName?: string;
   };
@@ -298,11 +342,11 @@ export interface KafkaServiceRecordSpec {
      */
     cluster: string;
     /**
-     * Zones of the cluster (its spec.zones) to spread the servers over.
+     * Zones of the cluster (its status.zones, within spec.zones) to spread the servers over.
      */
     zones?: string[];
     /**
-     * A node group of the cluster (its spec.nodeGroups) to run on.
+     * A node group of the cluster (its status.nodeGroups or spec.nodeGroups) to run on.
      */
     nodeGroup?: string;
   };
@@ -444,7 +488,7 @@ export interface MysqlServiceRecordSpec {
      */
     size?: number | string;
     /**
-     * A storage class of the cluster's spec.storageClasses (its default when left out).
+     * A storage class the cluster offers (its status.storageClasses, within spec.storageClasses; its default when left out).
      */
     storageClassName?: string;
   };
@@ -454,11 +498,11 @@ export interface MysqlServiceRecordSpec {
      */
     cluster: string;
     /**
-     * Zones of the cluster (its spec.zones) to spread the servers over.
+     * Zones of the cluster (its status.zones, within spec.zones) to spread the servers over.
      */
     zones?: string[];
     /**
-     * A node group of the cluster (its spec.nodeGroups) to run on.
+     * A node group of the cluster (its status.nodeGroups or spec.nodeGroups) to run on.
      */
     nodeGroup?: string;
   };
@@ -898,7 +942,7 @@ export interface RedisClusterServiceRecordSpec {
      */
     size?: number | string;
     /**
-     * A storage class of the cluster's spec.storageClasses (its default when left out).
+     * A storage class the cluster offers (its status.storageClasses, within spec.storageClasses; its default when left out).
      */
     storageClassName?: string;
   };
@@ -908,11 +952,11 @@ export interface RedisClusterServiceRecordSpec {
      */
     cluster: string;
     /**
-     * Zones of the cluster (its spec.zones) to spread the servers over.
+     * Zones of the cluster (its status.zones, within spec.zones) to spread the servers over.
      */
     zones?: string[];
     /**
-     * A node group of the cluster (its spec.nodeGroups) to run on.
+     * A node group of the cluster (its status.nodeGroups or spec.nodeGroups) to run on.
      */
     nodeGroup?: string;
   };
@@ -1046,7 +1090,7 @@ export interface RedisServiceRecordSpec {
      */
     size?: number | string;
     /**
-     * A storage class of the cluster's spec.storageClasses (its default when left out).
+     * A storage class the cluster offers (its status.storageClasses, within spec.storageClasses; its default when left out).
      */
     storageClassName?: string;
   };
@@ -1056,11 +1100,11 @@ export interface RedisServiceRecordSpec {
      */
     cluster: string;
     /**
-     * Zones of the cluster (its spec.zones) to spread the servers over.
+     * Zones of the cluster (its status.zones, within spec.zones) to spread the servers over.
      */
     zones?: string[];
     /**
-     * A node group of the cluster (its spec.nodeGroups) to run on.
+     * A node group of the cluster (its status.nodeGroups or spec.nodeGroups) to run on.
      */
     nodeGroup?: string;
   };
@@ -1234,7 +1278,7 @@ export interface ZookeeperServiceRecordSpec {
      */
     size?: number | string;
     /**
-     * A storage class of the cluster's spec.storageClasses (its default when left out).
+     * A storage class the cluster offers (its status.storageClasses, within spec.storageClasses; its default when left out).
      */
     storageClassName?: string;
   };
@@ -1244,11 +1288,11 @@ export interface ZookeeperServiceRecordSpec {
      */
     cluster: string;
     /**
-     * Zones of the cluster (its spec.zones) to spread the servers over.
+     * Zones of the cluster (its status.zones, within spec.zones) to spread the servers over.
      */
     zones?: string[];
     /**
-     * A node group of the cluster (its spec.nodeGroups) to run on.
+     * A node group of the cluster (its status.nodeGroups or spec.nodeGroups) to run on.
      */
     nodeGroup?: string;
   };

@@ -2,14 +2,15 @@
 // member clusters: the local system registers member1 and member2 as an administrator would (an identity on the
 // member that may impersonate, its kubeconfig in a Secret, a Cluster naming it); the hub's heartbeat reports their
 // health from their /readyz, names the field when the credentials are missing, unusable or refused, and never
-// floods a member; clusters/proxy forwards any request, watches included, to the member as the caller, so the
-// member's RBAC decides, after the hub's own RBAC allowed the caller the proxy.
+// floods a member; it reads what each member offers (zones, node groups, storage classes) into the Cluster's status,
+// which service placement is checked against; clusters/proxy forwards any request, watches included, to the member
+// as the caller, so the member's RBAC decides, after the hub's own RBAC allowed the caller the proxy.
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { parse, stringify } from 'yaml';
 import { freePort } from '../../hack/local/ports.ts';
 import { waitFor } from '../../lib/wait.ts';
 import { testState, uniqueName } from '../env.ts';
-import { asUser, closeAgents, describeHub, direct, frontProxyCert, hubState, kubectlAs, kubectlOkAs, kubectlStream, userKubeconfig } from '../hub.ts';
+import { asUser, closeAgents, describeHub, direct, frontProxyCert, hubState, kubectlAs, kubectlOkAs, kubectlStream, useProject, userKubeconfig } from '../hub.ts';
 import { kubectl, kubectlOk } from '../kubectl.ts';
 
 const k = (args: string[], input?: string) => kubectlAs(undefined, args, input);
@@ -20,7 +21,11 @@ const proxyPath = (cluster: string, path = '') => `${GV}/clusters/${cluster}/pro
 
 interface ClusterObj {
   spec: { credentials?: { secretName: string }; zones?: string[]; region?: string; nodeGroups?: { name: string; zone?: string }[]; storageClasses?: { name: string; default?: boolean }[] };
-  status?: { phase?: string; kubernetesVersion?: string; nodes?: number; lastHeartbeatTime?: string; conditions?: { type: string; status: string; reason?: string; message?: string }[] };
+  status?: {
+    phase?: string; kubernetesVersion?: string; nodes?: number; lastHeartbeatTime?: string; conditions?: { type: string; status: string; reason?: string; message?: string }[];
+    region?: string; zones?: string[]; nodeGroups?: { name: string; zones?: string[]; nodeSelector?: Record<string, string>; nodes?: number }[];
+    storageClasses?: { name: string; provisioner?: string; default?: boolean; allowVolumeExpansion?: boolean; volumeBindingMode?: string }[];
+  };
 }
 // How long a Cluster's Ready condition may take to follow a change (a heartbeat or two); tests that wait for it
 // several times get a jest timeout of their sum.
@@ -34,6 +39,8 @@ const waitReady = (name: string, status: string, reason: string) => waitFor(`clu
 
 // The hub's heartbeat period (the clusters controller's default) and how many spec changes the probe test makes.
 const PROBE_PERIOD_MS = 10_000;
+// The inventory period (the clusters controller's default): a change on a member shows within it and a heartbeat.
+const INVENTORY_MS = 60_000;
 const SPEC_CHANGES = 15;
 
 /** GET /readyz requests a member's kube-apiserver has answered, from its own metrics. */
@@ -51,6 +58,8 @@ describeHub('member clusters: registration, heartbeat and clusters/proxy', () =>
   const kc: Record<string, string> = {};
   const extra: string[] = [];
   const mgmt = () => testState().clusters.mgmt?.server ?? '';
+  const project = useProject('inv');
+  const fixedClass = `fixed-${suffix}`;
 
   beforeAll(async () => {
     kc[pia] = await userKubeconfig(pia, [team]);
@@ -65,6 +74,8 @@ describeHub('member clusters: registration, heartbeat and clusters/proxy', () =>
   });
 
   afterAll(async () => {
+    await kubectl('member2', ['delete', 'storageclass', fixedClass, '--ignore-not-found']);
+    await k(['patch', 'cluster', 'member2', '--type', 'json', '-p', '[{"op":"remove","path":"/spec/zones"}]']);
     await kubectl('member1', ['delete', 'namespace', ns, '--wait=false']);
     await k(['delete', 'clusterrolebinding', `proxy-${pia}`, `proxy-get-${gil}`, '--ignore-not-found']);
     await k(['delete', 'clusterrole', `proxy-get-${gil}`, '--ignore-not-found']);
@@ -75,14 +86,11 @@ describeHub('member clusters: registration, heartbeat and clusters/proxy', () =>
     await closeAgents();
   });
 
-  it('registers the members with their credentials, zones, node groups and storage classes, Ready from a heartbeat', async () => {
+  it('registers the members with their credentials only, Ready from a heartbeat', async () => {
     expect(hubState().members).toEqual(['member1', 'member2']);
     for (const m of hubState().members) await waitReady(m, 'True', 'Healthy');
     const c = await getCluster('member1');
-    expect(c.spec.credentials).toEqual({ secretName: 'member1-kubeconfig', key: 'kubeconfig' });
-    expect(c.spec.zones).toEqual(['zone-a', 'zone-b', 'zone-c']);
-    expect(c.spec.nodeGroups?.map((g) => `${g.name}@${g.zone}`)).toEqual(['zone-a@zone-a', 'zone-b@zone-b', 'zone-c@zone-c']);
-    expect(c.spec.storageClasses).toEqual([{ name: 'kwok-volume', default: true }]);
+    expect(c.spec).toEqual({ description: 'local member cluster member1', credentials: { secretName: 'member1-kubeconfig', key: 'kubeconfig' } });
     expect(c.status).toMatchObject({ phase: 'Ready', nodes: 3, kubernetesVersion: expect.stringMatching(/^v1\.\d+\.\d+/) });
     expect(Date.now() - Date.parse(c.status?.lastHeartbeatTime ?? '')).toBeLessThan(120_000);
     expect(ready(c)?.message).toMatch(/^the member answered \/readyz: ok \(v1\.\d+\.\d+, 3 nodes\)$/);
@@ -229,6 +237,57 @@ describeHub('member clusters: registration, heartbeat and clusters/proxy', () =>
     expect(post.stderr).toContain(`clusters.upm.io "member1" is forbidden: User "${gil}" cannot create resource "clusters/proxy" in API group "upm.io" at the cluster scope`);
     expect((await kubectl('member1', ['get', 'configmap', 'by-gil', '-n', ns])).code).not.toBe(0);
   });
+
+  it("reads each member's zones, node groups and storage classes into its status, and follows a change", async () => {
+    // What member1's own API says it has.
+    const nodes = json<{ items: { metadata: { labels: Record<string, string> } }[] }>(await kubectlOk('member1', ['get', 'nodes', '-o', 'json'])).items;
+    const zones = [...new Set(nodes.map((n) => n.metadata.labels['topology.kubernetes.io/zone']))].sort();
+    expect(zones).toEqual(['zone-a', 'zone-b', 'zone-c']);
+    const c = await getCluster('member1');
+    expect(c.spec.zones).toBeUndefined(); // nobody wrote it: the hub read it
+    expect(c.status).toMatchObject({ region: 'local', zones });
+    expect(c.status?.nodeGroups).toEqual(zones.map((z) => ({ name: z, zones: [z], nodeSelector: { 'topology.kubernetes.io/zone': z }, nodes: nodes.filter((n) => n.metadata.labels['topology.kubernetes.io/zone'] === z).length })));
+    expect(c.status?.storageClasses).toContainEqual({ name: 'kwok-volume', provisioner: 'kwok.x-k8s.io/volume', default: true, allowVolumeExpansion: true, volumeBindingMode: 'Immediate' });
+    const wide = (await ok(['get', 'cluster', 'member1', '-o', 'wide'])).split('\n')[1] ?? '';
+    expect(wide).toMatch(/\szone-a,zone-b,zone-c\s+zone-a,zone-b,zone-c\s+(\S+,)?kwok-volume[,\s]/);
+
+    // A StorageClass made on the member appears in its Cluster's status, with its expansion support.
+    await kubectlOk('member2', ['apply', '-f', '-'], JSON.stringify({
+      apiVersion: 'storage.k8s.io/v1', kind: 'StorageClass', metadata: { name: fixedClass },
+      provisioner: 'upm.test/fixed', volumeBindingMode: 'WaitForFirstConsumer', allowVolumeExpansion: false,
+    }));
+    await waitFor(`${fixedClass} in the status of member2`, async () => !!(await getCluster('member2')).status?.storageClasses?.some((x) => x.name === fixedClass),
+      { timeoutMs: INVENTORY_MS + 2 * PROBE_PERIOD_MS + 30_000, intervalMs: 1000 });
+    expect((await getCluster('member2')).status?.storageClasses).toContainEqual({ name: fixedClass, provisioner: 'upm.test/fixed', default: false, allowVolumeExpansion: false, volumeBindingMode: 'WaitForFirstConsumer' });
+  }, 2 * (INVENTORY_MS + 2 * PROBE_PERIOD_MS + 30_000));
+
+  it('places services by what was read: a zone the member lacks is 422 naming spec.placement.zones, a class that cannot grow keeps its size', async () => {
+    const mysql = (name: string, spec: Record<string, unknown>) => JSON.stringify({
+      apiVersion: 'upm.io/v1alpha1', kind: 'MysqlService', metadata: { name, namespace: project },
+      spec: { version: '8.0', topology: { mode: 'async', replicas: 2 }, ...spec },
+    });
+    const lost = await k(['create', '-v=6', '-f', '-'], mysql('lost', { placement: { cluster: 'member1', zones: ['zone-a', 'zone-q'] } }));
+    expect(lost.code).not.toBe(0);
+    expect(lost.stderr).toMatch(/422 Unprocessable Entity/);
+    expect(lost.stderr).toContain('spec.placement.zones[1]: Unsupported value: "zone-q": supported values: "zone-a", "zone-b", "zone-c"');
+    expect((await k(['get', 'mysql', 'lost', '-n', project])).stderr).toContain('NotFound');
+    expect((await ok(['create', '-f', '-'], mysql('spread', { placement: { cluster: 'member1', zones: ['zone-a', 'zone-c'], nodeGroup: 'zone-a' } }))).trim()).toBe('mysqlservice.upm.io/spread created');
+
+    // The spec narrows what was read: an administrator keeps services out of a zone the member has.
+    await ok(['patch', 'cluster', 'member2', '--type', 'merge', '-p', '{"spec":{"zones":["zone-a","zone-b"]}}']);
+    await waitFor('restriction cached', async () => (await k(['create', '--dry-run=server', '-f', '-'], mysql('z', { placement: { cluster: 'member2', zones: ['zone-c'] } }))).code !== 0, { timeoutMs: 10_000 });
+    const restricted = await k(['create', '-f', '-'], mysql('z', { placement: { cluster: 'member2', zones: ['zone-c'] } }));
+    expect(restricted.stderr).toContain('spec.placement.zones[0]: Unsupported value: "zone-c": supported values: "zone-a", "zone-b"');
+
+    // A class the member does not let grow: the service is placed on it, its storage may not grow.
+    await waitFor(`${fixedClass} read`, async () => !!(await getCluster('member2')).status?.storageClasses?.some((x) => x.name === fixedClass), { timeoutMs: INVENTORY_MS + 2 * PROBE_PERIOD_MS + 30_000, intervalMs: 1000 });
+    await ok(['create', '-f', '-'], mysql('fixed', { placement: { cluster: 'member2', zones: ['zone-b'] }, storage: { storageClassName: fixedClass, size: '10Gi' } }));
+    const grow = await k(['patch', 'mysql', 'fixed', '-n', project, '--type', 'merge', '-p', '{"spec":{"storage":{"size":"20Gi"}}}']);
+    expect(grow.stderr).toContain(`spec.storage.size: Forbidden: the storage class "${fixedClass}" of Cluster "member2" does not allow volume expansion`);
+    expect(await ok(['get', 'mysql', 'fixed', '-n', project, '-o', 'jsonpath={.spec.storage.size}'])).toBe('10Gi');
+    const other = await k(['create', '-f', '-'], mysql('elsewhere', { placement: { cluster: 'member1' }, storage: { storageClassName: fixedClass } }));
+    expect(other.stderr).toMatch(new RegExp(`spec.storage.storageClassName: Unsupported value: "${fixedClass}": supported values: .*"kwok-volume"`));
+  }, INVENTORY_MS + 2 * PROBE_PERIOD_MS + 90_000);
 
   it('cannot reach a cluster it has no credentials for: 503, naming the field', async () => {
     const name = uniqueName('bare');
