@@ -3,7 +3,8 @@
 import type { ClusterRecord } from '../../../lib/api/internal.upm.io.generated.ts';
 import type { KubeObject } from '../../../lib/kube/types.ts';
 import type { Desired, DesiredFn, HubService } from '../contract.ts';
-import { basics, composeOwnedChecks, isRefusal, memberObject, numAt, parametersOf, projectNamespace, resourcesOf, ZONE_LABEL } from './common.ts';
+import { ZONE_LABEL } from '../../../lib/inventory.ts';
+import { basics, composeOwnedChecks, isRefusal, memberObject, numAt, parametersOf, projectNamespace, resourcesOf } from './common.ts';
 
 export const KIND = 'ZookeeperService';
 
