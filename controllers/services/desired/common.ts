@@ -144,9 +144,7 @@ export function unitSet(svc: HubService, kind: string, u: UnitSetInput): UnitSet
     ...(u.mountPath && u.storage ? { storage: [{ name: 'data', size: u.storage.size, mountPath: u.mountPath, ...(u.storage.storageClassName ? { storageClassName: u.storage.storageClassName } : {}) }] } : {}),
     ...(u.parameters && Object.keys(u.parameters).length ? { parameters: u.parameters } : {}),
     pvcRetentionPolicy: { whenScaled: 'Retain', whenDeleted: retain ? 'Retain' : 'Delete' },
-    ...(u.placement.nodeSelector ? { nodeSelector: u.placement.nodeSelector } : {}),
-    ...(u.placement.nodeAffinity ? { nodeAffinity: u.placement.nodeAffinity } : {}),
-    ...(u.placement.topologySpreadConstraints ? { topologySpreadConstraints: u.placement.topologySpreadConstraints } : {}),
+    ...placementFields(u.placement),
   };
   return memberObject(svc, kind, 'unit.upm.io/v1alpha1', 'UnitSet', u.name, spec as unknown as Json) as UnitSet;
 }
@@ -193,20 +191,19 @@ export function retainedOf(desired: Desired): { claims: string[]; secrets: strin
 
 /**
  * What the compose kinds that make their own UnitSets (ZookeeperEnsemble, KafkaCluster, ElasticsearchCluster)
- * cannot be asked for: their UnitSets delete their volumes with them (no Retain), and they take no node affinity
- * (at most a node selector: `zones` zones, a node group when `nodeGroup`).
+ * cannot be asked for: their UnitSets delete their volumes with them, so Retain would not keep the data.
  */
-export function composeOwnedChecks(svc: HubService, composeKind: string, allow: { zones: number; nodeGroup?: boolean }): Refusal | undefined {
+export function composeOwnedChecks(svc: HubService, composeKind: string): Refusal | undefined {
   if (svc.spec.deletionPolicy === 'Retain') return refuse('spec.deletionPolicy', `Unsupported value: "Retain": a ${composeKind} deletes the volumes of its servers with it; only Delete is supported for this kind`);
-  const zones = svc.spec.placement?.zones ?? [];
-  if (zones.length > allow.zones) {
-    return refuse('spec.placement.zones', allow.zones
-      ? `Invalid value: ${zones.length} zones: a ${composeKind} places its servers by a node selector, which names at most ${allow.zones} zone`
-      : `Forbidden: a ${composeKind} places its servers itself: zones cannot be asked for this kind yet`);
-  }
-  if (svc.spec.placement?.nodeGroup && !allow.nodeGroup) return refuse('spec.placement.nodeGroup', `Forbidden: a ${composeKind} places its servers itself: a node group cannot be asked for this kind yet`);
   return undefined;
 }
+
+/** The placement fields a UnitSet (or a compose kind that passes them on to its UnitSets) takes. */
+export const placementFields = (p: Placement): Json => ({
+  ...(p.nodeSelector ? { nodeSelector: p.nodeSelector } : {}),
+  ...(p.nodeAffinity ? { nodeAffinity: p.nodeAffinity } : {}),
+  ...(p.topologySpreadConstraints ? { topologySpreadConstraints: p.topologySpreadConstraints } : {}),
+});
 
 /** The checks every kind starts with (the Cluster, the names, its own `more`), then placement and storage. */
 export function basics(svc: HubService, cluster: ClusterRecord, longestSuffix: string, more?: Refusal): { placement: Placement; storage: { size: string; storageClassName?: string } } | Refusal {

@@ -10,7 +10,11 @@ const sets = (s: Record<string, unknown>) => (s.nodeSets as { name: string; unit
 describe('desired member objects of an ElasticsearchService', () => {
   it('are the ElasticsearchCluster of the compose tests: one node set of every role', () => {
     expect(names(objectsOf(desiredElasticsearch(svc(), CLUSTER, [])))).toEqual(['Namespace/shop', 'ElasticsearchCluster/logs']);
-    expect(esc()).toEqual({ engine: 'opensearch', version: '2.19', nodeSets: [{ name: 'nodes', units: 3, resources: { limits: { cpu: '1', memory: '512Mi' } }, storage: { size: '10Gi', storageClassName: 'kwok-volume' } }] });
+    expect(esc()).toEqual({
+      engine: 'opensearch', version: '2.19', nodeSets: [{ name: 'nodes', units: 3, resources: { limits: { cpu: '1', memory: '512Mi' } }, storage: { size: '10Gi', storageClassName: 'kwok-volume' } }],
+      topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway' }],
+    });
+    expect(esc({ placement: { cluster: 'member1', zones: ['zone-a', 'zone-b'] } }).nodeAffinity).toBeDefined();
   });
 
   it('follows edits: data nodes, dedicated managers named for the engine, parameters; an old node set goes to 0, never away', () => {

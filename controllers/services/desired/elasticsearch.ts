@@ -4,7 +4,7 @@ import type { ClusterRecord } from '../../../lib/api/internal.upm.io.generated.t
 import type { ElasticsearchCluster } from '../../../lib/api/compose.upm.io.generated.ts';
 import type { KubeObject } from '../../../lib/kube/types.ts';
 import type { Desired, DesiredFn, HubService } from '../contract.ts';
-import { checkCluster, checkName, composeOwnedChecks, isRefusal, liveObject, memberObject, numAt, parametersOf, projectNamespace, resourcesOf, storageOf, strAt } from './common.ts';
+import { basics, checkName, composeOwnedChecks, isRefusal, liveObject, memberObject, numAt, parametersOf, placementFields, projectNamespace, resourcesOf, strAt } from './common.ts';
 
 export const KIND = 'ElasticsearchService';
 /** The ElasticsearchCluster's own limit (its units are "<name>-<set>-<ordinal>"). */
@@ -12,10 +12,11 @@ const NAME_MAX = 30;
 
 export const desiredElasticsearch: DesiredFn = (svc: HubService, cluster: ClusterRecord, live: KubeObject[]): Desired => {
   const name = svc.metadata.name ?? '';
-  const problem = checkCluster(svc, cluster) ?? checkName(svc, '', NAME_MAX) ?? composeOwnedChecks(svc, 'ElasticsearchCluster', { zones: 0 });
+  const problem = checkName(svc, '', NAME_MAX);
   if (problem) return problem;
-  const storage = storageOf(svc, cluster);
-  if (isRefusal(storage)) return storage;
+  const b = basics(svc, cluster, '', composeOwnedChecks(svc, 'ElasticsearchCluster'));
+  if (isRefusal(b)) return b;
+  const { placement, storage } = b;
   const engine = strAt(svc, ['distribution'], 'elasticsearch');
   const dataNodes = numAt(svc, ['topology', 'dataNodes'], 3);
   const masters = numAt(svc, ['topology', 'dedicatedMasters'], 0);
@@ -35,6 +36,7 @@ export const desiredElasticsearch: DesiredFn = (svc: HubService, cluster: Cluste
       memberObject(svc, KIND, 'compose.upm.io/v1alpha1', 'ElasticsearchCluster', name, {
         engine, version: svc.spec.version, nodeSets: sets.map((s) => ({ ...s, ...common })),
         ...(Object.keys(parameters).length ? { parameters } : {}),
+        ...placementFields(placement),
       }),
     ],
   };

@@ -5,16 +5,16 @@ import type { KafkaCluster } from '../../../lib/api/compose.upm.io.generated.ts'
 import type { KubeObject } from '../../../lib/kube/types.ts';
 import type { Desired, DesiredFn, HubService } from '../contract.ts';
 import {
-  basics, composeOwnedChecks, isRefusal, liveObject, memberObject, numAt, parametersOf, projectNamespace, refuse, resourcesOf, specOf,
+  basics, composeOwnedChecks, isRefusal, liveObject, memberObject, numAt, parametersOf, placementFields, projectNamespace, refuse, resourcesOf, specOf,
 } from './common.ts';
 
 export const KIND = 'KafkaService';
 
 export const desiredKafka: DesiredFn = (svc: HubService, cluster: ClusterRecord, live: KubeObject[]): Desired => {
   const name = svc.metadata.name ?? '';
-  const b = basics(svc, cluster, '-bootstrap', composeOwnedChecks(svc, 'KafkaCluster', { zones: 0 }));
+  const b = basics(svc, cluster, '-bootstrap', composeOwnedChecks(svc, 'KafkaCluster'));
   if (isRefusal(b)) return b;
-  const { storage } = b;
+  const { placement, storage } = b;
   const brokers = numAt(svc, ['topology', 'brokers'], 3);
   const dedicated = numAt(svc, ['topology', 'dedicatedControllers'], 0);
   const roles = dedicated > 0 ? 'Dedicated' : 'Combined';
@@ -34,6 +34,7 @@ export const desiredKafka: DesiredFn = (svc: HubService, cluster: ClusterRecord,
       memberObject(svc, KIND, 'compose.upm.io/v1alpha1', 'KafkaCluster', name, {
         version: svc.spec.version, brokers, controllers, roles, ...(resources ? { resources } : {}), storage,
         ...(Object.keys(parameters).length ? { parameters } : {}),
+        ...placementFields(placement),
       }),
     ],
   };

@@ -1,23 +1,19 @@
 // A ZookeeperService on its member: the project's namespace and the ZookeeperEnsemble "<name>", which makes its own
-// UnitSet "<name>" and Service "<name>-client". Pure.
+// UnitSet "<name>" (placed as the service asks) and Service "<name>-client". Pure.
 import type { ClusterRecord } from '../../../lib/api/internal.upm.io.generated.ts';
 import type { KubeObject } from '../../../lib/kube/types.ts';
 import type { Desired, DesiredFn, HubService } from '../contract.ts';
-import { ZONE_LABEL } from '../../../lib/inventory.ts';
-import { basics, composeOwnedChecks, isRefusal, memberObject, numAt, parametersOf, projectNamespace, resourcesOf } from './common.ts';
+import { basics, composeOwnedChecks, isRefusal, memberObject, numAt, parametersOf, placementFields, projectNamespace, resourcesOf } from './common.ts';
 
 export const KIND = 'ZookeeperService';
 
 export const desiredZookeeper: DesiredFn = (svc: HubService, cluster: ClusterRecord, _live: KubeObject[]): Desired => {
   const name = svc.metadata.name ?? '';
-  const b = basics(svc, cluster, '-headless', composeOwnedChecks(svc, 'ZookeeperEnsemble', { zones: 1, nodeGroup: true }));
+  const b = basics(svc, cluster, '-headless', composeOwnedChecks(svc, 'ZookeeperEnsemble'));
   if (isRefusal(b)) return b;
   const { placement, storage } = b;
   const replicas = numAt(svc, ['topology', 'replicas'], 3);
   if (replicas < 3) return { refused: { field: 'spec.topology.replicas', message: `Invalid value: ${replicas}: a ZookeeperEnsemble has at least 3 servers` } };
-  // The ensemble takes a node selector only: a node group, or the one zone asked for.
-  const zone = svc.spec.placement.zones?.[0];
-  const nodeSelector = { ...(zone ? { [ZONE_LABEL]: zone } : {}), ...placement.nodeSelector };
   const resources = resourcesOf(svc);
   const parameters = parametersOf(svc);
   return {
@@ -26,7 +22,7 @@ export const desiredZookeeper: DesiredFn = (svc: HubService, cluster: ClusterRec
       memberObject(svc, KIND, 'compose.upm.io/v1alpha1', 'ZookeeperEnsemble', name, {
         version: svc.spec.version, replicas, ...(resources ? { resources } : {}), storage,
         ...(Object.keys(parameters).length ? { parameters } : {}),
-        ...(Object.keys(nodeSelector).length ? { nodeSelector } : {}),
+        ...placementFields(placement),
       }),
     ],
   };
