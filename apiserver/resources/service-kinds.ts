@@ -113,15 +113,15 @@ export function serviceSchema(k: ServiceKind): JsonSchema {
             default: '10Gi',
             'x-kubernetes-validations': [{ rule: "type(self) != string || type(oldSelf) != string || !isQuantity(self) || !isQuantity(oldSelf) || quantity(self).compareTo(quantity(oldSelf)) >= 0", message: 'spec.storage.size: may only grow' }],
           }),
-          storageClassName: { type: 'string', maxLength: 253, description: "A storage class of the cluster's spec.storageClasses (its default when left out)." },
+          storageClassName: { type: 'string', maxLength: 253, description: "A storage class the cluster offers (its status.storageClasses, within spec.storageClasses; its default when left out)." },
         },
       },
       placement: {
         type: 'object', required: ['cluster'],
         properties: {
           cluster: { type: 'string', minLength: 1, maxLength: 253, description: 'The member Cluster the service runs on.' },
-          zones: { type: 'array', maxItems: 16, items: { type: 'string', maxLength: 63 }, 'x-kubernetes-list-type': 'set', description: "Zones of the cluster (its spec.zones) to spread the servers over." },
-          nodeGroup: { type: 'string', maxLength: 63, description: "A node group of the cluster (its spec.nodeGroups) to run on." },
+          zones: { type: 'array', maxItems: 16, items: { type: 'string', maxLength: 63 }, 'x-kubernetes-list-type': 'set', description: "Zones of the cluster (its status.zones, within spec.zones) to spread the servers over." },
+          nodeGroup: { type: 'string', maxLength: 63, description: "A node group of the cluster (its status.nodeGroups or spec.nodeGroups) to run on." },
         },
       },
       options: {

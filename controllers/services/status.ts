@@ -260,7 +260,8 @@ export const serviceStatus: StatusFn = (svc: HubService, observed: Observed, now
   const missing = notApplied(observed);
   const rolling = rollingUnitSet(objects);
   const composeWhy = (o: Obj | undefined) => (o ? conditionOf(o, 'Ready')?.message || str(o.status?.phase) || 'not ready yet' : 'not on the member yet');
-  const running = v.ready && !missing && !rolling;
+  const unready = v.servers.ready < v.servers.total ? v.units.find((u) => !u.ready && u.role !== 'proxysql') : undefined;
+  const running = v.ready && !missing && !rolling && !unready;
 
   if (observed.applyError) {
     const msg = `${observed.applyError.object}: ${observed.applyError.message}`;
@@ -286,8 +287,9 @@ export const serviceStatus: StatusFn = (svc: HubService, observed: Observed, now
   }
   // Not ready: applying, rolling, or something broke while nothing changed.
   const changing = !!missing || !!rolling || prev.observedGeneration !== generation;
-  const at = missing ? `${ref(missing)}: not applied on the member yet` : rolling ? `${ref(rolling.us)}: ${rolling.message}` : `${v.compose ? ref(v.compose) : `${v.composeKind} ${ctx.name}`}: ${composeWhy(v.compose)}`;
-  const reason = missing ? 'Applying' : rolling ? 'UnitSetProgressing' : `${v.composeKind}NotReady`;
+  const at = missing ? `${ref(missing)}: not applied on the member yet` : rolling ? `${ref(rolling.us)}: ${rolling.message}`
+    : v.ready && unready ? `Unit ${unready.name}: not ready` : `${v.compose ? ref(v.compose) : `${v.composeKind} ${ctx.name}`}: ${composeWhy(v.compose)}`;
+  const reason = missing ? 'Applying' : rolling ? 'UnitSetProgressing' : v.ready && unready ? 'UnitNotReady' : `${v.composeKind}NotReady`;
   set('Ready', 'False', reason, at);
   if (!wasUp) {
     set('Progressing', 'True', reason, at);

@@ -184,7 +184,7 @@ export interface ElasticsearchServiceRecordSpec {
      */
     size?: number | string;
     /**
-     * A storage class of the cluster's spec.storageClasses (its default when left out).
+     * A storage class the cluster offers (its status.storageClasses, within spec.storageClasses; its default when left out).
      */
     storageClassName?: string;
   };
@@ -194,11 +194,11 @@ export interface ElasticsearchServiceRecordSpec {
      */
     cluster: string;
     /**
-     * Zones of the cluster (its spec.zones) to spread the servers over.
+     * Zones of the cluster (its status.zones, within spec.zones) to spread the servers over.
      */
     zones?: string[];
     /**
-     * A node group of the cluster (its spec.nodeGroups) to run on.
+     * A node group of the cluster (its status.nodeGroups or spec.nodeGroups) to run on.
      */
     nodeGroup?: string;
   };
@@ -332,7 +332,7 @@ export interface KafkaServiceRecordSpec {
      */
     size?: number | string;
     /**
-     * A storage class of the cluster's spec.storageClasses (its default when left out).
+     * A storage class the cluster offers (its status.storageClasses, within spec.storageClasses; its default when left out).
      */
     storageClassName?: string;
   };
@@ -342,11 +342,11 @@ export interface KafkaServiceRecordSpec {
      */
     cluster: string;
     /**
-     * Zones of the cluster (its spec.zones) to spread the servers over.
+     * Zones of the cluster (its status.zones, within spec.zones) to spread the servers over.
      */
     zones?: string[];
     /**
-     * A node group of the cluster (its spec.nodeGroups) to run on.
+     * A node group of the cluster (its status.nodeGroups or spec.nodeGroups) to run on.
      */
     nodeGroup?: string;
   };
@@ -488,7 +488,7 @@ export interface MysqlServiceRecordSpec {
      */
     size?: number | string;
     /**
-     * A storage class of the cluster's spec.storageClasses (its default when left out).
+     * A storage class the cluster offers (its status.storageClasses, within spec.storageClasses; its default when left out).
      */
     storageClassName?: string;
   };
@@ -498,11 +498,11 @@ export interface MysqlServiceRecordSpec {
      */
     cluster: string;
     /**
-     * Zones of the cluster (its spec.zones) to spread the servers over.
+     * Zones of the cluster (its status.zones, within spec.zones) to spread the servers over.
      */
     zones?: string[];
     /**
-     * A node group of the cluster (its spec.nodeGroups) to run on.
+     * A node group of the cluster (its status.nodeGroups or spec.nodeGroups) to run on.
      */
     nodeGroup?: string;
   };
@@ -942,7 +942,7 @@ export interface RedisClusterServiceRecordSpec {
      */
     size?: number | string;
     /**
-     * A storage class of the cluster's spec.storageClasses (its default when left out).
+     * A storage class the cluster offers (its status.storageClasses, within spec.storageClasses; its default when left out).
      */
     storageClassName?: string;
   };
@@ -952,11 +952,11 @@ export interface RedisClusterServiceRecordSpec {
      */
     cluster: string;
     /**
-     * Zones of the cluster (its spec.zones) to spread the servers over.
+     * Zones of the cluster (its status.zones, within spec.zones) to spread the servers over.
      */
     zones?: string[];
     /**
-     * A node group of the cluster (its spec.nodeGroups) to run on.
+     * A node group of the cluster (its status.nodeGroups or spec.nodeGroups) to run on.
      */
     nodeGroup?: string;
   };
@@ -1090,7 +1090,7 @@ export interface RedisServiceRecordSpec {
      */
     size?: number | string;
     /**
-     * A storage class of the cluster's spec.storageClasses (its default when left out).
+     * A storage class the cluster offers (its status.storageClasses, within spec.storageClasses; its default when left out).
      */
     storageClassName?: string;
   };
@@ -1100,11 +1100,11 @@ export interface RedisServiceRecordSpec {
      */
     cluster: string;
     /**
-     * Zones of the cluster (its spec.zones) to spread the servers over.
+     * Zones of the cluster (its status.zones, within spec.zones) to spread the servers over.
      */
     zones?: string[];
     /**
-     * A node group of the cluster (its spec.nodeGroups) to run on.
+     * A node group of the cluster (its status.nodeGroups or spec.nodeGroups) to run on.
      */
     nodeGroup?: string;
   };
@@ -1278,7 +1278,7 @@ export interface ZookeeperServiceRecordSpec {
      */
     size?: number | string;
     /**
-     * A storage class of the cluster's spec.storageClasses (its default when left out).
+     * A storage class the cluster offers (its status.storageClasses, within spec.storageClasses; its default when left out).
      */
     storageClassName?: string;
   };
@@ -1288,11 +1288,11 @@ export interface ZookeeperServiceRecordSpec {
      */
     cluster: string;
     /**
-     * Zones of the cluster (its spec.zones) to spread the servers over.
+     * Zones of the cluster (its status.zones, within spec.zones) to spread the servers over.
      */
     zones?: string[];
     /**
-     * A node group of the cluster (its spec.nodeGroups) to run on.
+     * A node group of the cluster (its status.nodeGroups or spec.nodeGroups) to run on.
      */
     nodeGroup?: string;
   };

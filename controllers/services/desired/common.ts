@@ -2,12 +2,12 @@
 // spec.placement over the member's nodes, storage and compute, and a UnitSet built from them. Pure.
 import type { ClusterRecord } from '../../../lib/api/internal.upm.io.generated.ts';
 import type { UnitSet, UnitSetSpec } from '../../../lib/api/unit.upm.io.generated.ts';
+import { offer, ZONE_LABEL } from '../../../lib/inventory.ts';
 import type { KubeObject } from '../../../lib/kube/types.ts';
 import {
   MANAGED_LABEL, MANAGED_VALUE, PROJECT_LABEL, SERVICE_KIND_LABEL, SERVICE_NAME_LABEL, type Desired, type HubService,
 } from '../contract.ts';
 
-export const ZONE_LABEL = 'topology.kubernetes.io/zone';
 /** The longest Service name Kubernetes takes (a DNS label). */
 const DNS_LABEL_MAX = 63;
 
@@ -67,31 +67,34 @@ export interface Placement {
 }
 
 /**
- * spec.placement over the member's nodes: a node group is its node selector; zones are a node affinity (only those
- * zones) and, with more than one, a hard spread over them; with no zones asked for, a soft spread over every zone the
- * cluster has. What the Cluster does not offer is refused, naming the field.
+ * spec.placement over the member's nodes, within what the Cluster offers (lib/inventory.ts offer(): what the hub read
+ * from the member, within the Cluster's spec): a node group is its node selector; zones are a node affinity (only
+ * those zones) and, with more than one, a hard spread over them; with no zones asked for, a soft spread over every
+ * zone the cluster has. What the Cluster does not offer is refused, naming the field; what is not known yet (a
+ * member never read) is refused for node groups, which need the selector, and passed through for zones.
  */
 export function placementOf(svc: HubService, cluster: ClusterRecord): Placement | Refusal {
   const p = svc.spec.placement ?? { cluster: '' };
   const zones = p.zones ?? [];
-  const clusterZones = cluster.spec.zones ?? [];
+  const has = offer(cluster.spec, cluster.status);
+  const clusterName = cluster.metadata.name ?? '';
   for (const [i, z] of zones.entries()) {
-    if (clusterZones.length && !clusterZones.includes(z)) return refuse(`spec.placement.zones[${i}]`, `Unsupported value: "${z}": the Cluster "${cluster.metadata.name ?? ''}" has the zones ${clusterZones.map((x) => `"${x}"`).join(', ')}`);
+    if (has.zones && !has.zones.includes(z)) return refuse(`spec.placement.zones[${i}]`, `Unsupported value: "${z}": the Cluster "${clusterName}" has ${has.zones.length ? `the zones ${has.zones.map((x) => `"${x}"`).join(', ')}` : 'no zones'}`);
   }
   const out: Placement = {};
   if (p.nodeGroup) {
-    const group = (cluster.spec.nodeGroups ?? []).find((g) => g.name === p.nodeGroup);
-    if (!group) return refuse('spec.placement.nodeGroup', `Unsupported value: "${p.nodeGroup}": the Cluster "${cluster.metadata.name ?? ''}" has no such node group`);
-    if (group.zone && zones.length && !zones.includes(group.zone)) return refuse('spec.placement.nodeGroup', `Invalid value: "${p.nodeGroup}": its nodes are in zone "${group.zone}", which is not among spec.placement.zones`);
-    const selector = group.nodeSelector && Object.keys(group.nodeSelector).length ? group.nodeSelector : group.zone ? { [ZONE_LABEL]: group.zone } : undefined;
-    if (!selector) return refuse('spec.placement.nodeGroup', `Invalid value: "${p.nodeGroup}": the Cluster's node group selects no nodes (neither nodeSelector nor zone)`);
+    const group = has.nodeGroups?.find((g) => g.name === p.nodeGroup);
+    if (!group) return refuse('spec.placement.nodeGroup', `Unsupported value: "${p.nodeGroup}": the Cluster "${clusterName}" has no such node group${has.read ? '' : ' (its nodes have not been read yet)'}`);
+    if (zones.length && group.zones.length && !group.zones.some((z) => zones.includes(z))) return refuse('spec.placement.nodeGroup', `Invalid value: "${p.nodeGroup}": its nodes are in ${group.zones.map((z) => `"${z}"`).join(', ')}, none of spec.placement.zones`);
+    const selector = Object.keys(group.nodeSelector).length ? group.nodeSelector : group.zones.length === 1 ? { [ZONE_LABEL]: group.zones[0] as string } : undefined;
+    if (!selector) return refuse('spec.placement.nodeGroup', `Invalid value: "${p.nodeGroup}": the Cluster's node group selects no nodes (neither nodeSelector nor one zone)`);
     out.nodeSelector = { ...selector };
   }
   if (zones.length) {
     out.nodeAffinity = { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: ZONE_LABEL, operator: 'In', values: [...zones].sort() }] }] } };
   }
   if (zones.length > 1) out.topologySpreadConstraints = [{ maxSkew: 1, topologyKey: ZONE_LABEL, whenUnsatisfiable: 'DoNotSchedule' }];
-  else if (!zones.length && !p.nodeGroup && clusterZones.length > 1) out.topologySpreadConstraints = [{ maxSkew: 1, topologyKey: ZONE_LABEL, whenUnsatisfiable: 'ScheduleAnyway' }];
+  else if (!zones.length && !p.nodeGroup && (has.zones?.length ?? 0) > 1) out.topologySpreadConstraints = [{ maxSkew: 1, topologyKey: ZONE_LABEL, whenUnsatisfiable: 'ScheduleAnyway' }];
   return out;
 }
 
@@ -99,12 +102,12 @@ export function placementOf(svc: HubService, cluster: ClusterRecord): Placement 
 export function storageOf(svc: HubService, cluster: ClusterRecord): { size: string; storageClassName?: string } | Refusal {
   const size = String(specOf(svc, 'storage', 'size') ?? '10Gi');
   const asked = specOf(svc, 'storage', 'storageClassName');
-  const classes = cluster.spec.storageClasses ?? [];
+  const classes = offer(cluster.spec, cluster.status).storageClasses;
   if (typeof asked === 'string' && asked) {
-    if (classes.length && !classes.some((c) => c.name === asked)) return refuse('spec.storage.storageClassName', `Unsupported value: "${asked}": the Cluster "${cluster.metadata.name ?? ''}" offers ${classes.map((c) => `"${c.name}"`).join(', ')}`);
+    if (classes && !classes.some((c) => c.name === asked)) return refuse('spec.storage.storageClassName', `Unsupported value: "${asked}": the Cluster "${cluster.metadata.name ?? ''}" offers ${classes.length ? classes.map((c) => `"${c.name}"`).join(', ') : 'no storage class'}`);
     return { size, storageClassName: asked };
   }
-  const dflt = classes.find((c) => c.default)?.name;
+  const dflt = classes?.find((c) => c.default)?.name;
   return { size, ...(dflt ? { storageClassName: dflt } : {}) };
 }
 
@@ -141,9 +144,7 @@ export function unitSet(svc: HubService, kind: string, u: UnitSetInput): UnitSet
     ...(u.mountPath && u.storage ? { storage: [{ name: 'data', size: u.storage.size, mountPath: u.mountPath, ...(u.storage.storageClassName ? { storageClassName: u.storage.storageClassName } : {}) }] } : {}),
     ...(u.parameters && Object.keys(u.parameters).length ? { parameters: u.parameters } : {}),
     pvcRetentionPolicy: { whenScaled: 'Retain', whenDeleted: retain ? 'Retain' : 'Delete' },
-    ...(u.placement.nodeSelector ? { nodeSelector: u.placement.nodeSelector } : {}),
-    ...(u.placement.nodeAffinity ? { nodeAffinity: u.placement.nodeAffinity } : {}),
-    ...(u.placement.topologySpreadConstraints ? { topologySpreadConstraints: u.placement.topologySpreadConstraints } : {}),
+    ...placementFields(u.placement),
   };
   return memberObject(svc, kind, 'unit.upm.io/v1alpha1', 'UnitSet', u.name, spec as unknown as Json) as UnitSet;
 }
@@ -186,4 +187,30 @@ export function retainedOf(desired: Desired): { claims: string[]; secrets: strin
     secrets.push(`${name}-credentials`);
   }
   return { claims, secrets };
+}
+
+/**
+ * What the compose kinds that make their own UnitSets (ZookeeperEnsemble, KafkaCluster, ElasticsearchCluster)
+ * cannot be asked for: their UnitSets delete their volumes with them, so Retain would not keep the data.
+ */
+export function composeOwnedChecks(svc: HubService, composeKind: string): Refusal | undefined {
+  if (svc.spec.deletionPolicy === 'Retain') return refuse('spec.deletionPolicy', `Unsupported value: "Retain": a ${composeKind} deletes the volumes of its servers with it; only Delete is supported for this kind`);
+  return undefined;
+}
+
+/** The placement fields a UnitSet (or a compose kind that passes them on to its UnitSets) takes. */
+export const placementFields = (p: Placement): Json => ({
+  ...(p.nodeSelector ? { nodeSelector: p.nodeSelector } : {}),
+  ...(p.nodeAffinity ? { nodeAffinity: p.nodeAffinity } : {}),
+  ...(p.topologySpreadConstraints ? { topologySpreadConstraints: p.topologySpreadConstraints } : {}),
+});
+
+/** The checks every kind starts with (the Cluster, the names, its own `more`), then placement and storage. */
+export function basics(svc: HubService, cluster: ClusterRecord, longestSuffix: string, more?: Refusal): { placement: Placement; storage: { size: string; storageClassName?: string } } | Refusal {
+  const problem = checkCluster(svc, cluster) ?? checkName(svc, longestSuffix) ?? more;
+  if (problem) return problem;
+  const placement = placementOf(svc, cluster);
+  if (isRefusal(placement)) return placement;
+  const storage = storageOf(svc, cluster);
+  return isRefusal(storage) ? storage : { placement, storage };
 }

@@ -3,13 +3,14 @@ import type { ClusterRecord } from '../../../lib/api/internal.upm.io.generated.t
 import type { KubeObject } from '../../../lib/kube/types.ts';
 import type { Desired, HubService } from '../contract.ts';
 
-/** A member like the local ones: three zones, a node group per zone, one default storage class. */
+/** A member like the local ones, as the hub read it: three zones, a node group per zone, a default storage class. */
 export const CLUSTER: ClusterRecord = {
   apiVersion: 'internal.upm.io/v1alpha1', kind: 'ClusterRecord', metadata: { name: 'member1' },
-  spec: {
+  spec: {},
+  status: {
     zones: ['zone-a', 'zone-b', 'zone-c'],
-    nodeGroups: ['zone-a', 'zone-b', 'zone-c'].map((z) => ({ name: z, zone: z, nodeSelector: { 'topology.kubernetes.io/zone': z } })),
-    storageClasses: [{ name: 'kwok-volume', default: true }, { name: 'fast' }],
+    nodeGroups: ['zone-a', 'zone-b', 'zone-c'].map((z) => ({ name: z, zones: [z], nodeSelector: { 'topology.kubernetes.io/zone': z }, nodes: 2 })),
+    storageClasses: [{ name: 'fast', default: false, allowVolumeExpansion: true }, { name: 'kwok-volume', default: true, allowVolumeExpansion: true }],
   },
 };
 

@@ -95,11 +95,26 @@ describe('desired member objects of a MysqlService', () => {
     expect(group.nodeAffinity).toBeUndefined();
   });
 
+  it("places on what the hub read from the member, within the Cluster's spec, and on the spec alone before the first read", () => {
+    const restricted = { ...CLUSTER, spec: { zones: ['zone-a', 'zone-b'], storageClasses: [{ name: 'fast', default: true }] } };
+    const d = desiredMysql(maria({ placement: { cluster: 'member1', zones: ['zone-c'] } }), restricted, []);
+    expect('refused' in d && d.refused).toEqual({ field: 'spec.placement.zones[0]', message: 'Unsupported value: "zone-c": the Cluster "member1" has the zones "zone-a", "zone-b"' });
+    // The spec's default class wins over the member's; the soft spread covers the zones offered.
+    expect(find<UnitSet>(objectsOf(desiredMysql(maria(), restricted, [])), 'UnitSet', 'db').spec.storage?.[0]?.storageClassName).toBe('fast');
+    const unread = { ...CLUSTER, status: {}, spec: { nodeGroups: [{ name: 'big', zone: 'zone-a', nodeSelector: { pool: 'big' } }] } };
+    expect(find<UnitSet>(objectsOf(desiredMysql(maria({ placement: { cluster: 'member1', nodeGroup: 'big' } }), unread, [])), 'UnitSet', 'db').spec).toMatchObject({ nodeSelector: { pool: 'big' } });
+    const nothing = find<UnitSet>(objectsOf(desiredMysql(maria({ placement: { cluster: 'member1', zones: ['zone-q'] } }), { ...CLUSTER, status: {} }, [])), 'UnitSet', 'db').spec;
+    expect(nothing.storage?.[0]?.storageClassName).toBeUndefined();
+    expect(JSON.stringify(nothing.nodeAffinity)).toContain('zone-q');
+    const noGroup = desiredMysql(maria({ placement: { cluster: 'member1', nodeGroup: 'zone-a' } }), { ...CLUSTER, status: {} }, []);
+    expect('refused' in noGroup && noGroup.refused.message).toBe('Unsupported value: "zone-a": the Cluster "member1" has no such node group (its nodes have not been read yet)');
+  });
+
   it('refuses what the member cannot run, naming the field', () => {
     const refused = (spec: Record<string, unknown>, name = 'db') => { const d = desiredMysql(service('MysqlService', name, { version: '10.11', engine: 'mariadb', ...spec }), CLUSTER, []); return 'refused' in d ? d.refused : undefined; };
     expect(refused({ placement: { cluster: 'member1', zones: ['zone-x'] } })).toEqual({ field: 'spec.placement.zones[0]', message: 'Unsupported value: "zone-x": the Cluster "member1" has the zones "zone-a", "zone-b", "zone-c"' });
     expect(refused({ placement: { cluster: 'member1', nodeGroup: 'gpu' } })?.field).toBe('spec.placement.nodeGroup');
-    expect(refused({ placement: { cluster: 'member1', zones: ['zone-a'], nodeGroup: 'zone-b' } })?.message).toBe('Invalid value: "zone-b": its nodes are in zone "zone-b", which is not among spec.placement.zones');
+    expect(refused({ placement: { cluster: 'member1', zones: ['zone-a'], nodeGroup: 'zone-b' } })?.message).toBe('Invalid value: "zone-b": its nodes are in "zone-b", none of spec.placement.zones');
     expect(refused({ storage: { size: '1Gi', storageClassName: 'slow' } })?.field).toBe('spec.storage.storageClassName');
     expect(refused({ placement: { cluster: 'member2' } })?.field).toBe('spec.placement.cluster');
     expect(refused({ topology: { mode: 'semisync', replicas: 1 } })?.field).toBe('spec.topology.replicas');

@@ -7,8 +7,7 @@ import type { MysqlReplication } from '../../../lib/api/compose.upm.io.generated
 import type { KubeObject } from '../../../lib/kube/types.ts';
 import type { Desired, DesiredFn, HubService } from '../contract.ts';
 import {
-  checkCluster, checkName, isRefusal, liveObject, memberObject, numAt, parametersOf, placementOf, projectNamespace, replicationMembers,
-  resourcesOf, specOf, storageOf, strAt, unitNames, unitSet,
+  basics, isRefusal, liveObject, memberObject, numAt, parametersOf, projectNamespace, replicationMembers, resourcesOf, specOf, strAt, unitNames, unitSet,
 } from './common.ts';
 
 export const KIND = 'MysqlService';
@@ -21,12 +20,9 @@ export const proxysqlName = (svc: HubService): string => `${svc.metadata.name ??
 
 export const desiredMysql: DesiredFn = (svc: HubService, cluster: ClusterRecord, live: KubeObject[]): Desired => {
   const name = svc.metadata.name ?? '';
-  const problem = checkCluster(svc, cluster) ?? checkName(svc, '-proxysql-headless');
-  if (problem) return problem;
-  const placement = placementOf(svc, cluster);
-  if (isRefusal(placement)) return placement;
-  const storage = storageOf(svc, cluster);
-  if (isRefusal(storage)) return storage;
+  const b = basics(svc, cluster, '-proxysql-headless');
+  if (isRefusal(b)) return b;
+  const { placement, storage } = b;
 
   const engine = strAt(svc, ['engine'], 'mysql');
   const mode = strAt(svc, ['topology', 'mode'], 'async');

@@ -102,6 +102,9 @@ export function desiredUnitSet(esc: ElasticsearchCluster, set: NodeSetSpec, inpu
       // A removed node held no shard when it went (the operator drained it): its data is not worth keeping.
       pvcRetentionPolicy: { whenScaled: 'Delete', whenDeleted: 'Delete' },
       updateStrategy: { type: 'Managed' },
+      ...(esc.spec.nodeSelector ? { nodeSelector: esc.spec.nodeSelector } : {}),
+      ...(esc.spec.nodeAffinity ? { nodeAffinity: esc.spec.nodeAffinity } : {}),
+      ...(esc.spec.topologySpreadConstraints?.length ? { topologySpreadConstraints: esc.spec.topologySpreadConstraints } : {}),
     },
   };
 }
@@ -128,7 +131,8 @@ export function unitSetPatch(cur: UnitSet, want: UnitSet): Record<string, unknow
     }
     if (!same(c, v)) spec[k] = v;
   }
-  if (!want.spec.resources && cur.spec.resources) spec.resources = null;
+  // Fields the cluster no longer asks for are removed.
+  for (const k of ['resources', 'nodeSelector', 'nodeAffinity', 'topologySpreadConstraints'] as const) if (!want.spec[k] && cur.spec[k]) spec[k] = null;
   if (Object.keys(spec).length) patch.spec = spec;
   const labels = want.metadata.labels ?? {};
   const curAnn = cur.metadata.annotations ?? {};

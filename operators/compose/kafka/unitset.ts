@@ -64,6 +64,9 @@ export function desiredSpec(kc: KafkaCluster, existing: UnitSet | undefined, uni
     updateStrategy: { type: 'Managed' },
     // A drained broker's data is of no use again: its claim goes with it.
     pvcRetentionPolicy: { whenScaled: 'Delete', whenDeleted: 'Delete' },
+    ...(kc.spec.nodeSelector ? { nodeSelector: kc.spec.nodeSelector } : {}),
+    ...(kc.spec.nodeAffinity ? { nodeAffinity: kc.spec.nodeAffinity } : {}),
+    ...(kc.spec.topologySpreadConstraints?.length ? { topologySpreadConstraints: kc.spec.topologySpreadConstraints } : {}),
   };
 }
 
@@ -84,7 +87,7 @@ export function desiredUnitSet(kc: KafkaCluster, units: number): UnitSet {
 
 export const ownedBy = (us: UnitSet, kc: KafkaCluster): boolean => !!us.metadata.ownerReferences?.some((o) => o.uid === kc.metadata.uid);
 
-const MANAGED: (keyof UnitSetSpec)[] = ['version', 'resources', 'storage', 'parameters', 'updateStrategy', 'pvcRetentionPolicy'];
+const MANAGED: (keyof UnitSetSpec)[] = ['version', 'resources', 'storage', 'parameters', 'updateStrategy', 'pvcRetentionPolicy', 'nodeSelector', 'nodeAffinity', 'topologySpreadConstraints'];
 
 /**
  * The merge patch that brings an existing UnitSet to what the KafkaCluster wants (its size aside), and the fields it
