@@ -3,7 +3,10 @@
 // mirror's member informers (any change to what the hub wrote there, or its removal: that service, or every service
 // of the project for its Namespace). The services of a Cluster are found through an index, not a scan.
 import type { ClusterRecord } from '../../lib/api/internal.upm.io.generated.ts';
-import { ClusterRecordResource, MysqlServiceRecordResource } from '../../lib/api/internal.upm.io.generated.ts';
+import {
+  ClusterRecordResource, ElasticsearchServiceRecordResource, KafkaServiceRecordResource, MysqlServiceRecordResource,
+  RedisClusterServiceRecordResource, RedisServiceRecordResource, ZookeeperServiceRecordResource,
+} from '../../lib/api/internal.upm.io.generated.ts';
 import type { EventRecorder } from '../../lib/events.ts';
 import type { Informer } from '../../lib/informer.ts';
 import type { MemberClients } from '../../lib/kube/member-clients.ts';
@@ -11,14 +14,22 @@ import type { KubeObject } from '../../lib/kube/types.ts';
 import type { Manager } from '../../lib/manager.ts';
 import { PROJECT_LABEL, type HubService } from './contract.ts';
 import { parseServiceKey, serviceKey, servicesReconciler, type ServiceKind } from './controller.ts';
-import { desiredMysql } from './desired/mysql.ts';
+import { DESIRED } from './desired/index.ts';
+import type { ResourceType } from '../../lib/kube/resources.ts';
 import { MIRRORED_RESOURCES, Mirror, serviceOf } from './mirror.ts';
 import { serviceStatus } from './status.ts';
 
-/** The kinds the controller drives, each with its desired function. */
-export const SERVICE_KINDS: ServiceKind[] = [
-  { kind: 'MysqlService', label: 'mysqlservice', storage: MysqlServiceRecordResource, desired: desiredMysql },
-];
+const STORAGE: Record<string, ResourceType> = {
+  MysqlService: MysqlServiceRecordResource, RedisService: RedisServiceRecordResource, RedisClusterService: RedisClusterServiceRecordResource,
+  ZookeeperService: ZookeeperServiceRecordResource, KafkaService: KafkaServiceRecordResource, ElasticsearchService: ElasticsearchServiceRecordResource,
+};
+
+/** The kinds the controller drives, each with its storage and its desired function. */
+export const SERVICE_KINDS: ServiceKind[] = Object.entries(DESIRED).map(([kind, desired]) => {
+  const storage = STORAGE[kind];
+  if (!storage) throw new Error(`${kind}: no storage resource`);
+  return { kind, label: kind.toLowerCase(), storage, desired };
+});
 
 const CLUSTER_INDEX = 'placement.cluster';
 /** A burst of member events (ten units turning Ready) is one reconcile of their service. */
