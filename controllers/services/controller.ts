@@ -108,7 +108,8 @@ export function servicesReconciler(d: ServicesDeps, order: readonly string[]): R
     if ('reason' in member) return { why: `Cluster "${name}": ${member.message}`, retry: false };
     const mm = d.mirror.member(name, member.client, member.secretVersion);
     const unsynced = mm.unsynced();
-    if (unsynced.length) return { why: `Cluster "${name}": the member has not answered the hub's watches yet: ${unsynced.join(', ')}`, retry: true };
+    // Which kinds, not how often they failed: the message stays the same while the member stays away (no writes).
+    if (unsynced.length) return { why: `Cluster "${name}": the member has not answered the hub's lists yet (${unsynced.length} of ${mm.watched} kinds: ${unsynced.slice(0, 3).join(', ')}${unsynced.length > 3 ? ', ...' : ''})`, retry: true };
     return { cluster, mm };
   };
 

@@ -5,6 +5,7 @@
 // of what was applied, so a field the hub stopped setting is noticed, a restart of the hub rewrites nothing, and an
 // object that holds that hash but differs from it was changed on the member: drift, put back and reported.
 import { createHash } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import {
   ElasticsearchClusterResource, KafkaClusterResource, MysqlReplicationResource, ProxysqlSyncResource, RedisClusterResource,
@@ -171,6 +172,8 @@ export class MemberMirror {
     this.cluster = cluster;
     this.client = client;
     this.version = version;
+    // Every informer of the member waits on this one signal.
+    setMaxListeners(64, this.stop.signal);
     const sources = [
       ...resources.map((rt) => ({ rt, labelSelector: `${MANAGED_LABEL}=${MANAGED_VALUE}` })),
       ...OBSERVED_RESOURCES.filter((o) => !resources.includes(o.rt)),
@@ -193,8 +196,11 @@ export class MemberMirror {
 
   /** The kinds whose informers have not filled their cache yet (the member has not answered their list). */
   unsynced(): string[] {
-    return [...this.informers.entries()].filter(([, i]) => !i.informer.hasSynced).map(([kind, i]) => `${kind} (${i.informer.stats.failures} failed lists)`);
+    return [...this.informers.entries()].filter(([, i]) => !i.informer.hasSynced).map(([kind]) => kind);
   }
+
+  /** How many kinds it watches. */
+  get watched(): number { return this.informers.size; }
 
   get synced(): boolean { return this.unsynced().length === 0; }
 
