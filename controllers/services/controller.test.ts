@@ -19,7 +19,7 @@ const store = <T extends KubeObject>(items: T[]): Store<T> => {
 };
 const svc: HubService = {
   apiVersion: 'internal.upm.io/v1alpha1', kind: 'MysqlServiceRecord',
-  metadata: { name: 'db', namespace: 'p', uid: 'u1', generation: 1, resourceVersion: '1', finalizers: [SERVICE_FINALIZER] },
+  metadata: { name: 'db', namespace: 'p', uid: 'u1', generation: 1, resourceVersion: '1' },
   spec: { engine: 'mariadb', version: '10.11', placement: { cluster: 'm1' } },
 };
 const cluster = (ready: 'True' | 'Unknown'): ClusterRecord => ({
@@ -64,6 +64,8 @@ describe('the services controller when a member is not there', () => {
     expect(await notReady.reconcile(ctx.key, ctx)).toBeUndefined();
     expect(JSON.stringify(notReady.patches[0])).toContain('Cluster \\"m1\\" is not Ready: Unreachable: the member did not answer: timed out');
     expect(mirror?.clusters()).toEqual([]);
+    // Nothing was written to a member, so nothing holds the service's deletion.
+    expect([...patches, ...notReady.patches].some((p) => JSON.stringify(p).includes(SERVICE_FINALIZER))).toBe(false);
   });
 
   it('retries a member that does not answer with a doubling delay, never a hot loop, and writes the status once', async () => {

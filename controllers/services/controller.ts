@@ -131,7 +131,7 @@ export function servicesReconciler(d: ServicesDeps, order: readonly string[]): R
   const finalize = async (kind: ServiceKind, svc: HubService, id: ServiceIdentity, key: string): Promise<ReconcileResult> => {
     const pub = asPublic(svc, kind.kind);
     const finalizers = svc.metadata.finalizers ?? [];
-    if (!finalizers.includes(SERVICE_FINALIZER)) return;
+    if (!finalizers.includes(SERVICE_FINALIZER)) { await retainMirrors(); return; }
     const drop = async () => { await setFinalizers(kind, svc, finalizers.filter((f) => f !== SERVICE_FINALIZER)); failures.delete(key); await retainMirrors(); };
     const clusterName = svc.spec.placement?.cluster ?? '';
     const placedOn = d.clusters.get(clusterName);
@@ -187,9 +187,6 @@ export function servicesReconciler(d: ServicesDeps, order: readonly string[]): R
     }
     let svc = stored;
     if (svc.metadata.deletionTimestamp) return finalize(kind, svc, id, key);
-    if (!(svc.metadata.finalizers ?? []).includes(SERVICE_FINALIZER)) {
-      svc = await setFinalizers(kind, svc, [...(svc.metadata.finalizers ?? []), SERVICE_FINALIZER]);
-    }
     const at = await reach(svc);
     if ('why' in at) {
       await writeStatus(kind, svc, d.status(svc, { reachable: false, unreachableReason: at.why, objects: [] }, now()));
@@ -203,6 +200,11 @@ export function servicesReconciler(d: ServicesDeps, order: readonly string[]): R
       return;
     }
     const steps = mm.plan(desired.objects);
+    // The finalizer goes on before the first write to the member, where cleanup begins to be needed (a service that
+    // never reached one is deleted at once).
+    if (!(svc.metadata.finalizers ?? []).includes(SERVICE_FINALIZER)) {
+      svc = await setFinalizers(kind, svc, [...(svc.metadata.finalizers ?? []), SERVICE_FINALIZER]);
+    }
     let applyError: Observed['applyError'];
     try {
       await mm.apply(steps);
