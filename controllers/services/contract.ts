@@ -50,7 +50,10 @@ export interface HubService extends KubeObject {
  *   Unit Operator generates on the member (random passwords that never leave it, nor appear in any spec). The
  *   controller reads it on the member to write the hub's connection Secret. With deletionPolicy Retain the UnitSets
  *   keep their claims (pvcRetentionPolicy.whenDeleted Retain); the credentials Secret is owned by its UnitSet, so
- *   the controller must take that owner reference off before deleting (retainedOf() names what to keep).
+ *   the controller must take that owner reference off before deleting (desired/common.ts retainedOf() names what
+ *   to keep). ZookeeperEnsemble, KafkaCluster and ElasticsearchCluster delete their UnitSets' volumes with them, so
+ *   their desired functions refuse Retain (spec.deletionPolicy).
+ * - desired/index.ts DESIRED maps each public kind to its function.
  */
 export type Desired = { objects: KubeObject[] } | { refused: { field: string; message: string } };
 /**
