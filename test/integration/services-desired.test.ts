@@ -59,7 +59,9 @@ describe('desired member objects and status of a MariaDB service on a real membe
   };
   /** Desired from the service and what the member holds, applied as the hub applies. */
   const applyDesired = async () => {
-    const d = desiredMysql(svc, cluster, await observe());
+    // A list may meet the compose CRDs still being set up (429): the informers would retry, so does this.
+    const live = await waitFor('the member objects listed', () => observe().catch(() => undefined), { timeoutMs: 30_000, intervalMs: 500 });
+    const d = desiredMysql(svc, cluster, live);
     if (!('objects' in d)) throw new Error(`refused: ${d.refused.field}: ${d.refused.message}`);
     for (const o of d.objects) {
       const rt = RESOURCE[o.kind ?? ''];
@@ -70,7 +72,6 @@ describe('desired member objects and status of a MariaDB service on a real membe
   };
   let last: ServiceStatus | undefined;
   const waitStatus = (what: string, ok: (s: ServiceStatus) => boolean, timeoutMs: number) => waitFor(what, async () => {
-    // A list may meet the compose CRDs still being set up (429): the informers would retry, so does this.
     const objects = await observe().catch(() => undefined);
     if (!objects) return undefined;
     const s = serviceStatus({ ...svc, ...(last ? { status: last } : {}) }, { reachable: true, objects, desired: desiredMysql(svc, cluster, objects) }, new Date());
