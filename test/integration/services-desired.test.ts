@@ -3,7 +3,8 @@
 // apply as upm-hub to member1, run by the real Unit and Compose Operators on real MariaDB servers; the status function
 // on what the member then shows reaches Ready with endpoints, every server in one of the two zones; a row written
 // through the readwrite endpoint is read on each readonly address; the service edited 3 -> 5 servers, desired again
-// from the service and what the member holds, followed by the member and reported as 5 ready.
+// from the service and what the member holds, followed by the member and reported as 5 ready; a ZooKeeper service
+// in the same two zones, through the ensemble's own UnitSet, Ready with each server's role and zone.
 import { createConnection, type RowDataPacket } from 'mysql2/promise';
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { MysqlReplicationResource, ZookeeperEnsembleResource } from '../../lib/api/compose.upm.io.generated.ts';
