@@ -245,25 +245,3 @@ describe('UnitSet placement', () => {
     expect(updateRevision(plain, template)).not.toBe(updateRevision(us, template));
   });
 });
-
-describe('UnitSet credentials', () => {
-  it('are owned by the UnitSet, unless its claims outlive it: then the Secret is kept with them, and taken back', async () => {
-    const w = await settled({});
-    const secret = () => w.api.list('secrets').find((x) => x.metadata.name === 'db-credentials')!;
-    const uid = (w.api.list('unitsets')[0] as UnitSet).metadata.uid;
-    expect(secret().metadata.ownerReferences?.map((o) => o.uid)).toEqual([uid]);
-    const password = (secret() as KubeObject & { data?: Record<string, string> }).data?.['admin-password'];
-    await w.api.client.patch(UnitSetResource, 'db', { spec: { ...(w.api.list('unitsets')[0] as UnitSet).spec, pvcRetentionPolicy: { whenDeleted: 'Retain' } } }, 'merge', { namespace: NS });
-    w.syncAll();
-    await w.pass();
-    expect(secret().metadata.ownerReferences).toEqual([]);
-    w.syncAll();
-    await w.pass();
-    expect(w.api.writes.filter((x) => x === 'PATCH secrets/db-credentials')).toHaveLength(1);
-    await w.api.client.patch(UnitSetResource, 'db', { spec: { ...(w.api.list('unitsets')[0] as UnitSet).spec, pvcRetentionPolicy: { whenDeleted: 'Delete' } } }, 'merge', { namespace: NS });
-    w.syncAll();
-    await w.pass();
-    expect(secret().metadata.ownerReferences?.map((o) => o.uid)).toEqual([uid]);
-    expect((secret() as KubeObject & { data?: Record<string, string> }).data?.['admin-password']).toBe(password);
-  });
-});

@@ -226,10 +226,6 @@ async function ensureCredentials(d: UnitSetControllerDeps, us: UnitSet, tpl: Eng
   const name = credentialsSecretName(us.metadata.name ?? '');
   const ns = us.metadata.namespace ?? '';
   const existing = d.secrets.get(`${ns}/${name}`) as (KubeObject & { data?: Record<string, string> }) | undefined;
-  // Claims kept when the UnitSet is deleted are of no use without their accounts: the Secret is kept with them (not
-  // owned), and a UnitSet of that name made again takes it back with the data.
-  const keep = us.spec.pvcRetentionPolicy?.whenDeleted === 'Retain';
-  const owners = keep ? [] : [ownerRef(us)];
   const want: Record<string, string> = {};
   for (const u of tpl.spec.users ?? []) {
     want[`${u.role}-username`] = Buffer.from(u.username).toString('base64');
@@ -240,7 +236,7 @@ async function ensureCredentials(d: UnitSetControllerDeps, us: UnitSet, tpl: Eng
     try {
       await d.client.create(Resources.secrets, {
         apiVersion: 'v1', kind: 'Secret', type: 'Opaque',
-        metadata: { name, namespace: ns, labels: { [LABEL_UNITSET]: us.metadata.name ?? '' }, ownerReferences: owners },
+        metadata: { name, namespace: ns, labels: { [LABEL_UNITSET]: us.metadata.name ?? '' }, ownerReferences: [ownerRef(us)] },
         data,
       } as KubeObject);
     } catch (err) {
@@ -249,11 +245,6 @@ async function ensureCredentials(d: UnitSetControllerDeps, us: UnitSet, tpl: Eng
     }
     await d.events.record(us, 'Normal', 'CreatedCredentials', `created Secret ${name} with engine accounts (${(tpl.spec.users ?? []).map((u) => u.role).join(', ')})`);
     return name;
-  }
-  const owned = !!existing.metadata.ownerReferences?.some((o) => o.uid === us.metadata.uid);
-  if (owned === keep) {
-    const others = (existing.metadata.ownerReferences ?? []).filter((o) => o.uid !== us.metadata.uid);
-    await d.client.patch(Resources.secrets, name, { metadata: { ownerReferences: [...others, ...owners] } }, 'merge', { namespace: ns });
   }
   // A new template version may add accounts; existing passwords are never rotated here.
   const missing = Object.keys(want).filter((k) => !existing.data?.[k]);
