@@ -47,10 +47,10 @@ export interface HubService extends KubeObject {
  * - No Secret is desired: every credentials Secret a compose object names is the `<unitset>-credentials` Secret the
  *   Unit Operator generates on the member (random passwords that never leave it, nor appear in any spec). The
  *   controller reads it on the member to write the hub's connection Secret. With deletionPolicy Retain the UnitSets
- *   keep their claims (pvcRetentionPolicy.whenDeleted Retain); the credentials Secret is owned by its UnitSet, so
- *   the controller must take that owner reference off before deleting (desired/common.ts retainedOf() names what
- *   to keep). ZookeeperEnsemble, KafkaCluster and ElasticsearchCluster delete their UnitSets' volumes with them, so
- *   their desired functions refuse Retain (spec.deletionPolicy).
+ *   keep their claims (pvcRetentionPolicy.whenDeleted Retain) and the Unit Operator does not let such a UnitSet own
+ *   its credentials Secret, so deleting the UnitSets is all the controller does (desired/common.ts retainedOf()
+ *   names what stays, for status.retained). ZookeeperEnsemble, KafkaCluster and ElasticsearchCluster delete their
+ *   UnitSets' volumes with them, so their desired functions refuse Retain (spec.deletionPolicy).
  * - desired/index.ts DESIRED maps each public kind to its function.
  */
 export type Desired = { objects: KubeObject[] } | { refused: { field: string; message: string } };
