@@ -40,17 +40,18 @@ export interface HubService extends KubeObject {
  *
  * - The Namespace (named as the service's hub namespace) carries MANAGED_LABEL and PROJECT_LABEL only: the project's
  *   services share it, so no service's labels are on it and deleting a service never deletes it.
- * - Every other object carries all four labels. UnitSet labels reach their Units and pods, so the Units of the
- *   UnitSets the hub writes (MySQL, ProxySQL, Redis, Sentinel, Redis Cluster) are found by `${SERVICE_NAME_LABEL}`
- *   and `${SERVICE_KIND_LABEL}`; the Unit Operator sets their managed-by to its own, so select Units by
- *   `${SERVICE_KIND_LABEL},${SERVICE_NAME_LABEL}` (see UNIT_SELECTOR), never by MANAGED_LABEL. The UnitSets that
- *   ZookeeperEnsemble, KafkaCluster and ElasticsearchCluster make for themselves do not carry them; their status
- *   lists every server.
+ * - Every other object carries all four labels. UnitSet labels reach their Units and pods, and the compose kinds
+ *   that make their own UnitSets (ZookeeperEnsemble, KafkaCluster, ElasticsearchCluster) give them their `upm.io/`
+ *   labels, so every Unit of a service carries SERVICE_KIND_LABEL and SERVICE_NAME_LABEL. The Unit Operator sets
+ *   their managed-by to its own: select Units by UNIT_SELECTOR, never by MANAGED_LABEL.
  * - No Secret is desired: every credentials Secret a compose object names is the `<unitset>-credentials` Secret the
  *   Unit Operator generates on the member (random passwords that never leave it, nor appear in any spec). The
  *   controller reads it on the member to write the hub's connection Secret. With deletionPolicy Retain the UnitSets
- *   keep their claims (pvcRetentionPolicy.whenDeleted Retain); the credentials Secret is owned by its UnitSet, so
- *   the controller must take that owner reference off before deleting (retainedOf() names what to keep).
+ *   keep their claims (pvcRetentionPolicy.whenDeleted Retain) and the Unit Operator does not let such a UnitSet own
+ *   its credentials Secret, so deleting the UnitSets is all the controller does (desired/common.ts retainedOf()
+ *   names what stays, for status.retained). ZookeeperEnsemble, KafkaCluster and ElasticsearchCluster delete their
+ *   UnitSets' volumes with them, so their desired functions refuse Retain (spec.deletionPolicy).
+ * - desired/index.ts DESIRED maps each public kind to its function.
  */
 export type Desired = { objects: KubeObject[] } | { refused: { field: string; message: string } };
 /**

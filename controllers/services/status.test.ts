@@ -149,6 +149,9 @@ describe('the hub status of a MysqlService', () => {
     const s = serviceStatus(svc, observe(svc, member(maria()).filter((o) => o.kind === 'MysqlReplication')), NOW);
     expect(s.phase).toBe('Deleting');
     expect(cond(s, 'Ready')?.message).toBe('removing from the member: MysqlReplication db');
+    expect(s.retained).toBeUndefined();
+    const kept = { ...svc, spec: { ...svc.spec, deletionPolicy: 'Retain' as const } };
+    expect(serviceStatus(kept, observe(kept, []), NOW).retained).toEqual({ cluster: 'member1', namespace: 'shop', claims: ['db-0-data', 'db-1-data', 'db-2-data'], secrets: ['db-credentials'] });
     const f = serviceStatus(maria(), observe(maria(), [], { applyError: { object: 'UnitSet shop/db', message: 'forbidden: cannot patch unitsets' } }), NOW);
     expect(f.phase).toBe('Failed');
     expect(cond(f, 'Degraded')).toMatchObject({ reason: 'ApplyFailed', message: 'UnitSet shop/db: forbidden: cannot patch unitsets' });

@@ -5,6 +5,7 @@
 import { setCondition, type Condition } from '../../lib/conditions.ts';
 import type { KubeObject } from '../../lib/kube/types.ts';
 import type { Endpoint, HubService, Observed, Phase, ServiceStatus, StatusFn, UnitReport } from './contract.ts';
+import { retainedOf } from './desired/common.ts';
 
 type Json = Record<string, unknown>;
 type Obj = KubeObject & { spec?: Json; status?: Json };
@@ -218,7 +219,9 @@ export const serviceStatus: StatusFn = (svc: HubService, observed: Observed, now
     const left = observed.objects.filter((o) => o.kind !== 'Namespace' && o.kind !== 'Node' && o.kind !== 'Unit').map(ref);
     set('Ready', 'False', 'Deleting', left.length ? `removing from the member: ${left.join(', ')}` : 'the member objects are gone');
     set('Progressing', 'True', 'Deleting', left.length ? `${left.length} member objects left` : 'removing the finalizer');
-    return out('Deleting');
+    // With Retain, where the data stays: the claims and credentials of the UnitSets the service had.
+    const kept = svc.spec.deletionPolicy === 'Retain' && observed.desired ? retainedOf(observed.desired) : undefined;
+    return out('Deleting', kept ? { retained: { cluster: svc.spec.placement?.cluster ?? '', namespace: svc.metadata.namespace ?? '', ...kept } } : {});
   }
   if (observed.desired && 'refused' in observed.desired) {
     const r = observed.desired.refused;

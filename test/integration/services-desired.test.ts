@@ -3,10 +3,12 @@
 // apply as upm-hub to member1, run by the real Unit and Compose Operators on real MariaDB servers; the status function
 // on what the member then shows reaches Ready with endpoints, every server in one of the two zones; a row written
 // through the readwrite endpoint is read on each readonly address; the service edited 3 -> 5 servers, desired again
-// from the service and what the member holds, followed by the member and reported as 5 ready.
+// from the service and what the member holds, followed by the member and reported as 5 ready; a ZooKeeper service
+// in the same two zones, through the ensemble's own UnitSet, Ready with each server's role and zone; a Redis service
+// with Sentinel and a Redis Cluster service, each Ready with its endpoints.
 import { createConnection, type RowDataPacket } from 'mysql2/promise';
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import { MysqlReplicationResource } from '../../lib/api/compose.upm.io.generated.ts';
+import { MysqlReplicationResource, RedisClusterResource, RedisReplicationResource, ZookeeperEnsembleResource } from '../../lib/api/compose.upm.io.generated.ts';
 import type { ClusterRecord } from '../../lib/api/internal.upm.io.generated.ts';
 import { UnitResource, UnitSetResource } from '../../lib/api/unit.upm.io.generated.ts';
 import { readInventory, type StorageClassObject } from '../../lib/inventory.ts';
@@ -16,12 +18,18 @@ import type { KubeObject } from '../../lib/kube/types.ts';
 import { waitFor } from '../../lib/wait.ts';
 import { FIELD_MANAGER, SERVICE_NAME_LABEL, UNIT_SELECTOR, type HubService, type ServiceStatus } from '../../controllers/services/contract.ts';
 import { desiredMysql } from '../../controllers/services/desired/mysql.ts';
+import { desiredRedis } from '../../controllers/services/desired/redis.ts';
+import { desiredRedisCluster } from '../../controllers/services/desired/rediscluster.ts';
+import { desiredZookeeper } from '../../controllers/services/desired/zookeeper.ts';
 import { serviceStatus } from '../../controllers/services/status.ts';
 import { useUnitOperator } from '../unit-operator.ts';
 import { b64 } from '../mysql.ts';
 
 const CLUSTER = 'member1';
-const RESOURCE: Record<string, ResourceType> = { Namespace: Resources.namespaces, UnitSet: UnitSetResource, MysqlReplication: MysqlReplicationResource };
+const RESOURCE: Record<string, ResourceType> = {
+   Namespace: Resources.namespaces, UnitSet: UnitSetResource, MysqlReplication: MysqlReplicationResource, ZookeeperEnsemble: ZookeeperEnsembleResource,
+  RedisReplication: RedisReplicationResource, RedisCluster: RedisClusterResource,
+};
 type Secret = KubeObject & { data?: Record<string, string> };
 
 describe('desired member objects and status of a MariaDB service on a real member', () => {
@@ -48,18 +56,21 @@ describe('desired member objects and status of a MariaDB service on a real membe
   });
 
   /** What the mirror's informers would hold: the service's objects by its label, its Units, the member's Nodes. */
-  const observe = async () => {
-    const sel = { namespace: f.ns, labelSelector: `${SERVICE_NAME_LABEL}=db` };
-    const [us, mr, units, nodes] = await Promise.all([
-      c.list<KubeObject>(UnitSetResource, sel), c.list<KubeObject>(MysqlReplicationResource, sel),
-      c.list<KubeObject>(UnitResource, { namespace: f.ns, labelSelector: UNIT_SELECTOR }), c.list<KubeObject>(Resources.nodes),
+  const observe = async (name = 'db') => {
+    const sel = { namespace: f.ns, labelSelector: `${SERVICE_NAME_LABEL}=${name}` };
+    const mirrored = ['UnitSet', 'MysqlReplication', 'ZookeeperEnsemble', 'RedisReplication', 'RedisCluster'];
+    const [units, nodes, ...lists] = await Promise.all([
+      c.list<KubeObject>(UnitResource, { namespace: f.ns, labelSelector: `${UNIT_SELECTOR},${SERVICE_NAME_LABEL}=${name}` }), c.list<KubeObject>(Resources.nodes),
+      ...mirrored.map((k) => c.list<KubeObject>(RESOURCE[k]!, sel)),
     ]);
-    const kinds: [KubeObject[], string][] = [[us.items, 'UnitSet'], [mr.items, 'MysqlReplication'], [units.items, 'Unit'], [nodes.items, 'Node']];
+    const kinds: [KubeObject[], string][] = [[units.items, 'Unit'], [nodes.items, 'Node'], ...lists.map((l, i): [KubeObject[], string] => [l.items, mirrored[i]!])];
     return kinds.flatMap(([items, kind]) => items.map((o) => ({ ...o, kind })));
   };
   /** Desired from the service and what the member holds, applied as the hub applies. */
-  const applyDesired = async () => {
-    const d = desiredMysql(svc, cluster, await observe());
+  const applyDesired = async (service = svc, desired = desiredMysql) => {
+    // A list may meet the compose CRDs still being set up (429): the informers would retry, so does this.
+    const live = await waitFor('the member objects listed', () => observe(service.metadata.name).catch(() => undefined), { timeoutMs: 30_000, intervalMs: 500 });
+    const d = desired(service, cluster, live);
     if (!('objects' in d)) throw new Error(`refused: ${d.refused.field}: ${d.refused.message}`);
     for (const o of d.objects) {
       const rt = RESOURCE[o.kind ?? ''];
@@ -69,11 +80,10 @@ describe('desired member objects and status of a MariaDB service on a real membe
     return d;
   };
   let last: ServiceStatus | undefined;
-  const waitStatus = (what: string, ok: (s: ServiceStatus) => boolean, timeoutMs: number) => waitFor(what, async () => {
-    // A list may meet the compose CRDs still being set up (429): the informers would retry, so does this.
-    const objects = await observe().catch(() => undefined);
+  const waitStatus = (what: string, ok: (s: ServiceStatus) => boolean, timeoutMs: number, service = svc, desired = desiredMysql) => waitFor(what, async () => {
+    const objects = await observe(service.metadata.name).catch(() => undefined);
     if (!objects) return undefined;
-    const s = serviceStatus({ ...svc, ...(last ? { status: last } : {}) }, { reachable: true, objects, desired: desiredMysql(svc, cluster, objects) }, new Date());
+    const s = serviceStatus({ ...service, ...(last ? { status: last } : {}) }, { reachable: true, objects, desired: desired(service, cluster, objects) }, new Date());
     last = s;
     return ok(s) ? s : undefined;
   }, { timeoutMs, intervalMs: 1000 }).catch((err: unknown) => { throw new Error(`${(err as Error).message}; last status ${JSON.stringify(last)}`, { cause: err }); });
@@ -118,4 +128,44 @@ describe('desired member objects and status of a MariaDB service on a real membe
     for (const u of s.units ?? []) expect(zones).toContain(u.zone);
     expect(s.endpoints?.find((e) => e.role === 'readonly')?.addresses).toHaveLength(4);
   }, 330_000);
+
+  it('places a ZooKeeper service in the same two zones through the ensemble it asks for, and reports each server', async () => {
+    last = undefined;
+    const zk: HubService = {
+      apiVersion: 'internal.upm.io/v1alpha1', kind: 'ZookeeperServiceRecord', metadata: { name: 'zk', namespace: f.ns, generation: 1 },
+      spec: { version: '3.8', topology: { replicas: 3 }, resources: { cpu: '500m', memory: '256Mi' }, storage: { size: '1Gi' }, placement: { cluster: CLUSTER, zones }, deletionPolicy: 'Delete' },
+    };
+    await applyDesired(zk, desiredZookeeper);
+    const s = await waitStatus('ZooKeeper Ready', (x) => x.phase === 'Ready', 240_000, zk, desiredZookeeper);
+    expect(s).toMatchObject({ ready: '3/3', version: '3.8' });
+    expect(s.units?.filter((u) => u.role === 'leader')).toHaveLength(1);
+    // The ensemble's own UnitSet carried the placement and the service's labels on to its Units.
+    for (const u of s.units ?? []) expect(zones).toContain(u.zone);
+    expect(s.endpoints).toEqual([{ name: 'zk-client', role: 'readwrite', addresses: expect.arrayContaining([expect.any(String)]) as unknown as string[], port: 2181 }]);
+    expect(s.endpoints?.[0]?.addresses).toHaveLength(3);
+  }, 300_000);
+
+  it('runs a Redis service with Sentinel and a Redis Cluster service from their desired objects, each Ready with its endpoints', async () => {
+    last = undefined;
+    const redis: HubService = {
+      apiVersion: 'internal.upm.io/v1alpha1', kind: 'RedisServiceRecord', metadata: { name: 'rs', namespace: f.ns, generation: 1 },
+      spec: { version: '7.2', topology: { mode: 'replication', replicas: 3 }, options: { sentinel: { enabled: true } }, resources: { cpu: '500m', memory: '256Mi' }, storage: { size: '1Gi' }, placement: { cluster: CLUSTER }, deletionPolicy: 'Delete' },
+    };
+    await applyDesired(redis, desiredRedis);
+    const r = await waitStatus('Redis Ready', (x) => x.phase === 'Ready', 240_000, redis, desiredRedis);
+    expect(r).toMatchObject({ ready: '3/3', master: 'rs-0' });
+    expect(r.endpoints?.map((e) => [e.name, e.role, e.addresses.length, e.port])).toEqual([['rs-readwrite', 'readwrite', 1, 6379], ['rs-readonly', 'readonly', 2, 6379], ['rs-sentinel-headless', 'sentinel', 3, 26379]]);
+    expect(r.units?.filter((u) => u.role === 'sentinel')).toHaveLength(3);
+
+    last = undefined;
+    const cluster3: HubService = {
+      apiVersion: 'internal.upm.io/v1alpha1', kind: 'RedisClusterServiceRecord', metadata: { name: 'rc', namespace: f.ns, generation: 1 },
+      spec: { version: '7.2', topology: { shards: 3, replicasPerShard: 0 }, resources: { cpu: '500m', memory: '256Mi' }, storage: { size: '1Gi' }, placement: { cluster: CLUSTER }, deletionPolicy: 'Delete' },
+    };
+    await applyDesired(cluster3, desiredRedisCluster);
+    const rc = await waitStatus('Redis Cluster Ready', (x) => x.phase === 'Ready', 240_000, cluster3, desiredRedisCluster);
+    expect(rc).toMatchObject({ ready: '3/3', slotsAssigned: 16384 });
+    expect(rc.endpoints).toEqual([{ name: 'rc-readwrite', role: 'readwrite', addresses: expect.any(Array) as unknown as string[], port: 6379 }]);
+    expect(rc.endpoints?.[0]?.addresses).toHaveLength(3);
+  }, 540_000);
 });

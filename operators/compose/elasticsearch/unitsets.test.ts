@@ -71,6 +71,16 @@ describe('desiredUnitSet', () => {
     expect(engineRoles(dialectOf('opensearch'), ['master', 'cluster_manager', 'data'])).toEqual(['cluster_manager', 'data']);
   });
 
+  it("gives a new UnitSet the cluster's upm.io labels, and never changes an existing one's (that would restart every node)", () => {
+    const labelled = cluster();
+    labelled.metadata.labels = { 'upm.io/service': 'logs', 'app.kubernetes.io/managed-by': 'upm-hub' };
+    const made = desiredUnitSet(labelled, labelled.spec.nodeSets[0]!, { units: 3, initialManagers: initialManagers(labelled) });
+    expect(made.metadata.labels).toEqual({ 'upm.io/service': 'logs', 'compose.upm.io/elasticsearchcluster': 'logs', 'compose.upm.io/node-set': 'managers' });
+    const older = desiredUnitSet(cluster(), labelled.spec.nodeSets[0]!, { units: 3, initialManagers: [] });
+    const kept = desiredUnitSet(labelled, labelled.spec.nodeSets[0]!, { existing: older, units: 3, initialManagers: [] });
+    expect(unitSetPatch(older, kept)).toBeUndefined();
+  });
+
   it('carries where the nodes may run to every node set\'s UnitSet, and takes it off when the cluster drops it', () => {
     const placed = cluster({ nodeSelector: { pool: 'search' }, nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'topology.kubernetes.io/zone', operator: 'In', values: ['a', 'b'] }] }] } }, topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'DoNotSchedule' }] });
     const us = desiredUnitSet(placed, placed.spec.nodeSets[1]!, { units: 4, initialManagers: initialManagers(placed) });

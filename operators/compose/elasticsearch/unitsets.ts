@@ -5,7 +5,7 @@
 // (Managed): the UnitSet changes a unit only when the operator names it.
 import type { ElasticsearchCluster } from '../../../lib/api/compose.upm.io.generated.ts';
 import type { UnitSet } from '../../../lib/api/unit.upm.io.generated.ts';
-import { ownerRef } from '../common/roles.ts';
+import { inheritedLabels, ownerRef } from '../common/roles.ts';
 import { dialectOf, engineRoles, isDataRole, isManagerRole } from './dialect.ts';
 
 export const LABEL_CLUSTER = 'compose.upm.io/elasticsearchcluster';
@@ -85,7 +85,8 @@ export function desiredUnitSet(esc: ElasticsearchCluster, set: NodeSetSpec, inpu
     metadata: {
       name: unitSetName(name, set.name),
       namespace: esc.metadata.namespace,
-      labels: { ...(inputs.existing?.metadata.labels ?? {}), [LABEL_CLUSTER]: name, [LABEL_NODE_SET]: set.name },
+      // Labels are set when the UnitSet is made (a later change would be a new revision: every node restarted).
+      labels: { ...(inputs.existing?.metadata.labels ?? inheritedLabels(esc)), [LABEL_CLUSTER]: name, [LABEL_NODE_SET]: set.name },
       annotations,
       ownerReferences: [ownerRef(esc)],
     },

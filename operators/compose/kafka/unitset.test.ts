@@ -25,6 +25,11 @@ describe('the owned UnitSet', () => {
     });
   });
 
+  it("gives the UnitSet the cluster's upm.io labels (the hub service it belongs to), no other", () => {
+    const labelled = { ...kc(), metadata: { ...kc().metadata, labels: { 'upm.io/service': 'ev', 'upm.io/project': 'shop', 'app.kubernetes.io/managed-by': 'upm-hub' } } };
+    expect(desiredUnitSet(labelled, 3).metadata.labels).toEqual({ 'upm.io/service': 'ev', 'upm.io/project': 'shop', 'compose.upm.io/kafkacluster': 'ev' });
+  });
+
   it('carries where the brokers may run to the UnitSet, and takes it off when the cluster drops it', () => {
     const placed = kc({ nodeSelector: { pool: 'kafka' }, nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'topology.kubernetes.io/zone', operator: 'In', values: ['a', 'b'] }] }] } }, topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'DoNotSchedule' }] });
     const us = desiredUnitSet(placed, 3);

@@ -6,7 +6,7 @@
 import type { KafkaCluster } from '../../../lib/api/compose.upm.io.generated.ts';
 import type { UnitSet, UnitSetSpec } from '../../../lib/api/unit.upm.io.generated.ts';
 import { canonicalJson, mergePatch, type Json } from '../../../lib/mergepatch.ts';
-import { ownerRef } from '../common/roles.ts';
+import { inheritedLabels, ownerRef } from '../common/roles.ts';
 import { unitsFor, type Roles } from './plan.ts';
 
 export const ENGINE = 'kafka';
@@ -77,7 +77,7 @@ export function desiredUnitSet(kc: KafkaCluster, units: number): UnitSet {
     metadata: {
       name: kc.metadata.name,
       namespace: kc.metadata.namespace,
-      labels: { 'compose.upm.io/kafkacluster': kc.metadata.name ?? '' },
+      labels: { ...inheritedLabels(kc), 'compose.upm.io/kafkacluster': kc.metadata.name ?? '' },
       ...(kc.spec.restartedAt ? { annotations: { [ANNOTATION_RESTARTED_AT]: kc.spec.restartedAt } } : {}),
       ownerReferences: [ownerRef(kc)],
     },
