@@ -5,12 +5,13 @@
 // units is followed by the member; an object deleted or changed by hand on the member is put back with an Event on
 // the hub service; a member that stops answering is reported, and an edit made meanwhile reaches it when it
 // returns; deleting the service removes everything the hub put on the member, or, with deletionPolicy
-// Retain, everything but the data claims and the credentials Secret.
+// Retain, everything but the data claims and the credentials Secret. A RedisService with Sentinel runs the same way.
 import type { ChildProcess } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { Redis } from 'ioredis';
 import { MysqlReplicationResource } from '../../lib/api/compose.upm.io.generated.ts';
 import { UnitResource, UnitSetResource, type UnitSet } from '../../lib/api/unit.upm.io.generated.ts';
 import type { KubeClient } from '../../lib/kube/client.ts';
@@ -216,4 +217,38 @@ describeHub('a MysqlService driven by the hub onto member1', () => {
     expect((await m.get<KubeObject>(Resources.persistentVolumeClaims, 'keep-0-data', project)).metadata.deletionTimestamp).toBeUndefined();
     expect((await m.get<KubeObject>(Resources.namespaces, project)).metadata.deletionTimestamp).toBeUndefined();
   }, 240_000);
+  it('runs a RedisService with Sentinel the same way: Ready with endpoints, a key written through readwrite read through readonly', async () => {
+    await as(['create', '-f', '-'], JSON.stringify({
+      apiVersion: 'upm.io/v1alpha1', kind: 'RedisService', metadata: { name: 'cache', namespace: project },
+      spec: {
+        version: '7.2', topology: { mode: 'replication', replicas: 3 }, options: { sentinel: { enabled: true } }, placement: { cluster: MEMBER },
+        resources: { cpu: '500m', memory: '256Mi' }, storage: { size: '1Gi' },
+      },
+    }));
+    const redis = async () => (JSON.parse(await as(['get', 'redisservice', 'cache', '-n', project, '-o', 'json'])) as Hub).status ?? {};
+    try {
+      await waitFor('the RedisService Ready', async () => (await redis()).phase === 'Ready', { timeoutMs: 240_000, intervalMs: 1000 });
+    } catch (err) {
+      throw new Error(`${(err as Error).message}; hub status ${JSON.stringify(await redis())}`, { cause: err });
+    }
+    const st = await redis();
+    expect(st.ready).toBe('3/3');
+    const rw = st.endpoints?.find((e) => e.role === 'readwrite');
+    const ro = st.endpoints?.find((e) => e.role === 'readonly');
+    expect(rw?.addresses).toHaveLength(1);
+    expect(ro?.addresses).toHaveLength(2);
+    const conn = (host: string, port: number) => new Redis({ host, port, lazyConnect: true, connectTimeout: 2000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const w = conn(rw?.addresses[0] ?? '', rw?.port ?? 0);
+    try {
+      await w.connect();
+      expect(await w.set('greeting', 'from the hub')).toBe('OK');
+    } finally { w.disconnect(); }
+    for (const host of ro?.addresses ?? []) {
+      const r = conn(host, ro?.port ?? 0);
+      try {
+        await r.connect();
+        await waitFor(`the key on ${host}`, async () => (await r.get('greeting')) === 'from the hub', { timeoutMs: 10_000, intervalMs: 100 });
+      } finally { r.disconnect(); }
+    }
+  }, 300_000);
 });
