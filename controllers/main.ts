@@ -6,6 +6,7 @@ import { runUntilSignalled } from '../lib/manager.ts';
 import { controllerProcess, MANAGER_FLAGS } from '../lib/process.ts';
 import { registerClusters } from './clusters/register.ts';
 import { registerProjects } from './projects/register.ts';
+import { registerServices } from './services/register.ts';
 
 const { values } = parseArgs({
   options: {
@@ -19,9 +20,10 @@ const { values } = parseArgs({
 const COMPONENT = 'upm-hub-controllers';
 const { manager, events } = await controllerProcess(COMPONENT, values);
 registerProjects(manager, events);
-registerClusters(manager, events, {
+const members = registerClusters(manager, events, {
   pace: { periodMs: Number(values['cluster-heartbeat-seconds']) * 1000 },
   reportMs: Number(values['cluster-report-seconds']) * 1000,
   inventoryMs: Number(values['cluster-inventory-seconds']) * 1000,
 });
+registerServices(manager, events, members);
 await runUntilSignalled(manager);

@@ -32,9 +32,10 @@ export const describeHub = (name: string, body: () => void): void =>
 const cacheDir = mkdtempSync(join(testState().dir, 'kubectl-cache-'));
 
 /** The real kubectl, as the given kubeconfig's user (the admin by default), with this run's own cache. */
-export function kubectlAs(kc: string | undefined, args: string[], input?: string, timeoutMs = 60_000): Promise<KubectlResult> {
+export function kubectlAs(kc: string | undefined, args: string[], input?: string, timeoutMs = 60_000, env: Record<string, string> = {}): Promise<KubectlResult> {
   return new Promise((resolve, reject) => {
-    const p = spawn(kubectlPath(), ['--kubeconfig', kc ?? kubeconfig(MGMT), '--cache-dir', cacheDir, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    // The environment is given explicitly: jest's process.env is the test's own copy, not the process's.
+    const p = spawn(kubectlPath(), ['--kubeconfig', kc ?? kubeconfig(MGMT), '--cache-dir', cacheDir, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);

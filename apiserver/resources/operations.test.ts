@@ -40,7 +40,7 @@ const ctx: HookContext = {
   listCached: (p) => world[p] ?? [],
   projectsOf: () => new Set(),
   roleIn: () => undefined,
-  engineTemplates: new Map(['mysql-8.0', 'mysql-8.4', 'redis-7.2', 'redis-sentinel-7.2', 'zookeeper-3.8', 'kafka-3.9', 'elasticsearch-8.17', 'opensearch-2.19'].map((t) => [t, { engine: t.replace(/-[0-9.]+$/, ''), parameters: [] }])),
+  engineTemplates: new Map(['mysql-8.0', 'mysql-8.4', 'mariadb-10.11', 'redis-7.2', 'redis-sentinel-7.2', 'zookeeper-3.8', 'kafka-3.9', 'elasticsearch-8.17', 'opensearch-2.19'].map((t) => [t, { engine: t.replace(/-[0-9.]+$/, ''), parameters: [] }])),
   getCore: async () => undefined,
 };
 const op = (spec: Record<string, unknown>) => obj('Operation', 'op', spec);
@@ -136,6 +136,25 @@ describe('service placement and templates', () => {
     expect(all({ version: '7.4' })).toEqual(['spec.version: Unsupported value: "7.4": no engine template redis-7.4; supported values: "7.2"']);
     expect(all({ options: { sentinel: { enabled: true } } })).toEqual([]);
     const es = obj('ElasticsearchService', 'e', { distribution: 'opensearch', version: '8.17', placement: { cluster: 'm1' } });
-    expect(templateCauses(serviceKindOf('ElasticsearchService')!, es, ctx).map((c) => c.message)).toEqual(['Unsupported value: "8.17": no engine template opensearch-8.17; supported values: "2.19"']);
+    expect(templateCauses(serviceKindOf('ElasticsearchService')!, es, ctx).map((c) => `${c.field}: ${c.message}`)).toEqual([
+      'spec.version: Unsupported value: "8.17": no engine template opensearch-8.17; supported values: "2.19"',
+      'spec.distribution: Invalid value: "opensearch": version "8.17" is a version of elasticsearch: set spec.distribution to elasticsearch',
+    ]);
+  });
+
+  it('checks a MySQL version against the templates of its engine, mysql by default or mariadb', () => {
+    const mysql = (spec: Record<string, unknown>) => templateCauses(serviceKindOf('MysqlService')!, obj('MysqlService', 'm', { placement: { cluster: 'm1' }, ...spec }), ctx).map((c) => `${c.field}: ${c.message}`);
+    expect(mysql({ version: '8.4' })).toEqual([]);
+    expect(mysql({ engine: 'mysql', version: '8.0' })).toEqual([]);
+    expect(mysql({ engine: 'mariadb', version: '10.11' })).toEqual([]);
+    expect(mysql({ version: '10.11' })).toEqual([
+      'spec.version: Unsupported value: "10.11": no engine template mysql-10.11; supported values: "8.0", "8.4"',
+      'spec.engine: Invalid value: "mysql": version "10.11" is a version of mariadb: set spec.engine to mariadb',
+    ]);
+    expect(mysql({ engine: 'mariadb', version: '8.0' })).toEqual([
+      'spec.version: Unsupported value: "8.0": no engine template mariadb-8.0; supported values: "10.11"',
+      'spec.engine: Invalid value: "mariadb": version "8.0" is a version of mysql: set spec.engine to mysql',
+    ]);
+    expect(mysql({ engine: 'mariadb', version: '11.4' })).toEqual(['spec.version: Unsupported value: "11.4": no engine template mariadb-11.4; supported values: "10.11"']);
   });
 });

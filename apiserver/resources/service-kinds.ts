@@ -42,6 +42,8 @@ export interface ServiceKind {
   families: string[];
   /** The template family a spec asks for. */
   family(spec: Record<string, unknown>): string;
+  /** The spec field that chooses the family when there are several (`engine`, `distribution`). */
+  familyField?: string;
   versionExample: string;
   /** Fields of spec beside the shared ones (e.g. Elasticsearch's distribution). */
   specFields?: Record<string, JsonSchema>;
@@ -91,7 +93,11 @@ export function serviceSchema(k: ServiceKind): JsonSchema {
       ...k.specFields,
       version: {
         type: 'string', maxLength: 32, pattern: '^[0-9]+\\.[0-9]+$',
-        description: `${k.title} version, e.g. "${k.versionExample}"; the hub must have an engine template ${k.families.length > 1 ? '<distribution>' : k.families[0]}-<version>.`,
+        description: `${k.title} version, e.g. "${k.versionExample}"; the hub must have an engine template ${k.familyField ? `<${k.familyField}>` : k.families[0]}-<version>.`,
+      },
+      deletionPolicy: {
+        type: 'string', enum: ['Delete', 'Retain'], default: 'Delete',
+        description: 'What deleting the service does to its data on the member: Delete removes the volumes and the credentials Secret with the servers; Retain keeps them (status.retained says where).',
       },
       // Objects default to {} so the defaults of their fields apply to a spec that leaves them out.
       topology: { ...k.topology, default: {} },
@@ -134,8 +140,37 @@ export function serviceSchema(k: ServiceKind): JsonSchema {
     type: 'object',
     properties: {
       observedGeneration: { type: 'integer', format: 'int64' },
-      phase: { type: 'string' },
+      phase: { type: 'string', enum: ['Pending', 'Creating', 'Ready', 'Updating', 'Degraded', 'Failed', 'Deleting'] },
       ready: { type: 'string', description: 'ready servers / servers' },
+      version: { type: 'string', description: 'The version every server runs (empty while they differ).' },
+      endpoints: {
+        type: 'array', description: 'Where clients connect: the member Services and the addresses behind them.',
+        items: {
+          type: 'object', required: ['name', 'role'],
+          properties: {
+            name: { type: 'string', description: 'The Service on the member, in the namespace of the project.' },
+            role: { type: 'string', description: 'readwrite, readonly, or what else the kind offers (e.g. proxysql).' },
+            addresses: { type: 'array', items: { type: 'string' }, description: 'The server addresses behind it now.' },
+            port: { type: 'integer', format: 'int32' },
+          },
+        },
+      },
+      units: {
+        type: 'array', description: 'Every server: its role, readiness, node and zone.',
+        items: {
+          type: 'object', required: ['name', 'ready'],
+          properties: { name: { type: 'string' }, role: { type: 'string' }, ready: { type: 'boolean' }, node: { type: 'string' }, zone: { type: 'string' } },
+        },
+      },
+      lastFailover: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true, description: 'The last failover the engine layer recorded (time, from, to, reason).' },
+      connectionSecret: { type: 'string', description: 'The Secret in this namespace with host, port, user and password of the application account.' },
+      retained: {
+        type: 'object', description: 'With spec.deletionPolicy Retain: what was kept on the member, and where.',
+        properties: {
+          cluster: { type: 'string' }, namespace: { type: 'string' },
+          claims: { type: 'array', items: { type: 'string' } }, secrets: { type: 'array', items: { type: 'string' } },
+        },
+      },
       ...k.statusFields,
       conditions,
     },
@@ -164,7 +199,15 @@ const standaloneFixed = (title: string) => (spec: Record<string, unknown>) => (t
 const mysql: ServiceKind = {
   plural: 'mysqlservices', singular: 'mysqlservice', kind: 'MysqlService', shortNames: ['mysql'],
   title: 'MySQL', description: 'A MySQL service of a project, placed on one member cluster.',
-  families: ['mysql'], family: () => 'mysql', versionExample: '8.0', parametersOf: 'my.cnf',
+  families: ['mysql', 'mariadb'], family: (spec) => (spec.engine === 'mariadb' ? 'mariadb' : 'mysql'), familyField: 'engine',
+  versionExample: '8.0', parametersOf: 'my.cnf',
+  specFields: {
+    engine: {
+      type: 'string', enum: ['mysql', 'mariadb'], default: 'mysql',
+      description: 'mysql (versions 8.0, 8.4), or mariadb (e.g. "10.11": the MySQL-compatible server that runs everywhere). Immutable.',
+      'x-kubernetes-validations': [{ rule: 'self == oldSelf', message: 'spec.engine: is immutable' }],
+    },
+  },
   topology: {
     type: 'object',
     'x-kubernetes-validations': [{ rule: "!has(self.mode) || self.mode != 'standalone' || !has(self.replicas) || self.replicas == 1", message: 'spec.topology.replicas: must be 1 when spec.topology.mode is standalone' }],
@@ -178,6 +221,7 @@ const mysql: ServiceKind = {
   },
   statusFields: { source: { type: 'string', description: 'The server that takes writes.' } },
   columns: [
+    col('Engine', 'mysql or mariadb.', (o) => str(o.spec?.engine) || 'mysql'),
     versionCol,
     col('Mode', 'standalone, async or semisync.', (o) => str(at(o, 'topology', 'mode')) || 'async'),
     col('Replicas', 'MySQL servers, the source included.', (o) => num(at(o, 'topology', 'replicas')) ?? (at(o, 'topology', 'mode') === 'standalone' ? 1 : 2), 'integer'),
@@ -307,7 +351,7 @@ const zookeeper: ServiceKind = {
 const elasticsearch: ServiceKind = {
   plural: 'elasticsearchservices', singular: 'elasticsearchservice', kind: 'ElasticsearchService', shortNames: ['es'],
   title: 'Elasticsearch (or OpenSearch)', description: 'An Elasticsearch or OpenSearch service of a project, placed on one member cluster.',
-  families: ['elasticsearch', 'opensearch'], family: (spec) => (spec.distribution === 'opensearch' ? 'opensearch' : 'elasticsearch'),
+  families: ['elasticsearch', 'opensearch'], family: (spec) => (spec.distribution === 'opensearch' ? 'opensearch' : 'elasticsearch'), familyField: 'distribution',
   versionExample: '8.17', parametersOf: 'elasticsearch.yml (opensearch.yml)',
   specFields: {
     distribution: { type: 'string', enum: ['elasticsearch', 'opensearch'], default: 'elasticsearch', description: 'elasticsearch, or opensearch (its open-source fork, e.g. version "2.19").' },

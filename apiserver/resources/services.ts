@@ -75,6 +75,9 @@ export function templateCauses(k: ServiceKind, obj: PublicObject, ctx: HookConte
   if (!ctx.engineTemplates.has(`${family}-${version}`)) {
     const known = [...ctx.engineTemplates.keys()].filter((t) => t.startsWith(`${family}-`) && /^\d/.test(t.slice(family.length + 1))).map((t) => t.slice(family.length + 1)).sort();
     causes.push({ reason: 'FieldValueNotSupported', field: 'spec.version', message: `Unsupported value: "${version}": no engine template ${family}-${version}; supported values: ${quoted(known)}` });
+    // The version is one of another family of this kind (MariaDB's 10.11 asked of mysql): say which field chooses it.
+    const other = k.familyField ? k.families.find((f) => f !== family && ctx.engineTemplates.has(`${f}-${version}`)) : undefined;
+    if (other) causes.push({ reason: 'FieldValueInvalid', field: `spec.${k.familyField}`, message: `Invalid value: "${family}": version "${version}" is a version of ${other}: set spec.${k.familyField} to ${other}` });
     return causes;
   }
   // The parameters, checked as the member's Unit Operator and agent check them (one shared check).

@@ -37,17 +37,50 @@ export interface HubService extends KubeObject {
  * What a desired function returns: the objects to apply on the member, in apply order (the Namespace first), each
  * with apiVersion, kind, metadata.name/namespace and the labels above; or why none can be computed (an unusable spec
  * or Cluster), named by field, which the controller reports as a condition and does not retry until something changes.
+ *
+ * - The Namespace (named as the service's hub namespace) carries MANAGED_LABEL and PROJECT_LABEL only: the project's
+ *   services share it, so no service's labels are on it and deleting a service never deletes it.
+ * - Every other object carries all four labels. UnitSet labels reach their Units and pods, and the compose kinds
+ *   that make their own UnitSets (ZookeeperEnsemble, KafkaCluster, ElasticsearchCluster) give them their `upm.io/`
+ *   labels, so every Unit of a service carries SERVICE_KIND_LABEL and SERVICE_NAME_LABEL. The Unit Operator sets
+ *   their managed-by to its own: select Units by UNIT_SELECTOR, never by MANAGED_LABEL.
+ * - No Secret is desired: every credentials Secret a compose object names is the `<unitset>-credentials` Secret the
+ *   Unit Operator generates on the member (random passwords that never leave it, nor appear in any spec). The
+ *   controller reads it on the member to write the hub's connection Secret. With deletionPolicy Retain the UnitSets
+ *   keep their claims (pvcRetentionPolicy.whenDeleted Retain) and the Unit Operator does not let such a UnitSet own
+ *   its credentials Secret, so deleting the UnitSets is all the controller does (desired/common.ts retainedOf()
+ *   names what stays, for status.retained). ZookeeperEnsemble, KafkaCluster and ElasticsearchCluster delete their
+ *   UnitSets' volumes with them, so their desired functions refuse Retain (spec.deletionPolicy).
+ * - desired/index.ts DESIRED maps each public kind to its function.
  */
 export type Desired = { objects: KubeObject[] } | { refused: { field: string; message: string } };
-export type DesiredFn = (svc: HubService, cluster: ClusterRecord) => Desired;
+/**
+ * `live` is what the member holds now of this service's objects (the mirror's informers; empty before the first
+ * apply). A desired function reads from it only what the engine layer owns once the object exists: which server is
+ * the source after a failover (MysqlReplication and RedisReplication rewrite their spec.source), the membership of
+ * Redis Cluster shards, the KRaft quorum's size and Elasticsearch node sets, fixed at creation. Without it a re-apply
+ * would undo a failover.
+ */
+export type DesiredFn = (svc: HubService, cluster: ClusterRecord, live: KubeObject[]) => Desired;
 
-/** The member objects of one service, as its informers hold them (including what the engine operators report). */
+/** The label selection of the Units of a service's hub-written UnitSets, for an informer on units.unit.upm.io. */
+export const UNIT_SELECTOR = `${SERVICE_KIND_LABEL},${SERVICE_NAME_LABEL}`;
+
+/**
+ * The member objects of one service, as its informers hold them (including what the engine operators report): what
+ * the desired function returned, as the member has it now, plus the Units of its UnitSets (UNIT_SELECTOR) and the
+ * member's Nodes (for each unit's zone, from topology.kubernetes.io/zone), when the controller watches them.
+ */
 export interface Observed {
   /** The Cluster is Ready and the member's informers are synced: what follows is current. */
   reachable: boolean;
   /** Why not, naming the cluster, when not reachable. */
   unreachableReason?: string;
   objects: KubeObject[];
+  /** What the desired function returned for this spec (the status compares it with what the member has). */
+  desired?: Desired;
+  /** The apply failed: the member object and the error, for the Degraded reason. */
+  applyError?: { object: string; message: string };
 }
 
 export type Phase = 'Pending' | 'Creating' | 'Ready' | 'Updating' | 'Degraded' | 'Failed' | 'Deleting';

@@ -71,6 +71,24 @@ export interface ElasticsearchClusterSpec {
     [k: string]: string;
   };
   /**
+   * Labels a node must have to run every node (copied to each node set's UnitSet).
+   */
+  nodeSelector?: {
+    [k: string]: string;
+  };
+  /**
+   * core/v1 NodeAffinity of every node (e.g. the zones they may run in), copied to each node set's UnitSet.
+   */
+  nodeAffinity?: {
+    [k: string]: unknown;
+  };
+  /**
+   * core/v1 TopologySpreadConstraints of every node (e.g. over zones), copied to each node set's UnitSet; the selector is filled in.
+   */
+  topologySpreadConstraints?: {
+    [k: string]: unknown;
+  }[];
+  /**
    * A Secret with admin-username and admin-password: the operator's account on the REST API (basic auth) and the built-in accounts of every node set. Default "<name>-credentials", created by the operator with the template's accounts (none for OpenSearch without its security plugin, so plain HTTP).
    */
   secretName?: string;
@@ -313,6 +331,24 @@ export interface KafkaClusterSpec {
    * Change it (e.g. to the current time) to restart every unit, broker by broker in the safe order. Changing nothing else.
    */
   restartedAt?: string;
+  /**
+   * Labels a node must have to run the brokers and controllers (copied to the cluster's UnitSet).
+   */
+  nodeSelector?: {
+    [k: string]: string;
+  };
+  /**
+   * core/v1 NodeAffinity of the brokers and controllers (e.g. the zones they may run in), copied to the cluster's UnitSet.
+   */
+  nodeAffinity?: {
+    [k: string]: unknown;
+  };
+  /**
+   * core/v1 TopologySpreadConstraints of the brokers and controllers (e.g. over zones), copied to the cluster's UnitSet; the selector is filled in.
+   */
+  topologySpreadConstraints?: {
+    [k: string]: unknown;
+  }[];
   /**
    * The Service <name>-bootstrap selects the brokers (clients bootstrap from it and then follow the metadata).
    */
@@ -1264,6 +1300,18 @@ export interface ZookeeperEnsembleSpec {
   nodeSelector?: {
     [k: string]: string;
   };
+  /**
+   * core/v1 NodeAffinity of the servers (e.g. the zones they may run in), copied to the ensemble's UnitSet.
+   */
+  nodeAffinity?: {
+    [k: string]: unknown;
+  };
+  /**
+   * core/v1 TopologySpreadConstraints of the servers (e.g. over zones), copied to the ensemble's UnitSet; the selector is filled in.
+   */
+  topologySpreadConstraints?: {
+    [k: string]: unknown;
+  }[];
   /**
    * The Service <name>-client selects every server of the ensemble that is Ready (clients may connect to any).
    */

@@ -151,6 +151,10 @@ export interface ElasticsearchServiceRecordSpec {
    * Elasticsearch (or OpenSearch) version, e.g. "8.17"; the hub must have an engine template <distribution>-<version>.
    */
   version: string;
+  /**
+   * What deleting the service does to its data on the member: Delete removes the volumes and the credentials Secret with the servers; Retain keeps them (status.retained says where).
+   */
+  deletionPolicy?: 'Delete' | 'Retain';
   topology?: {
     /**
      * Number of data nodes.
@@ -210,11 +214,62 @@ export interface ElasticsearchServiceRecordSpec {
 
 export interface ElasticsearchServiceRecordStatus {
   observedGeneration?: number;
-  phase?: string;
+  phase?: 'Pending' | 'Creating' | 'Ready' | 'Updating' | 'Degraded' | 'Failed' | 'Deleting';
   /**
    * ready servers / servers
    */
   ready?: string;
+  /**
+   * The version every server runs (empty while they differ).
+   */
+  version?: string;
+  /**
+   * Where clients connect: the member Services and the addresses behind them.
+   */
+  endpoints?: {
+    /**
+     * The Service on the member, in the namespace of the project.
+     */
+    name: string;
+    /**
+     * readwrite, readonly, or what else the kind offers (e.g. proxysql).
+     */
+    role: string;
+    /**
+     * The server addresses behind it now.
+     */
+    addresses?: string[];
+    port?: number;
+  }[];
+  /**
+   * Every server: its role, readiness, node and zone.
+   */
+  units?: {
+    name: string;
+    role?: string;
+    ready: boolean;
+    node?: string;
+    zone?: string;
+  }[];
+  /**
+   * The last failover the engine layer recorded (time, from, to, reason).
+   */
+  lastFailover?: {
+    [k: string]: unknown;
+  };
+  /**
+   * The Secret in this namespace with host, port, user and password of the application account.
+   */
+  connectionSecret?: string;
+  /**
+   * With spec.deletionPolicy Retain: what was kept on the member, and where.
+   */
+  retained?: {
+    cluster?: string;
+    namespace?: string;
+    claims?: string[];
+    secrets?: string[];
+  };
   /**
    * The cluster health.
    */
@@ -244,6 +299,10 @@ export interface KafkaServiceRecordSpec {
    * Kafka version, e.g. "3.9"; the hub must have an engine template kafka-<version>.
    */
   version: string;
+  /**
+   * What deleting the service does to its data on the member: Delete removes the volumes and the credentials Secret with the servers; Retain keeps them (status.retained says where).
+   */
+  deletionPolicy?: 'Delete' | 'Retain';
   topology?: {
     /**
      * Number of brokers.
@@ -307,11 +366,62 @@ export interface KafkaServiceRecordSpec {
 
 export interface KafkaServiceRecordStatus {
   observedGeneration?: number;
-  phase?: string;
+  phase?: 'Pending' | 'Creating' | 'Ready' | 'Updating' | 'Degraded' | 'Failed' | 'Deleting';
   /**
    * ready servers / servers
    */
   ready?: string;
+  /**
+   * The version every server runs (empty while they differ).
+   */
+  version?: string;
+  /**
+   * Where clients connect: the member Services and the addresses behind them.
+   */
+  endpoints?: {
+    /**
+     * The Service on the member, in the namespace of the project.
+     */
+    name: string;
+    /**
+     * readwrite, readonly, or what else the kind offers (e.g. proxysql).
+     */
+    role: string;
+    /**
+     * The server addresses behind it now.
+     */
+    addresses?: string[];
+    port?: number;
+  }[];
+  /**
+   * Every server: its role, readiness, node and zone.
+   */
+  units?: {
+    name: string;
+    role?: string;
+    ready: boolean;
+    node?: string;
+    zone?: string;
+  }[];
+  /**
+   * The last failover the engine layer recorded (time, from, to, reason).
+   */
+  lastFailover?: {
+    [k: string]: unknown;
+  };
+  /**
+   * The Secret in this namespace with host, port, user and password of the application account.
+   */
+  connectionSecret?: string;
+  /**
+   * With spec.deletionPolicy Retain: what was kept on the member, and where.
+   */
+  retained?: {
+    cluster?: string;
+    namespace?: string;
+    claims?: string[];
+    secrets?: string[];
+  };
   /**
    * The active KRaft controller.
    */
@@ -338,9 +448,17 @@ export const KafkaServiceRecordResource: ResourceType = { group: 'internal.upm.i
 
 export interface MysqlServiceRecordSpec {
   /**
-   * MySQL version, e.g. "8.0"; the hub must have an engine template mysql-<version>.
+   * mysql (versions 8.0, 8.4), or mariadb (e.g. "10.11": the MySQL-compatible server that runs everywhere). Immutable.
+   */
+  engine?: 'mysql' | 'mariadb';
+  /**
+   * MySQL version, e.g. "8.0"; the hub must have an engine template <engine>-<version>.
    */
   version: string;
+  /**
+   * What deleting the service does to its data on the member: Delete removes the volumes and the credentials Secret with the servers; Retain keeps them (status.retained says where).
+   */
+  deletionPolicy?: 'Delete' | 'Retain';
   topology?: {
     /**
      * standalone: one server; async or semisync: a source and replicas.
@@ -410,11 +528,62 @@ export interface MysqlServiceRecordSpec {
 
 export interface MysqlServiceRecordStatus {
   observedGeneration?: number;
-  phase?: string;
+  phase?: 'Pending' | 'Creating' | 'Ready' | 'Updating' | 'Degraded' | 'Failed' | 'Deleting';
   /**
    * ready servers / servers
    */
   ready?: string;
+  /**
+   * The version every server runs (empty while they differ).
+   */
+  version?: string;
+  /**
+   * Where clients connect: the member Services and the addresses behind them.
+   */
+  endpoints?: {
+    /**
+     * The Service on the member, in the namespace of the project.
+     */
+    name: string;
+    /**
+     * readwrite, readonly, or what else the kind offers (e.g. proxysql).
+     */
+    role: string;
+    /**
+     * The server addresses behind it now.
+     */
+    addresses?: string[];
+    port?: number;
+  }[];
+  /**
+   * Every server: its role, readiness, node and zone.
+   */
+  units?: {
+    name: string;
+    role?: string;
+    ready: boolean;
+    node?: string;
+    zone?: string;
+  }[];
+  /**
+   * The last failover the engine layer recorded (time, from, to, reason).
+   */
+  lastFailover?: {
+    [k: string]: unknown;
+  };
+  /**
+   * The Secret in this namespace with host, port, user and password of the application account.
+   */
+  connectionSecret?: string;
+  /**
+   * With spec.deletionPolicy Retain: what was kept on the member, and where.
+   */
+  retained?: {
+    cluster?: string;
+    namespace?: string;
+    claims?: string[];
+    secrets?: string[];
+  };
   /**
    * The server that takes writes.
    */
@@ -740,6 +909,10 @@ export interface RedisClusterServiceRecordSpec {
    * Redis version, e.g. "7.2"; the hub must have an engine template redis-<version>.
    */
   version: string;
+  /**
+   * What deleting the service does to its data on the member: Delete removes the volumes and the credentials Secret with the servers; Retain keeps them (status.retained says where).
+   */
+  deletionPolicy?: 'Delete' | 'Retain';
   topology?: {
     /**
      * Number of shards (masters owning hash slots); at least 3.
@@ -799,11 +972,62 @@ export interface RedisClusterServiceRecordSpec {
 
 export interface RedisClusterServiceRecordStatus {
   observedGeneration?: number;
-  phase?: string;
+  phase?: 'Pending' | 'Creating' | 'Ready' | 'Updating' | 'Degraded' | 'Failed' | 'Deleting';
   /**
    * ready servers / servers
    */
   ready?: string;
+  /**
+   * The version every server runs (empty while they differ).
+   */
+  version?: string;
+  /**
+   * Where clients connect: the member Services and the addresses behind them.
+   */
+  endpoints?: {
+    /**
+     * The Service on the member, in the namespace of the project.
+     */
+    name: string;
+    /**
+     * readwrite, readonly, or what else the kind offers (e.g. proxysql).
+     */
+    role: string;
+    /**
+     * The server addresses behind it now.
+     */
+    addresses?: string[];
+    port?: number;
+  }[];
+  /**
+   * Every server: its role, readiness, node and zone.
+   */
+  units?: {
+    name: string;
+    role?: string;
+    ready: boolean;
+    node?: string;
+    zone?: string;
+  }[];
+  /**
+   * The last failover the engine layer recorded (time, from, to, reason).
+   */
+  lastFailover?: {
+    [k: string]: unknown;
+  };
+  /**
+   * The Secret in this namespace with host, port, user and password of the application account.
+   */
+  connectionSecret?: string;
+  /**
+   * With spec.deletionPolicy Retain: what was kept on the member, and where.
+   */
+  retained?: {
+    cluster?: string;
+    namespace?: string;
+    claims?: string[];
+    secrets?: string[];
+  };
   /**
    * Hash slots assigned (16384 when complete).
    */
@@ -833,6 +1057,10 @@ export interface RedisServiceRecordSpec {
    * Redis version, e.g. "7.2"; the hub must have an engine template redis-<version>.
    */
   version: string;
+  /**
+   * What deleting the service does to its data on the member: Delete removes the volumes and the credentials Secret with the servers; Retain keeps them (status.retained says where).
+   */
+  deletionPolicy?: 'Delete' | 'Retain';
   topology?: {
     /**
      * standalone: one server; replication: a master and replicas.
@@ -906,11 +1134,62 @@ export interface RedisServiceRecordSpec {
 
 export interface RedisServiceRecordStatus {
   observedGeneration?: number;
-  phase?: string;
+  phase?: 'Pending' | 'Creating' | 'Ready' | 'Updating' | 'Degraded' | 'Failed' | 'Deleting';
   /**
    * ready servers / servers
    */
   ready?: string;
+  /**
+   * The version every server runs (empty while they differ).
+   */
+  version?: string;
+  /**
+   * Where clients connect: the member Services and the addresses behind them.
+   */
+  endpoints?: {
+    /**
+     * The Service on the member, in the namespace of the project.
+     */
+    name: string;
+    /**
+     * readwrite, readonly, or what else the kind offers (e.g. proxysql).
+     */
+    role: string;
+    /**
+     * The server addresses behind it now.
+     */
+    addresses?: string[];
+    port?: number;
+  }[];
+  /**
+   * Every server: its role, readiness, node and zone.
+   */
+  units?: {
+    name: string;
+    role?: string;
+    ready: boolean;
+    node?: string;
+    zone?: string;
+  }[];
+  /**
+   * The last failover the engine layer recorded (time, from, to, reason).
+   */
+  lastFailover?: {
+    [k: string]: unknown;
+  };
+  /**
+   * The Secret in this namespace with host, port, user and password of the application account.
+   */
+  connectionSecret?: string;
+  /**
+   * With spec.deletionPolicy Retain: what was kept on the member, and where.
+   */
+  retained?: {
+    cluster?: string;
+    namespace?: string;
+    claims?: string[];
+    secrets?: string[];
+  };
   /**
    * The server that takes writes.
    */
@@ -970,6 +1249,10 @@ export interface ZookeeperServiceRecordSpec {
    * ZooKeeper version, e.g. "3.8"; the hub must have an engine template zookeeper-<version>.
    */
   version: string;
+  /**
+   * What deleting the service does to its data on the member: Delete removes the volumes and the credentials Secret with the servers; Retain keeps them (status.retained says where).
+   */
+  deletionPolicy?: 'Delete' | 'Retain';
   topology?: {
     /**
      * Number of servers: 1, 3, 5 or 7 (an ensemble needs a majority).
@@ -1025,11 +1308,62 @@ export interface ZookeeperServiceRecordSpec {
 
 export interface ZookeeperServiceRecordStatus {
   observedGeneration?: number;
-  phase?: string;
+  phase?: 'Pending' | 'Creating' | 'Ready' | 'Updating' | 'Degraded' | 'Failed' | 'Deleting';
   /**
    * ready servers / servers
    */
   ready?: string;
+  /**
+   * The version every server runs (empty while they differ).
+   */
+  version?: string;
+  /**
+   * Where clients connect: the member Services and the addresses behind them.
+   */
+  endpoints?: {
+    /**
+     * The Service on the member, in the namespace of the project.
+     */
+    name: string;
+    /**
+     * readwrite, readonly, or what else the kind offers (e.g. proxysql).
+     */
+    role: string;
+    /**
+     * The server addresses behind it now.
+     */
+    addresses?: string[];
+    port?: number;
+  }[];
+  /**
+   * Every server: its role, readiness, node and zone.
+   */
+  units?: {
+    name: string;
+    role?: string;
+    ready: boolean;
+    node?: string;
+    zone?: string;
+  }[];
+  /**
+   * The last failover the engine layer recorded (time, from, to, reason).
+   */
+  lastFailover?: {
+    [k: string]: unknown;
+  };
+  /**
+   * The Secret in this namespace with host, port, user and password of the application account.
+   */
+  connectionSecret?: string;
+  /**
+   * With spec.deletionPolicy Retain: what was kept on the member, and where.
+   */
+  retained?: {
+    cluster?: string;
+    namespace?: string;
+    claims?: string[];
+    secrets?: string[];
+  };
   /**
    * The server that leads the ensemble.
    */

@@ -279,6 +279,12 @@ export interface UnitSetSpec {
     [k: string]: string;
   };
   /**
+   * core/v1 NodeAffinity of every unit's pod (e.g. the zones it may run in), beside podAntiAffinity.
+   */
+  nodeAffinity?: {
+    [k: string]: unknown;
+  };
+  /**
    * A Service per unit ("<unit>"), for clients that must address one instance.
    */
   unitService?: {

@@ -181,6 +181,7 @@ function podTemplate(us: UnitSet, tpl: EngineTemplate, ordinal: number, revision
         : { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: term }] },
     };
   }
+  if (us.spec.nodeAffinity) spec.affinity = { ...(spec.affinity as Json | undefined), nodeAffinity: us.spec.nodeAffinity };
   if (us.spec.topologySpreadConstraints?.length) {
     spec.topologySpreadConstraints = us.spec.topologySpreadConstraints.map((t) => ({ labelSelector: selector, ...t }));
   }

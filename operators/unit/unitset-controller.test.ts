@@ -226,3 +226,22 @@ describe('UnitSet rollout with lagging caches', () => {
     expect(unitWrites(w)).toEqual(['UPDATE units/db-2']);
   });
 });
+
+describe('UnitSet placement', () => {
+  it("puts the node affinity and spread constraints on every unit's pod, beside the anti-affinity", () => {
+    const zones = { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'topology.kubernetes.io/zone', operator: 'In', values: ['a', 'b'] }] }] } };
+    const us = {
+      apiVersion: 'unit.upm.io/v1alpha1', kind: 'UnitSet', metadata: { name: 'db', namespace: NS, uid: 'u1' },
+      spec: { engine: 'mariadb', version: '10.11', units: 2, nodeAffinity: zones, topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'DoNotSchedule' }] },
+    } as UnitSet;
+    const pod = desiredUnit(us, template, 1, updateRevision(us, template), '').spec.template as unknown as { spec: { affinity?: Record<string, unknown>; topologySpreadConstraints?: unknown[] } };
+    expect(pod.spec.affinity?.nodeAffinity).toEqual(zones);
+    expect(pod.spec.affinity?.podAntiAffinity).toBeDefined();
+    expect(pod.spec.topologySpreadConstraints).toEqual([{ labelSelector: { matchLabels: { 'unit.upm.io/unitset': 'db' } }, maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'DoNotSchedule' }]);
+    // Without it the pod has none; adding it is a new revision (the pods move where they may run).
+    const { nodeAffinity: _n, ...rest } = us.spec;
+    const plain = { ...us, spec: rest } as UnitSet;
+    expect((desiredUnit(plain, template, 1, 'r', '').spec.template as unknown as { spec: { affinity?: Record<string, unknown> } }).spec.affinity?.nodeAffinity).toBeUndefined();
+    expect(updateRevision(plain, template)).not.toBe(updateRevision(us, template));
+  });
+});

@@ -222,6 +222,8 @@ async function writeStatus(d: UnitSetControllerDeps, us: UnitSet, status: NonNul
   await d.client.patch(UnitSetResource, us.metadata.name ?? '', { status: next }, 'merge', { namespace: us.metadata.namespace, subresource: 'status' });
 }
 
+const keepsData = (us: UnitSet) => us.spec.pvcRetentionPolicy?.whenDeleted === 'Retain';
+
 async function ensureCredentials(d: UnitSetControllerDeps, us: UnitSet, tpl: EngineTemplate): Promise<string> {
   const name = credentialsSecretName(us.metadata.name ?? '');
   const ns = us.metadata.namespace ?? '';
@@ -236,7 +238,8 @@ async function ensureCredentials(d: UnitSetControllerDeps, us: UnitSet, tpl: Eng
     try {
       await d.client.create(Resources.secrets, {
         apiVersion: 'v1', kind: 'Secret', type: 'Opaque',
-        metadata: { name, namespace: ns, labels: { [LABEL_UNITSET]: us.metadata.name ?? '' }, ownerReferences: [ownerRef(us)] },
+        // With whenDeleted Retain the data outlives the UnitSet, and so do the accounts that open it.
+        metadata: { name, namespace: ns, labels: { [LABEL_UNITSET]: us.metadata.name ?? '' }, ...(keepsData(us) ? {} : { ownerReferences: [ownerRef(us)] }) },
         data,
       } as KubeObject);
     } catch (err) {
@@ -245,6 +248,11 @@ async function ensureCredentials(d: UnitSetControllerDeps, us: UnitSet, tpl: Eng
     }
     await d.events.record(us, 'Normal', 'CreatedCredentials', `created Secret ${name} with engine accounts (${(tpl.spec.users ?? []).map((u) => u.role).join(', ')})`);
     return name;
+  }
+  // whenDeleted turned to Retain after the Secret was made: it is released from the UnitSet too.
+  if (keepsData(us) && existing.metadata.ownerReferences?.some((o) => o.uid === us.metadata.uid)) {
+    const rest = existing.metadata.ownerReferences.filter((o) => o.uid !== us.metadata.uid);
+    await d.client.patch(Resources.secrets, name, { metadata: { ownerReferences: rest.length ? rest : null } }, 'merge', { namespace: ns });
   }
   // A new template version may add accounts; existing passwords are never rotated here.
   const missing = Object.keys(want).filter((k) => !existing.data?.[k]);

@@ -123,8 +123,8 @@ describeHub('upm.io through the aggregation layer, with kubectl', () => {
     for (const [i, n] of names.entries()) await ok(['create', '-f', '-'], service(n, { topology: { mode: 'async', replicas: i + 1 } }));
     await ok(['label', 'mysql', names[0] as string, '-n', project, 'tier=gold']);
     const table = await ok(['get', 'mysql', '-n', project]);
-    expect(table.split('\n')[0]).toMatch(/^NAME\s+VERSION\s+MODE\s+REPLICAS\s+CLUSTER\s+READY\s+PHASE\s+AGE$/);
-    expect(table).toMatch(new RegExp(`${names[1]}\\s+8.0\\s+async\\s+2\\s+${cluster}`));
+    expect(table.split('\n')[0]).toMatch(/^NAME\s+ENGINE\s+VERSION\s+MODE\s+REPLICAS\s+CLUSTER\s+READY\s+PHASE\s+AGE$/);
+    expect(table).toMatch(new RegExp(`${names[1]}\\s+mysql\\s+8.0\\s+async\\s+2\\s+${cluster}`));
     expect((await ok(['get', 'mysql', '-n', project, '-o', 'wide'])).split('\n')[0]).toContain('SOURCE');
     expect((await ok(['get', 'mysql', '-A'])).split('\n')[0]).toMatch(/^NAMESPACE\s+NAME/);
     expect(await ok(['get', 'mysql', '-n', project, '-l', 'tier=gold', '-o', 'name'])).toBe(`mysqlservice.upm.io/${names[0]}\n`);
@@ -151,13 +151,13 @@ describeHub('upm.io through the aggregation layer, with kubectl', () => {
     try {
       await waitFor('initial rows', () => list.output().includes(name) && one.output().includes(name), { timeoutMs: 20_000 });
       await ok(['patch', 'mysql', name, '-n', project, '--type', 'merge', '-p', '{"spec":{"topology":{"replicas":3}}}']);
-      await waitFor('MODIFIED', () => /MODIFIED\s+\S+\s+8.0\s+async\s+3/.test(list.output()), { timeoutMs: 20_000 });
+      await waitFor('MODIFIED', () => /MODIFIED\s+\S+\s+mysql\s+8.0\s+async\s+3/.test(list.output()), { timeoutMs: 20_000 });
       await waitFor('named watch row', () => one.output().trim().split('\n').length >= 3, { timeoutMs: 20_000 });
       await ok(['delete', 'mysql', name, '-n', project]);
       await waitFor('DELETED', () => list.output().includes('DELETED'), { timeoutMs: 20_000 });
       // header, the object, then one line for the patch (the synthetic ADDED of the watch is not printed again)
       const lines = one.output().trim().split('\n');
-      expect(lines[0]).toMatch(/^NAME\s+VERSION/);
+      expect(lines[0]).toMatch(/^NAME\s+ENGINE\s+VERSION/);
       expect(lines.filter((l) => l.startsWith(name))[1]).toMatch(/async\s+3/);
     } finally {
       await list.stop();

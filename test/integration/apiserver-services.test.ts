@@ -28,10 +28,14 @@ const CASES: Case[] = [
   {
     plural: 'mysqlservices', short: 'mysql', kind: 'MysqlService',
     spec: { version: '8.0', topology: { mode: 'semisync', replicas: 3 }, options: { proxysql: { enabled: true, replicas: 2 } } },
-    header: /^NAME\s+VERSION\s+MODE\s+REPLICAS\s+CLUSTER\s+READY\s+PHASE\s+AGE$/, row: /\s+8\.0\s+semisync\s+3\s+member1\s/,
+    header: /^NAME\s+ENGINE\s+VERSION\s+MODE\s+REPLICAS\s+CLUSTER\s+READY\s+PHASE\s+AGE$/, row: /\s+mysql\s+8\.0\s+semisync\s+3\s+member1\s/,
     wide: ['SOURCE'], explain: ['mode', 'replicas'],
     bad: [
       [{ version: '5.1' }, 'spec.version: Unsupported value: "5.1": no engine template mysql-5.1; supported values: "8.0", "8.4"'],
+      [{ engine: 'mariadb' }, 'spec.version: Unsupported value: "8.0": no engine template mariadb-8.0; supported values: "10.11"'],
+      [{ version: '10.11' }, 'spec.engine: Invalid value: "mysql": version "10.11" is a version of mariadb: set spec.engine to mariadb'],
+      [{ engine: 'percona' }, 'spec.engine: Unsupported value: "percona": supported values: "mysql", "mariadb"'],
+      [{ deletionPolicy: 'Orphan' }, 'spec.deletionPolicy: Unsupported value: "Orphan": supported values: "Delete", "Retain"'],
       [{ topology: { mode: 'standalone', replicas: 2 } }, 'spec.topology.replicas: must be 1 when spec.topology.mode is standalone'],
     ],
   },
@@ -154,6 +158,17 @@ describeHub('the six data service kinds', () => {
       expect(shrink.stderr).toContain('spec.storage.size: may only grow');
       expect(await ok(['get', c.short, name, '-n', project, '-o', 'jsonpath={.spec.storage.size}'])).toBe('20Gi');
     });
+  });
+
+  it('takes MariaDB for MySQL, whose engine then stays, and deletes data with a service unless told to retain it', async () => {
+    const c = CASES[0]!;
+    const maria = `${c.short}-maria`;
+    await ok(['create', '-f', '-'], manifest(c, maria, { engine: 'mariadb', version: '10.11', deletionPolicy: 'Retain' }));
+    expect(await ok(['get', c.short, maria, '-n', project, '-o', 'jsonpath={.spec.engine} {.spec.version} {.spec.deletionPolicy}'])).toBe('mariadb 10.11 Retain');
+    expect((await ok(['get', c.short, maria, '-n', project, '--no-headers'])).trim()).toMatch(new RegExp(`^${maria}\\s+mariadb\\s+10\\.11\\s`));
+    const changed = await k(['patch', c.short, maria, '-n', project, '--type', 'merge', '-p', '{"spec":{"engine":"mysql","version":"8.4"}}']);
+    expect(changed.stderr).toContain('spec.engine: is immutable');
+    for (const x of CASES) expect(await ok(['get', x.short, `${x.short}-1`, '-n', project, '-o', 'jsonpath={.spec.deletionPolicy}'])).toBe('Delete');
   });
 
   it('shows every kind with `kubectl get upm`', async () => {

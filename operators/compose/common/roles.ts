@@ -12,6 +12,13 @@ export type Role = 'source' | 'replica' | 'none';
 
 type Service = KubeObject & { spec?: { type?: string; selector?: Record<string, string>; ports?: { name?: string; port: number }[] } };
 
+/**
+ * The labels of a compose object that the UnitSets it makes carry on (and so their Units and pods): the platform's
+ * own, `upm.io/...`, which name the hub service it belongs to, so the hub finds their Units by label.
+ */
+export const inheritedLabels = (obj: KubeObject): Record<string, string> =>
+  Object.fromEntries(Object.entries(obj.metadata.labels ?? {}).filter(([k]) => k.startsWith('upm.io/')));
+
 export function ownerRef(obj: KubeObject): OwnerReference {
   return { apiVersion: obj.apiVersion ?? '', kind: obj.kind ?? '', name: obj.metadata.name ?? '', uid: obj.metadata.uid ?? '', controller: true, blockOwnerDeletion: true };
 }

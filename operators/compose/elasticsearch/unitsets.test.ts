@@ -71,6 +71,25 @@ describe('desiredUnitSet', () => {
     expect(engineRoles(dialectOf('opensearch'), ['master', 'cluster_manager', 'data'])).toEqual(['cluster_manager', 'data']);
   });
 
+  it("gives a new UnitSet the cluster's upm.io labels, and never changes an existing one's (that would restart every node)", () => {
+    const labelled = cluster();
+    labelled.metadata.labels = { 'upm.io/service': 'logs', 'app.kubernetes.io/managed-by': 'upm-hub' };
+    const made = desiredUnitSet(labelled, labelled.spec.nodeSets[0]!, { units: 3, initialManagers: initialManagers(labelled) });
+    expect(made.metadata.labels).toEqual({ 'upm.io/service': 'logs', 'compose.upm.io/elasticsearchcluster': 'logs', 'compose.upm.io/node-set': 'managers' });
+    const older = desiredUnitSet(cluster(), labelled.spec.nodeSets[0]!, { units: 3, initialManagers: [] });
+    const kept = desiredUnitSet(labelled, labelled.spec.nodeSets[0]!, { existing: older, units: 3, initialManagers: [] });
+    expect(unitSetPatch(older, kept)).toBeUndefined();
+  });
+
+  it('carries where the nodes may run to every node set\'s UnitSet, and takes it off when the cluster drops it', () => {
+    const placed = cluster({ nodeSelector: { pool: 'search' }, nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'topology.kubernetes.io/zone', operator: 'In', values: ['a', 'b'] }] }] } }, topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'DoNotSchedule' }] });
+    const us = desiredUnitSet(placed, placed.spec.nodeSets[1]!, { units: 4, initialManagers: initialManagers(placed) });
+    expect(us.spec).toMatchObject({ nodeSelector: { pool: 'search' }, nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'topology.kubernetes.io/zone', operator: 'In', values: ['a', 'b'] }] }] } }, topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'DoNotSchedule' }] });
+    expect(unitSetPatch(us, desiredUnitSet(placed, placed.spec.nodeSets[1]!, { existing: us, units: 4, initialManagers: [] }))).toBeUndefined();
+    const plain = cluster();
+    expect(unitSetPatch(us, desiredUnitSet(plain, plain.spec.nodeSets[1]!, { existing: us, units: 4, initialManagers: [] }))).toEqual({ spec: { nodeSelector: null, nodeAffinity: null, topologySpreadConstraints: null } });
+  });
+
   it('keeps the size and initial managers of an existing UnitSet, and patches only what changed', () => {
     const first = desiredUnitSet(es, { ...data, roles: ['cluster_manager', 'data'] }, { units: 4, initialManagers: initialManagers(es) });
     const existing: UnitSet = { ...first, metadata: { ...first.metadata, annotations: { 'unit.upm.io/update-next': 'logs-data-1' } }, spec: { ...first.spec, units: 5 } };

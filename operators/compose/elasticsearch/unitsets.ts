@@ -5,7 +5,7 @@
 // (Managed): the UnitSet changes a unit only when the operator names it.
 import type { ElasticsearchCluster } from '../../../lib/api/compose.upm.io.generated.ts';
 import type { UnitSet } from '../../../lib/api/unit.upm.io.generated.ts';
-import { ownerRef } from '../common/roles.ts';
+import { inheritedLabels, ownerRef } from '../common/roles.ts';
 import { dialectOf, engineRoles, isDataRole, isManagerRole } from './dialect.ts';
 
 export const LABEL_CLUSTER = 'compose.upm.io/elasticsearchcluster';
@@ -85,7 +85,8 @@ export function desiredUnitSet(esc: ElasticsearchCluster, set: NodeSetSpec, inpu
     metadata: {
       name: unitSetName(name, set.name),
       namespace: esc.metadata.namespace,
-      labels: { ...(inputs.existing?.metadata.labels ?? {}), [LABEL_CLUSTER]: name, [LABEL_NODE_SET]: set.name },
+      // Labels are set when the UnitSet is made (a later change would be a new revision: every node restarted).
+      labels: { ...(inputs.existing?.metadata.labels ?? inheritedLabels(esc)), [LABEL_CLUSTER]: name, [LABEL_NODE_SET]: set.name },
       annotations,
       ownerReferences: [ownerRef(esc)],
     },
@@ -102,6 +103,9 @@ export function desiredUnitSet(esc: ElasticsearchCluster, set: NodeSetSpec, inpu
       // A removed node held no shard when it went (the operator drained it): its data is not worth keeping.
       pvcRetentionPolicy: { whenScaled: 'Delete', whenDeleted: 'Delete' },
       updateStrategy: { type: 'Managed' },
+      ...(esc.spec.nodeSelector ? { nodeSelector: esc.spec.nodeSelector } : {}),
+      ...(esc.spec.nodeAffinity ? { nodeAffinity: esc.spec.nodeAffinity } : {}),
+      ...(esc.spec.topologySpreadConstraints?.length ? { topologySpreadConstraints: esc.spec.topologySpreadConstraints } : {}),
     },
   };
 }
@@ -128,7 +132,8 @@ export function unitSetPatch(cur: UnitSet, want: UnitSet): Record<string, unknow
     }
     if (!same(c, v)) spec[k] = v;
   }
-  if (!want.spec.resources && cur.spec.resources) spec.resources = null;
+  // Fields the cluster no longer asks for are removed.
+  for (const k of ['resources', 'nodeSelector', 'nodeAffinity', 'topologySpreadConstraints'] as const) if (!want.spec[k] && cur.spec[k]) spec[k] = null;
   if (Object.keys(spec).length) patch.spec = spec;
   const labels = want.metadata.labels ?? {};
   const curAnn = cur.metadata.annotations ?? {};

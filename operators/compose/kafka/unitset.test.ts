@@ -25,6 +25,19 @@ describe('the owned UnitSet', () => {
     });
   });
 
+  it("gives the UnitSet the cluster's upm.io labels (the hub service it belongs to), no other", () => {
+    const labelled = { ...kc(), metadata: { ...kc().metadata, labels: { 'upm.io/service': 'ev', 'upm.io/project': 'shop', 'app.kubernetes.io/managed-by': 'upm-hub' } } };
+    expect(desiredUnitSet(labelled, 3).metadata.labels).toEqual({ 'upm.io/service': 'ev', 'upm.io/project': 'shop', 'compose.upm.io/kafkacluster': 'ev' });
+  });
+
+  it('carries where the brokers may run to the UnitSet, and takes it off when the cluster drops it', () => {
+    const placed = kc({ nodeSelector: { pool: 'kafka' }, nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'topology.kubernetes.io/zone', operator: 'In', values: ['a', 'b'] }] }] } }, topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'DoNotSchedule' }] });
+    const us = desiredUnitSet(placed, 3);
+    expect(us.spec).toMatchObject({ nodeSelector: { pool: 'kafka' }, nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'topology.kubernetes.io/zone', operator: 'In', values: ['a', 'b'] }] }] } }, topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'DoNotSchedule' }] });
+    expect(unitSetPatch(placed, us)).toBeUndefined();
+    expect(unitSetPatch(kc(), us)).toMatchObject({ patch: { spec: { nodeSelector: null, nodeAffinity: null, topologySpreadConstraints: null } }, fields: ['spec.nodeSelector', 'spec.nodeAffinity', 'spec.topologySpreadConstraints'] });
+  });
+
   it('patches only what differs: a removed parameter as null, a restart request as an annotation, never the size', () => {
     const us = desiredUnitSet(kc({ parameters: { 'num.partitions': '6', 'log.retention.hours': '24' } }), 4) as UnitSet;
     expect(unitSetPatch(kc({ parameters: { 'num.partitions': '6', 'log.retention.hours': '24' } }), us)).toBeUndefined();

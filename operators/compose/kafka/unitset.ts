@@ -6,7 +6,7 @@
 import type { KafkaCluster } from '../../../lib/api/compose.upm.io.generated.ts';
 import type { UnitSet, UnitSetSpec } from '../../../lib/api/unit.upm.io.generated.ts';
 import { canonicalJson, mergePatch, type Json } from '../../../lib/mergepatch.ts';
-import { ownerRef } from '../common/roles.ts';
+import { inheritedLabels, ownerRef } from '../common/roles.ts';
 import { unitsFor, type Roles } from './plan.ts';
 
 export const ENGINE = 'kafka';
@@ -64,6 +64,9 @@ export function desiredSpec(kc: KafkaCluster, existing: UnitSet | undefined, uni
     updateStrategy: { type: 'Managed' },
     // A drained broker's data is of no use again: its claim goes with it.
     pvcRetentionPolicy: { whenScaled: 'Delete', whenDeleted: 'Delete' },
+    ...(kc.spec.nodeSelector ? { nodeSelector: kc.spec.nodeSelector } : {}),
+    ...(kc.spec.nodeAffinity ? { nodeAffinity: kc.spec.nodeAffinity } : {}),
+    ...(kc.spec.topologySpreadConstraints?.length ? { topologySpreadConstraints: kc.spec.topologySpreadConstraints } : {}),
   };
 }
 
@@ -74,7 +77,7 @@ export function desiredUnitSet(kc: KafkaCluster, units: number): UnitSet {
     metadata: {
       name: kc.metadata.name,
       namespace: kc.metadata.namespace,
-      labels: { 'compose.upm.io/kafkacluster': kc.metadata.name ?? '' },
+      labels: { ...inheritedLabels(kc), 'compose.upm.io/kafkacluster': kc.metadata.name ?? '' },
       ...(kc.spec.restartedAt ? { annotations: { [ANNOTATION_RESTARTED_AT]: kc.spec.restartedAt } } : {}),
       ownerReferences: [ownerRef(kc)],
     },
@@ -84,7 +87,7 @@ export function desiredUnitSet(kc: KafkaCluster, units: number): UnitSet {
 
 export const ownedBy = (us: UnitSet, kc: KafkaCluster): boolean => !!us.metadata.ownerReferences?.some((o) => o.uid === kc.metadata.uid);
 
-const MANAGED: (keyof UnitSetSpec)[] = ['version', 'resources', 'storage', 'parameters', 'updateStrategy', 'pvcRetentionPolicy'];
+const MANAGED: (keyof UnitSetSpec)[] = ['version', 'resources', 'storage', 'parameters', 'updateStrategy', 'pvcRetentionPolicy', 'nodeSelector', 'nodeAffinity', 'topologySpreadConstraints'];
 
 /**
  * The merge patch that brings an existing UnitSet to what the KafkaCluster wants (its size aside), and the fields it

@@ -21,7 +21,7 @@ import { MutationCache } from '../../../lib/mutationcache.ts';
 import { validateParameters } from '../../../lib/paramcheck.ts';
 import { ANNOTATION_UPDATE_NEXT, CONFIG_INPUT_KEY, LABEL_UNITSET, configMapName, credentialsSecretName, headlessServiceName, ordinalOf, templateName } from '../../unit/naming.ts';
 import { ANNOTATION_SKIP, b64, type Secret } from '../common/context.ts';
-import { labelPods, ownerRef, type Role as PodRole } from '../common/roles.ts';
+import { inheritedLabels, labelPods, ownerRef, type Role as PodRole } from '../common/roles.ts';
 import { patchStatus } from '../common/status.ts';
 import { crashPoint } from '../common/steps.ts';
 import { ZkError, ZkSession } from './client.ts';
@@ -393,7 +393,7 @@ async function createUnitSet(d: ZookeeperDeps, zke: ZookeeperEnsemble): Promise<
   const name = zke.metadata.name ?? '';
   const body: UnitSet = {
     apiVersion: 'unit.upm.io/v1alpha1', kind: 'UnitSet',
-    metadata: { name, namespace: zke.metadata.namespace, labels: { [KIND_LABEL]: name }, ownerReferences: [ownerRef(zke)] },
+    metadata: { name, namespace: zke.metadata.namespace, labels: { ...inheritedLabels(zke), [KIND_LABEL]: name }, ownerReferences: [ownerRef(zke)] },
     spec: desiredUnitSetSpec(zke, zke.spec.replicas ?? 3),
   };
   try {

@@ -73,6 +73,16 @@ describe('the UnitSet of an ensemble', () => {
     expect(d?.patch.spec).not.toHaveProperty('units');
   });
 
+  it('carries where the servers may run to the UnitSet, and takes it off when the ensemble drops it', () => {
+    const placed = zke({ nodeSelector: { pool: 'zk' }, nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'topology.kubernetes.io/zone', operator: 'In', values: ['a', 'b'] }] }] } }, topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'DoNotSchedule' }] });
+    expect(desiredUnitSetSpec(placed, 3)).toMatchObject({ nodeSelector: { pool: 'zk' }, nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'topology.kubernetes.io/zone', operator: 'In', values: ['a', 'b'] }] }] } }, topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'DoNotSchedule' }] });
+    const us = { metadata: { name: 'zk' }, spec: desiredUnitSetSpec(placed, 3) } as UnitSet;
+    expect(unitSetDrift(us, placed)).toBeUndefined();
+    const d = unitSetDrift(us, zke({}));
+    expect(d?.fields.sort()).toEqual(['spec.nodeAffinity', 'spec.nodeSelector', 'spec.topologySpreadConstraints']);
+    expect(d?.patch.spec).toMatchObject({ nodeAffinity: null, topologySpreadConstraints: null });
+  });
+
   it('names the field of a spec that cannot be', () => {
     expect(specErrors(zke({ replicas: 4 }), tpl)).toEqual(['spec.replicas: must be odd and at least 3, got 4']);
     expect(specErrors(zke({ version: '9.9' }), undefined)).toEqual(['spec.version: no EngineTemplate "zookeeper-9.9" in this cluster']);

@@ -26,6 +26,8 @@ export function desiredUnitSetSpec(zke: ZookeeperEnsemble, units: number): UnitS
     updateStrategy: { type: 'Managed' },
     podAntiAffinity: s.podAntiAffinity ?? 'Soft',
     ...(s.nodeSelector ? { nodeSelector: s.nodeSelector } : {}),
+    ...(s.nodeAffinity ? { nodeAffinity: s.nodeAffinity } : {}),
+    ...(s.topologySpreadConstraints?.length ? { topologySpreadConstraints: s.topologySpreadConstraints } : {}),
     env: s.restartedAt ? [{ name: RESTART_ENV, value: s.restartedAt }] : [],
   };
 }
@@ -35,7 +37,7 @@ export function unitSetDrift(us: UnitSet, zke: ZookeeperEnsemble): { patch: { sp
   const want = desiredUnitSetSpec(zke, us.spec.units ?? 0) as unknown as Record<string, unknown>;
   const have = us.spec as unknown as Record<string, unknown>;
   const patch: Record<string, unknown> = {};
-  for (const k of ['version', 'resources', 'storage', 'parameters', 'updateStrategy', 'podAntiAffinity', 'nodeSelector', 'env']) {
+  for (const k of ['version', 'resources', 'storage', 'parameters', 'updateStrategy', 'podAntiAffinity', 'nodeSelector', 'nodeAffinity', 'topologySpreadConstraints', 'env']) {
     const a = JSON.stringify(normal(have[k]));
     const b = JSON.stringify(normal(want[k]));
     if (a === b) continue;

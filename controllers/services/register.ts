@@ -1,0 +1,80 @@
+// Wires the services controller into a manager. Sources: the storage records of each service kind (a new spec, a
+// deletion, a change of finalizers), the Clusters (Ready flipping, a new spec: the services placed there), and the
+// mirror's member informers (any change to what the hub wrote there, or its removal: that service, or every service
+// of the project for its Namespace). The services of a Cluster are found through an index, not a scan.
+import type { ClusterRecord } from '../../lib/api/internal.upm.io.generated.ts';
+import {
+  ClusterRecordResource, ElasticsearchServiceRecordResource, KafkaServiceRecordResource, MysqlServiceRecordResource,
+  RedisClusterServiceRecordResource, RedisServiceRecordResource, ZookeeperServiceRecordResource,
+} from '../../lib/api/internal.upm.io.generated.ts';
+import type { EventRecorder } from '../../lib/events.ts';
+import type { Informer } from '../../lib/informer.ts';
+import type { MemberClients } from '../../lib/kube/member-clients.ts';
+import type { KubeObject } from '../../lib/kube/types.ts';
+import type { Manager } from '../../lib/manager.ts';
+import { PROJECT_LABEL, type HubService } from './contract.ts';
+import { parseServiceKey, serviceKey, servicesReconciler, type ServiceKind } from './controller.ts';
+import { DESIRED } from './desired/index.ts';
+import type { ResourceType } from '../../lib/kube/resources.ts';
+import { MIRRORED_RESOURCES, Mirror, serviceOf } from './mirror.ts';
+import { serviceStatus } from './status.ts';
+
+const STORAGE: Record<string, ResourceType> = {
+  MysqlService: MysqlServiceRecordResource, RedisService: RedisServiceRecordResource, RedisClusterService: RedisClusterServiceRecordResource,
+  ZookeeperService: ZookeeperServiceRecordResource, KafkaService: KafkaServiceRecordResource, ElasticsearchService: ElasticsearchServiceRecordResource,
+};
+
+/** The kinds the controller drives, each with its storage and its desired function. */
+export const SERVICE_KINDS: ServiceKind[] = Object.entries(DESIRED).map(([kind, desired]) => {
+  const storage = STORAGE[kind];
+  if (!storage) throw new Error(`${kind}: no storage resource`);
+  return { kind, label: kind.toLowerCase(), storage, desired };
+});
+
+const CLUSTER_INDEX = 'placement.cluster';
+/** A burst of member events (ten units turning Ready) is one reconcile of their service. */
+const COALESCE_MS = 200;
+
+const sameFinalizers = (a: KubeObject, b: KubeObject) => (a.metadata.finalizers ?? []).join() === (b.metadata.finalizers ?? []).join();
+const readyOf = (c: ClusterRecord) => { const r = c.status?.conditions?.find((x) => x.type === 'Ready'); return `${r?.status}/${r?.reason}`; };
+
+export function registerServices(manager: Manager, events: EventRecorder, members: MemberClients, kinds: ServiceKind[] = SERVICE_KINDS): Mirror {
+  const clusters = manager.informer<ClusterRecord>(ClusterRecordResource);
+  const services = new Map<string, Informer<HubService>>();
+  for (const k of kinds) {
+    const inf = manager.informer<HubService>(k.storage);
+    if (!inf.hasIndex(CLUSTER_INDEX)) inf.addIndex(CLUSTER_INDEX, (s) => (s.spec?.placement?.cluster ? [s.spec.placement.cluster] : []));
+    services.set(k.label, inf);
+  }
+  const onCluster = (cluster: string) => kinds.flatMap((k) => (services.get(k.label)?.byIndex(CLUSTER_INDEX, cluster) ?? []).map((s) => serviceKey(k.label, s)));
+
+  let enqueue: (key: string) => void = () => undefined;
+  const mirror = new Mirror({
+    logger: manager.log,
+    onEvent: (cluster, obj) => {
+      const svc = serviceOf(obj);
+      if (svc) {
+        const key = serviceKey(svc.kind, { metadata: { namespace: svc.namespace, name: svc.name } });
+        if (services.get(svc.kind)?.get(`${svc.namespace}/${svc.name}`)?.spec?.placement?.cluster === cluster) enqueue(key);
+        return;
+      }
+      // The project's Namespace: every service of the project on that member.
+      const project = obj.metadata.labels?.[PROJECT_LABEL];
+      if (obj.kind === 'Namespace' && project) for (const key of onCluster(cluster)) if (parseServiceKey(key).namespace === project) enqueue(key);
+    },
+  });
+
+  const controller = manager.controller({
+    name: 'services',
+    concurrency: 4,
+    reconcile: servicesReconciler({ client: manager.client, events, kinds, services, clusters, members, mirror, status: serviceStatus }, MIRRORED_RESOURCES.map((r) => r.kind)),
+  });
+  enqueue = (key) => controller.queue.addAfter(key, COALESCE_MS);
+  for (const k of kinds) {
+    controller.watch(services.get(k.label) as Informer<HubService>, (s) => [serviceKey(k.label, s)],
+      (a, b) => a.metadata.generation !== b.metadata.generation || !!a.metadata.deletionTimestamp !== !!b.metadata.deletionTimestamp || !sameFinalizers(a, b));
+  }
+  controller.watch(clusters, (c) => onCluster(c.metadata.name ?? ''),
+    (a, b) => a.metadata.generation !== b.metadata.generation || readyOf(a) !== readyOf(b) || !!b.metadata.deletionTimestamp);
+  return mirror;
+}

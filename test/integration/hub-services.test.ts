@@ -1,0 +1,254 @@
+// The hub drives a member, end to end: a project editor creates a MysqlService (MariaDB 10.11, 3 units) with the real
+// kubectl; the hub's services controller places its namespace, UnitSet and MysqlReplication on member1 as upm-hub; the
+// Unit and Compose Operators there (watching the project's namespace) run real MariaDB servers; the hub's status
+// reaches Ready with endpoints, and rows written through the source are read on every replica. `kubectl edit` to 5
+// units is followed by the member; an object deleted or changed by hand on the member is put back with an Event on
+// the hub service; a member that stops answering is reported, and an edit made meanwhile reaches it when it
+// returns; deleting the service removes everything the hub put on the member, or, with deletionPolicy
+// Retain, everything but the data claims and the credentials Secret. A RedisService with Sentinel runs the same way.
+import type { ChildProcess } from 'node:child_process';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { Redis } from 'ioredis';
+import { MysqlReplicationResource } from '../../lib/api/compose.upm.io.generated.ts';
+import { UnitResource, UnitSetResource, type UnitSet } from '../../lib/api/unit.upm.io.generated.ts';
+import type { KubeClient } from '../../lib/kube/client.ts';
+import { isNotFound } from '../../lib/kube/errors.ts';
+import { Resources } from '../../lib/kube/resources.ts';
+import type { KubeObject } from '../../lib/kube/types.ts';
+import { newLogger } from '../../lib/log.ts';
+import { waitFor } from '../../lib/wait.ts';
+import { EngineRuntime } from '../../hack/local/runtime.ts';
+import type { ServiceStatus } from '../../controllers/services/contract.ts';
+import { client, kubeconfig, uniqueName } from '../env.ts';
+import { closeAgents, describeHub, kubectlAs, kubectlOkAs, userKubeconfig } from '../hub.ts';
+import { mysqlSuite } from '../mysql.ts';
+import { installEngine, startComposeOperator, startUnitOperator, waitForCatalog, type OperatorFixture } from '../unit-operator.ts';
+
+const MEMBER = 'member1';
+type Managed = KubeObject & { metadata: { managedFields?: { manager: string; operation: string }[] } };
+type Hub = KubeObject & { spec: Record<string, unknown>; status?: ServiceStatus };
+
+describeHub('a MysqlService driven by the hub onto member1', () => {
+  const project = uniqueName('hubsvc');
+  const editor = `ed-${project}`;
+  let kc = '';
+  let m: KubeClient;
+  let dir = '';
+  let runtime: EngineRuntime | undefined;
+  const procs: ChildProcess[] = [];
+  const f = {} as OperatorFixture;
+  const sql = mysqlSuite(f, MEMBER);
+  const as = (args: string[], input?: string) => kubectlOkAs(kc, args, input);
+  const hub = async (): Promise<Hub> => JSON.parse(await as(['get', 'mysqlservice', 'db', '-n', project, '-o', 'json'])) as Hub;
+  const member = async <T extends KubeObject>(rt: typeof UnitSetResource, name: string): Promise<T | undefined> => {
+    try { return await m.get<T>(rt, name, project); } catch (err) { if (isNotFound(err)) return undefined; throw err; }
+  };
+  /** Waits for the hub's status; on a timeout the error carries it. */
+  const hubReaches = async (what: string, test: (s: ServiceStatus) => boolean, timeoutMs: number) => {
+    try {
+      await waitFor(what, async () => test((await hub()).status ?? {}), { timeoutMs, intervalMs: 500 });
+    } catch (err) {
+      throw new Error(`${(err as Error).message}; hub status ${JSON.stringify((await hub()).status)}`, { cause: err });
+    }
+  };
+  const hubEvents = async (reason: string): Promise<string[]> => {
+    const out = await as(['get', 'events', '-n', project, '--field-selector', `involvedObject.name=db,involvedObject.kind=MysqlService,reason=${reason}`, '-o', 'jsonpath={range .items[*]}{.message}{"\\n"}{end}']);
+    return out.split('\n').filter(Boolean);
+  };
+
+  beforeAll(async () => {
+    m = await client(MEMBER);
+    dir = await mkdtemp(join(tmpdir(), 'upm-hubsvc-'));
+    await installEngine(MEMBER);
+    kc = await userKubeconfig(editor);
+    await kubectlOkAs(undefined, ['create', '-f', '-'], JSON.stringify({ apiVersion: 'upm.io/v1alpha1', kind: 'Project', metadata: { name: project }, spec: { members: [{ name: editor, role: 'editor' }] } }));
+    await waitFor('the editor bound', async () => (await kubectlAs(kc, ['auth', 'can-i', 'create', 'mysqlservices.upm.io', '-n', project])).stdout.trim() === 'yes', { timeoutMs: 30_000, intervalMs: 250 });
+    // The engine layer on member1, watching the project's namespace (which the hub creates there).
+    runtime = await EngineRuntime.start({ cluster: MEMBER, kubeconfig: kubeconfig(MEMBER), dir: join(dir, 'runtime'), namespace: project, log: newLogger({ suite: 'hubsvc' }).child({}, { level: 'warn' }) });
+    procs.push(startUnitOperator(MEMBER, project, join(dir, 'unit-operator.log'), true));
+    procs.push(startComposeOperator(MEMBER, project, join(dir, 'compose-operator.log')));
+    await waitForCatalog(m);
+    Object.assign(f, { client: m, ns: project, dir });
+  }, 120_000);
+
+  afterAll(async () => {
+    await kubectlAs(undefined, ['delete', 'project', project, '--wait=false', '--ignore-not-found']);
+    for (const p of procs) p.kill('SIGKILL');
+    await runtime?.stop();
+    await m?.delete(Resources.namespaces, project).catch(() => undefined);
+    await m?.close();
+    if (process.env.UPM_KEEP_TEST_DIR) process.stdout.write(`hub-services logs: ${dir}\n`);
+    else if (dir) await rm(dir, { recursive: true, force: true });
+    await closeAgents();
+  });
+
+  it('places the namespace, UnitSet and MysqlReplication on member1 as upm-hub, and reports Ready with endpoints', async () => {
+    const created = await as(['create', '-f', '-'], JSON.stringify({
+      apiVersion: 'upm.io/v1alpha1', kind: 'MysqlService', metadata: { name: 'db', namespace: project },
+      spec: {
+        engine: 'mariadb', version: '10.11', topology: { mode: 'semisync', replicas: 3 }, placement: { cluster: MEMBER },
+        resources: { cpu: '1', memory: '256Mi' }, storage: { size: '1Gi' }, options: { parameters: { innodb_log_file_size: '16M' } },
+      },
+    }));
+    expect(created.trim()).toBe('mysqlservice.upm.io/db created');
+    const labels = { 'app.kubernetes.io/managed-by': 'upm-hub', 'upm.io/project': project, 'upm.io/service-kind': 'mysqlservice', 'upm.io/service': 'db' };
+    await waitFor('the member objects', async () => !!(await member(MysqlReplicationResource, 'db')), { timeoutMs: 30_000, intervalMs: 250 });
+    const ns = await m.get<KubeObject>(Resources.namespaces, project);
+    expect(ns.metadata.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'upm-hub', 'upm.io/project': project });
+    for (const path of [`/apis/unit.upm.io/v1alpha1/namespaces/${project}/unitsets/db`, `/apis/compose.upm.io/v1alpha1/namespaces/${project}/mysqlreplications/db`, `/api/v1/namespaces/${project}`]) {
+      const o = await m.request<Managed>('GET', path);
+      expect(o.metadata.managedFields?.some((x) => x.manager === 'upm-hub' && x.operation === 'Apply')).toBe(true);
+      if (!path.startsWith('/api/v1')) expect(o.metadata.labels).toMatchObject(labels);
+    }
+    const us = await member<UnitSet>(UnitSetResource, 'db');
+    expect(us?.spec).toMatchObject({ engine: 'mariadb', version: '10.11', units: 3 });
+    expect((await hub()).metadata.finalizers).toContain('upm.io/member-objects');
+    await hubReaches('the hub service Ready', (s) => s.phase === 'Ready', 240_000);
+    const st = (await hub()).status ?? {};
+    expect(st.ready).toBe('3/3');
+    expect(st.endpoints?.map((e) => e.role).sort()).toEqual(['readonly', 'readwrite']);
+    for (const e of st.endpoints ?? []) expect(e).toMatchObject({ port: 3306, addresses: expect.arrayContaining([expect.stringMatching(/^\d+\.\d+\.\d+\.\d+$/)]) });
+    expect(st.units?.map((u) => [u.name, u.role, u.ready])).toEqual([['db-0', 'source', true], ['db-1', 'replica', true], ['db-2', 'replica', true]]);
+    expect(st.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'True' });
+  }, 300_000);
+
+  it('carries rows written through the source to every replica', async () => {
+    await sql.loadAdmin();
+    const st = (await hub()).status ?? {};
+    const source = String(st.source ?? '');
+    expect(source).toBe('db-0');
+    await sql.query(source, 'CREATE DATABASE shop');
+    await sql.query(source, 'CREATE TABLE shop.orders (id INT PRIMARY KEY)');
+    await sql.query(source, 'INSERT INTO shop.orders (id) VALUES (1), (2), (3)');
+    for (const r of ['db-1', 'db-2']) {
+      await waitFor(`rows on ${r}`, async () => Number((await sql.query(r, 'SELECT COUNT(*) AS n FROM shop.orders'))[0]?.n) === 3, { timeoutMs: 15_000 });
+    }
+  });
+
+  it('follows `kubectl edit` of the hub service from 3 to 5 units', async () => {
+    const editorScript = join(dir, 'edit.sh');
+    await writeFile(editorScript, '#!/bin/sh\nsed -i -e "s/^    replicas: 3$/    replicas: 5/" "$1"\n');
+    await chmod(editorScript, 0o755);
+    // kubectl edit runs the editor on the object's YAML: this one changes spec.topology.replicas.
+    const edited = await kubectlAs(kc, ['edit', 'mysqlservice', 'db', '-n', project], undefined, 60_000, { KUBE_EDITOR: editorScript });
+    expect(edited.stdout.trim()).toBe('mysqlservice.upm.io/db edited');
+    await waitFor('the member UnitSet at 5', async () => (await member<UnitSet>(UnitSetResource, 'db'))?.spec.units === 5, { timeoutMs: 15_000, intervalMs: 250 });
+    await hubReaches('5 ready on the hub', (s) => s.phase === 'Ready' && s.ready === '5/5', 240_000);
+    expect((await hub()).status?.units?.filter((u) => u.role === 'replica' && u.ready)).toHaveLength(4);
+    for (const r of ['db-3', 'db-4']) {
+      await waitFor(`rows on ${r}`, async () => Number((await sql.query(r, 'SELECT COUNT(*) AS n FROM shop.orders'))[0]?.n) === 3, { timeoutMs: 30_000 });
+    }
+  }, 300_000);
+
+  it('puts back a MysqlReplication deleted and a UnitSet scaled by hand on the member, within 10 s, with an Event', async () => {
+    const old = await m.get<KubeObject>(MysqlReplicationResource, 'db', project);
+    await m.delete(MysqlReplicationResource, 'db', project);
+    const t0 = Date.now();
+    await waitFor('the MysqlReplication back', async () => { const mr = await member(MysqlReplicationResource, 'db'); return !!mr && mr.metadata.uid !== old.metadata.uid; }, { timeoutMs: 10_000, intervalMs: 100 });
+    process.stdout.write(`MysqlReplication back after ${Date.now() - t0} ms\n`);
+    await m.patch(UnitSetResource, 'db', { spec: { units: 6 } }, 'merge', { namespace: project });
+    const t1 = Date.now();
+    await waitFor('the UnitSet back at 5', async () => (await member<UnitSet>(UnitSetResource, 'db'))?.spec.units === 5, { timeoutMs: 10_000, intervalMs: 100 });
+    process.stdout.write(`UnitSet back at 5 after ${Date.now() - t1} ms\n`);
+    await waitFor('the drift Events', async () => (await hubEvents('DriftCorrected')).length >= 2, { timeoutMs: 10_000, intervalMs: 250 });
+    const events = await hubEvents('DriftCorrected');
+    expect(events).toEqual(expect.arrayContaining([
+      `MysqlReplication ${project}/db on cluster ${MEMBER}: deleted on the member; put back as the hub has it`,
+      `UnitSet ${project}/db on cluster ${MEMBER}: spec.units changed on the member; put back as the hub has it`,
+    ]));
+    await hubReaches('Ready again', (s) => s.phase === 'Ready' && s.ready === '5/5', 180_000);
+  }, 240_000);
+
+  it('says so within 30 s when member1 stops answering, and brings an edit made meanwhile there when it returns', async () => {
+    // member1's kube-apiserver is frozen (SIGSTOP), as a member behind a broken network would be: nothing answers.
+    const pid = Number((await readFile(join(dirname(kubeconfig(MEMBER)), 'logs', 'kube-apiserver.log.pid'), 'utf8')).trim());
+    expect(pid).toBeGreaterThan(1);
+    const stopped = Date.now();
+    process.kill(pid, 'SIGSTOP');
+    try {
+      await hubReaches('a condition naming member1', (s) => s.conditions?.some((c) => c.type === 'Ready' && c.status !== 'True' && (c.message ?? '').includes(`"${MEMBER}"`)) ?? false, 30_000);
+      process.stdout.write(`the hub said member1 is unreachable after ${Date.now() - stopped} ms\n`);
+      await as(['patch', 'mysqlservice', 'db', '-n', project, '--type', 'merge', '-p', JSON.stringify({ spec: { options: { parameters: { innodb_log_file_size: '16M', max_connections: '200' } } } })]);
+      await new Promise((r) => setTimeout(r, Math.max(0, 60_000 - (Date.now() - stopped))));
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    await waitFor('the edit on member1', async () => (await member<UnitSet>(UnitSetResource, 'db'))?.spec.parameters?.max_connections === '200', { timeoutMs: 60_000, intervalMs: 500 });
+    await hubReaches('Ready again', (s) => s.phase === 'Ready' && s.ready === '5/5' && s.observedGeneration === 3, 240_000);
+  }, 420_000);
+
+  it('removes everything it put on member1 when the service is deleted (deletionPolicy Delete)', async () => {
+    await as(['delete', 'mysqlservice', 'db', '-n', project, '--timeout=120s']);
+    expect((await kubectlAs(kc, ['get', 'mysqlservice', 'db', '-n', project])).stderr).toContain('NotFound');
+    await waitFor('the namespace gone from member1', async () => {
+      try { await m.get(Resources.namespaces, project); return false; } catch (err) { if (isNotFound(err)) return true; throw err; }
+    }, { timeoutMs: 120_000, intervalMs: 500 });
+    for (const rt of [UnitSetResource, UnitResource, MysqlReplicationResource, Resources.persistentVolumeClaims, Resources.secrets, Resources.pods]) {
+      expect((await m.list(rt, { namespace: project })).items.map((o) => o.metadata.name)).toEqual([]);
+    }
+    expect(await hubEvents('DeletingMemberObject')).toEqual([`deleting MysqlReplication ${project}/db on cluster ${MEMBER}`, `deleting UnitSet ${project}/db on cluster ${MEMBER}`]);
+    expect(await hubEvents('MemberObjectsRemoved')).toEqual([`the service's objects are gone from cluster ${MEMBER}; namespace ${project} deleted there too`]);
+  }, 240_000);
+  it('keeps the claims and the credentials Secret with deletionPolicy Retain, and says where', async () => {
+    await as(['create', '-f', '-'], JSON.stringify({
+      apiVersion: 'upm.io/v1alpha1', kind: 'MysqlService', metadata: { name: 'keep', namespace: project },
+      spec: {
+        engine: 'mariadb', version: '10.11', topology: { mode: 'standalone', replicas: 1 }, placement: { cluster: MEMBER },
+        resources: { cpu: '1', memory: '256Mi' }, storage: { size: '1Gi' }, deletionPolicy: 'Retain',
+      },
+    }));
+    await waitFor('the keep UnitSet and its claim', async () => {
+      try { return !!(await m.get(Resources.persistentVolumeClaims, 'keep-0-data', project)) && !!(await m.get(Resources.secrets, 'keep-credentials', project)); } catch (err) { if (isNotFound(err)) return false; throw err; }
+    }, { timeoutMs: 120_000, intervalMs: 500 });
+    await as(['delete', 'mysqlservice', 'keep', '-n', project, '--timeout=120s']);
+    const events = (await as(['get', 'events', '-n', project, '--field-selector', 'involvedObject.name=keep,reason=Retained', '-o', 'jsonpath={.items[*].message}'])).trim();
+    expect(events).toBe(`kept on cluster ${MEMBER} in namespace ${project}: claims keep-0-data; Secrets keep-credentials`);
+    await waitFor('the keep UnitSet and Units gone', async () => !(await member(UnitSetResource, 'keep')) && (await m.list(UnitResource, { namespace: project })).items.length === 0, { timeoutMs: 60_000, intervalMs: 500 });
+    expect(await member(MysqlReplicationResource, 'keep')).toBeUndefined();
+    const claim = await m.get<KubeObject>(Resources.persistentVolumeClaims, 'keep-0-data', project);
+    const secret = await m.get<KubeObject>(Resources.secrets, 'keep-credentials', project);
+    expect(claim.metadata.deletionTimestamp).toBeUndefined();
+    expect(secret.metadata.ownerReferences ?? []).toEqual([]);
+    await new Promise((r) => setTimeout(r, 3000)); // the garbage collector has had its chance
+    expect((await m.get<KubeObject>(Resources.secrets, 'keep-credentials', project)).metadata.uid).toBe(secret.metadata.uid);
+    expect((await m.get<KubeObject>(Resources.persistentVolumeClaims, 'keep-0-data', project)).metadata.deletionTimestamp).toBeUndefined();
+    expect((await m.get<KubeObject>(Resources.namespaces, project)).metadata.deletionTimestamp).toBeUndefined();
+  }, 240_000);
+  it('runs a RedisService with Sentinel the same way: Ready with endpoints, a key written through readwrite read through readonly', async () => {
+    await as(['create', '-f', '-'], JSON.stringify({
+      apiVersion: 'upm.io/v1alpha1', kind: 'RedisService', metadata: { name: 'cache', namespace: project },
+      spec: {
+        version: '7.2', topology: { mode: 'replication', replicas: 3 }, options: { sentinel: { enabled: true } }, placement: { cluster: MEMBER },
+        resources: { cpu: '500m', memory: '256Mi' }, storage: { size: '1Gi' },
+      },
+    }));
+    const redis = async () => (JSON.parse(await as(['get', 'redisservice', 'cache', '-n', project, '-o', 'json'])) as Hub).status ?? {};
+    try {
+      await waitFor('the RedisService Ready', async () => (await redis()).phase === 'Ready', { timeoutMs: 240_000, intervalMs: 1000 });
+    } catch (err) {
+      throw new Error(`${(err as Error).message}; hub status ${JSON.stringify(await redis())}`, { cause: err });
+    }
+    const st = await redis();
+    expect(st.ready).toBe('3/3');
+    const rw = st.endpoints?.find((e) => e.role === 'readwrite');
+    const ro = st.endpoints?.find((e) => e.role === 'readonly');
+    expect(rw?.addresses).toHaveLength(1);
+    expect(ro?.addresses).toHaveLength(2);
+    const conn = (host: string, port: number) => new Redis({ host, port, lazyConnect: true, connectTimeout: 2000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const w = conn(rw?.addresses[0] ?? '', rw?.port ?? 0);
+    try {
+      await w.connect();
+      expect(await w.set('greeting', 'from the hub')).toBe('OK');
+    } finally { w.disconnect(); }
+    for (const host of ro?.addresses ?? []) {
+      const r = conn(host, ro?.port ?? 0);
+      try {
+        await r.connect();
+        await waitFor(`the key on ${host}`, async () => (await r.get('greeting')) === 'from the hub', { timeoutMs: 10_000, intervalMs: 100 });
+      } finally { r.disconnect(); }
+    }
+  }, 300_000);
+});
