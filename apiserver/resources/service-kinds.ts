@@ -196,6 +196,12 @@ const versionCol = col('Version', 'Engine version.', (o) => str(o.spec?.version)
 const modeReplicas = (spec: Record<string, unknown>) => (topo(spec).mode === 'standalone' ? 1 : specNum(spec, ['topology', 'replicas'], 2));
 const standaloneFixed = (title: string) => (spec: Record<string, unknown>) => (topo(spec).mode === 'standalone' ? `a standalone ${title} has one server; change spec.topology.mode first` : undefined);
 
+/** For the kinds whose compose object deletes its servers' volumes with it: Retain could not keep the data. */
+const noRetain = (composeKind: string) => ({
+  rule: "!has(self.deletionPolicy) || self.deletionPolicy != 'Retain'",
+  message: `spec.deletionPolicy: Retain is not supported for this kind: its ${composeKind} deletes the volumes of its servers with it`,
+});
+
 const mysql: ServiceKind = {
   plural: 'mysqlservices', singular: 'mysqlservice', kind: 'MysqlService', shortNames: ['mysql'],
   title: 'MySQL', description: 'A MySQL service of a project, placed on one member cluster.',
@@ -316,7 +322,7 @@ const kafka: ServiceKind = {
   specRules: [{
     rule: '!has(self.options) || !has(self.options.defaultReplicationFactor) || self.options.defaultReplicationFactor <= (has(self.topology) && has(self.topology.brokers) ? self.topology.brokers : 3)',
     message: 'spec.options.defaultReplicationFactor: may not exceed spec.topology.brokers',
-  }],
+  }, noRetain('KafkaCluster')],
   statusFields: { controller: { type: 'string', description: 'The active KRaft controller.' } },
   columns: [
     versionCol,
@@ -341,6 +347,7 @@ const zookeeper: ServiceKind = {
       }),
     },
   },
+  specRules: [noRetain('ZookeeperEnsemble')],
   statusFields: { leader: { type: 'string', description: 'The server that leads the ensemble.' } },
   columns: [versionCol, col('Replicas', 'ZooKeeper servers.', (o) => num(at(o, 'topology', 'replicas'), 3), 'integer')],
   wideColumns: [col('Leader', 'The server that leads the ensemble.', (o) => str(o.status?.leader))],
@@ -363,6 +370,7 @@ const elasticsearch: ServiceKind = {
       dedicatedMasters: { type: 'integer', format: 'int32', enum: [0, 3], default: 0, description: 'Master-eligible nodes of their own: 0 (the default: the data nodes are master-eligible) or 3.' },
     },
   },
+  specRules: [noRetain('ElasticsearchCluster')],
   statusFields: { health: { type: 'string', enum: ['green', 'yellow', 'red'], description: 'The cluster health.' } },
   columns: [
     col('Distribution', 'elasticsearch or opensearch.', (o) => str(o.spec?.distribution) || 'elasticsearch'),

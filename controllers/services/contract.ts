@@ -63,7 +63,7 @@ export type Desired = { objects: KubeObject[] } | { refused: { field: string; me
  */
 export type DesiredFn = (svc: HubService, cluster: ClusterRecord, live: KubeObject[]) => Desired;
 
-/** The label selection of the Units of a service's hub-written UnitSets, for an informer on units.unit.upm.io. */
+/** The label selection of every service's Units (of all its UnitSets), for one informer on units.unit.upm.io per member. */
 export const UNIT_SELECTOR = `${SERVICE_KIND_LABEL},${SERVICE_NAME_LABEL}`;
 
 /**

@@ -78,6 +78,7 @@ const CASES: Case[] = [
     wide: ['LEADER'], explain: ['replicas'],
     bad: [
       [{ topology: { replicas: 4 } }, 'spec.topology.replicas: must be odd (1, 3, 5 or 7): an ensemble needs a majority'],
+      [{ deletionPolicy: 'Retain' }, 'spec.deletionPolicy: Retain is not supported for this kind: its ZookeeperEnsemble deletes the volumes of its servers with it'],
       [{ version: '3.4' }, 'spec.version: Unsupported value: "3.4": no engine template zookeeper-3.4; supported values: "3.8"'],
     ],
   },

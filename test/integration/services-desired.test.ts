@@ -5,10 +5,12 @@
 // through the readwrite endpoint is read on each readonly address; the service edited 3 -> 5 servers, desired again
 // from the service and what the member holds, followed by the member and reported as 5 ready; a ZooKeeper service
 // in the same two zones, through the ensemble's own UnitSet, Ready with each server's role and zone; a Redis service
-// with Sentinel and a Redis Cluster service, each Ready with its endpoints.
+// with Sentinel and a Redis Cluster service, a Kafka service and an OpenSearch service, each Ready with its endpoints.
 import { createConnection, type RowDataPacket } from 'mysql2/promise';
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import { MysqlReplicationResource, RedisClusterResource, RedisReplicationResource, ZookeeperEnsembleResource } from '../../lib/api/compose.upm.io.generated.ts';
+import {
+  ElasticsearchClusterResource, KafkaClusterResource, MysqlReplicationResource, RedisClusterResource, RedisReplicationResource, ZookeeperEnsembleResource,
+} from '../../lib/api/compose.upm.io.generated.ts';
 import type { ClusterRecord } from '../../lib/api/internal.upm.io.generated.ts';
 import { UnitResource, UnitSetResource } from '../../lib/api/unit.upm.io.generated.ts';
 import { readInventory, type StorageClassObject } from '../../lib/inventory.ts';
@@ -17,6 +19,8 @@ import { Resources, type ResourceType } from '../../lib/kube/resources.ts';
 import type { KubeObject } from '../../lib/kube/types.ts';
 import { waitFor } from '../../lib/wait.ts';
 import { FIELD_MANAGER, SERVICE_NAME_LABEL, UNIT_SELECTOR, type HubService, type ServiceStatus } from '../../controllers/services/contract.ts';
+import { desiredElasticsearch } from '../../controllers/services/desired/elasticsearch.ts';
+import { desiredKafka } from '../../controllers/services/desired/kafka.ts';
 import { desiredMysql } from '../../controllers/services/desired/mysql.ts';
 import { desiredRedis } from '../../controllers/services/desired/redis.ts';
 import { desiredRedisCluster } from '../../controllers/services/desired/rediscluster.ts';
@@ -28,7 +32,7 @@ import { b64 } from '../mysql.ts';
 const CLUSTER = 'member1';
 const RESOURCE: Record<string, ResourceType> = {
    Namespace: Resources.namespaces, UnitSet: UnitSetResource, MysqlReplication: MysqlReplicationResource, ZookeeperEnsemble: ZookeeperEnsembleResource,
-  RedisReplication: RedisReplicationResource, RedisCluster: RedisClusterResource,
+  RedisReplication: RedisReplicationResource, RedisCluster: RedisClusterResource, KafkaCluster: KafkaClusterResource, ElasticsearchCluster: ElasticsearchClusterResource,
 };
 type Secret = KubeObject & { data?: Record<string, string> };
 
@@ -58,7 +62,7 @@ describe('desired member objects and status of a MariaDB service on a real membe
   /** What the mirror's informers would hold: the service's objects by its label, its Units, the member's Nodes. */
   const observe = async (name = 'db') => {
     const sel = { namespace: f.ns, labelSelector: `${SERVICE_NAME_LABEL}=${name}` };
-    const mirrored = ['UnitSet', 'MysqlReplication', 'ZookeeperEnsemble', 'RedisReplication', 'RedisCluster'];
+    const mirrored = ['UnitSet', 'MysqlReplication', 'ZookeeperEnsemble', 'RedisReplication', 'RedisCluster', 'KafkaCluster', 'ElasticsearchCluster'];
     const [units, nodes, ...lists] = await Promise.all([
       c.list<KubeObject>(UnitResource, { namespace: f.ns, labelSelector: `${UNIT_SELECTOR},${SERVICE_NAME_LABEL}=${name}` }), c.list<KubeObject>(Resources.nodes),
       ...mirrored.map((k) => c.list<KubeObject>(RESOURCE[k]!, sel)),
@@ -168,4 +172,30 @@ describe('desired member objects and status of a MariaDB service on a real membe
     expect(rc.endpoints).toEqual([{ name: 'rc-readwrite', role: 'readwrite', addresses: expect.any(Array) as unknown as string[], port: 6379 }]);
     expect(rc.endpoints?.[0]?.addresses).toHaveLength(3);
   }, 540_000);
+
+  // One broker and one node: the JVMs are heavy on a shared machine, and the shape of the objects is what is shown.
+  it('runs a Kafka service and an OpenSearch service from their desired objects, each Ready with its endpoint', async () => {
+    last = undefined;
+    const kafka: HubService = {
+      apiVersion: 'internal.upm.io/v1alpha1', kind: 'KafkaServiceRecord', metadata: { name: 'ev', namespace: f.ns, generation: 1 },
+      spec: { version: '3.9', topology: { brokers: 1 }, resources: { cpu: '500m', memory: '512Mi' }, storage: { size: '1Gi' }, placement: { cluster: CLUSTER, zones }, deletionPolicy: 'Delete' },
+    };
+    await applyDesired(kafka, desiredKafka);
+    const k = await waitStatus('Kafka Ready', (x) => x.phase === 'Ready', 300_000, kafka, desiredKafka);
+    expect(k).toMatchObject({ ready: '1/1', version: '3.9', controller: 'ev-0' });
+    expect(k.endpoints?.map((e) => [e.name, e.addresses.length, e.port])).toEqual([['ev-bootstrap', 1, 9092]]);
+    expect(zones).toContain(k.units?.[0]?.zone);
+
+    last = undefined;
+    const search: HubService = {
+      apiVersion: 'internal.upm.io/v1alpha1', kind: 'ElasticsearchServiceRecord', metadata: { name: 'logs', namespace: f.ns, generation: 1 },
+      spec: { distribution: 'opensearch', version: '2.19', topology: { dataNodes: 1 }, resources: { cpu: '1', memory: '512Mi' }, storage: { size: '1Gi' }, placement: { cluster: CLUSTER }, deletionPolicy: 'Delete' },
+    };
+    await applyDesired(search, desiredElasticsearch);
+    const e = await waitStatus('OpenSearch Ready', (x) => x.phase === 'Ready', 420_000, search, desiredElasticsearch);
+    expect(e).toMatchObject({ ready: '1/1', version: '2.19', health: 'green' });
+    expect(e.endpoints?.map((x) => [x.name, x.addresses.length, x.port])).toEqual([['logs-readwrite', 1, 9200]]);
+    expect(e.units?.[0]).toMatchObject({ name: 'logs-nodes-0', ready: true });
+    expect(e.units?.[0]?.node).toBeTruthy();
+  }, 780_000);
 });
