@@ -53,6 +53,8 @@ export interface UnitControllerDeps {
   configMaps: Store<KubeObject & { data?: Record<string, string> }>;
   /** The namespaces' agent key Secrets (each unit's token is derived from its namespace's key). */
   agentTokens: Store<KubeObject & { data?: Record<string, string> }>;
+  /** The units' own agent token Secrets ("<unit>-agent-token", labelled with the unit). */
+  unitTokens: Store<KubeObject & { data?: Record<string, string> }>;
   /**
    * Drive each pod's unit agent (config, start/stop, restarts) and report the engine's real state. Off only where
    * pods are simulated without agents (a bare KWOK cluster): then the pod's readiness is all there is to report.
@@ -112,12 +114,13 @@ export function unitReconciler(d: UnitControllerDeps) {
       }
       const waitingFor = createdClaims.length ? createdClaims : unboundImmediateClaims(d, unit);
       const nsKey = namespaceKey(d, namespace);
+      // The pod's agent reads its token from the unit's Secret: it exists before the pod, and is put back if lost.
+      if (d.agents && nsKey) await ensureUnitToken(d, unit, nsKey);
       if (!d.pods.get(key) && !task && waitingFor.length) {
         task = `waiting for claims ${waitingFor.join(', ')} to bind`;
       } else if (!d.pods.get(key) && !task && d.agents && !nsKey) {
         task = `waiting for the namespace's agent key (Secret ${AGENT_TOKEN_SECRET})`;
       } else if (!d.pods.get(key) && !task) {
-        if (d.agents) await ensureUnitToken(d, unit, nsKey);
         pod = await createPod(d, unit);
         await d.events.record(unit, 'Normal', 'CreatedPod', `created pod ${name}`);
       }
@@ -185,24 +188,33 @@ function namespaceKey(d: UnitControllerDeps, ns: string): string {
 }
 
 /**
- * Writes the unit's own agent token into "<unit>-agent-token" (owned by the unit) before a pod that reads it is
- * created. The token is derived, so a pass that finds the Secret keeps it as is, unless it holds something else.
+ * Keeps the unit's own agent token in "<unit>-agent-token", owned by this unit (a Secret left by an earlier unit of
+ * the same name would go with that unit). The token is derived, so a settled Secret is never written again, and
+ * one found holding anything else, or owned by another, is put right.
  */
 async function ensureUnitToken(d: UnitControllerDeps, unit: Unit, nsKey: string): Promise<void> {
   const ns = unit.metadata.namespace ?? '';
   const name = unitTokenSecretName(unit.metadata.name ?? '');
   const data = { [AGENT_TOKEN_KEY]: Buffer.from(unitAgentToken(nsKey, ns, unit.metadata.name ?? '')).toString('base64') };
-  try {
-    await d.client.create(Resources.secrets, {
-      apiVersion: 'v1', kind: 'Secret', type: 'Opaque',
-      metadata: { name, namespace: ns, labels: { [LABEL_UNIT]: unit.metadata.name ?? '', 'app.kubernetes.io/managed-by': 'upm' }, ownerReferences: [ownerRef(unit)] },
-      data,
-    } as KubeObject);
-  } catch (err) {
-    if (!isAlreadyExists(err)) throw err;
-    const cur = await d.client.get<KubeObject & { data?: Record<string, string> }>(Resources.secrets, name, ns);
-    if (cur.data?.[AGENT_TOKEN_KEY] !== data[AGENT_TOKEN_KEY]) await d.client.patch(Resources.secrets, name, { data }, 'merge', { namespace: ns });
+  type Secret = KubeObject & { data?: Record<string, string> };
+  const right = (s: Secret) => s.data?.[AGENT_TOKEN_KEY] === data[AGENT_TOKEN_KEY] && s.metadata.ownerReferences?.some((o) => o.uid === unit.metadata.uid) === true;
+  let cur = d.unitTokens.get(`${ns}/${name}`);
+  if (cur && right(cur)) return;
+  if (!cur) {
+    try {
+      await d.client.create(Resources.secrets, {
+        apiVersion: 'v1', kind: 'Secret', type: 'Opaque',
+        metadata: { name, namespace: ns, labels: { [LABEL_UNIT]: unit.metadata.name ?? '', 'app.kubernetes.io/managed-by': 'upm' }, ownerReferences: [ownerRef(unit)] },
+        data,
+      } as KubeObject);
+      return;
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+      cur = await d.client.get<Secret>(Resources.secrets, name, ns); // created by an earlier pass the cache does not show yet
+      if (right(cur)) return;
+    }
   }
+  await d.client.patch(Resources.secrets, name, { metadata: { labels: { [LABEL_UNIT]: unit.metadata.name ?? '' }, ownerReferences: [ownerRef(unit)] }, data }, 'merge', { namespace: ns });
 }
 
 async function deletePod(d: UnitControllerDeps, pod: Pod): Promise<void> {

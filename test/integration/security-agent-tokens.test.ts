@@ -132,10 +132,19 @@ spec:
     for (const [i, u] of units.entries()) expect(await statusCode((await pod(u)).status?.podIP ?? '', before[i] ?? '')).toBe(200);
   }, 90_000);
 
-  it('gives a replaced pod its unit\'s token again, putting back a token Secret someone overwrote', async () => {
+  it('puts back a token Secret someone overwrote or deleted, and gives a replaced pod its unit\'s token again', async () => {
     const old = await pod('tok-1');
     const token = await agentTokenOf(c, old);
+    const unitUid = (await c.get<Unit>(UnitResource, 'tok-1', ns)).metadata.uid;
+    const tokenSecret = () => c.get<Secret>(Resources.secrets, 'tok-1-agent-token', ns).catch(() => undefined);
+    const putBack = async () => {
+      const s = await tokenSecret();
+      return !!s && Buffer.from(s.data?.[AGENT_TOKEN_KEY] ?? '', 'base64').toString('utf8') === token && !!s.metadata.ownerReferences?.some((o) => o.uid === unitUid);
+    };
     await c.patch(Resources.secrets, 'tok-1-agent-token', { data: { [AGENT_TOKEN_KEY]: Buffer.from('overwritten').toString('base64') } }, 'merge', { namespace: ns });
+    await waitFor('the overwritten token Secret put back', async () => (await tokenSecret())?.data?.[AGENT_TOKEN_KEY] !== Buffer.from('overwritten').toString('base64') && putBack(), { timeoutMs: 30_000, intervalMs: 250 });
+    await c.delete(Resources.secrets, 'tok-1-agent-token', ns);
+    await waitFor('the deleted token Secret put back', putBack, { timeoutMs: 30_000, intervalMs: 250 });
     await c.delete(Resources.pods, 'tok-1', ns);
     // The runtime gives the new pod the unit's stable address (the first podIP seen may be KWOK's placeholder).
     const fresh = await waitFor('tok-1 replaced', async () => {
