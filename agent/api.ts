@@ -4,7 +4,10 @@ import type { ParameterSpec, RenderContext } from '../lib/engineconfig.ts';
 
 export const AGENT_PORT = 2214;
 export const AGENT_CONTAINER = 'unit-agent';
-/** Secret (per namespace) holding the token the agents of that namespace accept. */
+/**
+ * Secret (per namespace, read by the operators only) holding the key each unit's agent token is derived from (see
+ * tokens.ts); each unit's token is in a Secret of its own, under the same key name.
+ */
 export const AGENT_TOKEN_SECRET = 'upm-agent-auth';
 export const AGENT_TOKEN_KEY = 'token';
 /** Environment variables the agent reads (the pod template sets them). */

@@ -1,4 +1,4 @@
-// The agent's HTTP API. Every route but /healthz needs the namespace's agent token (compared in constant time);
+// The agent's HTTP API. Every route but /healthz needs its unit's agent token (compared in constant time);
 // bodies are size-limited JSON; every error is a Kubernetes Status with the field and the reason.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -53,7 +53,7 @@ export class AgentServer {
     const token = auth.startsWith('Bearer ') ? auth.slice(7) : '';
     if (!token || !timingSafeEqual(digest(token), this.tokenDigest)) {
       req.resume();
-      return send(res, 401, failure(401, 'Unauthorized', token ? 'invalid agent token' : 'missing bearer token: the agent API needs the namespace agent token'));
+      return send(res, 401, failure(401, 'Unauthorized', token ? 'invalid agent token' : 'missing bearer token: the agent API needs the token of its unit'));
     }
     const route = this.routes.get(`${req.method} ${path}`);
     if (!route) {

@@ -3,8 +3,9 @@
 // (kill -9 of the source's engine to the first write accepted by the new source), under a steady write load.
 // Goals: switchover 3 s or less; failover 15 s or less.
 import { createConnection, type Connection, type RowDataPacket } from 'mysql2/promise';
-import { AGENT_PORT, AGENT_TOKEN_SECRET } from '../agent/api.ts';
+import { AGENT_PORT } from '../agent/api.ts';
 import { AgentClient } from '../agent/client.ts';
+import { readUnitAgentToken } from '../agent/tokens.ts';
 import { MysqlReplicationResource, type MysqlReplication } from '../lib/api/compose.upm.io.generated.ts';
 import { UnitResource, UnitSetResource, type Unit, type UnitSet } from '../lib/api/unit.upm.io.generated.ts';
 import { Resources } from '../lib/kube/resources.ts';
@@ -93,8 +94,7 @@ try {
 
   // Failover: the source's engine dies and stays down.
   await s.client.patch(UnitResource, source, { metadata: { annotations: { 'unit.upm.io/maintenance': 'true' } } }, 'merge', { namespace: ns });
-  const token = b64((await c.get<Secret>(Resources.secrets, AGENT_TOKEN_SECRET, ns)).data?.token);
-  const agent = new AgentClient(ips.get(source) ?? '', AGENT_PORT, token);
+  const agent = new AgentClient(ips.get(source) ?? '', AGENT_PORT, await readUnitAgentToken(c, ns, source));
   const pid = (await agent.status()).pid ?? 0;
   await conns.get(source)?.end().catch(() => undefined);
   conns.delete(source);

@@ -7,8 +7,9 @@
 //     write accepted at the address the Sentinels name, and through the readwrite Service (the pod labelled as the
 //     source by the operator), with the Sentinel detection settings printed.
 import { Redis } from 'ioredis';
-import { AGENT_PORT, AGENT_TOKEN_SECRET } from '../agent/api.ts';
+import { AGENT_PORT } from '../agent/api.ts';
 import { AgentClient } from '../agent/client.ts';
+import { readUnitAgentToken } from '../agent/tokens.ts';
 import { RedisReplicationResource, type RedisReplication } from '../lib/api/compose.upm.io.generated.ts';
 import { UnitResource, UnitSetResource, type Unit, type UnitSet } from '../lib/api/unit.upm.io.generated.ts';
 import { Resources } from '../lib/kube/resources.ts';
@@ -23,7 +24,6 @@ const FAILOVER_TIMEOUT_MS = 10_000;
 const UNITS = ['rs-0', 'rs-1', 'rs-2'];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-type Secret = KubeObject & { data?: Record<string, string> };
 type Pod = KubeObject & { status?: { podIP?: string } };
 
 function connect(host: string, port = 6379): Redis {
@@ -118,7 +118,6 @@ try {
   }
 
   // ---- Sentinel failovers ----
-  const token = Buffer.from((await c.get<Secret>(Resources.secrets, AGENT_TOKEN_SECRET, NS)).data?.token ?? '', 'base64').toString();
   const viaSentinel: number[] = [];
   const viaService: number[] = [];
   for (let i = 0; i < FAILOVERS; i++) {
@@ -135,7 +134,7 @@ try {
       return p && p !== victim ? ip(p) : undefined;
     }, 5);
     await c.patch(UnitResource, victim, { metadata: { annotations: { 'unit.upm.io/maintenance': 'true' } } }, 'merge', { namespace: NS });
-    const agent = new AgentClient(ip(victim), AGENT_PORT, token);
+    const agent = new AgentClient(ip(victim), AGENT_PORT, await readUnitAgentToken(c, NS, victim));
     const pid = (await agent.status()).pid ?? 0;
     const killed = performance.now();
     process.kill(pid, 'SIGKILL');

@@ -1,8 +1,9 @@
 // What the MysqlReplication suites share: SQL on a unit's real MariaDB server, the replication object's state,
 // and losing a unit's engine the way a lost node would (killed, and nothing restarts it).
 import { createConnection, type Connection, type RowDataPacket } from 'mysql2/promise';
-import { AGENT_PORT, AGENT_TOKEN_SECRET } from '../agent/api.ts';
+import { AGENT_PORT } from '../agent/api.ts';
 import { AgentClient } from '../agent/client.ts';
+import { readUnitAgentToken } from '../agent/tokens.ts';
 import type { MysqlReplication } from '../lib/api/compose.upm.io.generated.ts';
 import { MysqlReplicationResource } from '../lib/api/compose.upm.io.generated.ts';
 import type { Unit } from '../lib/api/unit.upm.io.generated.ts';
@@ -61,8 +62,7 @@ export function mysqlSuite(f: OperatorFixture, cluster: string, name = 'db') {
      */
     async loseEngine(u: string): Promise<{ restore(): Promise<void> }> {
       await kubectlOk(cluster, ['-n', f.ns, 'annotate', 'un', u, 'unit.upm.io/maintenance=true']);
-      const token = b64((await f.client.get<Secret>(Resources.secrets, AGENT_TOKEN_SECRET, f.ns)).data?.token);
-      const agent = new AgentClient(await ipOf(u), AGENT_PORT, token);
+      const agent = new AgentClient(await ipOf(u), AGENT_PORT, await readUnitAgentToken(f.client, f.ns, u));
       killEngine((await agent.status()).pid);
       await agent.stop();
       return {

@@ -5,8 +5,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll } from '@jest/globals';
-import { AGENT_PORT, AGENT_TOKEN_SECRET } from '../agent/api.ts';
+import { AGENT_PORT } from '../agent/api.ts';
 import { AgentClient } from '../agent/client.ts';
+import { readUnitAgentToken } from '../agent/tokens.ts';
 import type { Unit } from '../lib/api/unit.upm.io.generated.ts';
 import { UnitResource } from '../lib/api/unit.upm.io.generated.ts';
 import { KubeClient } from '../lib/kube/client.ts';
@@ -131,9 +132,8 @@ export function useUnitOperator(cluster: string, prefix: string, opts: { engines
     };
     f.loseEngine = async (unit) => {
       await f.client.patch(UnitResource, unit, { metadata: { annotations: { 'unit.upm.io/maintenance': 'true' } } }, 'merge', { namespace: f.ns });
-      const secret = await f.client.get<{ metadata: object; data?: Record<string, string> }>(Resources.secrets, AGENT_TOKEN_SECRET, f.ns);
       const ip = (await f.client.get<Unit>(UnitResource, unit, f.ns)).status?.podIP ?? '';
-      const agent = new AgentClient(ip, AGENT_PORT, Buffer.from(secret.data?.token ?? '', 'base64').toString('utf8'));
+      const agent = new AgentClient(ip, AGENT_PORT, await readUnitAgentToken(f.client, f.ns, unit));
       killEngine((await agent.status()).pid);
       await agent.stop();
       return agent;

@@ -37,6 +37,8 @@ const pvcs = manager.informer<Pvc>(Resources.persistentVolumeClaims, owned);
 const pods = manager.informer<Pod>(Resources.pods, { namespace, labelSelector: LABEL_UNIT });
 const storageClasses = manager.informer<StorageClass>(Resources.storageClasses);
 const agentTokens = manager.informer<KubeObject & { data?: Record<string, string> }>(Resources.secrets, { namespace, fieldSelector: `metadata.name=${AGENT_TOKEN_SECRET}` });
+// Each unit's own agent token Secret carries the unit's label (no other Secret of ours does).
+const unitTokens = manager.informer<KubeObject & { data?: Record<string, string> }>(Resources.secrets, { namespace, labelSelector: LABEL_UNIT });
 const agents = values.agents !== 'off';
 
 const concurrency = Number(values.concurrency);
@@ -66,13 +68,14 @@ const unitKey = (o: KubeObject) => {
   const u = o.metadata.labels?.[LABEL_UNIT];
   return u ? [`${o.metadata.namespace}/${u}`] : [];
 };
-manager.controller({ name: 'unit', concurrency, reconcile: unitReconciler({ client, events, units, pods, pvcs, storageClasses, configMaps, agentTokens, agents }) })
+manager.controller({ name: 'unit', concurrency, reconcile: unitReconciler({ client, events, units, pods, pvcs, storageClasses, configMaps, agentTokens, unitTokens, agents }) })
   .watch(units, undefined, specChanged)
   // A pod goes Pending -> scheduled -> Running in quick steps: one status write for the lot is enough.
   .watch(pods, unitKey, undefined, { coalesceMs: 200 })
   .watch(pvcs, unitKey, undefined, { coalesceMs: 200 })
   // A unit's config reaches its agent once the ConfigMap shows the unit's configRevision.
   .watch(configMaps, unitKey)
+  .watch(unitTokens, unitKey)
   .watch(agentTokens, (s) => (agents ? units.list().filter((u) => u.metadata.namespace === s.metadata.namespace).map((u) => `${u.metadata.namespace}/${u.metadata.name}`) : []));
 
 manager.controller({ name: 'engine-catalog', reconcile: catalogReconciler(client, templates) }).watch(templates, () => [CATALOG_KEY]);

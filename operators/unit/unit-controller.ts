@@ -2,6 +2,7 @@
 // truth about the pod. The pod is recreated when its revision differs from the unit's (unless the unit updates
 // only on delete), a Failed pod is recreated a bounded number of times, and a unit in maintenance is left alone.
 import { AgentClient } from '../../agent/client.ts';
+import { agentTokenForPod, unitAgentToken, unitTokenSecretName } from '../../agent/tokens.ts';
 import { AGENT_CONTAINER, AGENT_PORT, AGENT_TOKEN_KEY, AGENT_TOKEN_SECRET, type AgentStatus, type ConfigInput } from '../../agent/api.ts';
 import type { Unit } from '../../lib/api/unit.upm.io.generated.ts';
 import { UnitResource } from '../../lib/api/unit.upm.io.generated.ts';
@@ -20,7 +21,11 @@ import {
 import { ownerRef } from './unitset-build.ts';
 
 export interface Pod extends KubeObject {
-  spec?: { nodeName?: string; containers?: { name: string; ports?: { name?: string; containerPort: number }[] }[]; [k: string]: unknown };
+  spec?: {
+    nodeName?: string;
+    containers?: { name: string; ports?: { name?: string; containerPort: number }[]; env?: { name: string; valueFrom?: { secretKeyRef?: { name: string } } }[] }[];
+    [k: string]: unknown;
+  };
   status?: {
     phase?: string;
     podIP?: string;
@@ -46,8 +51,10 @@ export interface UnitControllerDeps {
   pvcs: Store<Pvc>;
   storageClasses: Store<StorageClass>;
   configMaps: Store<KubeObject & { data?: Record<string, string> }>;
-  /** The namespaces' agent token Secrets. */
+  /** The namespaces' agent key Secrets (each unit's token is derived from its namespace's key). */
   agentTokens: Store<KubeObject & { data?: Record<string, string> }>;
+  /** The units' own agent token Secrets ("<unit>-agent-token", labelled with the unit). */
+  unitTokens: Store<KubeObject & { data?: Record<string, string> }>;
   /**
    * Drive each pod's unit agent (config, start/stop, restarts) and report the engine's real state. Off only where
    * pods are simulated without agents (a bare KWOK cluster): then the pod's readiness is all there is to report.
@@ -106,8 +113,13 @@ export function unitReconciler(d: UnitControllerDeps) {
         }
       }
       const waitingFor = createdClaims.length ? createdClaims : unboundImmediateClaims(d, unit);
+      const nsKey = namespaceKey(d, namespace);
+      // The pod's agent reads its token from the unit's Secret: it exists before the pod, and is put back if lost.
+      if (d.agents && nsKey) await ensureUnitToken(d, unit, nsKey);
       if (!d.pods.get(key) && !task && waitingFor.length) {
         task = `waiting for claims ${waitingFor.join(', ')} to bind`;
+      } else if (!d.pods.get(key) && !task && d.agents && !nsKey) {
+        task = `waiting for the namespace's agent key (Secret ${AGENT_TOKEN_SECRET})`;
       } else if (!d.pods.get(key) && !task) {
         pod = await createPod(d, unit);
         await d.events.record(unit, 'Normal', 'CreatedPod', `created pod ${name}`);
@@ -129,10 +141,10 @@ export function unitReconciler(d: UnitControllerDeps) {
  */
 async function driveAgent(d: UnitControllerDeps, unit: Unit, pod: Pod): Promise<EngineView> {
   const ns = unit.metadata.namespace ?? '';
-  const token = d.agentTokens.get(`${ns}/${AGENT_TOKEN_SECRET}`)?.data?.[AGENT_TOKEN_KEY];
-  if (!token) return { error: `no agent token Secret ${AGENT_TOKEN_SECRET} in ${ns} yet` };
+  const nsKey = namespaceKey(d, ns);
+  if (!nsKey) return { error: `no agent key Secret ${AGENT_TOKEN_SECRET} in ${ns} yet` };
   const port = pod.spec?.containers?.find((c) => c.name === AGENT_CONTAINER)?.ports?.find((p) => p.name === 'agent')?.containerPort ?? AGENT_PORT;
-  const agent = new AgentClient(pod.status?.podIP ?? '', port, Buffer.from(token, 'base64').toString('utf8'));
+  const agent = new AgentClient(pod.status?.podIP ?? '', port, agentTokenForPod(nsKey, ns, unit.metadata.name ?? '', pod));
   try {
     let st = await agent.status();
     if (st.podUID !== pod.metadata.uid) return { error: `the agent at ${agent.base} serves another pod (${st.pod}); waiting for this pod's address` };
@@ -167,6 +179,42 @@ async function driveAgent(d: UnitControllerDeps, unit: Unit, pod: Pod): Promise<
   } catch (err) {
     return { error: `agent at ${agent.base}: ${(err as Error).message}` };
   }
+}
+
+/** The namespace's agent key, decoded; empty until the UnitSet controller has created it and the cache shows it. */
+function namespaceKey(d: UnitControllerDeps, ns: string): string {
+  const key = d.agentTokens.get(`${ns}/${AGENT_TOKEN_SECRET}`)?.data?.[AGENT_TOKEN_KEY];
+  return key ? Buffer.from(key, 'base64').toString('utf8') : '';
+}
+
+/**
+ * Keeps the unit's own agent token in "<unit>-agent-token", owned by this unit (a Secret left by an earlier unit of
+ * the same name would go with that unit). The token is derived, so a settled Secret is never written again, and
+ * one found holding anything else, or owned by another, is put right.
+ */
+async function ensureUnitToken(d: UnitControllerDeps, unit: Unit, nsKey: string): Promise<void> {
+  const ns = unit.metadata.namespace ?? '';
+  const name = unitTokenSecretName(unit.metadata.name ?? '');
+  const data = { [AGENT_TOKEN_KEY]: Buffer.from(unitAgentToken(nsKey, ns, unit.metadata.name ?? '')).toString('base64') };
+  type Secret = KubeObject & { data?: Record<string, string> };
+  const right = (s: Secret) => s.data?.[AGENT_TOKEN_KEY] === data[AGENT_TOKEN_KEY] && s.metadata.ownerReferences?.some((o) => o.uid === unit.metadata.uid) === true;
+  let cur = d.unitTokens.get(`${ns}/${name}`);
+  if (cur && right(cur)) return;
+  if (!cur) {
+    try {
+      await d.client.create(Resources.secrets, {
+        apiVersion: 'v1', kind: 'Secret', type: 'Opaque',
+        metadata: { name, namespace: ns, labels: { [LABEL_UNIT]: unit.metadata.name ?? '', 'app.kubernetes.io/managed-by': 'upm' }, ownerReferences: [ownerRef(unit)] },
+        data,
+      } as KubeObject);
+      return;
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+      cur = await d.client.get<Secret>(Resources.secrets, name, ns); // created by an earlier pass the cache does not show yet
+      if (right(cur)) return;
+    }
+  }
+  await d.client.patch(Resources.secrets, name, { metadata: { labels: { [LABEL_UNIT]: unit.metadata.name ?? '' }, ownerReferences: [ownerRef(unit)] }, data }, 'merge', { namespace: ns });
 }
 
 async function deletePod(d: UnitControllerDeps, pod: Pod): Promise<void> {

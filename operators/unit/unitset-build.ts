@@ -1,6 +1,7 @@
 // What a UnitSet wants, computed without side effects: the unit template revision, each Unit, each unit's
 // rendered config, and the Services. The controller compares these with the world and writes the difference.
-import { AGENT_CONTAINER, AGENT_TOKEN_KEY, AGENT_TOKEN_SECRET, CREDENTIALS_ENV_PREFIX, ENV_AGENT_TOKEN, type ConfigInput } from '../../agent/api.ts';
+import { AGENT_CONTAINER, AGENT_TOKEN_KEY, CREDENTIALS_ENV_PREFIX, ENV_AGENT_TOKEN, type ConfigInput } from '../../agent/api.ts';
+import { unitTokenSecretName } from '../../agent/tokens.ts';
 import type { EngineTemplate, Unit, UnitSet } from '../../lib/api/unit.upm.io.generated.ts';
 import type { KubeObject, OwnerReference } from '../../lib/kube/types.ts';
 import { cpuMillis, effectiveParameters, hash, quantityMiB, renderConfig, unitSetId, type RenderContext } from '../../lib/engineconfig.ts';
@@ -150,8 +151,9 @@ function podTemplate(us: UnitSet, tpl: EngineTemplate, ordinal: number, revision
     // change what the agent runs (NODE_OPTIONS), in the exporter's what it reads.
     c.env = c.name === tpl.spec.mainContainer ? [...userEnv, ...(c.env ?? []).filter((e) => !userEnv.some((u) => u.name === e.name))] : (c.env ?? []);
     if (c.name === AGENT_CONTAINER) {
-      // The agent accepts only callers holding the namespace's agent token, and needs the unit's engine accounts.
-      c.env = [...c.env.filter((e) => e.name !== ENV_AGENT_TOKEN), { name: ENV_AGENT_TOKEN, valueFrom: { secretKeyRef: { name: AGENT_TOKEN_SECRET, key: AGENT_TOKEN_KEY } } } as { name: string }];
+      // The agent accepts only callers holding its own unit's token (never another unit's: the pod gets only its
+      // own), and needs the unit's engine accounts.
+      c.env = [...c.env.filter((e) => e.name !== ENV_AGENT_TOKEN), { name: ENV_AGENT_TOKEN, valueFrom: { secretKeyRef: { name: unitTokenSecretName(unit), key: AGENT_TOKEN_KEY } } } as { name: string }];
       c.envFrom = [...(c.envFrom ?? []).filter((e) => e.prefix !== CREDENTIALS_ENV_PREFIX), { prefix: CREDENTIALS_ENV_PREFIX, secretRef: { name: credentialsSecretName(name) } }];
     }
   }

@@ -37,7 +37,7 @@ export interface UnitSetControllerDeps {
   configMaps: Store<ConfigMap>;
   services: Store<Service>;
   secrets: Store<KubeObject>;
-  /** The namespaces' agent token Secrets. */
+  /** The namespaces' agent key Secrets. */
   agentTokens: Store<KubeObject>;
   pvcs: Store<Pvc>;
 }
@@ -306,7 +306,10 @@ async function ensureServices(d: UnitSetControllerDeps, us: UnitSet, tpl: Engine
   }
 }
 
-/** The namespace's agent token (one per namespace: the agents of every unit there accept it). */
+/**
+ * The namespace's agent key (random, created once, never rotated here): the Unit controller derives each unit's
+ * token from it; it is never given to a pod.
+ */
 async function ensureAgentToken(d: UnitSetControllerDeps, ns: string): Promise<void> {
   if (d.agentTokens.get(`${ns}/${AGENT_TOKEN_SECRET}`)) return;
   await d.client.create(Resources.secrets, {

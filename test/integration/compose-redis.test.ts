@@ -11,8 +11,9 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { AGENT_PORT, AGENT_TOKEN_SECRET } from '../../agent/api.ts';
+import { AGENT_PORT } from '../../agent/api.ts';
 import { AgentClient } from '../../agent/client.ts';
+import { readUnitAgentToken } from '../../agent/tokens.ts';
 import type { RedisReplication } from '../../lib/api/compose.upm.io.generated.ts';
 import { RedisReplicationResource } from '../../lib/api/compose.upm.io.generated.ts';
 import type { Unit, UnitSet } from '../../lib/api/unit.upm.io.generated.ts';
@@ -27,11 +28,9 @@ import { useUnitOperator } from '../unit-operator.ts';
 import { killEngine } from '../signals.ts';
 
 const CLUSTER = 'member1';
-type Secret = KubeObject & { data?: Record<string, string> };
 type Service = KubeObject & { spec?: { selector?: Record<string, string> } };
 type Pod = KubeObject & { status?: { podIP?: string } };
 type Event = KubeObject & { reason?: string; message?: string; count?: number; lastTimestamp?: string; involvedObject?: { name?: string } };
-const b64 = (s: string | undefined) => Buffer.from(s ?? '', 'base64').toString('utf8');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const SENTINEL = { downAfterMilliseconds: 2000, failoverTimeoutMilliseconds: 10000 };
 
@@ -191,8 +190,7 @@ describe('RedisReplication with Sentinel on real Redis', () => {
     // The source's node is lost: its engine is killed and nothing restarts it (the unit is handed off, the agent
     // told to leave the engine down).
     await kubectlOk(CLUSTER, ['-n', ns, 'annotate', 'un', 'rs-2', 'unit.upm.io/maintenance=true']);
-    const token = b64((await c.get<Secret>(Resources.secrets, AGENT_TOKEN_SECRET, ns)).data?.token);
-    const agent = new AgentClient(await ipOf('rs-2'), AGENT_PORT, token);
+    const agent = new AgentClient(await ipOf('rs-2'), AGENT_PORT, await readUnitAgentToken(c, ns, 'rs-2'));
     const pid = (await agent.status()).pid;
     const killedAt = Date.now();
     killEngine(pid);
@@ -287,8 +285,7 @@ spec:
     await waitFor('solo ready', async () => (await solo()).status?.ready === true, { timeoutMs: 90_000, intervalMs: 200 });
     expect((await solo()).status?.conditions?.some((x) => x.type === 'SentinelReady')).toBe(false);
     await kubectlOk(CLUSTER, ['-n', ns, 'annotate', 'un', 'solo-0', 'unit.upm.io/maintenance=true']);
-    const token = b64((await c.get<Secret>(Resources.secrets, AGENT_TOKEN_SECRET, ns)).data?.token);
-    const agent = new AgentClient(await ipOf('solo-0'), AGENT_PORT, token);
+    const agent = new AgentClient(await ipOf('solo-0'), AGENT_PORT, await readUnitAgentToken(c, ns, 'solo-0'));
     killEngine((await agent.status()).pid);
     await agent.stop();
     // The controller has decided on the source being down for this generation (its conditions say so, naming the

@@ -6,7 +6,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { AgentCallError, AgentClient } from '../../agent/client.ts';
-import { AGENT_PORT, AGENT_TOKEN_SECRET } from '../../agent/api.ts';
+import { readUnitAgentToken } from '../../agent/tokens.ts';
+import { AGENT_PORT } from '../../agent/api.ts';
 import type { Unit, UnitSet } from '../../lib/api/unit.upm.io.generated.ts';
 import { UnitResource, UnitSetResource } from '../../lib/api/unit.upm.io.generated.ts';
 import type { KubeClient } from '../../lib/kube/client.ts';
@@ -44,8 +45,7 @@ describe('MariaDB units on real engines', () => {
     return us.status?.phase === 'Ready' && us.status.readyUnits === 3 && (!generationToo || us.status.observedGeneration === us.metadata.generation);
   }, { timeoutMs: 120_000, intervalMs: 250 });
   const agentOf = async (unit: string) => {
-    const token = b64((await c.get<Secret>(Resources.secrets, AGENT_TOKEN_SECRET, ns)).data?.token);
-    return new AgentClient(await ip(unit), AGENT_PORT, token);
+    return new AgentClient(await ip(unit), AGENT_PORT, await readUnitAgentToken(c, ns, unit));
   };
 
   it('brings up three reachable mariadbd servers whose config came from the template', async () => {

@@ -3,8 +3,9 @@
 // which the local runtime resolves to the pods' stable addresses, and form a quorum.
 import { connect } from 'node:net';
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import { AGENT_PORT, AGENT_TOKEN_SECRET } from '../../agent/api.ts';
+import { AGENT_PORT } from '../../agent/api.ts';
 import { AgentClient } from '../../agent/client.ts';
+import { readUnitAgentToken } from '../../agent/tokens.ts';
 import type { Unit, UnitSet } from '../../lib/api/unit.upm.io.generated.ts';
 import { UnitResource, UnitSetResource } from '../../lib/api/unit.upm.io.generated.ts';
 import type { KubeClient } from '../../lib/kube/client.ts';
@@ -16,7 +17,6 @@ import { useUnitOperator } from '../unit-operator.ts';
 
 const CLUSTER = 'member2';
 type Pod = KubeObject & { status?: { podIP?: string; conditions?: { type: string; status: string; reason?: string }[] } };
-type Secret = KubeObject & { data?: Record<string, string> };
 const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
 
 // How long a UnitSet may take to be Ready here; tests that wait for it get a jest timeout above it.
@@ -82,8 +82,7 @@ describe('Redis and ZooKeeper units on real engines', () => {
 
   it('backs up a Redis unit as RDB and restores it through the agent', async () => {
     const addr = (await ips('kv'))[1] as string;
-    const token = Buffer.from((await c.get<Secret>(Resources.secrets, AGENT_TOKEN_SECRET, ns)).data?.token ?? '', 'base64').toString();
-    const agent = new AgentClient(addr, AGENT_PORT, token);
+    const agent = new AgentClient(addr, AGENT_PORT, await readUnitAgentToken(c, ns, 'kv-1'));
     for (let i = 0; i < 50; i++) expect(await ask(addr, 6379, `SET k${i} v${i}\r\n`)).toBe('+OK\r\n');
     const b = await agent.backup({ path: `${ns}/kv-1.rdb` });
     expect(b.format).toBe('rdb');

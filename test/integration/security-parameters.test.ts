@@ -6,7 +6,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { AgentCallError, AgentClient } from '../../agent/client.ts';
-import { AGENT_PORT, AGENT_TOKEN_SECRET, type ConfigInput } from '../../agent/api.ts';
+import { readUnitAgentToken } from '../../agent/tokens.ts';
+import { AGENT_PORT, type ConfigInput } from '../../agent/api.ts';
 import type { UnitSet } from '../../lib/api/unit.upm.io.generated.ts';
 import { UnitSetResource } from '../../lib/api/unit.upm.io.generated.ts';
 import type { KubeClient } from '../../lib/kube/client.ts';
@@ -18,7 +19,6 @@ import { kubectlOk } from '../kubectl.ts';
 import { useUnitOperator } from '../unit-operator.ts';
 
 const CLUSTER = 'member1';
-type Secret = KubeObject & { data?: Record<string, string> };
 type ConfigMap = KubeObject & { data?: Record<string, string> };
 type Pod = KubeObject & { status?: { podIP?: string } };
 
@@ -53,8 +53,7 @@ describe('hostile parameters on real engines', () => {
     return readFile(join(f.dir, 'runtime', 'pods', uid, 'config', file), 'utf8');
   };
   const agentOf = async (unit: string) => {
-    const token = Buffer.from((await c.get<Secret>(Resources.secrets, AGENT_TOKEN_SECRET, ns)).data?.token ?? '', 'base64').toString();
-    return new AgentClient((await c.get<Pod>(Resources.pods, unit, ns)).status?.podIP ?? '', AGENT_PORT, token);
+    return new AgentClient((await c.get<Pod>(Resources.pods, unit, ns)).status?.podIP ?? '', AGENT_PORT, await readUnitAgentToken(c, ns, unit));
   };
   const refused = async (call: Promise<unknown>): Promise<AgentCallError> => {
     const err = await call.then(() => undefined, (e: unknown) => e);
