@@ -1,13 +1,18 @@
-// More of the hub driving member1, each created by a project editor with the real kubectl: who may see and change a
-// service (a member of another project learns nothing of it, not even that it exists; a viewer of the project reads it but changes nothing
-// and reads no Secret of the project), a ZooKeeper service of 3 servers whose znodes are read from every server, and
-// a Redis Cluster service of 3 shards holding 1,000 keys written through a cluster client. Real engines, run by the
-// engine runtime on member1 for the project's namespace, as in hub-services.
+// More of the hub driving member1, each service created by a project editor with the real kubectl: who may see and
+// change a service (a member of another project learns nothing of it, not even that it exists; a viewer of the
+// project reads it but changes nothing and reads no Secret of the project), a ZooKeeper service of 3 servers whose
+// znodes are read from every server, and a Redis Cluster service of 3 shards (a master and a replica each) holding
+// 1,000 keys written through a cluster client; deleting them removes what the hub put on the member. Real engines,
+// run by the engine runtime on member1 for the project's namespace, as in hub-services.
 import { expect, it } from '@jest/globals';
 import { Cluster } from 'ioredis';
 import type { KubeObject } from '../../lib/kube/types.ts';
+import { isNotFound } from '../../lib/kube/errors.ts';
 import { Resources } from '../../lib/kube/resources.ts';
+import { RedisClusterResource, ZookeeperEnsembleResource } from '../../lib/api/compose.upm.io.generated.ts';
+import { UnitResource, UnitSetResource } from '../../lib/api/unit.upm.io.generated.ts';
 import { waitFor } from '../../lib/wait.ts';
+import { parseClusterNodes } from '../../operators/compose/rediscluster/plan.ts';
 import { ZkSession } from '../../operators/compose/zookeeper/client.ts';
 import { uniqueName } from '../env.ts';
 import { describeHub, kubectlAs, kubectlOkAs, userKubeconfig } from '../hub.ts';
@@ -101,14 +106,15 @@ describeHub('more services driven by the hub onto member1', () => {
   }, 360_000);
 
   it('runs the Redis Cluster service of 3 shards: Ready with its endpoint, 1,000 keys written through a cluster client all read back', async () => {
-    await p.as(['create', '-f', '-'], svc('RedisClusterService', 'rc', p.project, { version: '7.2', topology: { shards: 3, replicasPerShard: 0 }, resources: { cpu: '500m', memory: '256Mi' }, storage: { size: '1Gi' } }));
+    await p.as(['create', '-f', '-'], svc('RedisClusterService', 'rc', p.project, { version: '7.2', topology: { shards: 3, replicasPerShard: 1 }, resources: { cpu: '500m', memory: '256Mi' }, storage: { size: '1Gi' } }));
     const t0 = Date.now();
     const st = await p.hubReaches('redisclusterservice', 'rc', 'the RedisClusterService Ready', (s) => s.phase === 'Ready', 300_000);
     process.stdout.write(`RedisClusterService Ready after ${Date.now() - t0} ms\n`);
-    expect(st).toMatchObject({ ready: '3/3', slotsAssigned: 16384 });
+    expect(st).toMatchObject({ ready: '6/6', slotsAssigned: 16384 });
     const rw = st.endpoints?.find((e) => e.role === 'readwrite');
     expect(rw).toMatchObject({ name: 'rc-readwrite', port: 6379 });
     expect(rw?.addresses).toHaveLength(3);
+    expect(st.units?.map((u) => u.role).sort()).toEqual(['master', 'master', 'master', 'replica', 'replica', 'replica']);
     // The credentials the member's RedisCluster uses, from member1 (the hub's connection Secret is not there yet).
     const secret = await p.member.get<Secret>(Resources.secrets, 'rc-credentials', p.project);
     const auth = { username: b64(secret.data?.['admin-username']), password: b64(secret.data?.['admin-password']) };
@@ -124,6 +130,27 @@ describeHub('more services driven by the hub onto member1', () => {
       expect(counts).toHaveLength(3);
       expect(counts.reduce((a, b) => a + b, 0)).toBe(1000);
       for (const c of counts) expect(c).toBeGreaterThan(0);
+      // The cluster's own view: each master followed by one replica, as the hub reports the units.
+      const nodes = parseClusterNodes(String(await cl.nodes('master')[0]?.call('CLUSTER', 'NODES')));
+      const masters = nodes.filter((n) => n.role === 'master' && n.slots.length > 0);
+      expect(masters).toHaveLength(3);
+      for (const mst of masters) expect(nodes.filter((n) => n.role === 'replica' && n.masterId === mst.id)).toHaveLength(1);
     } finally { cl.disconnect(); }
   }, 360_000);
+
+  it('removes the ZooKeeper and Redis Cluster services\' objects from member1 when they are deleted through the hub', async () => {
+    const t0 = Date.now();
+    for (const [kind, name] of [['zookeeperservice', 'zk'], ['redisclusterservice', 'rc']] as const) {
+      await p.as(['delete', kind, name, '-n', p.project, '--timeout=120s']);
+      expect((await kubectlAs(p.kc, ['get', kind, name, '-n', p.project])).stderr).toContain('NotFound');
+    }
+    process.stdout.write(`both services deleted after ${Date.now() - t0} ms\n`);
+    // The hub's last service in the project is gone: so is everything it put on member1, the namespace too.
+    await waitFor('the namespace gone from member1', async () => {
+      try { await p.member.get(Resources.namespaces, p.project); return false; } catch (err) { if (isNotFound(err)) return true; throw err; }
+    }, { timeoutMs: 120_000, intervalMs: 500 });
+    for (const rt of [UnitSetResource, UnitResource, ZookeeperEnsembleResource, RedisClusterResource, Resources.persistentVolumeClaims, Resources.pods]) {
+      expect((await p.member.list(rt, { namespace: p.project })).items.map((o) => o.metadata.name)).toEqual([]);
+    }
+  }, 300_000);
 });
