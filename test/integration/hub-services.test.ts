@@ -6,11 +6,9 @@
 // the hub service; a member that stops answering is reported, and an edit made meanwhile reaches it when it
 // returns; deleting the service removes everything the hub put on the member, or, with deletionPolicy
 // Retain, everything but the data claims and the credentials Secret. A RedisService with Sentinel runs the same way.
-import type { ChildProcess } from 'node:child_process';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { beforeAll, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { MysqlReplicationResource } from '../../lib/api/compose.upm.io.generated.ts';
 import { UnitResource, UnitSetResource, type UnitSet } from '../../lib/api/unit.upm.io.generated.ts';
@@ -18,72 +16,35 @@ import type { KubeClient } from '../../lib/kube/client.ts';
 import { isNotFound } from '../../lib/kube/errors.ts';
 import { Resources } from '../../lib/kube/resources.ts';
 import type { KubeObject } from '../../lib/kube/types.ts';
-import { newLogger } from '../../lib/log.ts';
 import { waitFor } from '../../lib/wait.ts';
-import { EngineRuntime } from '../../hack/local/runtime.ts';
 import type { ServiceStatus } from '../../controllers/services/contract.ts';
-import { client, kubeconfig, uniqueName } from '../env.ts';
-import { closeAgents, describeHub, kubectlAs, kubectlOkAs, userKubeconfig } from '../hub.ts';
+import { kubeconfig } from '../env.ts';
+import { describeHub, kubectlAs } from '../hub.ts';
+import { MEMBER, useHubProject } from '../hub-member.ts';
 import { mysqlSuite } from '../mysql.ts';
-import { installEngine, startComposeOperator, startUnitOperator, waitForCatalog, type OperatorFixture } from '../unit-operator.ts';
 
-const MEMBER = 'member1';
 type Managed = KubeObject & { metadata: { managedFields?: { manager: string; operation: string }[] } };
 type Hub = KubeObject & { spec: Record<string, unknown>; status?: ServiceStatus };
 
 describeHub('a MysqlService driven by the hub onto member1', () => {
-  const project = uniqueName('hubsvc');
-  const editor = `ed-${project}`;
+  const p = useHubProject('hubsvc');
+  const project = p.project;
   let kc = '';
   let m: KubeClient;
   let dir = '';
-  let runtime: EngineRuntime | undefined;
-  const procs: ChildProcess[] = [];
-  const f = {} as OperatorFixture;
+  const f = p.fixture;
   const sql = mysqlSuite(f, MEMBER);
-  const as = (args: string[], input?: string) => kubectlOkAs(kc, args, input);
-  const hub = async (): Promise<Hub> => JSON.parse(await as(['get', 'mysqlservice', 'db', '-n', project, '-o', 'json'])) as Hub;
+  const as = (args: string[], input?: string) => p.as(args, input);
+  const hub = async (): Promise<Hub> => p.hubObject('mysqlservice', 'db');
   const member = async <T extends KubeObject>(rt: typeof UnitSetResource, name: string): Promise<T | undefined> => {
     try { return await m.get<T>(rt, name, project); } catch (err) { if (isNotFound(err)) return undefined; throw err; }
   };
-  /** Waits for the hub's status; on a timeout the error carries it. */
-  const hubReaches = async (what: string, test: (s: ServiceStatus) => boolean, timeoutMs: number) => {
-    try {
-      await waitFor(what, async () => test((await hub()).status ?? {}), { timeoutMs, intervalMs: 500 });
-    } catch (err) {
-      throw new Error(`${(err as Error).message}; hub status ${JSON.stringify((await hub()).status)}`, { cause: err });
-    }
-  };
+  const hubReaches = async (what: string, test: (s: ServiceStatus) => boolean, timeoutMs: number) => { await p.hubReaches('mysqlservice', 'db', what, test, timeoutMs); };
   const hubEvents = async (reason: string): Promise<string[]> => {
     const out = await as(['get', 'events', '-n', project, '--field-selector', `involvedObject.name=db,involvedObject.kind=MysqlService,reason=${reason}`, '-o', 'jsonpath={range .items[*]}{.message}{"\\n"}{end}']);
     return out.split('\n').filter(Boolean);
   };
-
-  beforeAll(async () => {
-    m = await client(MEMBER);
-    dir = await mkdtemp(join(tmpdir(), 'upm-hubsvc-'));
-    await installEngine(MEMBER);
-    kc = await userKubeconfig(editor);
-    await kubectlOkAs(undefined, ['create', '-f', '-'], JSON.stringify({ apiVersion: 'upm.io/v1alpha1', kind: 'Project', metadata: { name: project }, spec: { members: [{ name: editor, role: 'editor' }] } }));
-    await waitFor('the editor bound', async () => (await kubectlAs(kc, ['auth', 'can-i', 'create', 'mysqlservices.upm.io', '-n', project])).stdout.trim() === 'yes', { timeoutMs: 30_000, intervalMs: 250 });
-    // The engine layer on member1, watching the project's namespace (which the hub creates there).
-    runtime = await EngineRuntime.start({ cluster: MEMBER, kubeconfig: kubeconfig(MEMBER), dir: join(dir, 'runtime'), namespace: project, log: newLogger({ suite: 'hubsvc' }).child({}, { level: 'warn' }) });
-    procs.push(startUnitOperator(MEMBER, project, join(dir, 'unit-operator.log'), true));
-    procs.push(startComposeOperator(MEMBER, project, join(dir, 'compose-operator.log')));
-    await waitForCatalog(m);
-    Object.assign(f, { client: m, ns: project, dir });
-  }, 120_000);
-
-  afterAll(async () => {
-    await kubectlAs(undefined, ['delete', 'project', project, '--wait=false', '--ignore-not-found']);
-    for (const p of procs) p.kill('SIGKILL');
-    await runtime?.stop();
-    await m?.delete(Resources.namespaces, project).catch(() => undefined);
-    await m?.close();
-    if (process.env.UPM_KEEP_TEST_DIR) process.stdout.write(`hub-services logs: ${dir}\n`);
-    else if (dir) await rm(dir, { recursive: true, force: true });
-    await closeAgents();
-  });
+  beforeAll(() => { kc = p.kc; m = p.member; dir = p.dir; });
 
   it('places the namespace, UnitSet and MysqlReplication on member1 as upm-hub, and reports Ready with endpoints', async () => {
     const created = await as(['create', '-f', '-'], JSON.stringify({
