@@ -113,23 +113,29 @@ try {
   }));
 
   const services = members.flatMap((m) => Array.from({ length: SERVICES }, (_, j) => ({ member: m.name, name: `db-${j}` })));
-  const rssBefore = rssMiB(controllersPid);
-  progress(`creating ${services.length} MysqlServices through the hub (${CONCURRENCY} at a time)`);
-  const createdAt = new Map<string, number>();
-  const t0 = performance.now();
-  await pool(services, CONCURRENCY, async (s) => {
-    createdAt.set(`${s.member}/${s.name}`, performance.now());
-    await admin.request('POST', `/apis/upm.io/v1alpha1/namespaces/${PROJECT}/mysqlservices`, { body: {
-      apiVersion: 'upm.io/v1alpha1', kind: 'MysqlService', metadata: { name: `${s.member}-${s.name}`, namespace: PROJECT },
-      spec: { engine: 'mariadb', version: '10.11', topology: { mode: 'semisync', replicas: 3 }, placement: { cluster: s.member }, resources: { cpu: '1', memory: '256Mi' }, storage: { size: '1Gi' } },
-    } });
-  });
-  const createSeconds = (performance.now() - t0) / 1000;
-  // The member object is named after the hub service: map it back.
   const memberKey = (s: { member: string; name: string }) => `${s.member}/${s.member}-${s.name}`;
-  await waitFor('every UnitSet on its member', async () => services.every((s) => seen.has(memberKey(s))), { timeoutMs: 600_000, intervalMs: 250 });
+  const rssBefore = rssMiB(controllersPid);
+  const createdAt = new Map<string, number>();
+  const create = async (batch: typeof services) => {
+    await pool(batch, CONCURRENCY, async (s) => {
+      createdAt.set(memberKey(s), performance.now());
+      await admin.request('POST', `/apis/upm.io/v1alpha1/namespaces/${PROJECT}/mysqlservices`, { body: {
+        apiVersion: 'upm.io/v1alpha1', kind: 'MysqlService', metadata: { name: `${s.member}-${s.name}`, namespace: PROJECT },
+        spec: { engine: 'mariadb', version: '10.11', topology: { mode: 'semisync', replicas: 3 }, placement: { cluster: s.member }, resources: { cpu: '1', memory: '256Mi' }, storage: { size: '1Gi' } },
+      } });
+    });
+    // The member object is named after the hub service.
+    await waitFor('every UnitSet on its member', async () => batch.every((s) => seen.has(memberKey(s))), { timeoutMs: 600_000, intervalMs: 250 });
+    return batch.map((s) => (seen.get(memberKey(s)) as number) - (createdAt.get(memberKey(s)) as number));
+  };
+  // A member's first service starts the hub's mirror of it (its informers): measured apart from the rest.
+  progress(`creating the first MysqlService of each member through the hub`);
+  const firstLat = await create(services.filter((s) => s.name === 'db-0'));
+  const rest = services.filter((s) => s.name !== 'db-0');
+  progress(`creating ${rest.length} more MysqlServices through the hub (${CONCURRENCY} at a time)`);
+  const t0 = performance.now();
+  const createLat = rest.length ? await create(rest) : [NaN];
   const placedSeconds = (performance.now() - t0) / 1000;
-  const createLat = services.map((s) => (seen.get(memberKey(s)) as number) - (createdAt.get(`${s.member}/${s.name}`) as number));
 
   progress(`steady state: counting the hub's requests to the members for ${STEADY_S} s`);
   await new Promise((r) => setTimeout(r, 15_000));
@@ -147,13 +153,13 @@ try {
   progress(`editing ${services.length} MysqlServices (replicas 3 -> 4)`);
   const editAt = new Map<string, number>();
   await pool(services, CONCURRENCY, async (s) => {
-    editAt.set(`${s.member}/${s.name}`, performance.now());
+    editAt.set(memberKey(s), performance.now());
     await admin.request('PATCH', `/apis/upm.io/v1alpha1/namespaces/${PROJECT}/mysqlservices/${s.member}-${s.name}`, {
       body: JSON.stringify({ spec: { topology: { replicas: 4 } } }), contentType: 'application/merge-patch+json',
     });
   });
   await waitFor('every UnitSet at 4 units', async () => services.every((s) => edited.has(memberKey(s))), { timeoutMs: 600_000, intervalMs: 250 });
-  const editLat = services.map((s) => (edited.get(memberKey(s)) as number) - (editAt.get(`${s.member}/${s.name}`) as number));
+  const editLat = services.map((s) => (edited.get(memberKey(s)) as number) - (editAt.get(memberKey(s)) as number));
   const rssEnd = rssMiB(controllersPid);
 
   const minutes = (to - from) / 60_000;
@@ -162,9 +168,10 @@ try {
   for (const p of perMember) for (const [k, n] of Object.entries(p.reqs)) kinds[k] = (kinds[k] ?? 0) + n;
 
   console.log(`hub fan-out: ${MEMBERS} members x ${SERVICES} services = ${services.length} MysqlServices (MariaDB, 3 units), ${CONCURRENCY} hub writes at a time`);
-  console.log(`creates sent in ${createSeconds.toFixed(1)} s (${(services.length / createSeconds).toFixed(1)}/s); all on their members after ${placedSeconds.toFixed(1)} s`);
+  console.log(`${rest.length} creates (after each member's first) all on their members after ${placedSeconds.toFixed(1)} s (${(rest.length / placedSeconds).toFixed(1)}/s)`);
   console.log('| figure | p50 | p99 | max | goal |');
   console.log('|---|---|---|---|---|');
+  console.log(`| first service of a member: create on the hub -> UnitSet on the member | ${fmt(pct(firstLat, 50))} | ${fmt(pct(firstLat, 99))} | ${fmt(Math.max(...firstLat))} | p99 <= 1 s |`);
   console.log(`| create on the hub -> UnitSet on the member | ${fmt(pct(createLat, 50))} | ${fmt(pct(createLat, 99))} | ${fmt(Math.max(...createLat))} | p99 <= 1 s |`);
   console.log(`| edit on the hub (replicas) -> UnitSet changed on the member | ${fmt(pct(editLat, 50))} | ${fmt(pct(editLat, 99))} | ${fmt(Math.max(...editLat))} | p99 <= 1 s |`);
   console.log(`| hub requests per minute per member at steady state, watches apart | ${pct(nonWatch, 50).toFixed(1)} | ${pct(nonWatch, 99).toFixed(1)} | ${Math.max(...nonWatch).toFixed(1)} | 0 |`);
