@@ -9,7 +9,7 @@
 //     watches apart (goal: none beyond the watches);
 //   - the hub controllers' RSS with all N x M services (goal <= 300 MiB with 1,000).
 import { createReadStream, readFileSync } from 'node:fs';
-import { mkdtemp, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -215,4 +215,6 @@ try {
   await hub?.stop();
   await Promise.all(members.map((m) => m.stop()));
   await sys.stop();
+  if (process.env.BENCH_KEEP_DIR) console.log(`  logs kept in ${dir}`);
+  else await rm(dir, { recursive: true, force: true });
 }

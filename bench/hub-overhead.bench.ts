@@ -5,7 +5,7 @@
 // Ready: the hub service's status.phase (polled through the public API) against the status function on what the
 // member shows (polled on the member); both every 250 ms. Rounds alternate direct and hub (BENCH_ROUNDS, default 2);
 // the first hub round also starts the hub's mirror of the member. Goal: overhead <= 1 s.
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MysqlReplicationResource } from '../lib/api/compose.upm.io.generated.ts';
@@ -137,4 +137,6 @@ try {
   await Promise.all(operators.map((p) => p.stop()));
   await runtime?.stop();
   await sys.stop();
+  if (process.env.BENCH_KEEP_DIR) console.log(`  logs kept in ${dir}`);
+  else await rm(dir, { recursive: true, force: true });
 }
