@@ -168,7 +168,7 @@ export class MemberMirror {
   private readonly deleted = new Set<string>();
   private readonly deleting = new Set<string>();
 
-  constructor(cluster: string, client: KubeClient, version: string, onEvent: Handler, log: Logger, resources: readonly ResourceType[]) {
+  constructor(cluster: string, client: KubeClient, version: string, onEvent: Handler, log: Logger, resources: readonly ResourceType[], onSynced?: (cluster: string) => void) {
     this.cluster = cluster;
     this.client = client;
     this.version = version;
@@ -192,6 +192,10 @@ export class MemberMirror {
       this.informers.set(rt.kind, { informer, cache: new MutationCache(informer) });
       this.runs.push(informer.run(this.stop.signal));
     }
+    // A member's first list fires no event when it holds nothing of ours yet: say when every cache is filled, so the
+    // services waiting on it go on at once instead of at their next retry.
+    void Promise.all([...this.informers.values()].map((i) => i.informer.waitForSync(this.stop.signal)))
+      .then(() => { if (!this.stop.signal.aborted) onSynced?.(cluster); });
   }
 
   /** The kinds whose informers have not filled their cache yet (the member has not answered their list). */
@@ -285,6 +289,8 @@ export class MemberMirror {
 export interface MirrorOptions {
   /** Called for every add, change and removal the member informers see (the controller maps it to services). */
   onEvent: Handler;
+  /** Called once a member's informers have all filled their caches (its services can be reconciled now). */
+  onSynced?: (cluster: string) => void;
   logger?: Logger;
   resources?: readonly ResourceType[];
 }
@@ -302,7 +308,7 @@ export class Mirror {
     const cur = this.members.get(cluster);
     if (cur && cur.version === version && cur.client === client) return cur;
     if (cur) void cur.close();
-    const m = new MemberMirror(cluster, client, version, this.opts.onEvent, this.opts.logger ?? silentLogger, this.opts.resources ?? MIRRORED_RESOURCES);
+    const m = new MemberMirror(cluster, client, version, this.opts.onEvent, this.opts.logger ?? silentLogger, this.opts.resources ?? MIRRORED_RESOURCES, this.opts.onSynced);
     this.members.set(cluster, m);
     return m;
   }

@@ -40,9 +40,16 @@ describe('the mirror on a member cluster', () => {
   beforeAll(async () => {
     c = await client(CLUSTER);
     await installEngine(CLUSTER);
-    mirror = new Mirror({ onEvent: (cluster, o) => { if (cluster === CLUSTER && o.metadata.namespace === ns) seen.push(`${o.kind}/${o.metadata.name}`); } });
+    const told: string[] = [];
+    mirror = new Mirror({
+      onEvent: (cluster, o) => { if (cluster === CLUSTER && o.metadata.namespace === ns) seen.push(`${o.kind}/${o.metadata.name}`); },
+      onSynced: (cluster) => told.push(cluster),
+    });
     m = mirror.member(CLUSTER, c, 'v1');
     await waitFor('the member mirrored', () => m.synced, { timeoutMs: 30_000, intervalMs: 100 });
+    // The controller learns it once, as soon as every cache is filled (what brings a member's first service on).
+    await waitFor('told the member is synced', () => told.length > 0, { timeoutMs: 5_000, intervalMs: 20 });
+    expect(told).toEqual([CLUSTER]);
   });
   afterAll(async () => {
     await mirror?.close();
