@@ -127,12 +127,22 @@ describeHub('the extension server facing hostile clients', () => {
     const name = uniqueName('cas');
     const created = await direct('POST', `${GV}/namespaces/${project}/mysqlservices`, { cert: fp, headers: { ...ADMIN, 'content-type': 'application/json' }, body: JSON.stringify(svc(name)) });
     expect(created.status).toBe(201);
-    const obj = created.json() as { metadata: Record<string, unknown> };
-    const put = (labels: Record<string, string>) => direct('PUT', `${GV}/namespaces/${project}/mysqlservices/${name}`, {
+    type Obj = { metadata: Record<string, unknown> };
+    const path = `${GV}/namespaces/${project}/mysqlservices/${name}`;
+    const put = (obj: Obj, labels: Record<string, string>) => direct('PUT', path, {
       cert: fp, headers: { ...ADMIN, 'content-type': 'application/json' }, body: JSON.stringify({ ...obj, metadata: { ...obj.metadata, labels } }),
     });
-    expect((await put({ a: '1' })).status).toBe(200);
-    const stale = await put({ a: '2' });
+    // The hub's services controller writes the new service too (its status, here that its cluster is not Ready), so
+    // the first update starts from a fresh read and is tried again while that write lands in between.
+    let read: Obj = created.json() as Obj;
+    await waitFor('an update from a fresh read', async () => {
+      read = (await direct('GET', path, { cert: fp, headers: ADMIN })).json() as Obj;
+      const first = await put(read, { a: '1' });
+      if (first.status !== 409) expect(first.status).toBe(200);
+      return first.status === 200;
+    }, { timeoutMs: 30_000, intervalMs: 200 });
+    // The object as read before that update is stale now, whatever else wrote since.
+    const stale = await put(read, { a: '2' });
     expect(stale.status).toBe(409);
     expect(stale.json()).toMatchObject({ reason: 'Conflict', details: { name, group: 'upm.io', kind: 'mysqlservices' } });
   });
