@@ -89,8 +89,8 @@ describeHub('k9s on the hub API', () => {
       const services = await t.waitForScreen('the mysqlservices view', (s) => s.includes(title('mysqlservices', 1)) && s.includes(service) && s.includes('Viewing upm.io/v1alpha1/mysqlservices'));
       expect(services).not.toMatch(/forbidden|error/i);
       // The columns the public API prints (a storage CRD would show NAME and AGE only), and the object's values.
-      expect(header(services)).toBe('NAME VERSION MODE REPLICAS CLUSTER READY PHASE SOURCE AGE');
-      expect(services).toMatch(new RegExp(`\\b${service}\\s+8\\.0\\s+async\\s+2\\s+${cluster}\\b`));
+      expect(header(services)).toBe('NAME ENGINE VERSION MODE REPLICAS CLUSTER READY PHASE SOURCE AGE');
+      expect(services).toMatch(new RegExp(`\\b${service}\\s+mysql\\s+8\\.0\\s+async\\s+2\\s+${cluster}\\b`));
 
       await t.type(':operations');
       const ops = await t.waitForScreen('the operations view', (s) => s.includes(title('operations', 1)) && s.includes(operation) && s.includes('Viewing upm.io/v1alpha1/operations'));
