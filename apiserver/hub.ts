@@ -57,6 +57,7 @@ export class Hub {
           watchClosed: (r) => m.watchers.dec({ resource: r }),
           watchEvent: (r) => m.watchEvents.inc({ resource: r }),
           watchTerminated: (r) => m.terminatedWatchers.inc({ resource: r }),
+          watchHolding: (r, unsent) => m.holdWatch(r, unsent),
         },
       }));
     }

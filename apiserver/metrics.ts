@@ -1,6 +1,9 @@
 // Prometheus metrics of the API server, named after the kube-apiserver's so the same dashboards read them.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+const KIB = 1024;
+const MIB = 1024 * KIB;
+
 export class ApiServerMetrics {
   readonly registry = new Registry();
   readonly requests: Counter<'verb' | 'resource' | 'code'>;
@@ -15,6 +18,9 @@ export class ApiServerMetrics {
   readonly watchesRefused: Counter<'limit'>;
   readonly tokenReviews: Counter<'result'>;
   readonly tokenCache: Gauge;
+  readonly watchPeakUnsent: Histogram<'resource'>;
+  /** What each open watch holds unsent now, read when scraped. */
+  private readonly holding = new Map<string, Set<() => number>>();
 
   constructor() {
     const registers = [this.registry];
@@ -37,6 +43,33 @@ export class ApiServerMetrics {
       name: 'upm_apiserver_tokenreviews_total', help: 'TokenReviews sent (authenticated, rejected, error) and bearer tokens not reviewed for lack of budget (throttled)', labelNames: ['result'], registers,
     });
     this.tokenCache = new Gauge({ name: 'upm_apiserver_token_cache_entries', help: 'Bearer tokens whose review answer is cached', registers });
+    const holding = this.holding;
+    new Gauge({
+      name: 'upm_apiserver_watch_unsent_bytes', help: 'Bytes written to open watches and not yet sent to their clients, by resource', labelNames: ['resource'], registers,
+      collect() {
+        this.reset();
+        for (const [resource, probes] of holding) {
+          let sum = 0;
+          for (const unsent of probes) sum += unsent();
+          this.set({ resource }, sum);
+        }
+      },
+    });
+    this.watchPeakUnsent = new Histogram({
+      name: 'upm_apiserver_watch_peak_unsent_bytes', help: 'The most a watch ever held unsent, observed when it ends', labelNames: ['resource'],
+      buckets: [64 * KIB, 256 * KIB, MIB, 4 * MIB, 16 * MIB, 16.5 * MIB, 32 * MIB, 64 * MIB, 256 * MIB], registers,
+    });
     collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Counts a watch's unsent bytes until the returned function is called, with its peak, when it ends. */
+  holdWatch(resource: string, unsent: () => number): (peakUnsentBytes: number) => void {
+    let probes = this.holding.get(resource);
+    if (!probes) this.holding.set(resource, (probes = new Set()));
+    probes.add(unsent);
+    return (peak) => {
+      probes.delete(unsent);
+      this.watchPeakUnsent.observe({ resource }, peak);
+    };
   }
 }

@@ -40,7 +40,10 @@ export interface StoreDeps {
   lastWrite(): number;
   wrote(rv: number): void;
   watchOptions: { bookmarkIntervalMs: number; maxBufferedBytes: number; stallMs: number };
-  metrics?: { watchOpened(plural: string): void; watchClosed(plural: string): void; watchEvent(plural: string): void; watchTerminated(plural: string): void };
+  metrics?: {
+    watchOpened(plural: string): void; watchClosed(plural: string): void; watchEvent(plural: string): void; watchTerminated(plural: string): void;
+    watchHolding(plural: string, unsent: () => number): (peakUnsentBytes: number) => void;
+  };
   /** Calls `lost` once the user stops being a member of the project; returns the unsubscribe. */
   onMembershipLost?(project: string, user: UserInfo, lost: () => void): () => void;
 }
@@ -351,6 +354,7 @@ export class Store {
       onClose: () => { forget(); m?.watchClosed(this.def.plural); },
       onEvent: () => m?.watchEvent(this.def.plural),
       onTerminated: () => m?.watchTerminated(this.def.plural),
+      onHolding: (unsent) => m?.watchHolding(this.def.plural, unsent) ?? (() => {}),
     });
     if (this.def.namespaced && ns && ctx.roleIn(ns, ctx.user) !== undefined && this.deps.onMembershipLost && !res.writableEnded) {
       forget = this.deps.onMembershipLost(ns, ctx.user, end);

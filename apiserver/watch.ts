@@ -38,6 +38,9 @@ export interface WatchServerOptions {
   onEvent?(): void;
   /** The watch was ended because its client did not read. */
   onTerminated?(): void;
+  /** The stream is open: `unsent` reads the bytes held for it now; what it returns is told, once the stream is
+   *  gone, the most it ever held. */
+  onHolding?(unsent: () => number): (peakUnsentBytes: number) => void;
 }
 
 /** Serves the watch; returns what ends it early (the watcher lost the right to see it). */
@@ -86,9 +89,11 @@ export function serveWatch(req: IncomingMessage, res: ServerResponse, cache: Res
   };
   res.on('drain', () => { clearTimeout(timers.stall); timers.stall = undefined; });
 
+  let peak = 0;
   const write = (chunk: string): void => {
     if (closed) return;
     res.write(chunk);
+    if (res.writableLength > peak) peak = res.writableLength;
     watchBuffer();
   };
 
@@ -144,6 +149,8 @@ export function serveWatch(req: IncomingMessage, res: ServerResponse, cache: Res
   res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache, private' });
   res.flushHeaders();
   opts.onOpen?.();
+  const gone = opts.onHolding?.(() => (res.destroyed ? 0 : res.writableLength));
+  res.once('close', () => gone?.(peak));
   req.on('close', finish);
   res.on('error', finish);
 
