@@ -75,7 +75,10 @@ export function clustersReconciler(d: ClustersDeps): Reconciler {
     }
     const started = now().getTime();
     const inventory = inventoryDue(state, member.secretVersion, !!inventoryOf(status), started, d.inventoryMs);
-    const result = await probe(member.client, d.timeoutMs, { inventory, now });
+    const answer = await probe(member.client, d.timeoutMs, { inventory, now });
+    // A heartbeat without the inventory reads only /readyz: the version and node count stay what was last read.
+    const result = answer.outcome === 'ok' && !answer.inventory
+      ? { ...answer, version: answer.version ?? status?.kubernetesVersion, nodes: answer.nodes ?? status?.nodes } : answer;
     const failures = result.outcome === 'unreachable' ? (state?.failures ?? 0) + 1 : 0;
     const inventoryAt = result.inventory ? started : state?.credentials === member.secretVersion ? state.inventoryAt : undefined;
     probes.set(name, { lastAt: started, failures, credentials: member.secretVersion, inventoryAt });

@@ -1,8 +1,8 @@
-// One heartbeat of a member cluster through its credentials: GET /readyz (what the member says of itself), then
-// /version and the node count, each bounded by a timeout. When the inventory is due (controllers/clusters/health.ts
-// says when), the node count comes from a list of every node's metadata (their zone, region and node-group labels)
-// and the StorageClasses are listed too; both from the member's watch cache (resourceVersion=0), so they cost its
-// etcd nothing. At most four small reads per period and member: the member is never flooded.
+// One heartbeat of a member cluster through its credentials: GET /readyz (what the member says of itself), and
+// nothing else, bounded by a timeout. When the inventory is due (controllers/clusters/health.ts says when), it also
+// reads /version, every node's metadata (their count and their zone, region and node-group labels) and the
+// StorageClasses, both lists from the member's watch cache (resourceVersion=0), so they cost its etcd nothing. One
+// small read per period and member, four per inventory period: the member is never flooded.
 import type { KubeClient } from '../../lib/kube/client.ts';
 import { readInventory, type Inventory, type StorageClassObject } from '../../lib/inventory.ts';
 import type { KubeObject } from '../../lib/kube/types.ts';
@@ -38,15 +38,16 @@ export async function probeMember(client: KubeClient, timeoutMs: number, opts: {
   }
   const list = (path: string, query: Record<string, string | number>, headers?: Record<string, string>) => client.raw('GET', path, { query, timeoutMs, headers })
     .then((r) => (r.statusCode === 200 ? r.body as { items?: KubeObject[]; metadata?: { remainingItemCount?: number } } : undefined), () => undefined);
+  if (!opts.inventory) return { outcome: 'ok', answeredAt, detail: 'ok' };
   const [version, nodes, classes] = await Promise.all([
     client.raw('GET', '/version', { timeoutMs }).catch(() => undefined),
-    opts.inventory ? list('/api/v1/nodes', { resourceVersion: '0' }, { accept: METADATA_LIST }) : list('/api/v1/nodes', { limit: 1 }),
-    opts.inventory ? list('/apis/storage.k8s.io/v1/storageclasses', { resourceVersion: '0' }) : undefined,
+    list('/api/v1/nodes', { resourceVersion: '0' }, { accept: METADATA_LIST }),
+    list('/apis/storage.k8s.io/v1/storageclasses', { resourceVersion: '0' }),
   ]);
   const v = version?.statusCode === 200 ? (version.body as { gitVersion?: string }).gitVersion : undefined;
   const n = nodes ? (nodes.items?.length ?? 0) + (nodes.metadata?.remainingItemCount ?? 0) : undefined;
   // Both lists or neither: half an inventory would take the other half's zones or classes away from services.
   let inventory: Inventory | undefined;
-  if (opts.inventory && nodes && classes) inventory = readInventory(nodes.items ?? [], (classes.items ?? []) as StorageClassObject[]);
+  if (nodes && classes) inventory = readInventory(nodes.items ?? [], (classes.items ?? []) as StorageClassObject[]);
   return { outcome: 'ok', answeredAt, version: v, nodes: n, ...(inventory ? { inventory } : {}), detail: 'ok' };
 }
