@@ -119,8 +119,8 @@ try {
   const memberKey = (s: { member: string; name: string }) => `${s.member}/${s.member}-${s.name}`;
   const rssBefore = rssMiB(controllersPid);
   const createdAt = new Map<string, number>();
-  const create = async (batch: typeof services) => {
-    await pool(batch, CONCURRENCY, async (s) => {
+  const create = async (batch: typeof services, concurrency = CONCURRENCY) => {
+    await pool(batch, concurrency, async (s) => {
       createdAt.set(memberKey(s), performance.now());
       await admin.request('POST', `/apis/upm.io/v1alpha1/namespaces/${PROJECT}/mysqlservices`, { body: {
         apiVersion: 'upm.io/v1alpha1', kind: 'MysqlService', metadata: { name: `${s.member}-${s.name}`, namespace: PROJECT },
@@ -131,9 +131,11 @@ try {
     await waitFor('every UnitSet on its member', async () => batch.every((s) => seen.has(memberKey(s))), { timeoutMs: 600_000, intervalMs: 250 });
     return batch.map((s) => (seen.get(memberKey(s)) as number) - (createdAt.get(memberKey(s)) as number));
   };
-  // A member's first service starts the hub's mirror of it (its informers): measured apart from the rest.
-  progress(`creating the first MysqlService of each member through the hub`);
-  const firstLat = await create(services.filter((s) => s.name === 'db-0'));
+  // A member's first service starts the hub's mirror of it (its informers): measured apart from the rest, one member
+  // at a time, so the figure is the latency of starting one member's mirror, not 20 started at once on 2 cores.
+  progress(`creating the first MysqlService of each member through the hub, one at a time`);
+  const firstLat: number[] = [];
+  for (const s of services.filter((x) => x.name === 'db-0')) firstLat.push(...await create([s], 1));
   const rest = services.filter((s) => s.name !== 'db-0');
   progress(`creating ${rest.length} more MysqlServices through the hub (${CONCURRENCY} at a time)`);
   const t0 = performance.now();
@@ -203,7 +205,7 @@ try {
   console.log('|---|---|---|---|---|');
   console.log(`| one write at a time: create on the hub -> UnitSet on the member | ${fmt(pct(pacedCreate, 50))} | ${fmt(pct(pacedCreate, 99))} | ${fmt(Math.max(...pacedCreate))} | p99 <= 1 s |`);
   console.log(`| one write at a time: edit on the hub (replicas) -> UnitSet changed on the member | ${fmt(pct(pacedEdit, 50))} | ${fmt(pct(pacedEdit, 99))} | ${fmt(Math.max(...pacedEdit))} | p99 <= 1 s |`);
-  console.log(`| first service of a member: create on the hub -> UnitSet on the member | ${fmt(pct(firstLat, 50))} | ${fmt(pct(firstLat, 99))} | ${fmt(Math.max(...firstLat))} | p99 <= 1 s |`);
+  console.log(`| first service of a member, one at a time: create on the hub -> UnitSet on the member | ${fmt(pct(firstLat, 50))} | ${fmt(pct(firstLat, 99))} | ${fmt(Math.max(...firstLat))} | p99 <= 1 s |`);
   console.log(`| burst of ${rest.length} creates, ${CONCURRENCY} at a time: create on the hub -> UnitSet on the member | ${fmt(pct(createLat, 50))} | ${fmt(pct(createLat, 99))} | ${fmt(Math.max(...createLat))} | p99 <= 1 s |`);
   console.log(`| burst of ${services.length} edits, ${CONCURRENCY} at a time: edit on the hub -> UnitSet changed on the member | ${fmt(pct(editLat, 50))} | ${fmt(pct(editLat, 99))} | ${fmt(Math.max(...editLat))} | p99 <= 1 s |`);
   console.log(`| hub requests per minute per member at steady state, watches apart | ${pct(nonWatch, 50).toFixed(1)} | ${pct(nonWatch, 99).toFixed(1)} | ${Math.max(...nonWatch).toFixed(1)} | 0 |`);
