@@ -5,7 +5,8 @@
 // documents and searching them; a MysqlService of MariaDB with a source and 2 replicas in semisync and ProxySQL sync
 // on, rows written through the readwrite endpoint read on every replica, and the hub saying that its ProxySQL units
 // cannot run here (no ProxySQL server exists in any registry this machine can use) while the database serves.
-// Each service is deleted through the hub once shown, so the next one has the machine's cores.
+// Kafka is deleted through the hub once shown, so the others have the machine's cores; OpenSearch is deleted while
+// the database runs on (the project's namespace on member1 stays for it), then the database (the namespace goes).
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +15,7 @@ import { Admin } from '@platformatic/kafka';
 import { createConnection, type RowDataPacket } from 'mysql2/promise';
 import { UnitResource, type Unit } from '../../lib/api/unit.upm.io.generated.ts';
 import type { Condition } from '../../lib/conditions.ts';
+import { isNotFound } from '../../lib/kube/errors.ts';
 import { Resources } from '../../lib/kube/resources.ts';
 import type { KubeObject } from '../../lib/kube/types.ts';
 import { waitFor } from '../../lib/wait.ts';
@@ -65,9 +67,16 @@ describeHub('Kafka, OpenSearch and MariaDB with ProxySQL driven by the hub onto 
     const s = await p.member.get<Secret>(Resources.secrets, secret, p.project);
     return { username: b64(s.data?.['admin-username']), password: b64(s.data?.['admin-password']) };
   };
-  const remove = async (kind: string, name: string) => {
+  /**
+   * Deletes the service through the hub. The project's namespace on member1 goes with its last service there (and
+   * is gone before the next service needs it again); while another service of the project is there, it stays.
+   */
+  const remove = async (kind: string, name: string, last: boolean) => {
     await p.as(['delete', kind, name, '-n', p.project, '--timeout=180s']);
     expect((await kubectlAs(p.kc, ['get', kind, name, '-n', p.project])).stderr).toContain('NotFound');
+    const ns = () => p.member.get<KubeObject>(Resources.namespaces, p.project).catch((err: unknown) => { if (isNotFound(err)) return undefined; throw err; });
+    if (last) await waitFor('the namespace gone from member1', async () => !(await ns()), { timeoutMs: 120_000, intervalMs: 500 });
+    else expect((await ns())?.metadata.deletionTimestamp).toBeUndefined();
   };
 
   it('runs the KafkaService of 3 brokers: Ready with its bootstrap endpoint, 1,000 messages produced and consumed through it', async () => {
@@ -99,7 +108,7 @@ describeHub('Kafka, OpenSearch and MariaDB with ProxySQL driven by the hub onto 
     const v = await verify(producer.acked, 'orders', bootstrap[1] ?? '', await writeClientConfig(join(scratch, 'kafka.properties'), auth));
     expect(v).toMatchObject({ acked: MESSAGES, missing: [], misplaced: [] });
     expect(v.consumed).toBeGreaterThanOrEqual(MESSAGES);
-    await remove('kafkaservice', 'events');
+    await remove('kafkaservice', 'events', true);
   }, 900_000);
 
   it('runs the ElasticsearchService of the OpenSearch distribution, 3 nodes: Ready with its endpoint, 100 documents indexed and searched', async () => {
@@ -131,7 +140,6 @@ describeHub('Kafka, OpenSearch and MariaDB with ProxySQL driven by the hub onto 
     const ids = Array.from({ length: DOCUMENTS }, (_, i) => i).filter((i) => i % 7 === 3).map(String);
     expect(some.hits.total.value).toBe(ids.length);
     expect(some.hits.hits.map((h) => h._id).sort()).toEqual([...ids].sort());
-    await remove('elasticsearchservice', 'search');
   }, 900_000);
 
   it('runs the MysqlService of MariaDB, a source and 2 semisync replicas with ProxySQL sync on: Ready, rows on every replica, and its ProxySQL units reported as unable to run here', async () => {
@@ -179,6 +187,10 @@ describeHub('Kafka, OpenSearch and MariaDB with ProxySQL driven by the hub onto 
       await waitFor(`the rows on ${replica}`, async () => Number((await sql(replica, 'SELECT COUNT(*) AS n FROM shop.orders'))[0]?.n) === 100, { timeoutMs: 30_000, intervalMs: 250 });
       expect(Number((await sql(replica, 'SELECT @@global.read_only AS ro'))[0]?.ro)).toBe(1);
     }
-    await remove('mysqlservice', 'db');
-  }, 480_000);
+    // The OpenSearch service goes first: the namespace stays for the database, which serves on; then the database.
+    await remove('elasticsearchservice', 'search', false);
+    expect(Number((await sql(ro.addresses[0] ?? '', 'SELECT COUNT(*) AS n FROM shop.orders'))[0]?.n)).toBe(100);
+    expect((await p.hubObject('mysqlservice', 'db')).status?.phase).toBe('Ready');
+    await remove('mysqlservice', 'db', true);
+  }, 600_000);
 });
