@@ -4,7 +4,6 @@
 // min.insync.replicas 2, paced load), then 100,000 messages, a scale-out to 4 with the partitions spread onto the new
 // broker, and the drain time of the scale-in back to 3 (every replica moved off broker 4 and in sync again).
 import { readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { kafkaTool } from '../agent/engines/kafka.ts';
 import { KafkaClusterResource, type KafkaCluster } from '../lib/api/compose.upm.io.generated.ts';
@@ -12,7 +11,7 @@ import { UnitResource, type Unit } from '../lib/api/unit.upm.io.generated.ts';
 import { Resources } from '../lib/kube/resources.ts';
 import type { KubeObject } from '../lib/kube/types.ts';
 import { waitFor } from '../lib/wait.ts';
-import { AckedProducer, latencyPercentiles, verify } from '../test/kafka-load.ts';
+import { AckedProducer, latencyPercentiles, verify, writeClientConfig } from '../test/kafka-load.ts';
 import { startComposeBenchSystem } from './lib/compose-system.ts';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 100_000);
@@ -46,8 +45,7 @@ try {
   const secret = await c.get<Secret>(Resources.secrets, 'ev-credentials', ns);
   const auth = { username: b64(secret.data?.['admin-username']), password: b64(secret.data?.['admin-password']) };
   const clientConfig = join(s.dir, 'client.properties');
-  await writeFile(clientConfig, ['security.protocol=SASL_PLAINTEXT', 'sasl.mechanism=PLAIN',
-    `sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="${auth.username}" password="${auth.password}";`].join('\n'), { mode: 0o600 });
+  await writeClientConfig(clientConfig, auth);
   const bootstrap = (await addresses())[0] ?? '';
   await kafkaTool('bench', 'org.apache.kafka.tools.TopicCommand', ['--bootstrap-server', bootstrap, '--command-config', clientConfig,
     '--create', '--topic', 'payments', '--partitions', '6', '--replication-factor', '3', '--config', 'min.insync.replicas=2'], { timeoutMs: 120_000 });

@@ -4,6 +4,7 @@
 // after the client's own retries is sent again (possibly written twice: a duplicate is no loss); a message counts as
 // acknowledged only once a send returned its offset. Afterwards `verify` reads the topic back with Kafka's own
 // console consumer and checks that every acknowledged message is at its offset.
+import { writeFile } from 'node:fs/promises';
 import { Producer, ProduceAcks, stringSerializers } from '@platformatic/kafka';
 import { kafkaTool } from '../agent/engines/kafka.ts';
 
@@ -104,6 +105,13 @@ export class AckedProducer {
       }
     }
   }
+}
+
+/** Writes the client properties of Kafka's own tools for a SASL/PLAIN account (owner-only: it holds the password). */
+export async function writeClientConfig(path: string, auth: { username: string; password: string }): Promise<string> {
+  await writeFile(path, ['security.protocol=SASL_PLAINTEXT', 'sasl.mechanism=PLAIN',
+    `sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="${auth.username}" password="${auth.password}";`].join('\n'), { mode: 0o600 });
+  return path;
 }
 
 export interface Verification { acked: number; consumed: number; missing: string[]; misplaced: string[]; duplicates: number }

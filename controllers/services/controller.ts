@@ -7,7 +7,7 @@
 import type { ClusterRecord } from '../../lib/api/internal.upm.io.generated.ts';
 import type { ReconcileResult, Reconciler } from '../../lib/controller.ts';
 import type { EventRecorder } from '../../lib/events.ts';
-import type { Store } from '../../lib/informer.ts';
+import type { IndexedStore, IndexFn, Store } from '../../lib/informer.ts';
 import type { KubeClient } from '../../lib/kube/client.ts';
 import type { MemberClients } from '../../lib/kube/member-clients.ts';
 import type { ResourceType } from '../../lib/kube/resources.ts';
@@ -29,8 +29,8 @@ export interface ServicesDeps {
   client: KubeClient;
   events: EventRecorder;
   kinds: ServiceKind[];
-  /** The storage records of each kind, by its label. */
-  services: Map<string, Store<HubService>>;
+  /** The storage records of each kind, by its label, with the SERVICE_INDEXES. */
+  services: Map<string, IndexedStore<HubService>>;
   clusters: Store<ClusterRecord>;
   members: Pick<MemberClients, 'resolve'>;
   mirror: Mirror;
@@ -39,6 +39,17 @@ export interface ServicesDeps {
   /** The first and the longest wait before trying a member that did not answer again. */
   retry?: { baseMs: number; maxMs: number };
 }
+
+/** The indexes the services' stores keep (register.ts adds them), so that nothing scans every service of the hub. */
+export const CLUSTER_INDEX = 'placement.cluster';
+/** A project's services on one cluster: the values are projectOn(namespace, cluster). */
+export const PROJECT_CLUSTER_INDEX = 'placement.project-cluster';
+export const projectOn = (project: string, cluster: string): string => `${project}/${cluster}`;
+const clusterOf = (s: HubService): string => s.spec?.placement?.cluster ?? '';
+export const SERVICE_INDEXES: Record<string, IndexFn<HubService>> = {
+  [CLUSTER_INDEX]: (s) => (clusterOf(s) ? [clusterOf(s)] : []),
+  [PROJECT_CLUSTER_INDEX]: (s) => (clusterOf(s) ? [projectOn(s.metadata.namespace ?? '', clusterOf(s))] : []),
+};
 
 export const serviceKey = (label: string, obj: KubeObject): string => `${label}/${obj.metadata.namespace ?? ''}/${obj.metadata.name ?? ''}`;
 
@@ -92,9 +103,7 @@ export function servicesReconciler(d: ServicesDeps, order: readonly string[]): R
 
   /** Stops the mirrors of members no service is placed on any more. */
   const retainMirrors = async () => {
-    const used = new Set<string>();
-    for (const store of d.services.values()) for (const s of store.list()) if (s.spec?.placement?.cluster) used.add(s.spec.placement.cluster);
-    await d.mirror.retain([...used].filter((c) => d.clusters.get(c)));
+    await d.mirror.retain(d.mirror.clusters().filter((c) => d.clusters.get(c) && [...d.services.values()].some((st) => st.byIndex(CLUSTER_INDEX, c).length > 0)));
   };
 
   /** The member's mirror, or why the service cannot reach it (naming the cluster) and whether to try again later. */
@@ -228,10 +237,6 @@ export function servicesReconciler(d: ServicesDeps, order: readonly string[]): R
 
 /** Another service of the project is (still) placed on this cluster: the project's namespace there stays. */
 function othersIn(d: ServicesDeps, svc: HubService, cluster: string): boolean {
-  for (const store of d.services.values()) {
-    for (const s of store.list()) {
-      if (s.metadata.namespace === svc.metadata.namespace && s.metadata.uid !== svc.metadata.uid && s.spec?.placement?.cluster === cluster) return true;
-    }
-  }
-  return false;
+  const key = projectOn(svc.metadata.namespace ?? '', cluster);
+  return [...d.services.values()].some((st) => st.byIndex(PROJECT_CLUSTER_INDEX, key).some((s) => s.metadata.uid !== svc.metadata.uid));
 }

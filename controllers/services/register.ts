@@ -1,7 +1,8 @@
 // Wires the services controller into a manager. Sources: the storage records of each service kind (a new spec, a
 // deletion, a change of finalizers), the Clusters (Ready flipping, a new spec: the services placed there), and the
 // mirror's member informers (any change to what the hub wrote there, or its removal: that service, or every service
-// of the project for its Namespace). The services of a Cluster are found through an index, not a scan.
+// of the project for its Namespace). The services of a Cluster, and a project's services there, are found through
+// indexes (controller.ts SERVICE_INDEXES), not a scan.
 import type { ClusterRecord } from '../../lib/api/internal.upm.io.generated.ts';
 import {
   ClusterRecordResource, ElasticsearchServiceRecordResource, KafkaServiceRecordResource, MysqlServiceRecordResource,
@@ -13,7 +14,7 @@ import type { MemberClients } from '../../lib/kube/member-clients.ts';
 import type { KubeObject } from '../../lib/kube/types.ts';
 import type { Manager } from '../../lib/manager.ts';
 import { PROJECT_LABEL, type HubService } from './contract.ts';
-import { parseServiceKey, serviceKey, servicesReconciler, type ServiceKind } from './controller.ts';
+import { CLUSTER_INDEX, PROJECT_CLUSTER_INDEX, projectOn, SERVICE_INDEXES, serviceKey, servicesReconciler, type ServiceKind } from './controller.ts';
 import { DESIRED } from './desired/index.ts';
 import type { ResourceType } from '../../lib/kube/resources.ts';
 import { MIRRORED_RESOURCES, Mirror, serviceOf } from './mirror.ts';
@@ -31,7 +32,6 @@ export const SERVICE_KINDS: ServiceKind[] = Object.entries(DESIRED).map(([kind, 
   return { kind, label: kind.toLowerCase(), storage, desired };
 });
 
-const CLUSTER_INDEX = 'placement.cluster';
 /** A burst of member events (ten units turning Ready) is one reconcile of their service. */
 const COALESCE_MS = 200;
 
@@ -43,10 +43,11 @@ export function registerServices(manager: Manager, events: EventRecorder, member
   const services = new Map<string, Informer<HubService>>();
   for (const k of kinds) {
     const inf = manager.informer<HubService>(k.storage);
-    if (!inf.hasIndex(CLUSTER_INDEX)) inf.addIndex(CLUSTER_INDEX, (s) => (s.spec?.placement?.cluster ? [s.spec.placement.cluster] : []));
+    for (const [name, fn] of Object.entries(SERVICE_INDEXES)) if (!inf.hasIndex(name)) inf.addIndex(name, fn);
     services.set(k.label, inf);
   }
-  const onCluster = (cluster: string) => kinds.flatMap((k) => (services.get(k.label)?.byIndex(CLUSTER_INDEX, cluster) ?? []).map((s) => serviceKey(k.label, s)));
+  const indexed = (index: string, value: string) => kinds.flatMap((k) => (services.get(k.label)?.byIndex(index, value) ?? []).map((s) => serviceKey(k.label, s)));
+  const onCluster = (cluster: string) => indexed(CLUSTER_INDEX, cluster);
 
   let enqueue: (key: string) => void = () => undefined;
   const mirror = new Mirror({
@@ -63,7 +64,7 @@ export function registerServices(manager: Manager, events: EventRecorder, member
       }
       // The project's Namespace: every service of the project on that member.
       const project = obj.metadata.labels?.[PROJECT_LABEL];
-      if (obj.kind === 'Namespace' && project) for (const key of onCluster(cluster)) if (parseServiceKey(key).namespace === project) enqueue(key);
+      if (obj.kind === 'Namespace' && project) for (const key of indexed(PROJECT_CLUSTER_INDEX, projectOn(project, cluster))) enqueue(key);
     },
   });
 

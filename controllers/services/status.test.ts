@@ -113,8 +113,9 @@ describe('the hub status of a MysqlService', () => {
     expect(s.phase).toBe('Ready');
     expect(cond(s, 'ProxySQLReady')).toMatchObject({
       status: 'False', reason: 'NotRunnable',
-      message: 'ProxySQL units db-proxysql-0 cannot run on this cluster (no ProxySQL binary on this node); ProxysqlSync db computes and reports its desired state only; clients use db-readwrite',
+      message: 'ProxySQL unit db-proxysql-0 cannot run on this cluster (no ProxySQL binary on this node); ProxysqlSync db computes and reports its desired state only; clients use db-readwrite',
     });
+    expect(cond(s, 'Ready')).toMatchObject({ status: 'True', reason: 'AllReady', message: '3/3 servers ready; ProxySQL does not run on this cluster (condition ProxySQLReady)' });
     expect(s.units?.find((u) => u.name === 'db-proxysql-0')).toEqual({ name: 'db-proxysql-0', role: 'proxysql', ready: false, node: 'node-1', zone: 'zone-b' });
     expect(s.endpoints?.find((e) => e.role === 'proxysql')).toEqual({ name: 'db-proxysql-headless', role: 'proxysql', addresses: [], port: 6033 });
   });

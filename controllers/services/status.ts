@@ -28,8 +28,8 @@ interface View {
   lastFailover?: Json;
   /** The kind's own status fields (source, master, leader...). */
   extra: Json;
-  /** Units that cannot run on this member and that the service can do without (ProxySQL here), with the message. */
-  optionalNotRunnable?: { condition: string; message: string };
+  /** Units that cannot run on this member and that the service can do without (ProxySQL here): what, its condition, why. */
+  optionalNotRunnable?: { what: string; condition: string; message: string };
 }
 
 interface Ctx {
@@ -88,7 +88,7 @@ function sideUnits(c: Ctx, unitSet: string, role: string, port: number, what: st
   return {
     reports,
     ...(find(c, 'UnitSet', unitSet) ? { endpoint: { name: `${unitSet}-headless`, role, addresses: units.filter(unitReady).map(ipOf).filter(Boolean), port } } : {}),
-    ...(stuck.length ? { notRunnable: `${what} units ${stuck.map((u) => u.metadata.name).join(', ')} cannot run on this cluster${why ? ` (${why})` : ''}; ${usedBy}` } : {}),
+    ...(stuck.length ? { notRunnable: `${what} unit${stuck.length > 1 ? 's' : ''} ${stuck.map((u) => u.metadata.name).join(', ')} cannot run on this cluster${why ? ` (${why})` : ''}; ${usedBy}` } : {}),
   };
 }
 
@@ -100,7 +100,7 @@ const VIEWS: Record<string, (c: Ctx) => View> = {
     const side = sideUnits(c, ps, 'proxysql', 6033, 'ProxySQL', `ProxysqlSync ${c.name} computes and reports its desired state only; clients use ${c.name}-readwrite`);
     return {
       ...v, units: [...v.units, ...side.reports], endpoints: [...v.endpoints, ...(side.endpoint ? [side.endpoint] : [])],
-      ...(side.notRunnable ? { optionalNotRunnable: { condition: 'ProxySQLReady', message: side.notRunnable } } : {}),
+      ...(side.notRunnable ? { optionalNotRunnable: { what: 'ProxySQL', condition: 'ProxySQLReady', message: side.notRunnable } } : {}),
     };
   },
   RedisService: (c) => {
@@ -283,7 +283,9 @@ export const serviceStatus: StatusFn = (svc: HubService, observed: Observed, now
   }
   const version = running ? svc.spec.version : prev.version;
   if (running) {
-    set('Ready', 'True', 'AllReady', `${ready} servers ready`);
+    // Ready reads as the whole story: what the service runs without is named here too, not only in its own condition.
+    const without = v.optionalNotRunnable ? `; ${v.optionalNotRunnable.what} does not run on this cluster (condition ${v.optionalNotRunnable.condition})` : '';
+    set('Ready', 'True', 'AllReady', `${ready} servers ready${without}`);
     set('Progressing', 'False', 'Complete', `the member runs generation ${generation ?? 0} of the service`);
     set('Degraded', 'False', 'AsExpected', '');
     return out('Ready', { ...report, ...(version ? { version } : {}) });

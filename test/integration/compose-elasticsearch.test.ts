@@ -14,6 +14,7 @@ import { Resources } from '../../lib/kube/resources.ts';
 import type { KubeObject } from '../../lib/kube/types.ts';
 import { waitFor } from '../../lib/wait.ts';
 import { kubectl, kubectlOk } from '../kubectl.ts';
+import { searchHttp } from '../search-http.ts';
 import { useUnitOperator } from '../unit-operator.ts';
 
 const CLUSTER = 'member2';
@@ -41,15 +42,7 @@ describe('ElasticsearchCluster on real OpenSearch', () => {
   };
   const pids = async (unitSet: string) => Object.fromEntries((await unitsOf(unitSet)).map((u) => [u.metadata.name ?? '', u.status?.engine?.pid ?? 0]));
 
-  const http = async <T>(unit: string, method: string, path: string, body?: unknown, timeoutMs = 60_000): Promise<T> => {
-    const res = await fetch(`http://${await ipOf(unit)}:9200${path}`, {
-      method, signal: AbortSignal.timeout(timeoutMs),
-      ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
-    });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`${method} ${path} on ${unit}: ${res.status} ${text.slice(0, 300)}`);
-    return JSON.parse(text) as T;
-  };
+  const http = async <T>(unit: string, method: string, path: string, body?: unknown, timeoutMs = 60_000): Promise<T> => searchHttp<T>(`${await ipOf(unit)}:9200`, method, path, body, timeoutMs);
   /** The first node of `names` that answers. */
   const anyHttp = async <T>(names: string[], method: string, path: string, body?: unknown): Promise<T> => {
     let last: unknown;

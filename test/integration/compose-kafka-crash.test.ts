@@ -3,7 +3,7 @@
 // the reassignment that drains a leaving broker, and right after it shrank the UnitSet. Each time the next operator
 // finishes the job, and the cluster and the members show each step taken once: every pod replaced once, the drain
 // asked for once, the broker removed and its registration dropped once; every acknowledged message kept.
-import { writeFile, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -18,7 +18,7 @@ import type { KubeObject } from '../../lib/kube/types.ts';
 import { waitFor } from '../../lib/wait.ts';
 import { KafkaAdmin } from '../../operators/compose/kafka/admin.ts';
 import { ANNOTATION_UPDATE_NEXT } from '../../operators/unit/naming.ts';
-import { AckedProducer, verify } from '../kafka-load.ts';
+import { AckedProducer, verify, writeClientConfig } from '../kafka-load.ts';
 import { kubectlOk } from '../kubectl.ts';
 import { useUnitOperator } from '../unit-operator.ts';
 
@@ -81,8 +81,7 @@ describe('KafkaCluster with the Compose Operator killed at each crash point', ()
     const auth = { username: b64(secret.data?.['admin-username']), password: b64(secret.data?.['admin-password']) };
     kafka = new KafkaAdmin(auth);
     clientConfig = join(scratch, 'client.properties');
-    await writeFile(clientConfig, ['security.protocol=SASL_PLAINTEXT', 'sasl.mechanism=PLAIN',
-      `sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="${auth.username}" password="${auth.password}";`].join('\n'), { mode: 0o600 });
+    await writeClientConfig(clientConfig, auth);
     await kafkaTool(NAME, 'org.apache.kafka.tools.TopicCommand', ['--bootstrap-server', (await addresses())[0]!, '--command-config', clientConfig,
       '--create', '--topic', 'payments', '--partitions', '8', '--replication-factor', '3', '--config', 'min.insync.replicas=2'], { timeoutMs: 120_000 });
     producer = new AckedProducer({ bootstrap: await addresses(), ...auth, topic: 'payments', partitions: 8, total: MESSAGES, batch: 50, ratePerSecond: 200 });

@@ -4,7 +4,7 @@
 // min.insync.replicas 2 while the cluster is rolled broker by broker and scaled 3 -> 4 -> 3 (a scale-in refused
 // first, with nothing changed, while a topic needs four replicas), every acknowledged message read back at its offset
 // with Kafka's own console consumer; a kill -9 of the active controller under load; bad specs refused at the API.
-import { writeFile, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -19,7 +19,7 @@ import { Resources } from '../../lib/kube/resources.ts';
 import type { KubeObject } from '../../lib/kube/types.ts';
 import { waitFor } from '../../lib/wait.ts';
 import { unitSetId } from '../../lib/engineconfig.ts';
-import { AckedProducer, latencyPercentiles, verify } from '../kafka-load.ts';
+import { AckedProducer, latencyPercentiles, verify, writeClientConfig } from '../kafka-load.ts';
 import { metadataRecords, replay } from '../kafka-metadata.ts';
 import { kubectl, kubectlOk } from '../kubectl.ts';
 import { useUnitOperator } from '../unit-operator.ts';
@@ -132,8 +132,7 @@ describe('KafkaCluster on real Kafka 3.9 (KRaft)', () => {
     const secret = await c.get<Secret>(Resources.secrets, `${NAME}-credentials`, ns);
     auth = { username: b64(secret.data?.['admin-username']), password: b64(secret.data?.['admin-password']) };
     clientConfig = join(scratch, 'client.properties');
-    await writeFile(clientConfig, ['security.protocol=SASL_PLAINTEXT', 'sasl.mechanism=PLAIN',
-      `sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="${auth.username}" password="${auth.password}";`].join('\n'), { mode: 0o600 });
+    await writeClientConfig(clientConfig, auth);
   }, 660_000);
 
   it('loses no acknowledged message of 100,000 (acks=all, RF 3, min.insync.replicas 2) through a rolling restart and a scale 3 -> 4 -> 3', async () => {

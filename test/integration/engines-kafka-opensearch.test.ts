@@ -14,6 +14,7 @@ import type { KubeObject } from '../../lib/kube/types.ts';
 import { waitFor } from '../../lib/wait.ts';
 import { unitSetId } from '../../lib/engineconfig.ts';
 import { listening } from '../engine-harness.ts';
+import { searchHttp } from '../search-http.ts';
 import { kubectlOk } from '../kubectl.ts';
 import { useUnitOperator } from '../unit-operator.ts';
 
@@ -150,15 +151,7 @@ describe('Kafka and OpenSearch units on real engines', () => {
 
   describe('OpenSearch 2.19 (the local stand-in for Elasticsearch)', () => {
     let addrs: string[];
-    const http = async <T>(addr: string, method: string, path: string, body?: unknown): Promise<T> => {
-      const res = await fetch(`http://${addr}:9200${path}`, {
-        method, signal: AbortSignal.timeout(HTTP_MS),
-        ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
-      });
-      const text = await res.text();
-      if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text.slice(0, 300)}`);
-      return JSON.parse(text) as T;
-    };
+    const http = <T>(addr: string, method: string, path: string, body?: unknown): Promise<T> => searchHttp<T>(`${addr}:9200`, method, path, body, HTTP_MS);
 
     beforeAll(async () => {
       await kubectlOk(CLUSTER, ['apply', '-f', '-'], unitSet(ns, 'search', 'opensearch', '2.19', '/usr/share/opensearch/data'));
