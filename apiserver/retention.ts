@@ -19,8 +19,9 @@ export interface Retention {
 export function parseRetention(text: string): Retention {
   const m = /^\s*([0-9hms.]+)\s*,\s*(\d+)\s*$/.exec(text);
   const age = m ? parseDuration(m[1] as string) : undefined;
-  if (!m || age === undefined) throw new Error(`--operationlog-retention: "${text}" is not <age>,<count> (e.g. 720h,10000)`);
-  return { maxAgeMs: age, maxCount: Number(m[2]) };
+  const count = m ? Number(m[2]) : NaN;
+  if (!m || age === undefined || !Number.isFinite(age) || !Number.isSafeInteger(count)) throw new Error(`--operationlog-retention: "${text}" is not <age>,<count> (e.g. 720h,10000)`);
+  return { maxAgeMs: age, maxCount: count };
 }
 
 function parseDuration(s: string): number | undefined {

@@ -2,7 +2,8 @@
 // small router rather than express, because every route is one of the fixed Kubernetes path shapes that
 // requestinfo.ts already parses for authorization, bodies need raw handling (size limit, several content types)
 // and watches need direct control of the response stream. Each request goes: health paths (no authentication) ->
-// authentication (401) -> SubjectAccessReview (403) -> route: discovery, OpenAPI, metrics, a resource verb, or the
+// authentication (401) -> SubjectAccessReview (403; a named object of a project namespace is a 404 to anyone outside
+// the project, as if it did not exist) -> route: discovery, OpenAPI, metrics, a resource verb, or the
 // clusters/proxy connect subresource. A mutating request is first rate-limited per user (429) and holds a place in
 // the OperationLog queue before it reaches storage (503 when none frees in time), so no change goes unrecorded.
 // What a client can make the server hold is bounded: concurrent watches per user and overall (429), what a watch
@@ -88,6 +89,10 @@ export interface ApiServerOptions {
 }
 
 const MUTATING = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
+/** The verbs on one named object that answer 404 to someone outside its project (namedInProject). */
+const NAMED_VERBS = new Set(['get', 'update', 'patch', 'delete']);
+/** The group every authenticated user has, which holds the pass-through grant upm-named-objects. */
+const EVERYONE = 'system:authenticated';
 /** Verbs counted in the request metrics under their own name; any other is "unknown". */
 const METRIC_VERBS = new Set([...MUTATING, 'get', 'list', 'watch', 'post', 'put', 'head', 'options']);
 const GV_PATH = `/apis/${GROUP}/${VERSION}`;
@@ -308,10 +313,11 @@ export class ApiServer {
 
   private async authorize(user: UserInfo, info: RequestInfo): Promise<void> {
     const attrs = Authorizer.attributes(info);
+    const named = this.namedInProject(info);
     let decision;
     try {
       decision = attrs.resource
-        ? await this.authorizer.authorizeResource(user, attrs.resource)
+        ? await this.authorizer.authorizeResource(named ? withoutEveryone(user) : user, attrs.resource)
         : await this.authorizer.authorizePath(user, attrs.path ?? '/', attrs.verb);
     } catch (err) {
       this.metrics.sar.inc({ result: 'error' });
@@ -320,10 +326,29 @@ export class ApiServer {
     this.metrics.sar.inc({ result: decision.allowed ? 'allowed' : 'denied' });
     if (decision.allowed) return;
     if (!attrs.resource) throw forbiddenPath(user.name, attrs.verb, info.path);
+    // Outside the project the namespace is, the object does not exist: the answer of a get that finds nothing.
+    if (named && !(await this.knowsProject(user, info))) throw notFound({ resource: info.resource, group: GROUP, name: info.name });
     throw forbidden({
       resource: info.resource, group: info.apiGroup, name: info.name || undefined, verb: info.verb, user: user.name,
       namespace: info.namespace || undefined, subresource: info.subresource || undefined,
     }, decision.reason);
+  }
+
+  /**
+   * A request on one named object (or its status) of a namespaced resource whose objects RBAC alone guards, in a
+   * project's namespace or any other: every authenticated user's request reaches us (the upm-named-objects role in
+   * config/apiserver/base/user-roles.yaml), and whether it is a 403 or a 404 is decided here.
+   */
+  private namedInProject(info: RequestInfo): boolean {
+    if (!info.isResourceRequest || !info.name || !info.namespace || !NAMED_VERBS.has(info.verb) || !this.isOurs(info)) return false;
+    const def = this.hub.stores.get(info.resource)?.def;
+    return !!def && def.namespaced && !def.visibility && (info.subresource === '' || info.subresource === 'status');
+  }
+
+  /** Whether a refusal may say "forbidden": the caller is in the namespace's project, or sees every object (listall). */
+  private async knowsProject(user: UserInfo, info: RequestInfo): Promise<boolean> {
+    if (this.hub.projects.roleIn(info.namespace, user) !== undefined) return true;
+    return this.hub.context(user, info.resource).seesAll();
   }
 
   private async route(req: IncomingMessage, res: ServerResponse, info: RequestInfo, user: UserInfo, url: URL): Promise<Reply | undefined> {
@@ -469,6 +494,15 @@ export class ApiServer {
     this.metrics.operationLogs.set({ result: 'unrecorded' }, s.unrecorded);
     this.metrics.operationLogs.set({ result: 'queuefull' }, s.queueFull);
   }
+}
+
+/**
+ * The caller as RBAC must judge a named object of a project namespace: without the group that every authenticated
+ * user has, which only carries the pass-through grant; the project's role bindings and any binding to the user or
+ * their other groups still count.
+ */
+function withoutEveryone(user: UserInfo): UserInfo {
+  return { ...user, groups: user.groups.filter((g) => g !== EVERYONE) };
 }
 
 interface Target { def: ResourceDefinition; project: string | undefined; uid: string | undefined; sees: boolean }

@@ -1,29 +1,23 @@
 // The hub controllers as one process: `node controllers/main.ts [--kubeconfig FILE] [--health-port N]
 // [--leader-elect] [--cluster-heartbeat-seconds 10] [--cluster-report-seconds 60] [--cluster-inventory-seconds 60]`.
 // In a pod it uses its service account. Each controller lives in controllers/<name>/.
-import { parseArgs } from 'node:util';
+import { flagsOrExit } from '../lib/flags.ts';
 import { runUntilSignalled } from '../lib/manager.ts';
-import { controllerProcess, MANAGER_FLAGS } from '../lib/process.ts';
+import { controllerProcess } from '../lib/process.ts';
 import { registerClusters } from './clusters/register.ts';
+import { parseControllerFlags } from './flags.ts';
 import { registerProjects } from './projects/register.ts';
 import { registerServices } from './services/register.ts';
 
-const { values } = parseArgs({
-  options: {
-    ...MANAGER_FLAGS,
-    'cluster-heartbeat-seconds': { type: 'string', default: '10' },
-    'cluster-report-seconds': { type: 'string', default: '60' },
-    'cluster-inventory-seconds': { type: 'string', default: '60' },
-  },
-});
+const flags = flagsOrExit(() => parseControllerFlags(process.argv.slice(2)));
 
 const COMPONENT = 'upm-hub-controllers';
-const { manager, events } = await controllerProcess(COMPONENT, values);
+const { manager, events } = await controllerProcess(COMPONENT, flags.manager);
 registerProjects(manager, events);
 const members = registerClusters(manager, events, {
-  pace: { periodMs: Number(values['cluster-heartbeat-seconds']) * 1000 },
-  reportMs: Number(values['cluster-report-seconds']) * 1000,
-  inventoryMs: Number(values['cluster-inventory-seconds']) * 1000,
+  pace: { periodMs: flags.clusters.periodMs },
+  reportMs: flags.clusters.reportMs,
+  inventoryMs: flags.clusters.inventoryMs,
 });
 registerServices(manager, events, members);
 await runUntilSignalled(manager);

@@ -4,6 +4,7 @@
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { EventRecorder } from './events.ts';
+import { flagsOrExit, numberFlag, PORT } from './flags.ts';
 import { KubeClient } from './kube/client.ts';
 import { newLogger } from './log.ts';
 import { Manager } from './manager.ts';
@@ -30,12 +31,13 @@ export interface ManagerFlagValues {
 export interface ControllerProcess { log: Logger; client: KubeClient; manager: Manager; events: EventRecorder }
 
 export async function controllerProcess(component: string, flags: ManagerFlagValues): Promise<ControllerProcess> {
+  const healthPort = flagsOrExit(() => numberFlag('health-port', flags['health-port'], PORT));
   const log = newLogger({ component });
   const client = flags.kubeconfig || !process.env.KUBERNETES_SERVICE_HOST ? await KubeClient.fromKubeconfig(flags.kubeconfig) : await KubeClient.inCluster();
   const manager = new Manager({
     client,
     logger: log,
-    health: { host: flags['health-host'], port: Number(flags['health-port']) },
+    health: { host: flags['health-host'], port: healthPort },
     leaderElection: flags['leader-elect']
       ? { namespace: flags.namespace ?? flags['lease-namespace'], name: component, identity: `${hostname()}-${process.pid}` }
       : undefined,

@@ -119,7 +119,11 @@ export function serviceSchema(k: ServiceKind): JsonSchema {
       placement: {
         type: 'object', required: ['cluster'],
         properties: {
-          cluster: { type: 'string', minLength: 1, maxLength: 253, description: 'The member Cluster the service runs on.' },
+          // Moving a service would leave its objects on the old member: it is deleted and created anew instead.
+          cluster: {
+            type: 'string', minLength: 1, maxLength: 253, description: 'The member Cluster the service runs on. Immutable.',
+            'x-kubernetes-validations': [{ rule: 'self == oldSelf', message: 'spec.placement.cluster: is immutable' }],
+          },
           zones: { type: 'array', maxItems: 16, items: { type: 'string', maxLength: 63 }, 'x-kubernetes-list-type': 'set', description: "Zones of the cluster (its status.zones, within spec.zones) to spread the servers over." },
           nodeGroup: { type: 'string', maxLength: 63, description: "A node group of the cluster (its status.nodeGroups or spec.nodeGroups) to run on." },
         },

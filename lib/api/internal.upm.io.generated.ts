@@ -190,7 +190,7 @@ export interface ElasticsearchServiceRecordSpec {
   };
   placement: {
     /**
-     * The member Cluster the service runs on.
+     * The member Cluster the service runs on. Immutable.
      */
     cluster: string;
     /**
@@ -338,7 +338,7 @@ export interface KafkaServiceRecordSpec {
   };
   placement: {
     /**
-     * The member Cluster the service runs on.
+     * The member Cluster the service runs on. Immutable.
      */
     cluster: string;
     /**
@@ -494,7 +494,7 @@ export interface MysqlServiceRecordSpec {
   };
   placement: {
     /**
-     * The member Cluster the service runs on.
+     * The member Cluster the service runs on. Immutable.
      */
     cluster: string;
     /**
@@ -948,7 +948,7 @@ export interface RedisClusterServiceRecordSpec {
   };
   placement: {
     /**
-     * The member Cluster the service runs on.
+     * The member Cluster the service runs on. Immutable.
      */
     cluster: string;
     /**
@@ -1096,7 +1096,7 @@ export interface RedisServiceRecordSpec {
   };
   placement: {
     /**
-     * The member Cluster the service runs on.
+     * The member Cluster the service runs on. Immutable.
      */
     cluster: string;
     /**
@@ -1284,7 +1284,7 @@ export interface ZookeeperServiceRecordSpec {
   };
   placement: {
     /**
-     * The member Cluster the service runs on.
+     * The member Cluster the service runs on. Immutable.
      */
     cluster: string;
     /**

@@ -3,7 +3,7 @@
 // Table columns of each kind, -o wide, the kind's own schema and CEL rules, the checks every service gets against
 // its Cluster (which must exist and have the zones, node group and storage class asked for, as read from the
 // member) and the engine templates, storage that may only grow, and the project roles that cover every kind.
-import { describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { waitFor } from '../../lib/wait.ts';
 import { uniqueName } from '../env.ts';
 import { describeHub, kubectlAs, kubectlOkAs, useProject, userKubeconfig } from '../hub.ts';
@@ -110,6 +110,15 @@ describeHub('the six data service kinds', () => {
     apiVersion: 'upm.io/v1alpha1', kind: c.kind, metadata: { name, namespace: project }, spec: merge({ ...c.spec, placement }, spec),
   });
 
+  // A second Cluster, to try to move services to.
+  const elsewhere = uniqueName('elsewhere');
+  beforeAll(async () => {
+    await ok(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'upm.io/v1alpha1', kind: 'Cluster', metadata: { name: elsewhere }, spec: {} }));
+  });
+  afterAll(async () => {
+    await k(['delete', 'cluster', elsewhere, '--wait=false', '--ignore-not-found']);
+  });
+
   it('lists every kind in discovery, in the upm category, with its short name', async () => {
     const out = await ok(['api-resources', '--api-group=upm.io', '--no-headers', '--categories=upm']);
     const rows = Object.fromEntries(out.trim().split('\n').map((l) => { const c = l.trim().split(/\s+/); return [c[0], c.slice(1).join(' ')]; }));
@@ -143,6 +152,15 @@ describeHub('the six data service kinds', () => {
         expect(r.stderr).not.toContain('Record');
       }
       expect((await k(['get', c.short, `${c.short}-bad`, '-n', project])).stderr).toContain('NotFound');
+    });
+
+    it('stays on the Cluster it was placed on: spec.placement.cluster cannot change', async () => {
+      // Moving it would leave the old member's objects behind: delete it and create it there instead.
+      const moved = await k(['patch', c.short, name, '-n', project, '--type', 'merge', '-p', JSON.stringify({ spec: { placement: { cluster: elsewhere } } })]);
+      expect(moved.code).not.toBe(0);
+      expect(moved.stderr).toContain(`The ${c.kind} "${name}" is invalid: spec.placement.cluster: Invalid value: "${elsewhere}": spec.placement.cluster: is immutable`);
+      expect(moved.stderr).not.toContain('internal.upm.io');
+      expect(await ok(['get', c.short, name, '-n', project, '-o', 'jsonpath={.spec.placement.cluster}'])).toBe('member1');
     });
 
     it('is checked against its Cluster, and its storage may only grow', async () => {

@@ -40,17 +40,17 @@ describeHub('more services driven by the hub onto member1', () => {
       const out = await userKubeconfig(outsider);
       const vk = await userKubeconfig(viewer);
       await waitFor('the roles bound', async () => (await kubectlAs(out, ['auth', 'can-i', 'create', 'zookeeperservices.upm.io', '-n', other])).stdout.trim() === 'yes'
-        && (await kubectlAs(vk, ['auth', 'can-i', 'get', 'zookeeperservices.upm.io', '-n', p.project])).stdout.trim() === 'yes', { timeoutMs: 30_000, intervalMs: 250 });
+        && (await kubectlAs(vk, ['auth', 'can-i', 'list', 'zookeeperservices.upm.io', '-n', p.project])).stdout.trim() === 'yes', { timeoutMs: 30_000, intervalMs: 250 });
 
-      // The hub answers 403 for another project's namespace as kube-apiserver would, the same answer as for a
-      // namespace and a service that do not exist: it tells the outsider nothing about the project or the service.
+      // The hub answers 404 for a service of another project's namespace, the same answer as for a namespace and a
+      // service that do not exist: it tells the outsider nothing about the project or the service.
       const denied = async (ns: string, name: string) => {
         const r = await kubectlAs(out, ['get', 'zookeeperservice', name, '-n', ns]);
         expect(r.code).not.toBe(0);
         return r.stderr.trim().replaceAll(ns, '<ns>').replaceAll(`"${name}"`, '"<name>"');
       };
       const get = await denied(p.project, 'zk');
-      expect(get).toBe(`Error from server (Forbidden): zookeeperservices.upm.io "<name>" is forbidden: User "${outsider}" cannot get resource "zookeeperservices" in API group "upm.io" in the namespace "<ns>"`);
+      expect(get).toBe('Error from server (NotFound): zookeeperservices.upm.io "<name>" not found');
       expect(await denied(uniqueName('nosuchproject'), 'nosuch')).toBe(get);
       // Services are listed per project namespace: across all of them only by those RBAC lets list at the cluster
       // scope (no project role does), so the outsider's -A listing is refused as a whole and shows nothing.
