@@ -14,6 +14,7 @@ import type { KubeClient } from '../../lib/kube/client.ts';
 import { isAlreadyExists, isNotFound } from '../../lib/kube/errors.ts';
 import { Resources } from '../../lib/kube/resources.ts';
 import { splitKey, type KubeObject } from '../../lib/kube/types.ts';
+import { crashPoint } from '../../lib/crashpoint.ts';
 import { quantityMiB } from '../../lib/engineconfig.ts';
 import {
   ANNOTATION_CONFIG_HASH, ANNOTATION_MAINTENANCE, CONFIG_INPUT_KEY, ANNOTATION_PVC_OWNED_BY_UNITSET, ANNOTATION_REVISION, ANNOTATION_UPDATE_ON_DELETE, LABEL_ORDINAL, LABEL_UNIT, LABEL_UNITSET, claimName,
@@ -62,7 +63,8 @@ export interface UnitControllerDeps {
   agents: boolean;
 }
 
-type EngineView = { status: AgentStatus } | { error: string };
+/** The agent's answer; `restartedFor` is the spec.restartId this pass found done (or did). */
+type EngineView = { status: AgentStatus; restartedFor?: string } | { error: string };
 
 /**
  * Claims that must bind before the pod is created: those of an Immediate storage class that are not Bound yet. A
@@ -137,7 +139,9 @@ export function unitReconciler(d: UnitControllerDeps) {
 /**
  * Brings the engine to what the unit asks for, through the pod's agent: the unit's config revision pushed (the
  * agent applies what it can live and says what needs a restart), started or stopped per spec.startup, restarted
- * when a pushed change needs it. Each step first reads the agent's state, so repeating a pass repeats nothing.
+ * when a pushed change needs it or spec.restartId asks for it. Each step first reads the agent's state, so repeating
+ * a pass repeats nothing: a restart carries the unit's restartId, which the agent remembers, so a pass that died
+ * after the restart and before recording it in status does not restart the engine again.
  */
 async function driveAgent(d: UnitControllerDeps, unit: Unit, pod: Pod): Promise<EngineView> {
   const ns = unit.metadata.namespace ?? '';
@@ -162,20 +166,28 @@ async function driveAgent(d: UnitControllerDeps, unit: Unit, pod: Pod): Promise<
       }
     }
     const wantRunning = unit.spec.startup !== false;
+    const restartId = unit.spec.restartId ?? '';
+    const restartDue = !!restartId && unit.status?.lastRestartId !== restartId;
+    let restartedFor: string | undefined;
     if (wantRunning && st.configRevision) {
       if (st.state === 'Stopped') {
         st = await agent.start();
         await d.events.record(unit, 'Normal', 'StartingEngine', `starting ${st.engine} (config ${st.configRevision})`);
-      } else if (st.state === 'Running' && st.restartRequired) {
-        const pending = st.pendingRestart.join(', ');
-        st = await agent.restart();
-        await d.events.record(unit, 'Normal', 'RestartingEngine', `restarting ${st.engine} to apply ${pending}`);
+        if (restartDue) restartedFor = restartId; // an engine started after the request is a restarted one
+      } else if (restartDue && st.restartId === restartId) {
+        restartedFor = restartId; // done by a pass that did not live to record it
+      } else if (st.state === 'Running' && (st.restartRequired || restartDue)) {
+        const why = restartDue ? `restart ${restartId} asked for` : `to apply ${st.pendingRestart.join(', ')}`;
+        st = await agent.restart(restartDue ? restartId : undefined);
+        crashPoint('unit.engine-restarted');
+        await d.events.record(unit, 'Normal', 'RestartingEngine', `restarting ${st.engine} (${why})`);
+        if (restartDue) restartedFor = restartId;
       }
     } else if (!wantRunning && ['Running', 'Starting', 'Crashed'].includes(st.state)) {
       st = await agent.stop();
       await d.events.record(unit, 'Normal', 'StoppedEngine', `stopped ${st.engine} (spec.startup is false); its data stays`);
     }
-    return { status: st };
+    return { status: st, ...(restartedFor ? { restartedFor } : {}) };
   } catch (err) {
     return { error: `agent at ${agent.base}: ${(err as Error).message}` };
   }
@@ -348,6 +360,7 @@ async function writeStatus(d: UnitControllerDeps, unit: Unit, pod: Pod | undefin
     recoveries,
     volumes,
     conditions,
+    ...(engine && 'restartedFor' in engine && engine.restartedFor ? { lastRestartId: engine.restartedFor } : {}),
   };
   if (JSON.stringify(status) === JSON.stringify(unit.status ?? {})) return;
   await d.client.patch(UnitResource, unit.metadata.name ?? '', { status }, 'merge', { namespace: ns, subresource: 'status' });
