@@ -3,7 +3,7 @@ import { describe, expect, it } from '@jest/globals';
 import { planRestart, restartSequence, type RestartGate, type RestartStatus, type RestartUnit } from './restart-plan.ts';
 
 const unit = (ordinal: number, over: Partial<RestartUnit> = {}): RestartUnit => ({
-  name: `db-${ordinal}`, ordinal, requested: '', restarted: '', available: true, inFlux: false, maintenance: false, ...over,
+  name: `db-${ordinal}`, ordinal, requested: '', restarted: '', available: true, inFlux: false, maintenance: false, stopped: false, ...over,
 });
 const three = (over: Record<string, Partial<RestartUnit>> = {}) => [0, 1, 2].map((o) => unit(o, over[`db-${o}`] ?? {}));
 const open: RestartGate = { stopped: false, unavailable: 0, maxUnavailable: 1 };
@@ -88,10 +88,13 @@ describe('one at a time', () => {
     expect(p.status).toMatchObject({ phase: 'Restarting', current: 'db-2' });
   });
 
-  it('skips units in maintenance (their engine is not the operator\'s to drive) and says so', () => {
+  it('skips units in maintenance (their engine is not the operator\'s to drive) or stopped by their own spec, and says so', () => {
     const { asked, status } = runToEnd(three({ 'db-0': { maintenance: true } }), req);
     expect(asked).toEqual(['db-2', 'db-1']);
     expect(status).toMatchObject({ phase: 'Complete', done: ['db-2', 'db-1'], skipped: ['db-0'] });
+    const stopped = runToEnd(three({ 'db-2': { stopped: true } }), req);
+    expect(stopped.asked).toEqual(['db-0', 'db-1']);
+    expect(stopped.status).toMatchObject({ phase: 'Complete', skipped: ['db-2'] });
   });
 });
 

@@ -21,12 +21,14 @@ export interface RestartUnit {
   inFlux: boolean;
   /** Handed off (annotation unit.upm.io/maintenance): the operator does not drive its engine. */
   maintenance: boolean;
+  /** Stopped by its own spec.startup (not by the UnitSet): no engine runs, so none is restarted. */
+  stopped: boolean;
 }
 
 export interface RestartGate {
   /** spec.stopped: nothing runs, so nothing is restarted until the units start again. */
   stopped: boolean;
-  /** Units unavailable now (not Ready, or in flux), this pass's own rollout steps included. */
+  /** Units unavailable now (not Ready, or in flux), this pass's own rollout steps included; not those stopped on purpose. */
   unavailable: number;
   maxUnavailable: number;
 }
@@ -62,7 +64,7 @@ export function planRestart(req: RestartRequest, prev: RestartStatus | undefined
     if (!done.includes(name) && u.restarted === id && u.available && !u.inFlux) done.push(name);
   }
   const left = sequence.filter((n) => !done.includes(n));
-  const skipped = left.filter((n) => byName.get(n)?.maintenance);
+  const skipped = left.filter((n) => byName.get(n)?.maintenance || byName.get(n)?.stopped);
   const todo = left.filter((n) => !skipped.includes(n));
   const base = { id, done, ...(skipped.length ? { skipped } : {}) };
   // Being restarted: asked (or asked in a write the cache does not show yet), not Ready again.
@@ -76,7 +78,7 @@ export function planRestart(req: RestartRequest, prev: RestartStatus | undefined
   }
   const next = todo[0];
   if (!next) {
-    return { status: { ...base, phase: 'Complete', message: `restarted ${done.length} ${done.length === 1 ? 'unit' : 'units'}${skipped.length ? `; skipped ${skipped.join(', ')} (maintenance)` : ''}` } };
+    return { status: { ...base, phase: 'Complete', message: `restarted ${done.length} ${done.length === 1 ? 'unit' : 'units'}${skipped.length ? `; skipped ${skipped.join(', ')} (in maintenance or stopped)` : ''}` } };
   }
   if (gate.stopped) return { status: { ...base, phase: 'Waiting', message: 'the UnitSet is stopped; the restart goes on once it is started' } };
   if (gate.unavailable >= gate.maxUnavailable) {

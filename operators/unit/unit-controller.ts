@@ -129,7 +129,13 @@ export function unitReconciler(d: UnitControllerDeps) {
     }
     const engine = d.agents && !maintenance && pod && !pod.metadata.deletionTimestamp && pod.status?.phase === 'Running' && pod.status.podIP
       ? await driveAgent(d, unit, pod) : undefined;
-    await writeStatus(d, unit, pod, recoveries, task, maintenance, namespace, engine);
+    let restartedFor = engine && 'restartedFor' in engine ? engine.restartedFor : undefined;
+    if (!d.agents && !maintenance && restartDue(unit)) {
+      // Simulated pods have no engine process: there is nothing to restart, and a restart must not wait forever.
+      restartedFor = unit.spec.restartId;
+      await d.events.record(unit, 'Normal', 'RestartSkipped', `restart ${unit.spec.restartId}: no agent drives this unit's engine (simulated pod); nothing to restart`);
+    }
+    await writeStatus(d, unit, pod, recoveries, task, maintenance, namespace, engine, restartedFor);
     // An agent that does not answer yet (just started, address being assigned) is asked again; every other
     // change reaches us as a pod or unit event.
     if (engine && 'error' in engine) return { requeue: true };
@@ -167,21 +173,21 @@ async function driveAgent(d: UnitControllerDeps, unit: Unit, pod: Pod): Promise<
     }
     const wantRunning = unit.spec.startup !== false;
     const restartId = unit.spec.restartId ?? '';
-    const restartDue = !!restartId && unit.status?.lastRestartId !== restartId;
+    const due = restartDue(unit);
     let restartedFor: string | undefined;
     if (wantRunning && st.configRevision) {
       if (st.state === 'Stopped') {
         st = await agent.start();
         await d.events.record(unit, 'Normal', 'StartingEngine', `starting ${st.engine} (config ${st.configRevision})`);
-        if (restartDue) restartedFor = restartId; // an engine started after the request is a restarted one
-      } else if (restartDue && st.restartId === restartId) {
+        if (due) restartedFor = restartId; // an engine started after the request is a restarted one
+      } else if (due && st.restartId === restartId) {
         restartedFor = restartId; // done by a pass that did not live to record it
-      } else if (st.state === 'Running' && (st.restartRequired || restartDue)) {
-        const why = restartDue ? `restart ${restartId} asked for` : `to apply ${st.pendingRestart.join(', ')}`;
-        st = await agent.restart(restartDue ? restartId : undefined);
+      } else if (st.state === 'Running' && (st.restartRequired || due)) {
+        const why = due ? `restart ${restartId} asked for` : `to apply ${st.pendingRestart.join(', ')}`;
+        st = await agent.restart(due ? restartId : undefined);
         crashPoint('unit.engine-restarted');
         await d.events.record(unit, 'Normal', 'RestartingEngine', `restarting ${st.engine} (${why})`);
-        if (restartDue) restartedFor = restartId;
+        if (due) restartedFor = restartId;
       }
     } else if (!wantRunning && ['Running', 'Starting', 'Crashed'].includes(st.state)) {
       st = await agent.stop();
@@ -192,6 +198,9 @@ async function driveAgent(d: UnitControllerDeps, unit: Unit, pod: Pod): Promise<
     return { error: `agent at ${agent.base}: ${(err as Error).message}` };
   }
 }
+
+/** spec.restartId asks for a restart the unit's status does not record as done. */
+const restartDue = (unit: Unit): boolean => !!unit.spec.restartId && unit.status?.lastRestartId !== unit.spec.restartId;
 
 /** The namespace's agent key, decoded; empty until the UnitSet controller has created it and the cache shows it. */
 function namespaceKey(d: UnitControllerDeps, ns: string): string {
@@ -319,7 +328,7 @@ function phaseOf(pod: Pod | undefined, startup: boolean, engine?: EngineView): P
   }
 }
 
-async function writeStatus(d: UnitControllerDeps, unit: Unit, pod: Pod | undefined, recoveries: number, task: string, maintenance: boolean, ns: string, engine?: EngineView): Promise<void> {
+async function writeStatus(d: UnitControllerDeps, unit: Unit, pod: Pod | undefined, recoveries: number, task: string, maintenance: boolean, ns: string, engine?: EngineView, restartedFor?: string): Promise<void> {
   const phase = phaseOf(pod, unit.spec.startup ?? true, engine);
   const ready = phase === 'Ready';
   const st = engine && 'status' in engine ? engine.status : undefined;
@@ -360,7 +369,7 @@ async function writeStatus(d: UnitControllerDeps, unit: Unit, pod: Pod | undefin
     recoveries,
     volumes,
     conditions,
-    ...(engine && 'restartedFor' in engine && engine.restartedFor ? { lastRestartId: engine.restartedFor } : {}),
+    ...(restartedFor ? { lastRestartId: restartedFor } : {}),
   };
   if (JSON.stringify(status) === JSON.stringify(unit.status ?? {})) return;
   await d.client.patch(UnitResource, unit.metadata.name ?? '', { status }, 'merge', { namespace: ns, subresource: 'status' });

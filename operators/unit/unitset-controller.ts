@@ -206,12 +206,15 @@ export function unitSetReconciler(d: UnitSetControllerDeps) {
     // Rolling restart (spec.restart): after the rollout, so that this pass's updates count against maxUnavailable.
     let restart = us.status?.restart as RestartStatus | undefined;
     if (us.spec.restart) {
+      // A unit stopped by its own spec.startup (not by this UnitSet) has no engine to restart, and is down on purpose.
+      const stoppedAlone = (u: Unit) => u.spec.startup === false && u.metadata.annotations?.[ANNOTATION_STOPPED_BY_UNITSET] !== 'true';
+      const justUpdated = updating.filter((n) => live.some((u) => u.metadata.name === n && settled(u) && isUnitAvailable(u))).length;
       const plan = planRestart(us.spec.restart, restart, live.filter((u) => !u.metadata.deletionTimestamp).map((u) => ({
         name: u.metadata.name ?? '', ordinal: ordinalOf(u), requested: u.spec.restartId ?? '', restarted: u.status?.lastRestartId ?? '',
-        available: isUnitAvailable(u), inFlux: !settled(u), maintenance: u.metadata.annotations?.[ANNOTATION_MAINTENANCE] === 'true',
+        available: isUnitAvailable(u), inFlux: !settled(u), maintenance: u.metadata.annotations?.[ANNOTATION_MAINTENANCE] === 'true', stopped: stoppedAlone(u),
       })), {
         stopped, maxUnavailable: strategy.rollingUpdate?.maxUnavailable ?? 1,
-        unavailable: unavailableUnits(desired, live, settled, isUnitAvailable) + updating.filter((n) => live.some((u) => u.metadata.name === n && settled(u) && isUnitAvailable(u))).length,
+        unavailable: unavailableUnits(desired, live, settled, (u) => isUnitAvailable(u) || stoppedAlone(u)) + justUpdated,
       });
       const ask = plan.ask ? live.find((u) => u.metadata.name === plan.ask) : undefined;
       if (ask) {
