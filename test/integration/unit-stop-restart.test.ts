@@ -73,6 +73,16 @@ describe('UnitSet stop, start and rolling restart on real Redis engines', () => 
     expect(us.status?.conditions?.find((x) => x.type === 'Ready')).toMatchObject({ status: 'False', reason: 'Stopped' });
     await expect(redis(stopped[0]?.status?.podIP ?? '', (r) => r.ping())).rejects.toThrow();
 
+    // Scaled out while stopped: the new unit's pod runs, its engine is never started.
+    await kubectlOk(CLUSTER, ['-n', ns, 'scale', 'us', 'kv', '--replicas=4']);
+    await waitPhase('Stopped', (x) => x.status?.stoppedUnits === 4);
+    const added = await c.get<Unit>(UnitResource, 'kv-3', ns);
+    expect(added.spec.startup).toBe(false);
+    expect(added.status?.engine).toMatchObject({ state: 'Stopped' });
+    expect(added.status?.engine?.pid).toBeUndefined();
+    await kubectlOk(CLUSTER, ['-n', ns, 'scale', 'us', 'kv', '--replicas=3']);
+    await waitFor('kv-3 gone', async () => (await units()).length === 3, { timeoutMs: 60_000, intervalMs: 250 });
+
     await kubectlOk(CLUSTER, ['-n', ns, 'patch', 'us', 'kv', '--type', 'merge', '-p', '{"spec":{"stopped":false}}']);
     await waitPhase('Ready', (x) => x.status?.readyUnits === 3);
     const started = await units();
