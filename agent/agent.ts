@@ -60,6 +60,7 @@ export class Agent extends EventEmitter {
   private enginePid?: number;
   private startedAt?: string;
   private restarts = 0;
+  private restartId?: string;
   private crashStreak = 0;
   private relaunchTimer?: NodeJS.Timeout;
   private livenessTimer?: NodeJS.Timeout;
@@ -90,6 +91,7 @@ export class Agent extends EventEmitter {
       ...(this.enginePid && this.child ? { pid: this.enginePid } : {}),
       ...(this.startedAt && this.child ? { startedAt: this.startedAt } : {}),
       restarts: this.restarts,
+      ...(this.restartId ? { restartId: this.restartId } : {}),
       configRevision: this.config?.push.revision ?? '',
       restartRequired: this.pending.size > 0,
       pendingRestart: [...this.pending].sort(),
@@ -229,10 +231,16 @@ export class Agent extends EventEmitter {
     });
   }
 
-  restart(): Promise<AgentStatus> {
+  /**
+   * Stops and starts the engine. With an id, the same id again restarts nothing: the id is recorded before the
+   * engine is touched, so a caller that died before it heard the answer can ask again safely.
+   */
+  restart(id?: string): Promise<AgentStatus> {
     return this.serial(async () => {
       this.requireDriver();
       if (!this.config) throw new AgentError(409, 'NoConfig', 'the agent has no config yet; the operator pushes it first');
+      if (id && id === this.restartId) return this.status();
+      if (id) this.restartId = id;
       this.wantRunning = true;
       await this.terminate();
       await this.launch();

@@ -32,6 +32,8 @@ export interface AgentStatus {
   startedAt?: string;
   /** Unexpected exits the agent restarted the engine after. */
   restarts: number;
+  /** The id of the last restart asked for with one (POST /v1/restart {"id"}): a repeat of it restarts nothing. */
+  restartId?: string;
   /** Revision of the config the agent last applied (the unit's ConfigMap hash). */
   configRevision: string;
   /** Settings that changed but take effect only after a restart. */
@@ -52,6 +54,9 @@ export interface ConfigInput {
 }
 
 export interface ConfigPush extends ConfigInput { revision: string }
+
+/** Restart request: with an id, a repeat of the same request (an operator that died before recording it) is a no-op. */
+export interface RestartRequest { id?: string }
 
 export interface BackupRequest {
   /** Path relative to the agent's backup root (a volume or object-store mount), e.g. "db1/2026-11-25.sql". */

@@ -28,7 +28,8 @@ export class AgentClient {
   pushConfig(c: ConfigPush): Promise<AgentStatus> { return this.call('PUT', '/v1/config', c); }
   start(): Promise<AgentStatus> { return this.call('POST', '/v1/start'); }
   stop(): Promise<AgentStatus> { return this.call('POST', '/v1/stop', undefined, 120_000); }
-  restart(): Promise<AgentStatus> { return this.call('POST', '/v1/restart', undefined, 120_000); }
+  /** With an id, a repeat of the same restart is a no-op (see RestartRequest). */
+  restart(id?: string): Promise<AgentStatus> { return this.call('POST', '/v1/restart', id ? { id } : undefined, 120_000); }
   setParameters(parameters: Record<string, string>): Promise<AgentStatus> { return this.call('POST', '/v1/parameters', { parameters }); }
   backup(r: BackupRequest): Promise<BackupResponse> { return this.call('POST', '/v1/backup', r, 15 * 60_000); }
   restore(r: BackupRequest): Promise<AgentStatus> { return this.call('POST', '/v1/restore', r, 15 * 60_000); }

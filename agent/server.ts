@@ -5,7 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { Agent, AgentError } from './agent.ts';
-import { CONFIG_FILE_NAME, failure, type ApiStatus, type BackupRequest, type ConfigPush } from './api.ts';
+import { CONFIG_FILE_NAME, failure, type ApiStatus, type BackupRequest, type ConfigPush, type RestartRequest } from './api.ts';
 
 const MAX_BODY = 4 * 1024 * 1024;
 
@@ -26,7 +26,7 @@ export class AgentServer {
       ['PUT /v1/config', async (b) => agent.applyConfig(configPush(b))],
       ['POST /v1/start', async () => agent.start()],
       ['POST /v1/stop', async () => agent.stop()],
-      ['POST /v1/restart', async () => agent.restart()],
+      ['POST /v1/restart', async (b) => agent.restart(restartRequest(b).id)],
       ['POST /v1/parameters', async (b) => agent.setParameters(parameters(b))],
       ['POST /v1/backup', async (b) => agent.backup(backupRequest(b))],
       ['POST /v1/restore', async (b) => agent.restore(backupRequest(b))],
@@ -125,6 +125,12 @@ function parameters(b: unknown): Record<string, string> {
   const p = stringMap(b.parameters, 'parameters');
   if (!Object.keys(p).length) throw bad('parameters', 'names no parameter');
   return p;
+}
+
+function restartRequest(b: unknown): RestartRequest {
+  if (b === undefined) return {};
+  if (!isObject(b) || (b.id !== undefined && (typeof b.id !== 'string' || !b.id || b.id.length > 128))) throw bad('id', 'must be a non-empty string of at most 128 characters');
+  return typeof b.id === 'string' ? { id: b.id } : {};
 }
 
 function backupRequest(b: unknown): BackupRequest {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { mergePatch } from './mergepatch.ts';
+import { applyMergePatch, mergePatch } from './mergepatch.ts';
 
 describe('mergePatch', () => {
   it('removes, at every depth, what the new object no longer has', () => {
@@ -17,5 +17,14 @@ describe('mergePatch', () => {
 
   it('compares arrays of objects whatever the order of their keys (the API server sorts them)', () => {
     expect(mergePatch({ c: [{ type: 'Ready', status: 'True' }] }, { c: [{ status: 'True', type: 'Ready' }] })).toBeUndefined();
+  });
+});
+
+describe('applyMergePatch', () => {
+  it('undoes nothing mergePatch computed: applying the patch of from -> to gives to', () => {
+    const from = { a: 1, m: { x: 'keep', y: 'drop' }, list: [1, 2], gone: true };
+    const to = { a: 2, m: { x: 'keep', z: 'new' }, list: [3] };
+    expect(applyMergePatch(from, mergePatch(from, to))).toEqual(to);
+    expect(applyMergePatch({ a: 1 }, 'scalar')).toBe('scalar');
   });
 });

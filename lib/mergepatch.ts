@@ -22,3 +22,14 @@ export function mergePatch(from: unknown, to: unknown): Json | undefined {
   }
   return Object.keys(out).length ? out : undefined;
 }
+
+/** Applies a JSON merge patch (RFC 7386) as the API server does: null removes, objects merge, anything else replaces. */
+export function applyMergePatch(target: unknown, patch: unknown): unknown {
+  if (!isObject(patch)) return patch;
+  const out: Record<string, unknown> = isObject(target) ? { ...target } : {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = applyMergePatch(out[k], v);
+  }
+  return out;
+}

@@ -16,6 +16,21 @@ spec:
 `;
 }
 
+/** A Redis 7.2 UnitSet of `units` small servers with a data volume, as YAML. */
+export function redisUnitSet(namespace: string, units: number, name = 'kv'): string {
+  return `
+apiVersion: unit.upm.io/v1alpha1
+kind: UnitSet
+metadata: { name: ${name}, namespace: ${namespace} }
+spec:
+  engine: redis
+  version: "7.2"
+  units: ${units}
+  resources: { limits: { cpu: 500m, memory: 256Mi } }
+  storage: [{ name: data, size: 1Gi, mountPath: /data }]
+`;
+}
+
 /** Redis 7.2: a UnitSet `rs` of three servers, one `rs-sentinel` of three Sentinels, and the RedisReplication `rs`. */
 export function redisWithSentinels(namespace: string, sentinel = { downAfterMilliseconds: 2000, failoverTimeoutMilliseconds: 10000 }): string {
   return `

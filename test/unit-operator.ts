@@ -27,13 +27,21 @@ export function installEngine(cluster: string): Promise<void> {
   return installEngineWith(kubectlPath(), kubeconfig(cluster));
 }
 
-export function startUnitOperator(cluster: string, namespace: string, logFile: string, agents = false): ChildProcess {
+export function startUnitOperator(cluster: string, namespace: string, logFile: string, agents = false, env: Record<string, string> = {}): ChildProcess {
   const out = openSync(logFile, 'a');
   const args = [join(root, 'operators/unit/main.ts'), '--kubeconfig', kubeconfig(cluster), '--namespace', namespace, '--agents', agents ? 'on' : 'off'];
   return spawn(process.execPath, args, {
     stdio: ['ignore', out, out],
-    env: { ...process.env, UPM_LOG_LEVEL: 'debug' },
+    env: { ...process.env, UPM_LOG_LEVEL: 'debug', ...env },
   });
+}
+
+/** kill -9, and wait until the process is gone (at once when it already is). */
+async function killAndWait(p: ChildProcess): Promise<void> {
+  if (p.exitCode !== null || p.signalCode !== null) return;
+  const exited = new Promise((r) => p.once('exit', r));
+  p.kill('SIGKILL');
+  await exited;
 }
 
 /** The admission policy only works once the operator has published the engine catalog. */
@@ -55,8 +63,11 @@ export interface OperatorFixture {
   ns: string;
   dir: string;
   operator: ChildProcess;
-  /** kill -9 the operator (as a crash would) and start a fresh one. */
-  restart(): Promise<void>;
+  /**
+   * kill -9 the operator (as a crash would; nothing if it already died) and start a fresh one; `env` goes to the new
+   * process (UPM_CRASH_AT=<point> makes it die at that point).
+   */
+  restart(env?: Record<string, string>): Promise<void>;
   /** With `engines`: the runtime running the real engine behind each of the namespace's data pods. */
   runtime?: EngineRuntime;
   /** With `compose`: the Compose Operator watching the namespace. */
@@ -94,7 +105,7 @@ export function startComposeOperator(cluster: string, namespace: string, logFile
 export function useUnitOperator(cluster: string, prefix: string, opts: { engines?: boolean; compose?: boolean } = {}): OperatorFixture {
   const f = {} as OperatorFixture;
   let runs = 0;
-  const start = () => startUnitOperator(cluster, f.ns, join(f.dir, `operator-${++runs}.log`), !!opts.engines);
+  const start = (env?: Record<string, string>) => startUnitOperator(cluster, f.ns, join(f.dir, `operator-${++runs}.log`), !!opts.engines, env);
   beforeAll(async () => {
     f.client = await client(cluster);
     f.ns = uniqueName(prefix);
@@ -112,12 +123,7 @@ export function useUnitOperator(cluster: string, prefix: string, opts: { engines
     const startCompose = (env?: Record<string, string>) => startComposeOperator(cluster, f.ns, join(f.dir, `compose-${++composeRuns}.log`), env);
     if (opts.compose) f.compose = startCompose();
     f.restartCompose = async (env) => {
-      const old = f.compose;
-      if (old && old.exitCode === null && old.signalCode === null) {
-        const exited = new Promise((r) => old.once('exit', r));
-        old.kill('SIGKILL');
-        await exited;
-      }
+      if (f.compose) await killAndWait(f.compose);
       f.compose = startCompose(env);
     };
     f.crashComposeAt = async (point) => {
@@ -138,10 +144,9 @@ export function useUnitOperator(cluster: string, prefix: string, opts: { engines
       await agent.stop();
       return agent;
     };
-    f.restart = async () => {
-      f.operator.kill('SIGKILL');
-      await new Promise((r) => f.operator.once('exit', r));
-      f.operator = start();
+    f.restart = async (env) => {
+      await killAndWait(f.operator);
+      f.operator = start(env);
     };
     await waitForCatalog(f.client);
   });

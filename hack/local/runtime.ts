@@ -60,6 +60,7 @@ export class EngineRuntime {
   private readonly o: RuntimeOptions;
   private readonly log: Logger;
   private readonly hosted = new Map<string, Hosted>();
+  private readonly listeners = new Set<(pod: string, status: AgentStatus) => void>();
   private readonly addressInUse = new Map<string, string>();
   private readonly abort = new AbortController();
   private client!: KubeClient;
@@ -99,6 +100,15 @@ export class EngineRuntime {
   /** The agents' statuses, by pod key: for tests and the run command's summary. */
   statuses(): Record<string, AgentStatus> {
     return Object.fromEntries([...this.hosted].map(([k, h]) => [k, h.agent.status()]));
+  }
+
+  /**
+   * Calls `listener` with each agent's status as it changes (pod key, status), synchronously: a test that counts
+   * engine starts with it cannot miss one, as sampling could. Returns the unsubscribe.
+   */
+  onAgentChange(listener: (pod: string, status: AgentStatus) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   private async reconcile(key: string): Promise<ReconcileResult> {
@@ -174,7 +184,10 @@ export class EngineRuntime {
       this.log.warn({ pod: key, err: (err as Error).message }, 'agent address busy; retrying');
       return { retryMs: 500 };
     }
-    agent.on('change', () => this.controller.enqueue(key));
+    agent.on('change', (st: AgentStatus) => {
+      this.controller.enqueue(key);
+      for (const l of this.listeners) l(key, st);
+    });
     const main = pod.spec?.containers?.find((c) => c.name !== AGENT_CONTAINER)?.name ?? '';
     const h: Hosted = { uid: pod.metadata.uid ?? '', address, agent, server, main, ...('notRunnable' in driver ? { notRunnable: driver.notRunnable } : {}) };
     this.hosted.set(key, h);

@@ -91,6 +91,10 @@ export interface UnitSpec {
    */
   startup?: boolean;
   /**
+   * A new value restarts the engine process once (in place: the pod and the data stay); status.lastRestartId says when it was done. An engine started after it was set counts too.
+   */
+  restartId?: string;
+  /**
    * Revision of the UnitSet template this unit was built from.
    */
   revision?: string;
@@ -165,6 +169,10 @@ export interface UnitStatus {
    * Times a Failed pod was recreated.
    */
   recoveries?: number;
+  /**
+   * The spec.restartId the engine was last restarted (or started) for.
+   */
+  lastRestartId?: string;
   volumes?: {
     name?: string;
     claimName?: string;
@@ -208,6 +216,23 @@ export interface UnitSetSpec {
    * While true the operator changes nothing (no scaling, no rollout).
    */
   paused?: boolean;
+  /**
+   * True stops every unit's engine (spec.startup false on each Unit; pods, volumes and data stay, and units created meanwhile start stopped); false starts them again. Not a new revision: no pod is replaced. status.phase is Stopped once every unit's engine reports stopped.
+   */
+  stopped?: boolean;
+  /**
+   * A request to restart every unit's engine once, one unit at a time, each next one only after the previous is Ready again and while fewer than updateStrategy.rollingUpdate.maxUnavailable units are unavailable. A new id is a new request; the same id is never done twice (status.restart records the progress, so a restarted operator resumes without restarting a unit again).
+   */
+  restart?: {
+    /**
+     * Names this request (e.g. the Operation's name or a timestamp).
+     */
+    id: string;
+    /**
+     * Unit names in the order the engine needs (replicas before the source, followers before the leader, the active controller last). Units not named go first, in ordinal order; a name that is not a unit of this UnitSet refuses the whole request (status.restart.phase Invalid).
+     */
+    order?: string[];
+  };
   /**
    * Compute resources of the engine container (core/v1 ResourceRequirements).
    */
@@ -307,7 +332,37 @@ export interface UnitSetStatus {
    * "ready/desired", for display.
    */
   ready?: string;
-  phase?: 'Pending' | 'Progressing' | 'Ready' | 'Degraded' | 'Paused' | 'Failed';
+  phase?: 'Pending' | 'Progressing' | 'Ready' | 'Degraded' | 'Paused' | 'Failed' | 'Stopping' | 'Stopped';
+  /**
+   * Units whose engine reports stopped.
+   */
+  stoppedUnits?: number;
+  /**
+   * Progress of spec.restart.
+   */
+  restart?: {
+    /**
+     * The spec.restart.id this progress is for.
+     */
+    id?: string;
+    /**
+     * Restarting while a unit's engine is being restarted (current), Waiting while the next may not be restarted yet (the message says why), Complete when every unit was restarted, Invalid when the request is refused.
+     */
+    phase?: 'Waiting' | 'Restarting' | 'Complete' | 'Invalid';
+    /**
+     * The unit being restarted now.
+     */
+    current?: string;
+    /**
+     * Units restarted for this id, in the order they were.
+     */
+    done?: string[];
+    /**
+     * Units left out (in maintenance).
+     */
+    skipped?: string[];
+    message?: string;
+  };
   /**
    * Label selector of the units' pods (for the scale subresource).
    */

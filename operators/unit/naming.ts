@@ -13,6 +13,8 @@ export const CONFIG_INPUT_KEY = 'upm-config-input.json';
 export const ANNOTATION_MAINTENANCE = `${GROUP}/maintenance`;
 export const ANNOTATION_PVC_OWNED_BY_UNITSET = `${GROUP}/pvc-deleted-with-unitset`;
 export const ANNOTATION_UPDATE_ON_DELETE = `${GROUP}/update-on-delete`;
+/** On a Unit the UnitSet stopped (spec.stopped): starting the UnitSet starts it again, and only such units. */
+export const ANNOTATION_STOPPED_BY_UNITSET = `${GROUP}/stopped-by-unitset`;
 /** On a UnitSet with updateStrategy Managed: the units (comma-separated) that may be updated now. */
 export const ANNOTATION_UPDATE_NEXT = `${GROUP}/update-next`;
 export const FIELD_MANAGER = 'upm-unit-operator';

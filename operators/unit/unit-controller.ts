@@ -14,6 +14,7 @@ import type { KubeClient } from '../../lib/kube/client.ts';
 import { isAlreadyExists, isNotFound } from '../../lib/kube/errors.ts';
 import { Resources } from '../../lib/kube/resources.ts';
 import { splitKey, type KubeObject } from '../../lib/kube/types.ts';
+import { crashPoint } from '../../lib/crashpoint.ts';
 import { quantityMiB } from '../../lib/engineconfig.ts';
 import {
   ANNOTATION_CONFIG_HASH, ANNOTATION_MAINTENANCE, CONFIG_INPUT_KEY, ANNOTATION_PVC_OWNED_BY_UNITSET, ANNOTATION_REVISION, ANNOTATION_UPDATE_ON_DELETE, LABEL_ORDINAL, LABEL_UNIT, LABEL_UNITSET, claimName,
@@ -62,7 +63,8 @@ export interface UnitControllerDeps {
   agents: boolean;
 }
 
-type EngineView = { status: AgentStatus } | { error: string };
+/** The agent's answer; `restartedFor` is the spec.restartId this pass found done (or did). */
+type EngineView = { status: AgentStatus; restartedFor?: string } | { error: string };
 
 /**
  * Claims that must bind before the pod is created: those of an Immediate storage class that are not Bound yet. A
@@ -127,7 +129,13 @@ export function unitReconciler(d: UnitControllerDeps) {
     }
     const engine = d.agents && !maintenance && pod && !pod.metadata.deletionTimestamp && pod.status?.phase === 'Running' && pod.status.podIP
       ? await driveAgent(d, unit, pod) : undefined;
-    await writeStatus(d, unit, pod, recoveries, task, maintenance, namespace, engine);
+    let restartedFor = engine && 'restartedFor' in engine ? engine.restartedFor : undefined;
+    if (!d.agents && !maintenance && restartDue(unit)) {
+      // Simulated pods have no engine process: there is nothing to restart, and a restart must not wait forever.
+      restartedFor = unit.spec.restartId;
+      await d.events.record(unit, 'Normal', 'RestartSkipped', `restart ${unit.spec.restartId}: no agent drives this unit's engine (simulated pod); nothing to restart`);
+    }
+    await writeStatus(d, unit, pod, recoveries, task, maintenance, namespace, engine, restartedFor);
     // An agent that does not answer yet (just started, address being assigned) is asked again; every other
     // change reaches us as a pod or unit event.
     if (engine && 'error' in engine) return { requeue: true };
@@ -137,7 +145,9 @@ export function unitReconciler(d: UnitControllerDeps) {
 /**
  * Brings the engine to what the unit asks for, through the pod's agent: the unit's config revision pushed (the
  * agent applies what it can live and says what needs a restart), started or stopped per spec.startup, restarted
- * when a pushed change needs it. Each step first reads the agent's state, so repeating a pass repeats nothing.
+ * when a pushed change needs it or spec.restartId asks for it. Each step first reads the agent's state, so repeating
+ * a pass repeats nothing: a restart carries the unit's restartId, which the agent remembers, so a pass that died
+ * after the restart and before recording it in status does not restart the engine again.
  */
 async function driveAgent(d: UnitControllerDeps, unit: Unit, pod: Pod): Promise<EngineView> {
   const ns = unit.metadata.namespace ?? '';
@@ -162,24 +172,35 @@ async function driveAgent(d: UnitControllerDeps, unit: Unit, pod: Pod): Promise<
       }
     }
     const wantRunning = unit.spec.startup !== false;
+    const restartId = unit.spec.restartId ?? '';
+    const due = restartDue(unit);
+    let restartedFor: string | undefined;
     if (wantRunning && st.configRevision) {
       if (st.state === 'Stopped') {
         st = await agent.start();
         await d.events.record(unit, 'Normal', 'StartingEngine', `starting ${st.engine} (config ${st.configRevision})`);
-      } else if (st.state === 'Running' && st.restartRequired) {
-        const pending = st.pendingRestart.join(', ');
-        st = await agent.restart();
-        await d.events.record(unit, 'Normal', 'RestartingEngine', `restarting ${st.engine} to apply ${pending}`);
+        if (due) restartedFor = restartId; // an engine started after the request is a restarted one
+      } else if (due && st.restartId === restartId) {
+        restartedFor = restartId; // done by a pass that did not live to record it
+      } else if (st.state === 'Running' && (st.restartRequired || due)) {
+        const why = due ? `restart ${restartId} asked for` : `to apply ${st.pendingRestart.join(', ')}`;
+        st = await agent.restart(due ? restartId : undefined);
+        crashPoint('unit.engine-restarted');
+        await d.events.record(unit, 'Normal', 'RestartingEngine', `restarting ${st.engine} (${why})`);
+        if (due) restartedFor = restartId;
       }
     } else if (!wantRunning && ['Running', 'Starting', 'Crashed'].includes(st.state)) {
       st = await agent.stop();
       await d.events.record(unit, 'Normal', 'StoppedEngine', `stopped ${st.engine} (spec.startup is false); its data stays`);
     }
-    return { status: st };
+    return { status: st, ...(restartedFor ? { restartedFor } : {}) };
   } catch (err) {
     return { error: `agent at ${agent.base}: ${(err as Error).message}` };
   }
 }
+
+/** spec.restartId asks for a restart the unit's status does not record as done. */
+const restartDue = (unit: Unit): boolean => !!unit.spec.restartId && unit.status?.lastRestartId !== unit.spec.restartId;
 
 /** The namespace's agent key, decoded; empty until the UnitSet controller has created it and the cache shows it. */
 function namespaceKey(d: UnitControllerDeps, ns: string): string {
@@ -307,7 +328,7 @@ function phaseOf(pod: Pod | undefined, startup: boolean, engine?: EngineView): P
   }
 }
 
-async function writeStatus(d: UnitControllerDeps, unit: Unit, pod: Pod | undefined, recoveries: number, task: string, maintenance: boolean, ns: string, engine?: EngineView): Promise<void> {
+async function writeStatus(d: UnitControllerDeps, unit: Unit, pod: Pod | undefined, recoveries: number, task: string, maintenance: boolean, ns: string, engine?: EngineView, restartedFor?: string): Promise<void> {
   const phase = phaseOf(pod, unit.spec.startup ?? true, engine);
   const ready = phase === 'Ready';
   const st = engine && 'status' in engine ? engine.status : undefined;
@@ -348,6 +369,7 @@ async function writeStatus(d: UnitControllerDeps, unit: Unit, pod: Pod | undefin
     recoveries,
     volumes,
     conditions,
+    ...(restartedFor ? { lastRestartId: restartedFor } : {}),
   };
   if (JSON.stringify(status) === JSON.stringify(unit.status ?? {})) return;
   await d.client.patch(UnitResource, unit.metadata.name ?? '', { status }, 'merge', { namespace: ns, subresource: 'status' });

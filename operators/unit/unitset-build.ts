@@ -6,7 +6,7 @@ import type { EngineTemplate, Unit, UnitSet } from '../../lib/api/unit.upm.io.ge
 import type { KubeObject, OwnerReference } from '../../lib/kube/types.ts';
 import { cpuMillis, effectiveParameters, hash, quantityMiB, renderConfig, unitSetId, type RenderContext } from '../../lib/engineconfig.ts';
 import {
-  ANNOTATION_PVC_OWNED_BY_UNITSET, ANNOTATION_REVISION, ANNOTATION_UPDATE_ON_DELETE, CREDENTIALS_PLACEHOLDER,
+  ANNOTATION_PVC_OWNED_BY_UNITSET, ANNOTATION_REVISION, ANNOTATION_STOPPED_BY_UNITSET, ANNOTATION_UPDATE_ON_DELETE, CREDENTIALS_PLACEHOLDER,
   LABEL_ORDINAL, LABEL_UNIT, LABEL_UNITSET, configMapName, credentialsSecretName, headlessServiceName, unitName,
 } from './naming.ts';
 
@@ -23,7 +23,8 @@ export function ownerRef(obj: KubeObject, controller = true): OwnerReference {
  * config, which the unit agent applies (live, or by restarting the engine), so changing one never recreates a pod.
  */
 export function updateRevision(us: UnitSet, tpl: EngineTemplate): string {
-  const { units: _u, paused: _p, updateStrategy: _s, pvcRetentionPolicy: _r, parameters: _params, storage, ...shaping } = us.spec;
+  // Stopping and restarting act on the engines in place, never on the pods.
+  const { units: _u, paused: _p, updateStrategy: _s, pvcRetentionPolicy: _r, parameters: _params, stopped: _st, restart: _rs, storage, ...shaping } = us.spec;
   // Volume sizes shape the claims, not the pod: growing a volume must not restart anything.
   const volumes = (storage ?? []).map((v) => ({ name: v.name, mountPath: v.mountPath, storageClassName: v.storageClassName }));
   return hash({ template: tpl.spec, shaping, volumes, labels: us.metadata.labels ?? {}, annotations: podAnnotations(us) });
@@ -119,13 +120,16 @@ export function desiredUnit(us: UnitSet, tpl: EngineTemplate, ordinal: number, r
         ...podAnnotations(us),
         ...((retention.whenDeleted ?? 'Delete') === 'Delete' ? { [ANNOTATION_PVC_OWNED_BY_UNITSET]: 'true' } : {}),
         ...(us.spec.updateStrategy?.type === 'OnDelete' ? { [ANNOTATION_UPDATE_ON_DELETE]: 'true' } : {}),
+        ...(us.spec.stopped ? { [ANNOTATION_STOPPED_BY_UNITSET]: 'true' } : {}),
       },
       ownerReferences: [ownerRef(us)],
     },
     spec: {
       engine: us.spec.engine,
       version: us.spec.version,
-      startup: true,
+      // A unit created while the UnitSet is stopped starts stopped; one created during a restart is fresh.
+      startup: !us.spec.stopped,
+      ...(us.spec.restart?.id ? { restartId: us.spec.restart.id } : {}),
       revision,
       template: podTemplate(us, tpl, ordinal, revision) as unknown as Unit['spec']['template'],
       volumeClaimTemplates: claimTemplates(us),

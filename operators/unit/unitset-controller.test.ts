@@ -14,6 +14,7 @@ import { KubeApiError } from '../../lib/kube/errors.ts';
 import { Resources, type ResourceType } from '../../lib/kube/resources.ts';
 import type { KubeObject } from '../../lib/kube/types.ts';
 import { silentLogger } from '../../lib/log.ts';
+import { applyMergePatch } from '../../lib/mergepatch.ts';
 import { ANNOTATION_CONFIG_HASH, CONFIG_INPUT_KEY } from './naming.ts';
 import { unitSetReconciler } from './unitset-controller.ts';
 import { desiredUnit, unitConfig, updateRevision } from './unitset-build.ts';
@@ -22,7 +23,7 @@ const NS = 'ns';
 const clone = <T>(o: T): T => JSON.parse(JSON.stringify(o)) as T;
 const apiError = (code: number, reason: string, what: string) => new KubeApiError(code, { kind: 'Status', apiVersion: 'v1', status: 'Failure', code, reason }, what);
 
-/** An API server in memory: resourceVersions, generations, conflicts, merge patches (one level deep). */
+/** An API server in memory: resourceVersions, generations, conflicts, merge patches. */
 class FakeApi {
   readonly objects = new Map<string, KubeObject>();
   /** Every write, as "VERB plural/name". */
@@ -63,10 +64,7 @@ class FakeApi {
       const cur = this.objects.get(k) as (KubeObject & Record<string, unknown>) | undefined;
       if (!cur) throw apiError(404, 'NotFound', `PATCH ${k}`);
       this.writes.push(`PATCH ${rt.plural}/${name}${opts.subresource ? `/${opts.subresource}` : ''}`);
-      const next = clone(cur);
-      for (const [field, value] of Object.entries(patch)) {
-        next[field] = value && typeof value === 'object' && !Array.isArray(value) ? { ...(next[field] as object | undefined), ...value } : value;
-      }
+      const next = applyMergePatch(clone(cur), patch) as KubeObject & Record<string, unknown>;
       const stored = this.stamp(next, cur);
       this.objects.set(k, stored);
       return clone(stored) as T;
@@ -119,10 +117,12 @@ function world(unitSet: UnitSet) {
     pvcs: new LaggingStore<KubeObject>(api, 'persistentvolumeclaims'),
   };
   const client = api.client as unknown as KubeClient;
-  const reconcile = unitSetReconciler({ client, events: new EventRecorder(client, 'test'), ...stores });
+  let reconcile = unitSetReconciler({ client, events: new EventRecorder(client, 'test'), ...stores });
   const ctx = { key: `${NS}/db`, log: silentLogger, signal: new AbortController().signal } as ReconcileContext;
   const syncAll = () => { for (const s of Object.values(stores)) s.sync(); };
-  return { api, stores, syncAll, pass: () => reconcile(`${NS}/db`, ctx), unitSet };
+  // A killed operator's successor: the same API and caches, nothing of the old process's memory (its expectations).
+  const newOperator = () => { reconcile = unitSetReconciler({ client, events: new EventRecorder(client, 'test'), ...stores }); };
+  return { api, stores, syncAll, pass: () => reconcile(`${NS}/db`, ctx), newOperator, unitSet };
 }
 
 const baseSet = (parameters: Record<string, string>): UnitSet => ({
@@ -243,5 +243,166 @@ describe('UnitSet placement', () => {
     const plain = { ...us, spec: rest } as UnitSet;
     expect((desiredUnit(plain, template, 1, 'r', '').spec.template as unknown as { spec: { affinity?: Record<string, unknown> } }).spec.affinity?.nodeAffinity).toBeUndefined();
     expect(updateRevision(plain, template)).not.toBe(updateRevision(us, template));
+  });
+});
+
+const unitSetOf = (w: ReturnType<typeof world>) => w.api.list('unitsets')[0] as UnitSet;
+const unitOf = (w: ReturnType<typeof world>, name: string) => (w.api.list('units') as Unit[]).find((u) => u.metadata.name === name) as Unit;
+const patchSpec = (w: ReturnType<typeof world>, spec: Record<string, unknown>) => w.api.client.patch(UnitSetResource, 'db', { spec }, 'merge', { namespace: NS });
+
+/** A unit's status as the Unit controller writes it once its engine is in `phase`. */
+function report(w: ReturnType<typeof world>, name: string, phase: 'Ready' | 'Stopped' | 'Starting', extra: Partial<NonNullable<Unit['status']>> = {}) {
+  const u = unitOf(w, name);
+  w.api.setStatus(name, { ...u.status, ready: phase === 'Ready', phase, podRevision: u.spec.revision, configRevision: u.spec.configRevision, ...extra });
+}
+
+describe('UnitSet stop and start', () => {
+  it('stops every engine in place (no new revision, no pod replaced), reports Stopped, creates new units stopped, and starts them again', async () => {
+    const w = await settled({});
+    const revisions = (w.api.list('units') as Unit[]).map((u) => u.spec.revision);
+    w.api.writes.length = 0;
+    await patchSpec(w, { stopped: true });
+    w.syncAll();
+    await w.pass();
+    expect(unitWrites(w)).toEqual(['PATCH units/db-0', 'PATCH units/db-1', 'PATCH units/db-2']);
+    for (const u of w.api.list('units') as Unit[]) {
+      expect(u.spec.startup).toBe(false);
+      expect(u.metadata.annotations?.['unit.upm.io/stopped-by-unitset']).toBe('true');
+    }
+    expect((w.api.list('units') as Unit[]).map((u) => u.spec.revision)).toEqual(revisions);
+    expect(unitSetOf(w).status?.updateRevision).toBe(revisions[0]);
+    expect(unitSetOf(w).status?.phase).toBe('Stopping');
+
+    // Passes on a stale unit cache write nothing again.
+    w.stores.unitSets.sync();
+    await w.pass();
+    expect(unitWrites(w)).toHaveLength(3);
+
+    // Two engines report stopped: still Stopping; all three: Stopped.
+    report(w, 'db-0', 'Stopped');
+    report(w, 'db-1', 'Stopped');
+    w.syncAll();
+    await w.pass();
+    expect(unitSetOf(w).status).toMatchObject({ phase: 'Stopping', stoppedUnits: 2 });
+    report(w, 'db-2', 'Stopped');
+    w.syncAll();
+    await w.pass();
+    const st = unitSetOf(w).status;
+    expect(st).toMatchObject({ phase: 'Stopped', stoppedUnits: 3 });
+    expect(st?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'Stopped' });
+    expect(unitWrites(w)).toHaveLength(3);
+
+    // Scaling while stopped: the new unit is created stopped.
+    await patchSpec(w, { units: 4 });
+    w.syncAll();
+    await w.pass();
+    expect(unitOf(w, 'db-3').spec.startup).toBe(false);
+    expect(unitOf(w, 'db-3').spec.revision).toBe(revisions[0]);
+    report(w, 'db-3', 'Stopped');
+    w.syncAll();
+    await w.pass();
+    expect(unitSetOf(w).status).toMatchObject({ phase: 'Stopped', stoppedUnits: 4 });
+
+    // Start: every unit the UnitSet stopped starts again; Ready once they all are.
+    w.api.writes.length = 0;
+    await patchSpec(w, { stopped: false });
+    w.syncAll();
+    await w.pass();
+    expect(unitWrites(w)).toEqual(['PATCH units/db-0', 'PATCH units/db-1', 'PATCH units/db-2', 'PATCH units/db-3']);
+    for (const u of w.api.list('units') as Unit[]) {
+      expect(u.spec.startup).toBe(true);
+      expect(u.metadata.annotations?.['unit.upm.io/stopped-by-unitset']).toBeUndefined();
+    }
+    for (const n of ['db-0', 'db-1', 'db-2', 'db-3']) report(w, n, 'Ready');
+    w.syncAll();
+    await w.pass();
+    expect(unitSetOf(w).status).toMatchObject({ phase: 'Ready', stoppedUnits: 0, readyUnits: 4 });
+  });
+
+  it('leaves a unit its user stopped stopped when the UnitSet starts again', async () => {
+    const w = await settled({});
+    await w.api.client.patch(UnitResource, 'db-1', { spec: { startup: false } }, 'merge', { namespace: NS });
+    w.syncAll();
+    w.api.writes.length = 0;
+    await patchSpec(w, { stopped: true });
+    w.syncAll();
+    await w.pass();
+    expect(unitWrites(w)).toEqual(['PATCH units/db-0', 'PATCH units/db-2']);
+    await patchSpec(w, { stopped: false });
+    w.syncAll();
+    await w.pass();
+    expect(unitOf(w, 'db-0').spec.startup).toBe(true);
+    expect(unitOf(w, 'db-1').spec.startup).toBe(false);
+  });
+});
+
+describe('UnitSet rolling restart with lagging caches and a killed operator', () => {
+  it('asks one unit at a time in the order given, never twice, and resumes after the operator is replaced', async () => {
+    const w = await settled({});
+    const revisions = (w.api.list('units') as Unit[]).map((u) => u.spec.revision);
+    w.api.writes.length = 0;
+    await patchSpec(w, { restart: { id: 'r1', order: ['db-2', 'db-0', 'db-1'] } });
+    w.syncAll();
+    await w.pass();
+    expect(unitWrites(w)).toEqual(['PATCH units/db-2']);
+    expect(unitOf(w, 'db-2').spec.restartId).toBe('r1');
+    expect(unitSetOf(w).status?.restart).toMatchObject({ id: 'r1', phase: 'Restarting', current: 'db-2', done: [] });
+
+    // The unit cache has not shown the request yet: no second unit is asked, db-2 is not asked again.
+    for (let i = 0; i < 3; i++) {
+      w.stores.unitSets.sync();
+      await w.pass();
+    }
+    expect(unitWrites(w)).toEqual(['PATCH units/db-2']);
+    // Shown, engine restarting (not Ready): still only db-2.
+    report(w, 'db-2', 'Starting', { lastRestartId: 'r1' });
+    w.syncAll();
+    await w.pass();
+    expect(unitWrites(w)).toEqual(['PATCH units/db-2']);
+
+    // db-2 Ready again: db-0 next.
+    report(w, 'db-2', 'Ready', { lastRestartId: 'r1' });
+    w.syncAll();
+    await w.pass();
+    expect(unitWrites(w)).toEqual(['PATCH units/db-2', 'PATCH units/db-0']);
+
+    // The operator died after asking db-0 and before recording it: status.restart still says db-2. Its successor
+    // starts from fresh lists (no memory of its own writes) and finds db-0 asked: it asks nothing again.
+    const us = unitSetOf(w);
+    w.api.objects.set(`unitsets/${NS}/db`, { ...us, status: { ...us.status, restart: { id: 'r1', phase: 'Restarting', current: 'db-2', done: [] } } } as KubeObject);
+    w.newOperator();
+    w.syncAll();
+    await w.pass();
+    expect(unitWrites(w)).toEqual(['PATCH units/db-2', 'PATCH units/db-0']);
+    expect(unitSetOf(w).status?.restart).toMatchObject({ current: 'db-0', done: ['db-2'] });
+
+    report(w, 'db-0', 'Ready', { lastRestartId: 'r1' });
+    w.syncAll();
+    await w.pass();
+    report(w, 'db-1', 'Ready', { lastRestartId: 'r1' });
+    w.syncAll();
+    await w.pass();
+    expect(unitWrites(w)).toEqual(['PATCH units/db-2', 'PATCH units/db-0', 'PATCH units/db-1']);
+    expect(unitSetOf(w).status?.restart).toMatchObject({ id: 'r1', phase: 'Complete', done: ['db-2', 'db-0', 'db-1'] });
+    expect(unitSetOf(w).status?.phase).toBe('Ready');
+    // No pod was replaced: the units' revisions never moved.
+    expect((w.api.list('units') as Unit[]).map((u) => u.spec.revision)).toEqual(revisions);
+
+    // The same request again changes nothing.
+    w.newOperator();
+    w.syncAll();
+    await w.pass();
+    expect(unitWrites(w)).toHaveLength(3);
+  });
+
+  it('refuses an order naming a unit it does not have, with the reason in status', async () => {
+    const w = await settled({});
+    w.api.writes.length = 0;
+    await patchSpec(w, { restart: { id: 'r1', order: ['db-2', 'db-9'] } });
+    w.syncAll();
+    await w.pass();
+    expect(unitWrites(w)).toEqual([]);
+    expect(unitSetOf(w).status?.restart).toMatchObject({ id: 'r1', phase: 'Invalid' });
+    expect(unitSetOf(w).status?.restart?.message).toContain('db-9');
   });
 });

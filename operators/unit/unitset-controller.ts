@@ -5,6 +5,8 @@
 //   scale in  : delete the highest surplus ordinal, wait until it is gone (foreground), then the next
 //   rollout   : highest outdated ordinal >= partition first, while fewer than maxUnavailable units are unavailable;
 //               a unit counts as done when its spec carries the update revision, so a restart never repeats one
+//   stop/start: spec.stopped sets every unit's spec.startup (the engines stop in place; no new revision)
+//   restart   : spec.restart restarts each unit's engine once, one at a time, in the order asked (restart-plan.ts)
 import { randomBytes } from 'node:crypto';
 import type { EngineTemplate, Unit, UnitSet } from '../../lib/api/unit.upm.io.generated.ts';
 import { UnitResource, UnitSetResource } from '../../lib/api/unit.upm.io.generated.ts';
@@ -20,8 +22,9 @@ import { AGENT_TOKEN_KEY, AGENT_TOKEN_SECRET, type ConfigInput } from '../../age
 import { validateParameters } from '../../lib/paramcheck.ts';
 import { WriteExpectations } from './expectations.ts';
 import {
-  ANNOTATION_CONFIG_BASE, ANNOTATION_CONFIG_HASH, ANNOTATION_UPDATE_NEXT, CONFIG_INPUT_KEY, LABEL_UNIT, LABEL_UNITSET, configMapName, credentialsSecretName, headlessServiceName, ordinalOf, templateName, unitName,
+  ANNOTATION_CONFIG_BASE, ANNOTATION_CONFIG_HASH, ANNOTATION_MAINTENANCE, ANNOTATION_STOPPED_BY_UNITSET, ANNOTATION_UPDATE_NEXT, CONFIG_INPUT_KEY, LABEL_UNIT, LABEL_UNITSET, configMapName, credentialsSecretName, headlessServiceName, ordinalOf, templateName, unitName,
 } from './naming.ts';
+import { planRestart, type RestartStatus } from './restart-plan.ts';
 import { claimTemplates, desiredUnit, ownerRef, servicePorts, unitConfig, updateRevision, type UnitConfig } from './unitset-build.ts';
 
 type ConfigMap = KubeObject & { data?: Record<string, string> };
@@ -45,6 +48,10 @@ export interface UnitSetControllerDeps {
 export const isUnitAvailable = (u: Unit): boolean =>
   !u.metadata.deletionTimestamp && u.status?.ready === true && u.status.podRevision === u.spec.revision
   && (u.status.configRevision ?? '') === (u.spec.configRevision ?? '');
+
+/** A unit whose engine reports stopped, as the UnitSet asked (its pod at its revision). */
+export const isUnitStopped = (u: Unit): boolean =>
+  !u.metadata.deletionTimestamp && u.spec.startup === false && u.status?.phase === 'Stopped' && u.status.podRevision === u.spec.revision;
 
 export function unitSetReconciler(d: UnitSetControllerDeps) {
   // The Unit writes of this process that the unit cache may not show yet (see expectations.ts).
@@ -124,6 +131,23 @@ export function unitSetReconciler(d: UnitSetControllerDeps) {
       expectations.written(await d.client.patch<Unit>(UnitResource, u.metadata.name ?? '', { spec: { volumeClaimTemplates: claims } }, 'merge', { namespace }));
     }
 
+    // Stop and start: every unit's engine follows spec.stopped. Only units this UnitSet stopped are started again (a
+    // unit a user stopped by its own spec.startup stays stopped); neither is a new revision, so no pod is replaced.
+    const stopped = us.spec.stopped === true;
+    const toggled: string[] = [];
+    for (const u of live.filter(settled)) {
+      const byUs = u.metadata.annotations?.[ANNOTATION_STOPPED_BY_UNITSET] === 'true';
+      let patch: Record<string, unknown> | undefined;
+      if (stopped && u.spec.startup !== false) patch = { metadata: { annotations: { [ANNOTATION_STOPPED_BY_UNITSET]: 'true' } }, spec: { startup: false } };
+      else if (!stopped && byUs) patch = { metadata: { annotations: { [ANNOTATION_STOPPED_BY_UNITSET]: null } }, spec: { startup: true } };
+      if (!patch) continue;
+      expectations.written(await d.client.patch<Unit>(UnitResource, u.metadata.name ?? '', patch, 'merge', { namespace }));
+      toggled.push(u.metadata.name ?? '');
+    }
+    if (toggled.length) await d.events.record(us, 'Normal', stopped ? 'StoppingUnits' : 'StartingUnits', `${stopped ? 'stopping' : 'starting'} the engines of ${toggled.join(', ')} (spec.stopped: ${stopped})`);
+    // While stopped, a unit whose engine is stopped at its revision is as good as a Ready one: a rollout goes on.
+    const available = (u: Unit) => isUnitAvailable(u) || (stopped && isUnitStopped(u));
+
     // Config changes: those the engine applies live go to every unit at once (the agents apply them without a
     // restart); the others need the engine restarted, so they roll out like a new revision, unit by unit.
     const needsRestart = new Set<string>();
@@ -162,7 +186,7 @@ export function unitSetReconciler(d: UnitSetControllerDeps) {
     } else {
       const partition = strategy.rollingUpdate?.partition ?? 0;
       const maxUnavailable = strategy.rollingUpdate?.maxUnavailable ?? 1;
-      let taken = unavailableUnits(desired, live, settled);
+      let taken = unavailableUnits(desired, live, settled, available);
       for (const u of outdated) {
         if (ordinalOf(u) < partition) continue;
         if (taken >= maxUnavailable) break;
@@ -171,28 +195,67 @@ export function unitSetReconciler(d: UnitSetControllerDeps) {
           ? `updating unit ${u.metadata.name} to revision ${revision}`
           : `restarting unit ${u.metadata.name}'s engine for config ${hashOf(ordinalOf(u))} (a setting that needs a restart changed)`);
         updating.push(u.metadata.name ?? '');
-        if (isUnitAvailable(u)) taken++;
+        if (available(u)) taken++;
       }
     }
     for (const u of live) {
-      const inUpdate = !settled(u) || (u.spec.revision === revision && !needsRestart.has(u.metadata.name ?? '') && !isUnitAvailable(u));
+      const inUpdate = !settled(u) || (u.spec.revision === revision && !needsRestart.has(u.metadata.name ?? '') && !available(u));
       if (inUpdate && !updating.includes(u.metadata.name ?? '')) updating.push(u.metadata.name ?? '');
+    }
+
+    // Rolling restart (spec.restart): after the rollout, so that this pass's updates count against maxUnavailable.
+    let restart = us.status?.restart as RestartStatus | undefined;
+    if (us.spec.restart) {
+      // A unit stopped by its own spec.startup (not by this UnitSet) has no engine to restart, and is down on purpose.
+      const stoppedAlone = (u: Unit) => u.spec.startup === false && u.metadata.annotations?.[ANNOTATION_STOPPED_BY_UNITSET] !== 'true';
+      const justUpdated = updating.filter((n) => live.some((u) => u.metadata.name === n && settled(u) && isUnitAvailable(u))).length;
+      const plan = planRestart(us.spec.restart, restart, live.filter((u) => !u.metadata.deletionTimestamp).map((u) => ({
+        name: u.metadata.name ?? '', ordinal: ordinalOf(u), requested: u.spec.restartId ?? '', restarted: u.status?.lastRestartId ?? '',
+        available: isUnitAvailable(u), inFlux: !settled(u), maintenance: u.metadata.annotations?.[ANNOTATION_MAINTENANCE] === 'true', stopped: stoppedAlone(u),
+      })), {
+        stopped, maxUnavailable: strategy.rollingUpdate?.maxUnavailable ?? 1,
+        unavailable: unavailableUnits(desired, live, settled, (u) => isUnitAvailable(u) || stoppedAlone(u)) + justUpdated,
+      });
+      const ask = plan.ask ? live.find((u) => u.metadata.name === plan.ask) : undefined;
+      if (ask) {
+        expectations.written(await d.client.patch<Unit>(UnitResource, plan.ask ?? '', { spec: { restartId: us.spec.restart.id } }, 'merge', { namespace }));
+        await d.events.record(us, 'Normal', 'RestartingUnit', `restarting unit ${plan.ask}'s engine (restart ${us.spec.restart.id}, ${plan.status.done?.length ?? 0} of ${live.length} done)`);
+      }
+      if (plan.status.phase !== restart?.phase || plan.status.id !== restart?.id) {
+        if (plan.status.phase === 'Complete') await d.events.record(us, 'Normal', 'Restarted', `restart ${plan.status.id}: ${plan.status.message}`);
+        if (plan.status.phase === 'Invalid') await d.events.record(us, 'Warning', 'InvalidRestart', plan.status.message ?? '');
+      }
+      restart = plan.status;
     }
 
     // Status.
     const c = counts([...byOrdinal.values()], desired, revision, needsRestart);
     const done = c.units === desired && c.readyUnits === desired && c.updatedUnits === desired;
     const partitioned = (strategy.rollingUpdate?.partition ?? 0) > 0 && c.readyUnits === desired && c.units === desired;
+    const allStopped = c.units === desired && c.stoppedUnits === desired;
+    const rolledOut = c.units === desired && c.updatedUnits === desired;
     conditions = setCondition(conditions, { type: 'Degraded', status: 'False', reason: 'AsExpected', message: '', observedGeneration: generation });
-    conditions = setCondition(conditions, done || partitioned
-      ? { type: 'Ready', status: 'True', reason: 'AllUnitsReady', message: `${c.readyUnits}/${desired} units ready`, observedGeneration: generation }
-      : { type: 'Ready', status: 'False', reason: 'UnitsNotReady', message: `${c.readyUnits}/${desired} units ready, ${c.updatedUnits} updated`, observedGeneration: generation });
-    conditions = setCondition(conditions, done || partitioned
-      ? { type: 'Progressing', status: 'False', reason: 'Complete', message: `revision ${revision} rolled out`, observedGeneration: generation }
-      : { type: 'Progressing', status: 'True', reason: c.units !== desired ? 'Scaling' : 'Updating', message: `${c.units}/${desired} units, ${c.updatedUnits} at revision ${revision}`, observedGeneration: generation });
-    if ((done || partitioned) && us.status?.phase !== 'Ready') await d.events.record(us, 'Normal', 'Ready', `${desired} units ready at revision ${revision}`);
+    if (stopped) {
+      conditions = setCondition(conditions, { type: 'Ready', status: 'False', reason: allStopped ? 'Stopped' : 'Stopping', message: `${c.stoppedUnits}/${desired} engines stopped (spec.stopped)`, observedGeneration: generation });
+      conditions = setCondition(conditions, allStopped && rolledOut
+        ? { type: 'Progressing', status: 'False', reason: 'Stopped', message: `every engine is stopped; revision ${revision}`, observedGeneration: generation }
+        : { type: 'Progressing', status: 'True', reason: allStopped ? 'Updating' : 'Stopping', message: `${c.stoppedUnits}/${desired} engines stopped, ${c.updatedUnits} at revision ${revision}`, observedGeneration: generation });
+      if (allStopped && us.status?.phase !== 'Stopped') await d.events.record(us, 'Normal', 'Stopped', `the engines of all ${desired} units are stopped`);
+    } else {
+      conditions = setCondition(conditions, done || partitioned
+        ? { type: 'Ready', status: 'True', reason: 'AllUnitsReady', message: `${c.readyUnits}/${desired} units ready`, observedGeneration: generation }
+        : { type: 'Ready', status: 'False', reason: 'UnitsNotReady', message: `${c.readyUnits}/${desired} units ready, ${c.updatedUnits} updated`, observedGeneration: generation });
+      const restarting = restart?.id === us.spec.restart?.id && (restart?.phase === 'Restarting' || restart?.phase === 'Waiting');
+      conditions = setCondition(conditions, done || partitioned
+        ? restarting
+          ? { type: 'Progressing', status: 'True', reason: 'Restarting', message: restart?.message ?? '', observedGeneration: generation }
+          : { type: 'Progressing', status: 'False', reason: 'Complete', message: `revision ${revision} rolled out`, observedGeneration: generation }
+        : { type: 'Progressing', status: 'True', reason: c.units !== desired ? 'Scaling' : 'Updating', message: `${c.units}/${desired} units, ${c.updatedUnits} at revision ${revision}`, observedGeneration: generation });
+      if ((done || partitioned) && us.status?.phase !== 'Ready') await d.events.record(us, 'Normal', 'Ready', `${desired} units ready at revision ${revision}`);
+    }
+    const phase = stopped ? (allStopped ? 'Stopped' : 'Stopping') : done || partitioned ? 'Ready' : 'Progressing';
     await writeStatus(d, us, {
-      ...c, phase: done || partitioned ? 'Ready' : 'Progressing', conditions, observedGeneration: generation, selector: `${LABEL_UNITSET}=${name}`,
+      ...c, phase, conditions, observedGeneration: generation, selector: `${LABEL_UNITSET}=${name}`, ...(restart ? { restart } : {}),
       updateRevision: revision, currentRevision: done ? revision : us.status?.currentRevision ?? revision, updating: updating.sort(), credentialsSecret: secretName,
       outdated: outdated.filter((u) => !updating.includes(u.metadata.name ?? '')).map((u) => u.metadata.name ?? '').sort((a, b) => a.localeCompare(b, 'en', { numeric: true })),
     });
@@ -204,15 +267,16 @@ export function unitSetReconciler(d: UnitSetControllerDeps) {
  * The units that count against maxUnavailable: every ordinal below `desired` without a unit (not created yet, or
  * created and not in the cache yet), not available, or in flux after a write of ours the cache does not show.
  */
-export function unavailableUnits(desired: number, live: Unit[], settled: (u: Unit) => boolean): number {
-  return desired - live.filter((u) => ordinalOf(u) < desired && settled(u) && isUnitAvailable(u)).length;
+export function unavailableUnits(desired: number, live: Unit[], settled: (u: Unit) => boolean, available: (u: Unit) => boolean = isUnitAvailable): number {
+  return desired - live.filter((u) => ordinalOf(u) < desired && settled(u) && available(u)).length;
 }
 
 function counts(units: Unit[], desired: number, revision: string | undefined, needsRestart = new Set<string>()) {
   const present = units.filter((u) => ordinalOf(u) < desired && !u.metadata.deletionTimestamp);
   const readyUnits = present.filter((u) => u.status?.ready && (u.status.configRevision ?? '') === (u.spec.configRevision ?? '')).length;
   const updatedUnits = revision ? present.filter((u) => u.spec.revision === revision && !needsRestart.has(u.metadata.name ?? '')).length : 0;
-  return { units: units.filter((u) => !u.metadata.deletionTimestamp).length, readyUnits, updatedUnits, ready: `${readyUnits}/${desired}` };
+  const stoppedUnits = present.filter(isUnitStopped).length;
+  return { units: units.filter((u) => !u.metadata.deletionTimestamp).length, readyUnits, updatedUnits, stoppedUnits, ready: `${readyUnits}/${desired}` };
 }
 
 /** Patches status only when it changed, so a settled UnitSet causes no writes. */
@@ -367,9 +431,15 @@ async function updateUnit(d: UnitSetControllerDeps, us: UnitSet, tpl: EngineTemp
   const want = desiredUnit(us, tpl, ordinalOf(u), revision, cfg?.hash ?? '');
   return d.client.update<Unit>(UnitResource, {
     ...u,
-    metadata: { ...u.metadata, labels: want.metadata.labels, annotations: { ...(u.metadata.annotations ?? {}), ...want.metadata.annotations } },
-    spec: { ...want.spec, startup: u.spec.startup ?? true },
+    metadata: { ...u.metadata, labels: want.metadata.labels, annotations: { ...(u.metadata.annotations ?? {}), ...withoutStopMark(want.metadata.annotations) } },
+    // Whether it runs, and the restart asked of it, are the unit's own (set in place, never by a new revision).
+    spec: { ...want.spec, startup: u.spec.startup ?? true, restartId: u.spec.restartId },
   });
+}
+
+function withoutStopMark(annotations: Record<string, string> | undefined): Record<string, string> {
+  const { [ANNOTATION_STOPPED_BY_UNITSET]: _mark, ...rest } = annotations ?? {};
+  return rest;
 }
 
 /** whenScaled=Delete: drop the claims of ordinals that were scaled away, once their unit is gone. */

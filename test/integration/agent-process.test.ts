@@ -69,6 +69,20 @@ describe('unit agent process', () => {
     expect((await client.status()).pid).toBeGreaterThan(0);
   });
 
+  it('restarts the engine once per restart id: the same id again is a no-op, a bad one a 422', async () => {
+    const first = (await client.status()).pid ?? 0;
+    const st = await client.restart('op-1');
+    expect(st.restartId).toBe('op-1');
+    await waitFor('redis serving after the restart', async () => (await client.status()).state === 'Running', { timeoutMs: 20_000, intervalMs: 100 });
+    const second = (await client.status()).pid ?? 0;
+    expect(second).toBeGreaterThan(0);
+    expect(second).not.toBe(first);
+    expect((await client.restart('op-1')).pid).toBe(second);
+    expect((await client.status()).pid).toBe(second);
+    const bad = await client.call('POST', '/v1/restart', { id: 7 }).catch((e: unknown) => e) as AgentCallError;
+    expect(bad.code).toBe(422);
+  });
+
   it('stops the engine when the agent is terminated', async () => {
     const pid = (await client.status()).pid ?? 0;
     agent.kill('SIGTERM');

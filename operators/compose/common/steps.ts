@@ -1,15 +1,11 @@
 // The side effects a reconcile takes, each told as an Event the moment it is done (not batched at the end, so a
 // crash loses no record of what already happened), with an optional crash point after it.
+import { crashPoint } from '../../../lib/crashpoint.ts';
 import type { EventRecorder } from '../../../lib/events.ts';
 import type { KubeObject } from '../../../lib/kube/types.ts';
 
-/**
- * Fault injection for the resumability tests: with UPM_CRASH_AT=<point> the process dies at that point, as it
- * would under kill -9, so a test can show that the next operator finishes the job without repeating a step.
- */
-export function crashPoint(point: string): void {
-  if (process.env.UPM_CRASH_AT === point) process.kill(process.pid, 'SIGKILL');
-}
+// Shared with the Unit Operator, so it lives in lib/.
+export { crashPoint };
 
 export class StepLog {
   readonly done: string[] = [];
