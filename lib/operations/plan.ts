@@ -46,6 +46,8 @@ function runningStep(op: Operation, def: StepDef, st: StepStatus, w: World): Dec
     if (attempts >= MAX_ATTEMPTS) return { kind: 'fail', step: def.name, message: `gave up after ${attempts} attempts: ${st.message ?? d.message}` };
     const wait = backoffMs(attempts) - (now - (ms(st.lastAttemptTime) || 0));
     if (wait > 0) return { kind: 'wait', step: def.name, message: st.message ?? d.message, afterMs: wait };
+    const pre = def.precondition?.(op, w);
+    if (pre && !pre.ok) return { kind: 'wait', step: def.name, message: pre.message, afterMs: POLL_MS };
     return { kind: 'run', step: def.name, effect: def.effect(op, w), message: `attempt ${attempts + 1}`, afterMs: backoffMs(attempts + 1) };
   }
   return { kind: 'wait', step: def.name, message: d.message, afterMs: POLL_MS };

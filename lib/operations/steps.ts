@@ -182,10 +182,12 @@ function switchoverSteps(op: Operation): StepDef[] {
     }),
     {
       name: 'switch-source', description: 'name the candidate as the source of the member\'s MysqlReplication (the Compose Operator fences the old source, waits for the candidate to catch up, promotes it)', timeoutSeconds: 2 * MIN,
+      precondition: (_o, w) => (w.compose ? ok(`MysqlReplication ${name}: source ${composeSource(w)}`) : notYet(`MysqlReplication ${name}: not read from the member yet`)),
       effect: (o, w) => {
         const c = candidateOf(o, w) ?? '';
         const spec = w.compose?.spec ?? {};
-        const members = [composeSource(w), ...((spec.replicas as { unit?: string }[] | undefined) ?? []).map((r) => String(r.unit ?? ''))].filter((u) => u && u !== c);
+        const members = [composeSource(w), ...((spec.replicas as { unit?: string }[] | undefined) ?? []).map((r) => String(r.unit ?? ''))].filter((u) => u && u !== c)
+          .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
         return { on: 'compose', kind: 'MysqlReplication', name, patch: { spec: { source: { name: c, unit: c }, replicas: members.map((u) => ({ name: u, unit: u })) } }, what: `MysqlReplication ${name} spec.source = ${c}` };
       },
       applied: (o, w) => !!w.compose && composeSource(w) === candidateOf(o, w),
