@@ -24,9 +24,10 @@ export function compareCreation(a: Operation, b: Operation): number {
 /** The Operation of the same service this one waits for: one that runs, else the first created before it. */
 export function waitsFor(op: Operation, others: Operation[]): Operation | undefined {
   if (!isMutating(op)) return undefined;
-  const ahead = others.filter((o) => o.metadata.uid !== op.metadata.uid && o.metadata.name !== op.metadata.name && isMutating(o) && !isTerminal(o)
+  const same = (o: Operation) => o.metadata.name === op.metadata.name || (!!o.metadata.uid && o.metadata.uid === op.metadata.uid);
+  const ahead = others.filter((o) => !same(o) && isMutating(o) && !isTerminal(o)
     && o.spec.target.kind === op.spec.target.kind && o.spec.target.name === op.spec.target.name);
-  const running = ahead.find((o) => !!o.status?.startTime);
+  const running = ahead.find((o) => !!o.status?.startTime || o.status?.phase === 'Running');
   if (running) return running;
   return ahead.filter((o) => compareCreation(o, op) < 0).sort(compareCreation)[0];
 }

@@ -3,6 +3,7 @@
 // The printed `N/M` is the count of Succeeded (or Skipped) steps of status.steps, so every step is listed from the
 // start. Pure: the controller writes the result only when it differs.
 import { setCondition } from '../conditions.ts';
+import { waitsFor } from './plan.ts';
 import { candidateOf, stepsFor } from './steps.ts';
 import type { Decision, Operation, OperationPhase, OperationStatus, StepStatus, World } from './types.ts';
 
@@ -103,5 +104,7 @@ export function previewStatus(op: Operation, w: World): OperationStatus {
   });
   const refused = steps.find((s) => s.message?.startsWith('would fail'));
   const c = op.spec.type === 'Switchover' ? candidateOf(op, w) : undefined;
-  return { phase: 'Pending', message: refused ? `would fail at step ${refused.name}` : `plan: ${steps.map((s) => s.name).join(', ')}`, steps, ...(c ? { candidate: c } : {}) };
+  const ahead = waitsFor(op, w.others)?.metadata.name;
+  const plan = refused ? `would fail at step ${refused.name}` : `plan: ${steps.map((s) => s.name).join(', ')}`;
+  return { phase: 'Pending', message: ahead ? `would wait for Operation ${ahead} on the same service; ${plan}` : plan, steps, ...(c ? { candidate: c } : {}), ...(ahead ? { waitingFor: ahead } : {}) };
 }
