@@ -142,6 +142,8 @@ function requeue(d: Decision): ReconcileResult {
   switch (d.kind) {
     case 'wait': case 'run': case 'retry': return { requeueAfterMs: Math.max(100, d.afterMs) };
     case 'complete': return { requeueAfterMs: 100 };
-    default: return undefined; // queued ones wake when the one ahead changes phase; finished ones rest
+    // Queued ones wake when the one ahead starts or ends (a watch); the delay is a safety net. Finished ones rest.
+    case 'queue': return { requeueAfterMs: 30_000 };
+    default: return undefined;
   }
 }
