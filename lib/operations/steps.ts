@@ -182,15 +182,15 @@ function switchoverSteps(op: Operation): StepDef[] {
     }),
     {
       name: 'switch-source', description: 'name the candidate as the source of the member\'s MysqlReplication (the Compose Operator fences the old source, waits for the candidate to catch up, promotes it)', timeoutSeconds: 2 * MIN,
-      precondition: (_o, w) => (w.compose ? ok(`MysqlReplication ${name}: source ${composeSource(w)}`) : notYet(`MysqlReplication ${name}: not read from the member yet`)),
       effect: (o, w) => {
         const c = candidateOf(o, w) ?? '';
-        const spec = w.compose?.spec ?? {};
-        const members = [composeSource(w), ...((spec.replicas as { unit?: string }[] | undefined) ?? []).map((r) => String(r.unit ?? ''))].filter((u) => u && u !== c)
-          .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
-        return { on: 'compose', kind: 'MysqlReplication', name, patch: { spec: { source: { name: c, unit: c }, replicas: members.map((u) => ({ name: u, unit: u })) } }, what: `MysqlReplication ${name} spec.source = ${c}` };
+        // The others as the hub's mirror derives them (desired/common.ts replicationMembers): every server of the
+        // UnitSet "<name>" (not ProxySQL's) but the source.
+        const replicas = (w.service?.status?.units ?? []).map((u) => u.name).filter((u) => u !== c && new RegExp(`^${name}-\\d+$`).test(u)).sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+        return { on: 'compose', kind: 'MysqlReplication', name, patch: { spec: { source: { name: c, unit: c }, replicas: replicas.map((u) => ({ name: u, unit: u })) } }, what: `MysqlReplication ${name} spec.source = ${c}` };
       },
-      applied: (o, w) => !!w.compose && composeSource(w) === candidateOf(o, w),
+      // The member's object when it was read, else what the hub last saw of it.
+      applied: (o, w) => (w.compose ? composeSource(w) : String(w.service?.status?.source ?? '')) === candidateOf(o, w),
       done: instant,
     },
     waitStep('wait-source', 'wait until the Compose Operator reports the candidate as the source', 5 * MIN, (o, w) => {

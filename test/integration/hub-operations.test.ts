@@ -70,6 +70,8 @@ describeHub('Operations run by the hub on a MariaDB service', () => {
     return r.stderr;
   };
   let restarted: ChildProcess | undefined;
+  /** The steps the dry run of the Scale planned, for the real run to be held to. */
+  let previewed: string[] = [];
   beforeAll(() => { m = p.member; });
   afterAll(() => { restarted?.kill('SIGKILL'); });
   const serviceEvents = async (reason: string): Promise<string[]> => {
@@ -91,6 +93,7 @@ describeHub('Operations run by the hub on a MariaDB service', () => {
     expect(o.status?.steps?.map((s) => [s.name, s.phase])).toEqual([['check', 'Pending'], ['set-replicas', 'Pending'], ['wait-ready', 'Pending']]);
     expect(o.status?.steps?.[0]?.message).toBe(`ready: service db: found; cluster ${MEMBER}: Ready; service db: Ready (3/3); spec.scale.replicas: 5 servers (1 to 9)`);
     expect(o.status?.message).toBe('plan: check, set-replicas, wait-ready');
+    previewed = (o.status?.steps ?? []).map((s) => s.name);
     expect((await kubectlAs(p.kc, ['get', 'operation', 'preview', '-n', project])).stderr).toContain('NotFound');
     expect((await p.hubObject('mysqlservice', 'db')).spec.topology).toMatchObject({ replicas: 3 });
   });
@@ -104,6 +107,7 @@ describeHub('Operations run by the hub on a MariaDB service', () => {
   it('scales 3 -> 5 through the service spec: every step Succeeded, an Event per step, kubectl wait returns', async () => {
     await as(['create', '-f', '-'], JSON.stringify(operation('scale', { type: 'Scale', scale: { replicas: 5 } })));
     const o = await waitSucceeded('scale', 300);
+    expect(o.status?.steps?.map((s) => s.name)).toEqual(previewed);
     expect(steps(o)).toEqual(['check:Succeeded', 'set-replicas:Succeeded', 'wait-ready:Succeeded']);
     expect(o.status?.steps?.find((s) => s.name === 'set-replicas')?.attempts).toBe(1);
     expect(o.status?.conditions?.find((c) => c.type === 'Failed')?.status).toBe('False');
@@ -133,8 +137,15 @@ describeHub('Operations run by the hub on a MariaDB service', () => {
   }, 300_000);
 
   it('switches the source over to db-1 through the member MysqlReplication, done when the service reports it', async () => {
-    await as(['create', '-f', '-'], JSON.stringify(operation('switch', { type: 'Switchover', switchover: { candidate: 'db-1' } })));
+    const spec = { type: 'Switchover', switchover: { candidate: 'db-1' } };
+    const plan = parse(await as(['create', '--dry-run=server', '-o', 'yaml', '-f', '-'], JSON.stringify(operation('switch', spec)))) as Op;
+    expect(plan.status?.candidate).toBe('db-1');
+    expect(plan.status?.steps?.[0]?.message).toBe(`ready: service db: found; cluster ${MEMBER}: Ready; service db: Ready (5/5); candidate db-1: a ready replica`);
+    expect(plan.status?.steps?.[1]?.message).toMatch(/^would change: name the candidate as the source of the member's MysqlReplication/);
+    await as(['create', '-f', '-'], JSON.stringify(operation('switch', spec)));
     const o = await waitSucceeded('switch', 300);
+    // The run took the steps the plan said, in that order.
+    expect(o.status?.steps?.map((s) => s.name)).toEqual(plan.status?.steps?.map((s) => s.name));
     expect(steps(o)).toEqual(['check:Succeeded', 'switch-source:Succeeded', 'wait-source:Succeeded']);
     expect(o.status?.candidate).toBe('db-1');
     expect((await p.hubObject('mysqlservice', 'db')).status?.source).toBe('db-1');
@@ -186,7 +197,10 @@ describeHub('Operations run by the hub on a MariaDB service', () => {
       await as(['create', '-f', '-'], JSON.stringify(operation('roll', { type: 'Reconfigure', reconfigure: { parameters: { innodb_log_buffer_size: '32M' } } })));
       await waitFor('the rolling restart running', async () => (await getOp('roll')).status?.steps?.find((s) => s.name === 'rolling-restart')?.phase === 'Running', { timeoutMs: 60_000, intervalMs: 200 });
       restarted = await killAndRestartHubControllers();
-      const o = await waitSucceeded('roll', 600);
+      const o = await waitSucceeded('roll', 300).catch(async (err: unknown) => {
+        const log = await readFile(hubState().logs.controllers, 'utf8');
+        throw new Error(`${(err as Error).message}; the restarted hub controllers ${restarted?.exitCode === null ? 'run' : `exited (${String(restarted?.exitCode)})`}, their log ends: ${log.slice(-3000)}`, { cause: err });
+      });
       expect(steps(o)).toEqual(['check:Succeeded', 'set-parameters:Succeeded', 'rolling-restart:Succeeded']);
       expect(o.status?.steps?.find((s) => s.name === 'set-parameters')?.attempts).toBe(1);
       expect(o.status?.steps?.[1]?.description).toContain('applied live: none; with a rolling restart: innodb_log_buffer_size');
@@ -199,5 +213,5 @@ describeHub('Operations run by the hub on a MariaDB service', () => {
     expect([...starts.entries()].map(([u, s]) => [u, s.size]).sort()).toEqual([['db-0', 2], ['db-1', 2], ['db-2', 2], ['db-3', 2]]);
     for (const u of ['db-0', 'db-1', 'db-2', 'db-3']) expect(String((await sql.query(u, "SHOW VARIABLES LIKE 'innodb_log_buffer_size'"))[0]?.Value)).toBe(String(32 * 1024 * 1024));
     expect((await opEvents('roll')).filter((e) => e.startsWith('StepSucceeded step set-parameters'))).toHaveLength(1);
-  }, 720_000);
+  }, 480_000);
 });
