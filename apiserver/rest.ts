@@ -457,6 +457,8 @@ export class Store {
       }
       throw err;
     });
+    // A dry run of a resource with a preview (an Operation's plan) answers with what would happen.
+    if (dry && r.obj && this.def.preview) r.obj.status = this.def.preview(r.obj, ctx);
     return { code: r.code, body: r.obj ? this.shape(r.obj, undefined, output, query) : r.raw, warnings: [...u.warnings, ...r.warnings], name: r.obj?.metadata.name ?? name };
   }
 

@@ -1,10 +1,13 @@
 // The hub controllers as one process: `node controllers/main.ts [--kubeconfig FILE] [--health-port N]
-// [--leader-elect] [--cluster-heartbeat-seconds 10] [--cluster-report-seconds 60] [--cluster-inventory-seconds 60]`.
+// [--leader-elect] [--cluster-heartbeat-seconds 10] [--cluster-report-seconds 60] [--cluster-inventory-seconds 60]
+// [--templates DIR]`.
 // In a pod it uses its service account. Each controller lives in controllers/<name>/.
 import { flagsOrExit } from '../lib/flags.ts';
 import { runUntilSignalled } from '../lib/manager.ts';
 import { controllerProcess } from '../lib/process.ts';
+import { engineTemplates } from '../lib/templates.ts';
 import { registerClusters } from './clusters/register.ts';
+import { registerOperations } from './operations/register.ts';
 import { parseControllerFlags } from './flags.ts';
 import { registerProjects } from './projects/register.ts';
 import { registerServices } from './services/register.ts';
@@ -20,4 +23,5 @@ const members = registerClusters(manager, events, {
   inventoryMs: flags.clusters.inventoryMs,
 });
 registerServices(manager, events, members);
+registerOperations(manager, events, members, engineTemplates(flags.templates));
 await runUntilSignalled(manager);

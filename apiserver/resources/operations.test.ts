@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
-import { progress, validateOperation } from './operations.ts';
+import { KINDS } from '../../lib/operations/kinds.ts';
+import { previewOperation, progress, validateOperation } from './operations.ts';
 import { placementCauses, templateCauses } from './services.ts';
-import { serviceKindOf } from './service-kinds.ts';
+import { SERVICE_KINDS, serviceKindOf } from './service-kinds.ts';
 import type { HookContext, PublicObject } from './types.ts';
 
 const obj = (kind: string, name: string, spec: Record<string, unknown>, status?: Record<string, unknown>, namespace = 'p'): PublicObject =>
@@ -156,5 +157,33 @@ describe('service placement and templates', () => {
       'spec.engine: Invalid value: "mariadb": version "8.0" is a version of mysql: set spec.engine to mysql',
     ]);
     expect(mysql({ engine: 'mariadb', version: '11.4' })).toEqual(['spec.version: Unsupported value: "11.4": no engine template mariadb-11.4; supported values: "10.11"']);
+  });
+});
+
+describe('Operation plan preview', () => {
+  it('returns the steps as they would run, each precondition evaluated now', () => {
+    const st = previewOperation(op({ type: 'Upgrade', target: { kind: 'MysqlService', name: 'db' }, upgrade: { version: '8.4' } }), ctx);
+    expect((st.steps as { name: string; message: string }[]).map((s) => `${s.name}: ${s.message}`)).toEqual([
+      // m1 has no heartbeat in this world, and db no status: the check would wait for both.
+      'check: would wait: cluster m1: not Ready; service db: no status yet',
+      'set-version: would change: set the version to 8.4 (a rolling update, one server at a time)',
+      'wait-ready: would wait: wait until every server runs 8.4 and is ready',
+    ]);
+    const missing = previewOperation(op({ type: 'Upgrade', target: { kind: 'MysqlService', name: 'db' }, upgrade: { version: '9.1' } }), ctx);
+    expect((missing.steps as { message: string }[])[0]?.message).toBe('would fail: template mysql-9.1: missing');
+    // Operation mk (a Create) runs on db: the preview says this one would wait for it.
+    expect(missing).toMatchObject({ waitingFor: 'mk', message: 'would wait for Operation mk on the same service; would fail at step check' });
+  });
+
+  it('uses the same engine bounds as the API (lib/operations/kinds.ts and service-kinds.ts)', () => {
+    for (const k of SERVICE_KINDS) {
+      const mine = KINDS[k.kind];
+      expect([k.kind, mine?.replicas.path, mine?.replicas.min, mine?.replicas.max, !!mine?.replicas.odd]).toEqual([k.kind, k.scale.replicas.path, k.scale.replicas.min, k.scale.replicas.max, !!k.scale.replicas.odd]);
+      expect([mine?.shards?.path, mine?.shards?.min]).toEqual([k.scale.shards?.path, k.scale.shards?.min]);
+      for (const spec of [{}, { topology: { mode: 'standalone' } }, { topology: { replicas: 5, brokers: 4, dataNodes: 2, replicasPerShard: 2, shards: 6 } }]) {
+        expect(mine?.replicas.default(spec)).toBe(k.scale.replicas.default(spec));
+      }
+      expect(mine?.family({ engine: 'mariadb', distribution: 'opensearch' })).toBe(k.family({ engine: 'mariadb', distribution: 'opensearch' }));
+    }
   });
 });

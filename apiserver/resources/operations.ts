@@ -4,6 +4,8 @@
 // in range and not what it already is, storage that only grows (on a class that lets it), an upgrade to a newer
 // version the hub has a template for, a switchover with somewhere to go, a restore from a Backup that succeeded.
 // Once created, its spec stays as it is but for spec.cancel. Progress is `N/M`: steps done of the steps planned.
+import { previewStatus } from '../../lib/operations/status.ts';
+import type { Operation, ServiceView } from '../../lib/operations/types.ts';
 import { parseQuantity } from '../quantity.ts';
 import type { StatusCause } from '../status.ts';
 import { storageCannotGrow } from './services.ts';
@@ -138,6 +140,23 @@ export function validateOperation(obj: PublicObject, old: PublicObject | undefin
   return checkParameters(spec, svc, k, ns, ctx);
 }
 
+/** The plan of an Operation as it would run now: its steps, each precondition evaluated against the caches. */
+export function previewOperation(obj: PublicObject, ctx: HookContext): Record<string, unknown> {
+  const spec = specOf(obj);
+  const ns = obj.metadata.namespace ?? '';
+  const k = serviceKindOf(str(spec.target?.kind));
+  const service = k ? ctx.lookup(k.plural, `${ns}/${str(spec.target?.name)}`) as ServiceView | undefined : undefined;
+  const clusterName = str((service?.spec.placement as { cluster?: unknown } | undefined)?.cluster);
+  const cluster = clusterName ? ctx.lookup('clusters', clusterName) : undefined;
+  const ready = (cluster?.status?.conditions as { type?: string; status?: string; message?: string }[] | undefined)?.find((c) => c.type === 'Ready');
+  const others = ctx.listCached('operations').filter((o) => o.metadata.namespace === ns && specOf(o).target?.kind === spec.target?.kind && specOf(o).target?.name === spec.target?.name) as unknown as Operation[];
+  // The schema and validateOperation have passed: spec.type and spec.target are there.
+  return { ...previewStatus(obj as unknown as Operation, {
+    service, templates: ctx.engineTemplates, others, now: new Date(),
+    cluster: cluster ? { name: clusterName, ready: ready?.status === 'True', ...(ready?.message ? { message: ready.message } : {}) } : undefined,
+  }) };
+}
+
 export const operations: ResourceDefinition = {
   plural: 'operations',
   singular: 'operation',
@@ -165,4 +184,5 @@ export const operations: ResourceDefinition = {
     'status.phase': (o) => str(o.status?.phase),
   },
   validate: validateOperation,
+  preview: previewOperation,
 };

@@ -115,6 +115,8 @@ export interface ResourceDefinition {
    * to refuse, or undefined to allow. `obj` is the stored object (undefined on create).
    */
   authorizeObject?(verb: Verb, obj: PublicObject | undefined, ctx: HookContext): Promise<string | undefined> | string | undefined;
+  /** The status a dry-run create returns (a plan preview), computed now; nothing is stored. */
+  preview?(obj: PublicObject, ctx: HookContext): Record<string, unknown>;
   /** The project a request on this resource belongs to, for its OperationLog. */
   projectOf?(namespace: string, name: string, ctx: HookContext): string | undefined;
 }

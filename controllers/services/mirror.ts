@@ -12,6 +12,7 @@ import {
   RedisReplicationResource, ZookeeperEnsembleResource,
 } from '../../lib/api/compose.upm.io.generated.ts';
 import { UnitResource, UnitSetResource } from '../../lib/api/unit.upm.io.generated.ts';
+import { HUB_DESIRED_HASH_ANNOTATION } from '../../lib/annotations.ts';
 import { Informer } from '../../lib/informer.ts';
 import type { KubeClient } from '../../lib/kube/client.ts';
 import { isNotFound, KubeApiError } from '../../lib/kube/errors.ts';
@@ -22,7 +23,7 @@ import { MutationCache } from '../../lib/mutationcache.ts';
 import { FIELD_MANAGER, MANAGED_LABEL, MANAGED_VALUE, PROJECT_LABEL, SERVICE_KIND_LABEL, SERVICE_NAME_LABEL, UNIT_SELECTOR } from './contract.ts';
 
 /** The hash of the desired object last applied, on every object the hub writes. */
-export const DESIRED_HASH_ANNOTATION = 'upm.io/desired-hash';
+export const DESIRED_HASH_ANNOTATION = HUB_DESIRED_HASH_ANNOTATION;
 
 /** What the hub writes on a member, in the order a service's objects are applied (its removal goes backwards). */
 export const MIRRORED_RESOURCES: readonly ResourceType[] = [

@@ -692,6 +692,10 @@ export interface OperationRecordSpec {
    */
   cancel?: boolean;
   /**
+   * How long the whole Operation may take once it runs (the time waiting in the queue does not count); each step has a timeout of its own too.
+   */
+  timeoutSeconds?: number;
+  /**
    * Scale: the new size; name at least one of replicas, shards, resources, storage.
    */
   scale?: {
@@ -817,13 +821,30 @@ export interface OperationRecordStatus {
   startTime?: string;
   completionTime?: string;
   /**
+   * While Pending in the queue: the Operation of the same service it waits for.
+   */
+  waitingFor?: string;
+  /**
+   * Switchover and Failover: the server that takes over (the one chosen when spec left it out).
+   */
+  candidate?: string;
+  /**
    * The steps of the workflow, in order.
    */
   steps?: {
     name: string;
     phase: 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Skipped' | 'Cancelled';
+    /**
+     * What the step does (for Reconfigure, which parameters apply live and which need a rolling restart).
+     */
+    description?: string;
     message?: string;
+    /**
+     * How many times its action was tried.
+     */
+    attempts?: number;
     startTime?: string;
+    lastAttemptTime?: string;
     completionTime?: string;
   }[];
   conditions?: {

@@ -2,6 +2,7 @@
 // rendered config, and the Services. The controller compares these with the world and writes the difference.
 import { AGENT_CONTAINER, AGENT_TOKEN_KEY, CREDENTIALS_ENV_PREFIX, ENV_AGENT_TOKEN, type ConfigInput } from '../../agent/api.ts';
 import { unitTokenSecretName } from '../../agent/tokens.ts';
+import { HUB_DESIRED_HASH_ANNOTATION } from '../../lib/annotations.ts';
 import type { EngineTemplate, Unit, UnitSet } from '../../lib/api/unit.upm.io.generated.ts';
 import type { KubeObject, OwnerReference } from '../../lib/kube/types.ts';
 import { cpuMillis, effectiveParameters, hash, quantityMiB, renderConfig, unitSetId, type RenderContext } from '../../lib/engineconfig.ts';
@@ -35,10 +36,13 @@ export function claimTemplates(us: UnitSet): NonNullable<Unit['spec']['volumeCla
   return (us.spec.storage ?? []).map((s) => ({ name: s.name, size: s.size, ...(s.storageClassName ? { storageClassName: s.storageClassName } : {}) }));
 }
 
-/** UnitSet annotations worth carrying to units and pods (not kubectl's bookkeeping). */
+/** UnitSet annotations worth carrying to units and pods (not kubectl's or the hub's bookkeeping). */
 function podAnnotations(us: UnitSet): Record<string, string> {
-  // Nor the UnitSet's own steering (unit.upm.io/update-next changes as a rollout moves; it must not be a new revision).
-  return Object.fromEntries(Object.entries(us.metadata.annotations ?? {}).filter(([k]) => !k.startsWith('kubectl.kubernetes.io/') && !k.startsWith('unit.upm.io/')));
+  // Nor the UnitSet's own steering (unit.upm.io/update-next changes as a rollout moves; it must not be a new revision),
+  // nor the hub's hash of what it applied (with it, a dynamic parameter or a new unit count set by the hub restarted
+  // every unit).
+  return Object.fromEntries(Object.entries(us.metadata.annotations ?? {})
+    .filter(([k]) => !k.startsWith('kubectl.kubernetes.io/') && !k.startsWith('unit.upm.io/') && k !== HUB_DESIRED_HASH_ANNOTATION));
 }
 
 export function renderContext(us: UnitSet, ordinal: number): RenderContext {

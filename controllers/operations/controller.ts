@@ -1,0 +1,149 @@
+// The operations controller (hub): carries out each Operation step by step. A reconcile reads the world (the
+// Operation, its service's record and status, its Cluster, the other Operations of that service; for a switchover
+// the member's compose object), asks the pure planner (lib/operations) what comes next, makes that step's effect
+// unless it is already there (a merge patch of the hub service's spec, or of the member's compose object: the hub
+// never connects to an engine), and records the status with an optimistic-concurrency update. Steps that only
+// check or complete follow on in the same reconcile; nothing waits in a worker: a step that waits is looked at
+// again when its service changes, or after the planner's delay.
+import type { ClusterRecord } from '../../lib/api/internal.upm.io.generated.ts';
+import { OperationRecordResource } from '../../lib/api/internal.upm.io.generated.ts';
+import { MysqlReplicationResource } from '../../lib/api/compose.upm.io.generated.ts';
+import type { ReconcileContext, ReconcileResult, Reconciler } from '../../lib/controller.ts';
+import type { EventRecorder } from '../../lib/events.ts';
+import type { Store } from '../../lib/informer.ts';
+import type { KubeClient } from '../../lib/kube/client.ts';
+import { isNotFound } from '../../lib/kube/errors.ts';
+import type { MemberClients } from '../../lib/kube/member-clients.ts';
+import type { KubeObject } from '../../lib/kube/types.ts';
+import { canonicalJson } from '../../lib/mergepatch.ts';
+import { backoffMs, isTerminal, plan } from '../../lib/operations/plan.ts';
+import { operationStatus } from '../../lib/operations/status.ts';
+import type { Decision, Effect, Operation, OperationStatus, ServiceView, World } from '../../lib/operations/types.ts';
+import type { EngineTemplateInfo } from '../../lib/templates.ts';
+import { asPublic } from '../public.ts';
+import type { ServiceKind } from '../services/controller.ts';
+import { transitions } from './events.ts';
+
+/** The field manager of the hub's writes to a member's compose object (a switchover's spec.source). */
+export const OPERATIONS_FIELD_MANAGER = 'upm-hub-operations';
+/** Steps that follow on at once (a check, a completion) are taken in one reconcile, up to this many. */
+const MAX_STEPS_PER_RECONCILE = 8;
+
+export interface OperationsDeps {
+  client: KubeClient;
+  events: EventRecorder;
+  operations: Store<Operation> & { byIndex(name: string, value: string): Operation[] };
+  kinds: ServiceKind[];
+  services: Map<string, Store<ServiceView>>;
+  clusters: Store<ClusterRecord>;
+  members: Pick<MemberClients, 'resolve'>;
+  templates: ReadonlyMap<string, EngineTemplateInfo>;
+}
+
+/** The index of Operations that are not finished, by their service (`<kind>/<namespace>/<name>`). */
+export const BY_TARGET = 'target';
+export const targetKey = (kind: string, namespace: string, name: string): string => `${kind}/${namespace}/${name}`;
+export const targetOf = (op: Operation): string => targetKey(op.spec?.target?.kind ?? '', op.metadata.namespace ?? '', op.spec?.target?.name ?? '');
+
+const ready = (c: ClusterRecord) => c.status?.conditions?.find((x) => x.type === 'Ready');
+
+export function operationsReconciler(d: OperationsDeps): Reconciler {
+  const kinds = new Map(d.kinds.map((k) => [k.kind, k]));
+
+  const memberClient = async (svc: ServiceView | undefined): Promise<KubeClient> => {
+    const name = (svc?.spec.placement as { cluster?: string } | undefined)?.cluster ?? '';
+    const m = await d.members.resolve(d.clusters.get(name)?.spec.credentials);
+    if ('reason' in m) throw new Error(`cluster ${name}: ${m.message}`);
+    return m.client;
+  };
+
+  /** The member's compose object of a switchover's service, or undefined when it cannot be read now. */
+  const composeOf = async (op: Operation, svc: ServiceView | undefined): Promise<World['compose']> => {
+    if (op.spec.type !== 'Switchover' || !svc) return undefined;
+    try {
+      return await (await memberClient(svc)).get(MysqlReplicationResource, op.spec.target.name, op.metadata.namespace);
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      return undefined; // unreachable member: the step's precondition waits for it
+    }
+  };
+
+  const worldOf = async (op: Operation, now: Date): Promise<World> => {
+    const service = d.services.get(op.spec.target.kind)?.get(`${op.metadata.namespace ?? ''}/${op.spec.target.name}`);
+    const clusterName = (service?.spec.placement as { cluster?: string } | undefined)?.cluster ?? '';
+    const c = d.clusters.get(clusterName);
+    const r = c ? ready(c) : undefined;
+    return {
+      service, templates: d.templates, now,
+      cluster: c ? { name: clusterName, ready: r?.status === 'True', ...(r?.status !== 'True' && r?.message ? { message: r.message } : {}) } : undefined,
+      others: d.operations.byIndex(BY_TARGET, targetOf(op)),
+      compose: await composeOf(op, service),
+    };
+  };
+
+  const act = async (op: Operation, effect: Effect, w: World): Promise<void> => {
+    const svc = w.service;
+    if (!svc) throw new Error('the service is gone');
+    if (effect.on === 'service') {
+      const kind = kinds.get(op.spec.target.kind);
+      if (!kind) throw new Error(`no storage for ${op.spec.target.kind}`);
+      await d.client.patch(kind.storage, op.spec.target.name, { spec: effect.patch }, 'merge', { namespace: op.metadata.namespace });
+      return;
+    }
+    const member = await memberClient(svc);
+    await member.patch(MysqlReplicationResource, effect.name, effect.patch, 'merge', { namespace: op.metadata.namespace, fieldManager: OPERATIONS_FIELD_MANAGER });
+  };
+
+  /** One step forward: plan, make the effect, the status it leads to; whether to go on at once. */
+  const advance = async (op: Operation, now: Date): Promise<{ status?: OperationStatus; decision: Decision; more: boolean; w: World }> => {
+    const w = await worldOf(op, now);
+    const decision = plan(op, w);
+    if (decision.kind === 'done') return { decision, more: false, w };
+    let recorded: Decision = decision;
+    if (decision.kind === 'run' && decision.effect) {
+      try {
+        await act(op, decision.effect, w);
+      } catch (err) {
+        const attempts = (op.status?.steps?.find((s) => s.name === decision.step)?.attempts ?? 0) + 1;
+        recorded = { kind: 'retry', step: decision.step, message: (err as Error).message.slice(0, 300), afterMs: backoffMs(attempts) };
+      }
+    }
+    const more = recorded.kind === 'complete' || (recorded.kind === 'run' && !recorded.effect);
+    return { status: operationStatus(op, recorded, w), decision: recorded, more, w };
+  };
+
+  return async (key: string, ctx: ReconcileContext): Promise<ReconcileResult> => {
+    const stored = d.operations.get(key);
+    if (!stored || isTerminal(stored) || !stored.spec?.target) return;
+    let op: Operation = stored;
+    let last: Decision = { kind: 'done' };
+    let service: ServiceView | undefined;
+    for (let i = 0; i < MAX_STEPS_PER_RECONCILE; i++) {
+      const r = await advance(op, ctx.clock.now());
+      last = r.decision;
+      service = r.w.service;
+      if (!r.status) break;
+      op = { ...op, status: r.status };
+      if (!r.more) break;
+    }
+    if (canonicalJson(op.status ?? {}) === canonicalJson(stored.status ?? {})) return requeue(last);
+    await d.client.updateStatus(OperationRecordResource, { ...op, apiVersion: 'internal.upm.io/v1alpha1', kind: 'OperationRecord' } as KubeObject);
+    const pubOp = asPublic(stored, 'Operation');
+    const pubSvc = service ? asPublic(service, op.spec.target.kind) : undefined;
+    for (const e of transitions(stored, op)) {
+      await d.events.record(pubOp, e.type, e.reason, e.message);
+      if (pubSvc) await d.events.record(pubSvc, e.type, e.reason, `Operation ${op.metadata.name ?? ''}: ${e.message}`);
+    }
+    return requeue(last);
+  };
+}
+
+function requeue(d: Decision): ReconcileResult {
+  switch (d.kind) {
+    case 'wait': case 'run': case 'retry': return { requeueAfterMs: Math.max(100, d.afterMs) };
+    case 'complete': return { requeueAfterMs: 100 };
+    // Queued ones wake when the one ahead starts or ends (a watch); the delay is a safety net. Finished ones rest.
+    case 'queue': return { requeueAfterMs: 30_000 };
+    default: return undefined;
+  }
+}
