@@ -165,6 +165,6 @@ describe('the application account', () => {
     const tpl = readFileSync(join(import.meta.dirname, '..', '..', 'config', 'templates', 'redis-7.2.yaml'), 'utf8');
     const line = tpl.split('\n').find((l) => l.includes('$UPM_APP_USERNAME" "$UPM_APP_PASSWORD"'));
     expect(line).toContain(`on ">%s" ${APP_ACL_RULES.join(' ')}\\n'`);
-    expect(APP_ACL_RULES).toEqual(['~*', '&*', '+@all', '-@admin', '-@dangerous']);
+    expect(APP_ACL_RULES).toEqual(['~*', '&*', '+@all', '-@admin', '-@dangerous', '+info']);
   });
 });

@@ -171,9 +171,11 @@ async function restore(env: EngineEnv, source: string): Promise<void> {
 
 /**
  * The application account's ACL rules: every key and channel, every command but the admin and dangerous ones (no
- * CONFIG, FLUSHALL, DEBUG, SHUTDOWN, REPLICAOF, ACL, MODULE...). The pod template's accounts file has the same line.
+ * CONFIG, FLUSHALL, DEBUG, SHUTDOWN, REPLICAOF, ACL, MODULE, KEYS...), except INFO, which client libraries send to see
+ * that a server is ready (ioredis' ready check) and which shows no secret. The pod template's accounts file has the
+ * same line.
  */
-export const APP_ACL_RULES = ['~*', '&*', '+@all', '-@admin', '-@dangerous'];
+export const APP_ACL_RULES = ['~*', '&*', '+@all', '-@admin', '-@dangerous', '+info'];
 
 /**
  * Creates the application account (each start: ACL SETUSER is not saved without an ACL file). A server that wants
