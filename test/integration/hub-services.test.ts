@@ -319,8 +319,12 @@ describeHub('a MysqlService driven by the hub onto member1', () => {
         await expect(app.call(refused[0] ?? '', ...refused.slice(1))).rejects.toThrow(/NOPERM/);
       }
     } finally { app.disconnect(); }
-    const wrong = new Redis({ host: rw?.addresses[0] ?? '', port: Number(c.port), username: c.user, password: `${c.password}x`, lazyConnect: true, connectTimeout: 2000, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    try { await expect(wrong.connect()).rejects.toThrow(/WRONGPASS/); } finally { wrong.disconnect(); }
+    const other = conn(rw?.addresses[0] ?? '', Number(c.port));
+    try {
+      await other.connect();
+      await expect(other.call('AUTH', c.user ?? '', `${c.password}x`)).rejects.toThrow(/WRONGPASS/);
+      expect(await other.call('AUTH', c.user ?? '', c.password ?? '')).toBe('OK');
+    } finally { other.disconnect(); }
     await expectPasswordNowhere(c.password ?? '');
   }, 300_000);
 });
