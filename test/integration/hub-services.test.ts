@@ -58,6 +58,7 @@ describeHub('a MysqlService driven by the hub onto member1', () => {
     const out = await as(['get', 'events', '-n', project, '--field-selector', `involvedObject.name=db,involvedObject.kind=MysqlService,reason=${reason}`, '-o', 'jsonpath={range .items[*]}{.message}{"\\n"}{end}']);
     return out.split('\n').filter(Boolean);
   };
+  let connectionVersion = '';
   beforeAll(() => { kc = p.kc; m = p.member; dir = p.dir; });
   afterAll(async () => { await kubectlAs(undefined, ['delete', 'project', otherProject, '--wait=false', '--ignore-not-found']); });
   /** The connection Secret as the editor reads it with kubectl, decoded. */
@@ -171,6 +172,7 @@ describeHub('a MysqlService driven by the hub onto member1', () => {
       expect(r.stderr).toContain(`secrets "${name}" is forbidden: User "${outsider}" cannot get resource "secrets" in API group "" in the namespace "${project}"`);
     }
     await expectPasswordNowhere(c.password ?? '');
+    connectionVersion = JSON.parse(await as(['get', 'secret', 'db-connection', '-n', project, '-o', 'json'])).metadata.resourceVersion as string;
   }, 120_000);
 
   it('follows `kubectl edit` of the hub service from 3 to 5 units', async () => {
@@ -186,6 +188,10 @@ describeHub('a MysqlService driven by the hub onto member1', () => {
     for (const r of ['db-3', 'db-4']) {
       await waitFor(`rows on ${r}`, async () => Number((await sql.query(r, 'SELECT COUNT(*) AS n FROM shop.orders'))[0]?.n) === 3, { timeoutMs: 30_000 });
     }
+    // Many reconciles later the connection Secret is as it was: written once, when it changed.
+    expect(JSON.parse(await as(['get', 'secret', 'db-connection', '-n', project, '-o', 'json'])).metadata.resourceVersion).toBe(connectionVersion);
+    expect(await hubEvents('ConnectionSecretCreated')).toEqual([`Secret db-connection: db-readwrite.${project}.svc:3306 and the application account app`]);
+    expect(await hubEvents('ConnectionSecretUpdated')).toEqual([]);
   }, 300_000);
 
   it('puts back a MysqlReplication deleted and a UnitSet scaled by hand on the member, within 10 s, with an Event', async () => {
