@@ -150,13 +150,13 @@ describe('JVM engine versions', () => {
 
 describe('the application account', () => {
   it('gets data privileges on every database on MariaDB, no global ones, and nothing but SHOW VIEW on mysql and sys', () => {
-    const sql = accountStatements('app', 'app', "pa'ss");
+    const sql = accountStatements('app', 'upm_app', "pa'ss");
     expect(sql).toEqual([
-      "CREATE USER IF NOT EXISTS 'app'@'%' IDENTIFIED BY 'pa\\'ss';",
-      "ALTER USER 'app'@'%' IDENTIFIED BY 'pa\\'ss';",
-      `GRANT ${APP_PRIVILEGES} ON \`%\`.* TO 'app'@'%';`,
-      "GRANT SHOW VIEW ON `mysql`.* TO 'app'@'%';",
-      "GRANT SHOW VIEW ON `sys`.* TO 'app'@'%';",
+      "CREATE USER IF NOT EXISTS 'upm_app'@'%' IDENTIFIED BY 'pa\\'ss';",
+      "ALTER USER 'upm_app'@'%' IDENTIFIED BY 'pa\\'ss';",
+      `GRANT ${APP_PRIVILEGES} ON \`%\`.* TO 'upm_app'@'%';`,
+      "GRANT SHOW VIEW ON `mysql`.* TO 'upm_app'@'%';",
+      "GRANT SHOW VIEW ON `sys`.* TO 'upm_app'@'%';",
     ]);
     expect(sql.join('\n')).not.toMatch(/ON \*\.\*|GRANT OPTION|SUPER|SHUTDOWN|FILE|REPLICATION|RELOAD|PROCESS|CREATE USER ON|ALL PRIVILEGES/);
   });

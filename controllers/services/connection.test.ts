@@ -18,12 +18,12 @@ const svc = service('MysqlService', 'db', { engine: 'mariadb', version: '10.11',
 
 describe('the connection Secret', () => {
   it('holds the readwrite Service name on the member, its port and the application account', () => {
-    const all = creds({ 'admin-username': 'upm_admin', 'admin-password': 'root-secret', 'app-username': 'app', 'app-password': 'p@ss' });
-    expect(connectionValues(svc, 'mysqlservice', status, all)).toEqual({ host: 'db-readwrite.shop.svc', port: '3306', user: 'app', password: 'p@ss' });
+    const all = creds({ 'admin-username': 'upm_admin', 'admin-password': 'root-secret', 'app-username': 'upm_app', 'app-password': 'p@ss' });
+    expect(connectionValues(svc, 'mysqlservice', status, all)).toEqual({ host: 'db-readwrite.shop.svc', port: '3306', user: 'upm_app', password: 'p@ss' });
   });
 
   it('is not written before the readwrite endpoint or the application account are known', () => {
-    expect(connectionValues(svc, 'mysqlservice', { endpoints: [] }, creds({ 'app-username': 'app', 'app-password': 'x' }))).toBeUndefined();
+    expect(connectionValues(svc, 'mysqlservice', { endpoints: [] }, creds({ 'app-username': 'upm_app', 'app-password': 'x' }))).toBeUndefined();
     expect(connectionValues(svc, 'mysqlservice', status, undefined)).toBeUndefined();
     // A Secret made by a template without the app role: the platform accounts are never handed out instead.
     expect(connectionValues(svc, 'mysqlservice', status, creds({ 'admin-username': 'upm_admin', 'admin-password': 'root-secret' }))).toBeUndefined();
@@ -37,7 +37,7 @@ describe('the connection Secret', () => {
   });
 
   it('is labelled as the hub\'s, owned by nothing, and settled only when its data and labels are exactly those wanted', () => {
-    const want = connectionSecret(svc, 'mysqlservice', { host: 'h', port: '1', user: 'app', password: 'p' });
+    const want = connectionSecret(svc, 'mysqlservice', { host: 'h', port: '1', user: 'upm_app', password: 'p' });
     expect(want.metadata).toEqual({
       name: 'db-connection', namespace: 'shop',
       labels: { 'app.kubernetes.io/managed-by': 'upm-hub', 'upm.io/service-kind': 'mysqlservice', 'upm.io/service': 'db', 'upm.io/project': 'shop' },

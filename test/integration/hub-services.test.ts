@@ -134,7 +134,7 @@ describeHub('a MysqlService driven by the hub onto member1', () => {
     expect(rw).toBeDefined();
     // The host is the readwrite Service's name on member1; the local cluster has no DNS or kube-proxy, so the test goes
     // to the address the status reports behind that Service (a loopback address of the local runtime).
-    expect(c).toEqual({ host: `${rw?.name}.${project}.svc`, port: '3306', user: 'app', password: expect.any(String) });
+    expect(c).toEqual({ host: `${rw?.name}.${project}.svc`, port: '3306', user: 'upm_app', password: expect.any(String) });
     const address = rw?.addresses[0] ?? '';
     expect(address).toMatch(/^127\./);
     const app = await createConnection({ host: address, port: Number(c.port), user: c.user, password: c.password, connectTimeout: SQL_CONNECT_TIMEOUT_MS });
@@ -146,7 +146,7 @@ describeHub('a MysqlService driven by the hub onto member1', () => {
       expect(rows).toEqual([{ body: 'written with the connection Secret' }]);
       // No administration: these are refused by the server, naming the privilege it lacks.
       for (const [sql, refusal] of [
-        ['SHUTDOWN', /SHUTDOWN privilege/], ["GRANT SELECT ON appdata.* TO 'app'@'%'", /Access denied/], ["CREATE USER 'x'@'%' IDENTIFIED BY 'y'", /CREATE USER privilege/],
+        ['SHUTDOWN', /SHUTDOWN privilege/], ["GRANT SELECT ON appdata.* TO 'upm_app'@'%'", /Access denied/], ["CREATE USER 'x'@'%' IDENTIFIED BY 'y'", /CREATE USER privilege/],
         ['SELECT COUNT(*) FROM mysql.global_priv', /SELECT command denied/], ["UPDATE mysql.global_priv SET Priv = '{}' WHERE User = 'nobody'", /UPDATE command denied/],
         ['SET GLOBAL read_only = 1', /SUPER|READ_ONLY ADMIN/], ['CHANGE MASTER TO MASTER_HOST = \'127.0.0.1\'', /Access denied|privilege/],
       ] as const) {
@@ -190,7 +190,7 @@ describeHub('a MysqlService driven by the hub onto member1', () => {
     }
     // Many reconciles later the connection Secret is as it was: written once, when it changed.
     expect(JSON.parse(await as(['get', 'secret', 'db-connection', '-n', project, '-o', 'json'])).metadata.resourceVersion).toBe(connectionVersion);
-    expect(await hubEvents('ConnectionSecretCreated')).toEqual([`Secret db-connection: db-readwrite.${project}.svc:3306 and the application account app`]);
+    expect(await hubEvents('ConnectionSecretCreated')).toEqual([`Secret db-connection: db-readwrite.${project}.svc:3306 and the application account upm_app`]);
     expect(await hubEvents('ConnectionSecretUpdated')).toEqual([]);
   }, 300_000);
 
@@ -311,17 +311,17 @@ describeHub('a MysqlService driven by the hub onto member1', () => {
     // The connection Secret's account: data commands yes, administration no.
     await waitFor('the cache connection Secret', async () => (await redis()).connectionSecret === 'cache-connection', { timeoutMs: 60_000, intervalMs: 500 });
     const c = await connection('cache');
-    expect(c).toEqual({ host: `${rw?.name}.${project}.svc`, port: '6379', user: 'app', password: expect.any(String) });
+    expect(c).toEqual({ host: `${rw?.name}.${project}.svc`, port: '6379', user: 'upm_app', password: expect.any(String) });
     expect(rw?.addresses[0]).toMatch(/^127\./);
     const app = new Redis({ host: rw?.addresses[0] ?? '', port: Number(c.port), username: c.user, password: c.password, lazyConnect: true, connectTimeout: 2000, maxRetriesPerRequest: 0, retryStrategy: () => null });
     try {
       await app.connect();
-      expect(await app.acl('WHOAMI')).toBe('app');
+      expect(await app.acl('WHOAMI')).toBe('upm_app');
       expect(await app.set('app:key', 'written with the connection Secret')).toBe('OK');
       expect(await app.get('app:key')).toBe('written with the connection Secret');
       expect(await app.publish('app:channel', 'hello')).toBeGreaterThanOrEqual(0);
       expect(await app.info('server')).toContain('redis_version:7');
-      for (const refused of [['CONFIG', 'SET', 'maxmemory', '1'], ['FLUSHALL'], ['FLUSHDB'], ['SHUTDOWN', 'NOSAVE'], ['ACL', 'SETUSER', 'app', '+@all'], ['REPLICAOF', 'NO', 'ONE'], ['KEYS', '*'], ['MONITOR']]) {
+      for (const refused of [['CONFIG', 'SET', 'maxmemory', '1'], ['FLUSHALL'], ['FLUSHDB'], ['SHUTDOWN', 'NOSAVE'], ['ACL', 'SETUSER', 'upm_app', '+@all'], ['REPLICAOF', 'NO', 'ONE'], ['KEYS', '*'], ['MONITOR']]) {
         await expect(app.call(refused[0] ?? '', ...refused.slice(1))).rejects.toThrow(/NOPERM/);
       }
     } finally { app.disconnect(); }

@@ -47,7 +47,7 @@ describe('the accounts never copied to ProxySQL', () => {
     data: Object.fromEntries(Object.entries(accounts).flatMap(([role, user]) => [[`${role}-username`, Buffer.from(user).toString('base64')], [`${role}-password`, Buffer.from('pw').toString('base64')]])),
   });
   it('are the platform accounts of both Secrets, not the application account', () => {
-    const mysql = secret({ admin: 'upm_admin', replication: 'upm_repl', monitor: 'upm_monitor', app: 'app' });
+    const mysql = secret({ admin: 'upm_admin', replication: 'upm_repl', monitor: 'upm_monitor', app: 'upm_app' });
     const proxy = secret({ admin: 'proxy_admin', monitor: 'proxy_monitor' });
     expect(platformUsernames(mysql, proxy)).toEqual(['upm_admin', 'upm_repl', 'upm_monitor', 'proxy_admin', 'proxy_monitor']);
     expect(platformUsernames(undefined, undefined)).toEqual([]);
