@@ -6,8 +6,9 @@
 // reads, compares and writes.
 //
 // ZooKeeper, Kafka and Elasticsearch/OpenSearch services get host and port only: ZooKeeper's clients are anonymous
-// (the digest "super" user is the platform's), OpenSearch runs without its security plugin here, and Kafka's
-// SASL/PLAIN listener (in pods) and Elasticsearch 8 have only the platform's admin account, never handed out.
+// (the digest "super" user is the platform's), OpenSearch runs without its security plugin here; Kafka's SASL/PLAIN
+// listeners and Elasticsearch 8 take only the platform's admin account, never handed out, so their clients have no
+// account of their own yet.
 import type { KubeObject } from '../../lib/kube/types.ts';
 import { MANAGED_LABEL, MANAGED_VALUE, PROJECT_LABEL, SERVICE_KIND_LABEL, SERVICE_NAME_LABEL, type HubService, type ServiceStatus } from './contract.ts';
 
