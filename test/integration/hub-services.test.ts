@@ -8,13 +8,14 @@
 // Retain, everything but the data claims and the credentials Secret. A RedisService with Sentinel runs the same way.
 // Each service's connection Secret on the hub is read by the editor (not by a viewer, nor by a member of another
 // project), and its application account writes and reads data but cannot administer the engine; its password is in
-// no spec, status, event or log of the hub or the member.
+// no spec, status, event or log of the hub or the member. A RedisClusterService's account works through a cluster
+// client.
 import { chmod, readdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { createConnection } from 'mysql2/promise';
-import { MysqlReplicationResource } from '../../lib/api/compose.upm.io.generated.ts';
+import { MysqlReplicationResource, RedisClusterResource, RedisReplicationResource } from '../../lib/api/compose.upm.io.generated.ts';
 import { UnitResource, UnitSetResource, type UnitSet } from '../../lib/api/unit.upm.io.generated.ts';
 import type { KubeClient } from '../../lib/kube/client.ts';
 import { isNotFound } from '../../lib/kube/errors.ts';
@@ -73,9 +74,9 @@ describeHub('a MysqlService driven by the hub onto member1', () => {
   const expectPasswordNowhere = async (password: string) => {
     expect(password.length).toBeGreaterThanOrEqual(16);
     const texts: [string, string][] = [];
-    for (const what of ['mysqlservices,redisservices', 'events']) texts.push([`hub ${what}`, (await kubectlAs(undefined, ['get', what, '-n', project, '-o', 'json'])).stdout]);
-    texts.push(['hub storage records', (await kubectlAs(undefined, ['get', 'mysqlservicerecords.internal.upm.io,redisservicerecords.internal.upm.io', '-n', project, '-o', 'json'])).stdout]);
-    for (const rt of [UnitSetResource, UnitResource, MysqlReplicationResource, Resources.events]) texts.push([`member ${rt.plural}`, JSON.stringify((await m.list(rt, { namespace: project })).items)]);
+    for (const what of ['mysqlservices,redisservices,redisclusterservices', 'events']) texts.push([`hub ${what}`, (await kubectlAs(undefined, ['get', what, '-n', project, '-o', 'json'])).stdout]);
+    texts.push(['hub storage records', (await kubectlAs(undefined, ['get', 'mysqlservicerecords.internal.upm.io,redisservicerecords.internal.upm.io,redisclusterservicerecords.internal.upm.io', '-n', project, '-o', 'json'])).stdout]);
+    for (const rt of [UnitSetResource, UnitResource, MysqlReplicationResource, RedisReplicationResource, RedisClusterResource, Resources.events]) texts.push([`member ${rt.plural}`, JSON.stringify((await m.list(rt, { namespace: project })).items)]);
     for (const f of [hubState().logs.controllers, hubState().logs.apiserver, ...await logFiles(dir)]) texts.push([f, await readFile(f, 'utf8')]);
     expect(texts.length).toBeGreaterThan(8);
     for (const [where, text] of texts) {
@@ -331,6 +332,36 @@ describeHub('a MysqlService driven by the hub onto member1', () => {
       await expect(other.call('AUTH', c.user ?? '', `${c.password}x`)).rejects.toThrow(/WRONGPASS/);
       expect(await other.call('AUTH', c.user ?? '', c.password ?? '')).toBe('OK');
     } finally { other.disconnect(); }
+    await expectPasswordNowhere(c.password ?? '');
+  }, 300_000);
+
+  it('gives a RedisClusterService a connection Secret whose account works through a cluster client and administers nothing', async () => {
+    await as(['create', '-f', '-'], JSON.stringify({
+      apiVersion: 'upm.io/v1alpha1', kind: 'RedisClusterService', metadata: { name: 'rc', namespace: project },
+      spec: { version: '7.2', topology: { shards: 3, replicasPerShard: 0 }, placement: { cluster: MEMBER }, resources: { cpu: '500m', memory: '256Mi' }, storage: { size: '1Gi' } },
+    }));
+    const st = await p.hubReaches('redisclusterservice', 'rc', 'Ready with its connection Secret', (s) => s.phase === 'Ready' && s.connectionSecret === 'rc-connection', 240_000);
+    const c = await connection('rc');
+    const rw = st.endpoints?.find((e) => e.role === 'readwrite');
+    expect(c).toEqual({ host: `${rw?.name}.${project}.svc`, port: '6379', user: 'upm_app', password: expect.any(String) });
+    expect(rw?.addresses).toHaveLength(3);
+    for (const a of rw?.addresses ?? []) expect(a).toMatch(/^127\./);
+    const cl = new Cluster((rw?.addresses ?? []).map((host) => ({ host, port: Number(c.port) })), { redisOptions: { username: c.user, password: c.password }, maxRedirections: 64 });
+    cl.on('error', () => undefined);
+    try {
+      const keys = Array.from({ length: 100 }, (_, i) => `app:${i}`);
+      await Promise.all(keys.map((k) => cl.set(k, `value of ${k}`)));
+      expect(await Promise.all(keys.map((k) => cl.get(k)))).toEqual(keys.map((k) => `value of ${k}`));
+      // Every master took some of them, each reached with the same account.
+      const counts = await Promise.all(cl.nodes('master').map((n) => n.dbsize()));
+      expect(counts).toHaveLength(3);
+      for (const n of counts) expect(n).toBeGreaterThan(0);
+      for (const node of cl.nodes('master')) {
+        for (const refused of [['CONFIG', 'SET', 'maxmemory', '1'], ['FLUSHALL'], ['CLUSTER', 'RESET'], ['CLUSTER', 'FORGET', 'x']]) {
+          await expect(node.call(refused[0] ?? '', ...refused.slice(1))).rejects.toThrow(/NOPERM/);
+        }
+      }
+    } finally { cl.disconnect(); }
     await expectPasswordNowhere(c.password ?? '');
   }, 300_000);
 });
