@@ -107,14 +107,18 @@ export function projectsReconciler(d: ProjectsDeps): Reconciler {
         changed.push(`${role}: ${want[role].map((s) => s.name).join(', ')}`);
       }
     }
-    if (!d.bindings.get(`${name}/${CONTROLLERS_BINDING}`)) {
+    const own = d.bindings.get(`${name}/${CONTROLLERS_BINDING}`);
+    const ownSubjects: Subject[] = [{ ...CONTROLLERS_SUBJECT }];
+    if (!own) {
       const body: RoleBinding = {
         apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding',
         metadata: { name: CONTROLLERS_BINDING, namespace: name, labels: { [PROJECT_LABEL]: name }, ownerReferences: [ownerRef(p)] },
         roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: CONTROLLERS_BINDING },
-        subjects: [{ ...CONTROLLERS_SUBJECT }],
+        subjects: ownSubjects,
       };
       try { await d.client.create(RoleBindings, body); } catch (err) { if (!isAlreadyExists(err)) throw err; }
+    } else if (own.subjects?.length !== 1 || !own.subjects.every((x) => x.kind === 'ServiceAccount' && x.name === CONTROLLERS_SUBJECT.name && x.namespace === CONTROLLERS_SUBJECT.namespace)) {
+      await d.client.patch(RoleBindings, CONTROLLERS_BINDING, { subjects: ownSubjects }, 'merge', { namespace: name });
     }
     if (changed.length) await d.events.record(p, 'Normal', 'RoleBindingsUpdated', `members bound in namespace ${name}: ${changed.join('; ')}`);
     return writeStatus(d, p, name, { type: 'Ready', status: 'True', reason: 'MembersBound', message: `namespace ${name} and its role bindings are in place` });

@@ -172,6 +172,12 @@ describeHub('a MysqlService driven by the hub onto member1', () => {
       expect(r.code).not.toBe(0);
       expect(r.stderr).toContain(`secrets "${name}" is forbidden: User "${outsider}" cannot get resource "secrets" in API group "" in the namespace "${project}"`);
     }
+    // The hub controllers may write Secrets in the project's namespace (bound there by the projects controller) and
+    // in no other.
+    const controllersCan = async (verb: string, ns: string) => (await kubectlAs(undefined, ['auth', 'can-i', verb, 'secrets', '-n', ns, '--as', 'system:serviceaccount:upm-system:upm-hub-controllers'])).stdout.trim();
+    for (const verb of ['get', 'create', 'update', 'delete']) expect(await controllersCan(verb, project)).toBe('yes');
+    for (const verb of ['list', 'watch', 'patch']) expect(await controllersCan(verb, project)).toBe('no');
+    for (const ns of ['kube-system', 'default', 'upm-system']) expect(await controllersCan('create', ns)).toBe('no');
     await expectPasswordNowhere(c.password ?? '');
     connectionVersion = JSON.parse(await as(['get', 'secret', 'db-connection', '-n', project, '-o', 'json'])).metadata.resourceVersion as string;
   }, 120_000);
