@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { KAFKA_VERSION, OPENSEARCH_VERSION } from './jvm.ts';
 import { apiVersionsRequest, localizeKafka, parseApiVersions, properties } from './kafka.ts';
-import { localizeMariadb, sqlValue } from './mariadb.ts';
+import { accountStatements, APP_PRIVILEGES, localizeMariadb, sqlValue } from './mariadb.ts';
 import { dropSetting, localizeOpensearch } from './opensearch.ts';
-import { localizeRedis } from './redis.ts';
+import { APP_ACL_RULES, localizeRedis } from './redis.ts';
 import { encodeCommand, parseReply, RespError } from './resp.ts';
 import type { EngineEnv } from './types.ts';
 import { quantityBytes } from './util.ts';
@@ -145,5 +145,26 @@ describe('JVM engine versions', () => {
     const versions = readFileSync(join(import.meta.dirname, '../../hack/versions.env'), 'utf8');
     expect(versions).toContain(`\nKAFKA_VERSION=${KAFKA_VERSION}\n`);
     expect(versions).toContain(`\nOPENSEARCH_VERSION=${OPENSEARCH_VERSION}\n`);
+  });
+});
+
+describe('the application account', () => {
+  it('gets data privileges on every database on MariaDB, no global ones, and nothing but SHOW VIEW on mysql and sys', () => {
+    const sql = accountStatements('app', 'upm_app', "pa'ss");
+    expect(sql).toEqual([
+      "CREATE USER IF NOT EXISTS 'upm_app'@'%' IDENTIFIED BY 'pa\\'ss';",
+      "ALTER USER 'upm_app'@'%' IDENTIFIED BY 'pa\\'ss';",
+      `GRANT ${APP_PRIVILEGES} ON \`%\`.* TO 'upm_app'@'%';`,
+      "GRANT SHOW VIEW ON `mysql`.* TO 'upm_app'@'%';",
+      "GRANT SHOW VIEW ON `sys`.* TO 'upm_app'@'%';",
+    ]);
+    expect(sql.join('\n')).not.toMatch(/ON \*\.\*|GRANT OPTION|SUPER|SHUTDOWN|FILE|REPLICATION|RELOAD|PROCESS|CREATE USER ON|ALL PRIVILEGES/);
+  });
+
+  it('has the same ACL rules in the Redis pod template as the agent gives it', () => {
+    const tpl = readFileSync(join(import.meta.dirname, '..', '..', 'config', 'templates', 'redis-7.2.yaml'), 'utf8');
+    const line = tpl.split('\n').find((l) => l.includes('$UPM_APP_USERNAME" "$UPM_APP_PASSWORD"'));
+    expect(line).toContain(`on ">%s" ${APP_ACL_RULES.join(' ')}\\n'`);
+    expect(APP_ACL_RULES).toEqual(['~*', '&*', '+@all', '-@admin', '-@dangerous', '+info']);
   });
 });

@@ -125,27 +125,50 @@ const ROLE_GRANTS: Record<string, string> = {
   // SLAVE MONITOR is what SHOW SLAVE STATUS needs since 10.5, for the exporter's replication metrics.
   monitor: 'PROCESS, BINLOG MONITOR, SLAVE MONITOR, SELECT',
 };
+/** The accounts the agent creates: the platform's, and the application account (APP_PRIVILEGES). */
+const ROLES = [...Object.keys(ROLE_GRANTS), 'app'];
 
-function accountStatements(role: string, user: string, password: string): string[] {
+/**
+ * The application account's data privileges: everything on tables, views, routines, triggers and events of every
+ * database, no administration (no SUPER, GRANT OPTION, replication, SHUTDOWN, FILE, PROCESS, RELOAD, CREATE USER:
+ * those are global privileges, never granted at database level).
+ */
+export const APP_PRIVILEGES = 'SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, REFERENCES, INDEX, ALTER, CREATE TEMPORARY TABLES, '
+  + 'LOCK TABLES, EXECUTE, CREATE VIEW, SHOW VIEW, CREATE ROUTINE, ALTER ROUTINE, EVENT, TRIGGER';
+/**
+ * The server's own schemas. A database-level grant on `%` matches them too, and write access to mysql.* is every
+ * privilege (the account tables). The server uses the most specific matching database row, not their union, so a
+ * row naming each of them with a harmless privilege (SHOW VIEW) shadows the `%` row there.
+ */
+const SYSTEM_SCHEMAS = ['mysql', 'sys'];
+
+/** The GRANT statements of a role's account (`account` as SQL: 'user'@'%'). */
+export function grantStatements(role: string, account: string): string[] {
+  if (role === 'app') {
+    return [`GRANT ${APP_PRIVILEGES} ON \`%\`.* TO ${account};`, ...SYSTEM_SCHEMAS.map((db) => `GRANT SHOW VIEW ON \`${db}\`.* TO ${account};`)];
+  }
+  return [`GRANT ${ROLE_GRANTS[role]} ON *.* TO ${account}${role === 'admin' ? ' WITH GRANT OPTION' : ''};`];
+}
+
+export function accountStatements(role: string, user: string, password: string): string[] {
   const account = `${literal(user)}@'%'`;
-  const grantOption = role === 'admin' ? ' WITH GRANT OPTION' : '';
   return [
     `CREATE USER IF NOT EXISTS ${account} IDENTIFIED BY ${literal(password)};`,
     // Also for an existing account: the password in the Secret wins.
     `ALTER USER ${account} IDENTIFIED BY ${literal(password)};`,
-    `GRANT ${ROLE_GRANTS[role]} ON *.* TO ${account}${grantOption};`,
+    ...grantStatements(role, account),
   ];
 }
 
 async function bootstrap(env: EngineEnv): Promise<void> {
-  const statements = Object.keys(ROLE_GRANTS).flatMap((role) => {
+  const statements = ROLES.flatMap((role) => {
     const user = env.credentials[`${role}-username`];
     const password = env.credentials[`${role}-password`];
     return user && password ? accountStatements(role, user, password) : [];
   });
   if (!statements.length) return;
   // Accounts are per node: replication (wired later) must not copy them to replicas, which create their own.
-  await sql(env, ['SET sql_log_bin = 0;', ...statements].join('\n'), 'creating the platform accounts');
+  await sql(env, ['SET sql_log_bin = 0;', ...statements].join('\n'), 'creating the platform and application accounts');
 }
 
 async function prepare(env: EngineEnv, configPath: string): Promise<void> {

@@ -169,6 +169,32 @@ async function restore(env: EngineEnv, source: string): Promise<void> {
   await copyAtomically(source, join(env.dataDir, RDB_FILE));
 }
 
+/**
+ * The application account's ACL rules: every key and channel, every command but the admin and dangerous ones (no
+ * CONFIG, FLUSHALL, DEBUG, SHUTDOWN, REPLICAOF, ACL, MODULE, KEYS...), except INFO, which client libraries send to see
+ * that a server is ready (ioredis' ready check) and which shows no secret. The pod template's accounts file has the
+ * same line.
+ */
+export const APP_ACL_RULES = ['~*', '&*', '+@all', '-@admin', '-@dangerous', '+info'];
+
+/**
+ * Creates the application account (each start: ACL SETUSER is not saved without an ACL file). A server that wants
+ * a password got its accounts from its pod's accounts file (requirepass and user lines), so there is nothing to do.
+ */
+async function bootstrapRedis(env: EngineEnv): Promise<void> {
+  const user = env.credentials['app-username'];
+  const password = env.credentials['app-password'];
+  if (!user || !password) return;
+  try {
+    await command(env, REDIS_PORT, ['ACL', 'SETUSER', user, 'reset', 'on', `>${password}`, ...APP_ACL_RULES]);
+  } catch (err) {
+    if (err instanceof RespError && err.message.startsWith('NOAUTH')) return;
+    // The message names the account, never its password (a refused rule is echoed in Redis' error: no cause kept).
+    // eslint-disable-next-line preserve-caught-error
+    throw new Error(`creating the application account ${user} on ${env.unit}: ${(err as Error).message.replaceAll(password, '***')}`);
+  }
+}
+
 function launchRedis(_env: EngineEnv, configPath: string): LaunchSpec {
   return { command: REDIS_SERVER, args: [configPath], stopSignal: 'SIGTERM' };
 }
@@ -179,6 +205,7 @@ export const redisDriver: EngineDriver = {
   prepare: prepareDirs,
   launch: launchRedis,
   probe: (env) => probeOn(env, REDIS_PORT),
+  bootstrap: bootstrapRedis,
   setLive,
   readLive,
   backup,

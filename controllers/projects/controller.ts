@@ -20,13 +20,21 @@ export type Role = (typeof ROLES)[number];
 
 export const RoleBindings: ResourceType = { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'rolebindings', kind: 'RoleBinding', namespaced: true };
 
-export interface Subject { kind: 'User' | 'Group'; apiGroup: 'rbac.authorization.k8s.io'; name: string }
+export type Subject = { kind: 'User' | 'Group'; apiGroup: 'rbac.authorization.k8s.io'; name: string } | { kind: 'ServiceAccount'; name: string; namespace: string };
 export interface RoleBinding extends KubeObject {
   roleRef: { apiGroup: string; kind: string; name: string };
   subjects?: Subject[];
 }
 
 export const bindingName = (role: Role) => `upm-project-${role}`;
+
+/**
+ * The hub controllers' own access to a project's namespace: its Secrets (each service's connection Secret), bound
+ * here only, so the controllers touch no Secret of any other namespace. ClusterRole and RoleBinding share the name.
+ */
+export const CONTROLLERS_BINDING = 'upm-hub-controllers-project';
+/** The hub controllers' ServiceAccount (config/apiserver/base/controllers-rbac.yaml). */
+export const CONTROLLERS_SUBJECT = { kind: 'ServiceAccount', name: 'upm-hub-controllers', namespace: 'upm-system' } as const;
 
 /** The subjects each role's RoleBinding should hold, sorted so comparisons are stable. Pure. */
 export function desiredSubjects(project: ProjectRecord): Record<Role, Subject[]> {
@@ -98,6 +106,19 @@ export function projectsReconciler(d: ProjectsDeps): Reconciler {
         await d.client.patch(RoleBindings, bname, { subjects: want[role] }, 'merge', { namespace: name });
         changed.push(`${role}: ${want[role].map((s) => s.name).join(', ')}`);
       }
+    }
+    const own = d.bindings.get(`${name}/${CONTROLLERS_BINDING}`);
+    const ownSubjects: Subject[] = [{ ...CONTROLLERS_SUBJECT }];
+    if (!own) {
+      const body: RoleBinding = {
+        apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding',
+        metadata: { name: CONTROLLERS_BINDING, namespace: name, labels: { [PROJECT_LABEL]: name }, ownerReferences: [ownerRef(p)] },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: CONTROLLERS_BINDING },
+        subjects: ownSubjects,
+      };
+      try { await d.client.create(RoleBindings, body); } catch (err) { if (!isAlreadyExists(err)) throw err; }
+    } else if (own.subjects?.length !== 1 || !own.subjects.every((x) => x.kind === 'ServiceAccount' && x.name === CONTROLLERS_SUBJECT.name && x.namespace === CONTROLLERS_SUBJECT.namespace)) {
+      await d.client.patch(RoleBindings, CONTROLLERS_BINDING, { subjects: ownSubjects }, 'merge', { namespace: name });
     }
     if (changed.length) await d.events.record(p, 'Normal', 'RoleBindingsUpdated', `members bound in namespace ${name}: ${changed.join('; ')}`);
     return writeStatus(d, p, name, { type: 'Ready', status: 'True', reason: 'MembersBound', message: `namespace ${name} and its role bindings are in place` });

@@ -83,7 +83,7 @@ describe('the services controller when a member is not there', () => {
     }
     expect(delays).toEqual([2000, 4000, 8000, 16_000, 32_000, 60_000, 60_000, 60_000]);
     expect(patches).toHaveLength(1);
-    expect(JSON.stringify(patches[0])).toContain('Cluster \\"m1\\": the member has not answered the hub\'s lists yet (12 of 12 kinds: Namespace, Secret, UnitSet, ...)');
+    expect(JSON.stringify(patches[0])).toContain('Cluster \\"m1\\": the member has not answered the hub\'s lists yet (13 of 13 kinds: Namespace, Secret, UnitSet, ...)');
     expect(mirror?.clusters()).toEqual(['m1']);
   });
 });

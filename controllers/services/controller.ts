@@ -12,7 +12,10 @@ import type { KubeClient } from '../../lib/kube/client.ts';
 import type { MemberClients } from '../../lib/kube/member-clients.ts';
 import type { ResourceType } from '../../lib/kube/resources.ts';
 import type { KubeObject } from '../../lib/kube/types.ts';
+import { isNotFound } from '../../lib/kube/errors.ts';
+import { Resources } from '../../lib/kube/resources.ts';
 import { asPublic } from '../public.ts';
+import { connectionSecret, connectionSecretName, connectionSettled, connectionValues, credentialsSecretName, type SecretObject } from './connection.ts';
 import { SERVICE_FINALIZER, type DesiredFn, type HubService, type Observed, type ServiceStatus, type StatusFn } from './contract.ts';
 import { retainedOf } from './desired/common.ts';
 import { describeObject, MirrorWriteError, type MemberMirror, type Mirror, type ServiceIdentity, type Step } from './mirror.ts';
@@ -137,6 +140,35 @@ export function servicesReconciler(d: ServicesDeps, order: readonly string[]): R
     }
   };
 
+  /** The hub's connection Secret of the service, or undefined when there is none. */
+  const readConnection = async (svc: HubService): Promise<SecretObject | undefined> => {
+    try {
+      return await d.client.get<SecretObject>(Resources.secrets, connectionSecretName(svc.metadata.name ?? ''), svc.metadata.namespace);
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  };
+
+  /**
+   * Keeps the connection Secret in the service's namespace on the hub, written only when it changed; returns its name
+   * once it exists. Its values come from the status just computed (the readwrite endpoint) and the member's credentials
+   * Secret. Events and errors name the Secret and the account, never the password.
+   */
+  const ensureConnection = async (kind: ServiceKind, svc: HubService, status: ServiceStatus, mm: MemberMirror, id: ServiceIdentity): Promise<string | undefined> => {
+    const name = connectionSecretName(svc.metadata.name ?? '');
+    const values = connectionValues(svc, kind.label, status, mm.credentialsOf(id, credentialsSecretName(svc.metadata.name ?? '')) as SecretObject | undefined);
+    const have = await readConnection(svc);
+    if (!values) return have ? name : undefined;
+    const want = connectionSecret(svc, kind.label, values);
+    if (connectionSettled(want, have)) return name;
+    if (have) await d.client.update<SecretObject>(Resources.secrets, { ...have, metadata: { ...have.metadata, labels: { ...have.metadata.labels, ...want.metadata.labels } }, data: want.data });
+    else await d.client.create<SecretObject>(Resources.secrets, want);
+    const account = values.user ? ` and the application account ${values.user}` : ' (no account: the engine takes no user or password here)';
+    await d.events.record(asPublic(svc, kind.kind), 'Normal', have ? 'ConnectionSecretUpdated' : 'ConnectionSecretCreated', `Secret ${name}: ${values.host}:${values.port}${account}`);
+    return name;
+  };
+
   const finalize = async (kind: ServiceKind, svc: HubService, id: ServiceIdentity, key: string): Promise<ReconcileResult> => {
     const pub = asPublic(svc, kind.kind);
     const finalizers = svc.metadata.finalizers ?? [];
@@ -176,6 +208,13 @@ export function servicesReconciler(d: ServicesDeps, order: readonly string[]): R
     // The project's namespace goes with its last service on the member, unless something in it is to be kept.
     const lastHere = policy === 'Delete' && !othersIn(d, svc, clusterName);
     if (lastHere) await mm.delete({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
+    // The connection Secret on the hub goes with the service, unless its account's data is kept (Retain).
+    const connection = connectionSecretName(svc.metadata.name ?? '');
+    if (retained) {
+      if (await readConnection(svc)) await d.events.record(pub, 'Normal', 'ConnectionSecretRetained', `kept Secret ${connection} in namespace ${namespace} on the hub: its account opens the data kept on cluster ${clusterName}`);
+    } else {
+      try { await d.client.delete(Resources.secrets, connection, namespace); } catch (err) { if (!isNotFound(err)) throw err; }
+    }
     if (retained) {
       await d.events.record(pub, 'Normal', 'Retained', `kept on cluster ${clusterName} in namespace ${namespace}: claims ${retained.claims.join(', ') || '(none)'}; Secrets ${retained.secrets.join(', ') || '(none)'}`);
     } else {
@@ -227,8 +266,19 @@ export function servicesReconciler(d: ServicesDeps, order: readonly string[]): R
       applyError = { object: describeObject(err.object), message: err.message };
     }
     if (!applyError) await reportDrift(asPublic(svc, kind.kind), cluster.metadata.name ?? '', steps);
-    await writeStatus(kind, svc, d.status(svc, { reachable: true, objects: mm.observedOf(id), desired, applyError }, now()));
-    if (applyError) return backoff(key);
+    const next = d.status(svc, { reachable: true, objects: mm.observedOf(id), desired, applyError }, now());
+    let connectionError = false;
+    try {
+      const connection = await ensureConnection(kind, svc, next, mm, id);
+      if (connection) next.connectionSecret = connection;
+    } catch (err) {
+      // Not a reason to hold the status back: the Secret is tried again (KubeApiError messages carry no Secret data).
+      connectionError = true;
+      if (svc.status?.connectionSecret) next.connectionSecret = svc.status.connectionSecret;
+      await d.events.record(asPublic(svc, kind.kind), 'Warning', 'ConnectionSecretFailed', `Secret ${connectionSecretName(svc.metadata.name ?? '')}: ${(err as Error).message}`);
+    }
+    await writeStatus(kind, svc, next);
+    if (applyError || connectionError) return backoff(key);
     failures.delete(key);
     // An object being deleted on the member is created again once it is gone (its deletion event brings us back).
     return steps.some((s) => s.action === 'wait') ? { requeueAfterMs: 2000 } : undefined;

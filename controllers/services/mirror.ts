@@ -168,6 +168,11 @@ export class MemberMirror {
   /** Objects the informers saw deleted that the hub did not delete itself. */
   private readonly deleted = new Set<string>();
   private readonly deleting = new Set<string>();
+  /**
+   * The Unit Operator's credentials Secrets of the hub's services (labelled with the service by UNIT_SELECTOR, as
+   * their UnitSets are): read for the connection Secret, never written, and no other Secret of the member is read.
+   */
+  private readonly credentials: Informer<KubeObject>;
 
   constructor(cluster: string, client: KubeClient, version: string, onEvent: Handler, log: Logger, resources: readonly ResourceType[], onSynced?: (cluster: string) => void) {
     this.cluster = cluster;
@@ -193,19 +198,30 @@ export class MemberMirror {
       this.informers.set(rt.kind, { informer, cache: new MutationCache(informer) });
       this.runs.push(informer.run(this.stop.signal));
     }
+    this.credentials = new Informer<KubeObject>(client, Resources.secrets, { labelSelector: UNIT_SELECTOR, logger: log.child({ member: cluster }) });
+    this.credentials.addHandler({ onAdd: (o) => onEvent(cluster, o), onUpdate: (_old, o) => onEvent(cluster, o), onDelete: (o) => onEvent(cluster, o) });
+    this.runs.push(this.credentials.run(this.stop.signal));
     // A member's first list fires no event when it holds nothing of ours yet: say when every cache is filled, so the
     // services waiting on it go on at once instead of at their next retry.
-    void Promise.all([...this.informers.values()].map((i) => i.informer.waitForSync(this.stop.signal)))
+    void Promise.all([...[...this.informers.values()].map((i) => i.informer), this.credentials].map((i) => i.waitForSync(this.stop.signal)))
       .then(() => { if (!this.stop.signal.aborted) onSynced?.(cluster); });
   }
 
   /** The kinds whose informers have not filled their cache yet (the member has not answered their list). */
   unsynced(): string[] {
-    return [...this.informers.entries()].filter(([, i]) => !i.informer.hasSynced).map(([kind]) => kind);
+    const kinds = [...this.informers.entries()].filter(([, i]) => !i.informer.hasSynced).map(([kind]) => kind);
+    return this.credentials.hasSynced ? kinds : [...kinds, 'Secret (credentials)'];
   }
 
   /** How many kinds it watches. */
-  get watched(): number { return this.informers.size; }
+  get watched(): number { return this.informers.size + 1; }
+
+  /** The member's credentials Secret of that name of one service (undefined unless it carries that service's labels). */
+  credentialsOf(svc: ServiceIdentity, name: string): KubeObject | undefined {
+    const s = this.credentials.get(`${svc.namespace}/${name}`);
+    const of = s && serviceOf(s);
+    return of && of.kind === svc.kind && of.name === svc.name ? s : undefined;
+  }
 
   get synced(): boolean { return this.unsynced().length === 0; }
 

@@ -747,7 +747,7 @@ export interface ProxysqlSyncSpec {
     sourceAlsoReads?: boolean;
   };
   /**
-   * Which of the source's accounts are copied. The platform accounts (the Secrets' usernames, root, mysql.*, mariadb.sys) never are.
+   * Which of the source's accounts are copied. The platform accounts (the admin, replication and monitor usernames of the Secrets, root, mysql.*, mariadb.sys) never are; the application account (app-username of a UnitSet's credentials Secret) is, as applications reach the servers through ProxySQL with it.
    */
   users?: {
     /**

@@ -69,7 +69,10 @@ export interface EngineTemplateSpec {
    * Engine accounts the platform creates per UnitSet; passwords are generated into a Secret.
    */
   users?: {
-    role: 'admin' | 'replication' | 'monitor';
+    /**
+     * admin, replication and monitor: the platform accounts; app: the application account a service hands to its users (its connection Secret).
+     */
+    role: 'admin' | 'replication' | 'monitor' | 'app';
     username: string;
   }[];
 }

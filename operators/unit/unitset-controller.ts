@@ -288,6 +288,13 @@ async function writeStatus(d: UnitSetControllerDeps, us: UnitSet, status: NonNul
 
 const keepsData = (us: UnitSet) => us.spec.pvcRetentionPolicy?.whenDeleted === 'Retain';
 
+/**
+ * The UnitSet's `upm.io/` labels (the hub's service, kind and project), also on its credentials Secret: the hub finds
+ * the Secrets of its services by them, and reads no other.
+ */
+export const credentialsLabels = (us: UnitSet): Record<string, string> =>
+  Object.fromEntries(Object.entries(us.metadata.labels ?? {}).filter(([k]) => k.startsWith('upm.io/')));
+
 async function ensureCredentials(d: UnitSetControllerDeps, us: UnitSet, tpl: EngineTemplate): Promise<string> {
   const name = credentialsSecretName(us.metadata.name ?? '');
   const ns = us.metadata.namespace ?? '';
@@ -303,7 +310,7 @@ async function ensureCredentials(d: UnitSetControllerDeps, us: UnitSet, tpl: Eng
       await d.client.create(Resources.secrets, {
         apiVersion: 'v1', kind: 'Secret', type: 'Opaque',
         // With whenDeleted Retain the data outlives the UnitSet, and so do the accounts that open it.
-        metadata: { name, namespace: ns, labels: { [LABEL_UNITSET]: us.metadata.name ?? '' }, ...(keepsData(us) ? {} : { ownerReferences: [ownerRef(us)] }) },
+        metadata: { name, namespace: ns, labels: { ...credentialsLabels(us), [LABEL_UNITSET]: us.metadata.name ?? '' }, ...(keepsData(us) ? {} : { ownerReferences: [ownerRef(us)] }) },
         data,
       } as KubeObject);
     } catch (err) {
@@ -317,6 +324,11 @@ async function ensureCredentials(d: UnitSetControllerDeps, us: UnitSet, tpl: Eng
   if (keepsData(us) && existing.metadata.ownerReferences?.some((o) => o.uid === us.metadata.uid)) {
     const rest = existing.metadata.ownerReferences.filter((o) => o.uid !== us.metadata.uid);
     await d.client.patch(Resources.secrets, name, { metadata: { ownerReferences: rest.length ? rest : null } }, 'merge', { namespace: ns });
+  }
+  // The service labels reach a Secret made before they were given.
+  const labels = credentialsLabels(us);
+  if (Object.entries(labels).some(([k, v]) => existing.metadata.labels?.[k] !== v)) {
+    await d.client.patch(Resources.secrets, name, { metadata: { labels } }, 'merge', { namespace: ns });
   }
   // A new template version may add accounts; existing passwords are never rotated here.
   const missing = Object.keys(want).filter((k) => !existing.data?.[k]);

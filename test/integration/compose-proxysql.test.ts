@@ -129,13 +129,14 @@ stringData: { admin-username: upm_admin, admin-password: proxy-admin-pw }
         { hostgroup: 10, role: 'writer', name: 'db-0', host: ip0, port: 3306, status: 'ONLINE', weight: 1000 },
         { hostgroup: 20, role: 'reader', name: 'db-1', host: ip1, port: 3306, status: 'ONLINE', weight: 1000 },
       ],
-      // Not upm_admin, upm_repl, upm_monitor, root, mariadb.sys (platform and system), report (excluded), local.
-      users: ['app'],
+      // Not upm_admin, upm_repl, upm_monitor, root, mariadb.sys (platform and system), report (excluded), local; the
+      // template's application account upm_app is copied: applications use it through ProxySQL.
+      users: ['app', 'upm_app'],
       usersManaged: true,
       leftOut: [],
       usersLeftOut: [{ account: "'sock'@'%'", reason: 'sock: not a mysql_native_password or caching_sha2_password hash (other plugins and passwordless accounts cannot go through ProxySQL); left out' }],
     });
-    expect(p.status).toMatchObject({ synced: false, syncedNodes: '0/2', servers: 2, users: 1, source: 'db-0', observedGeneration: p.metadata.generation });
+    expect(p.status).toMatchObject({ synced: false, syncedNodes: '0/2', servers: 2, users: 2, source: 'db-0', observedGeneration: p.metadata.generation });
     expect(p.status?.desiredDigest).toMatch(/^[0-9a-f]{16}$/);
     expect(condition(p, 'TopologyReady')).toMatchObject({ status: 'True', reason: 'Resolved', message: 'writer db-0, 1 readers' });
     expect(condition(p, 'UsersReady')).toMatchObject({ status: 'False', reason: 'UsersLeftOut' });
@@ -153,19 +154,19 @@ stringData: { admin-username: upm_admin, admin-password: proxy-admin-pw }
       message: `spec.proxysql[0] (p0): cannot connect to the admin interface: connect ECONNREFUSED 127.0.0.1:${deadPort}; spec.proxysql[1] (p1): unit proxy-missing not found`,
     });
     expect(condition(p, 'Degraded')).toMatchObject({ status: 'True' });
-    expect(await kubectlOk(CLUSTER, ['-n', ns, 'get', 'ps', 'proxy'])).toMatch(/NAME\s+REPLICATION\s+SYNCED\s+SERVERS\s+USERS\s+AGE\nproxy\s+db\s+0\/2\s+2\s+1\s+/);
+    expect(await kubectlOk(CLUSTER, ['-n', ns, 'get', 'ps', 'proxy'])).toMatch(/NAME\s+REPLICATION\s+SYNCED\s+SERVERS\s+USERS\s+AGE\nproxy\s+db\s+0\/2\s+2\s+2\s+/);
     const ev = await events();
     expect(ev.map((e) => [e.type, e.reason])).toEqual(expect.arrayContaining([['Normal', 'DesiredStateChanged'], ['Warning', 'NodeNotSynced'], ['Warning', 'NodesNotSynced'], ['Warning', 'UsersLeftOut']]));
-    expect(ev.find((e) => e.reason === 'DesiredStateChanged')?.message).toBe('writer hostgroup 10: db-0; reader hostgroup 20: db-1; users: app');
+    expect(ev.find((e) => e.reason === 'DesiredStateChanged')?.message).toBe('writer hostgroup 10: db-0; reader hostgroup 20: db-1; users: app, upm_app');
     expect(ev.map((e) => e.message).join('\n')).not.toContain(appHash);
   });
 
   it('picks up an account created on the source without any Kubernetes change, and one dropped', async () => {
     await query('db-0', "CREATE USER 'late'@'%' IDENTIFIED BY 'late-pw'");
-    await waitSync('late in the desired users', (x) => JSON.stringify(x.status?.desired?.users) === '["app","late"]', 'proxy', 30_000);
+    await waitSync('late in the desired users', (x) => JSON.stringify(x.status?.desired?.users) === '["app","late","upm_app"]', 'proxy', 30_000);
     await query('db-0', "DROP USER 'late'@'%'");
-    const p = await waitSync('late gone', (x) => JSON.stringify(x.status?.desired?.users) === '["app"]', 'proxy', 30_000);
-    expect(p.status?.users).toBe(1);
+    const p = await waitSync('late gone', (x) => JSON.stringify(x.status?.desired?.users) === '["app","upm_app"]', 'proxy', 30_000);
+    expect(p.status?.users).toBe(2);
   });
 
   it('follows a switchover of the MysqlReplication: the new source is the writer, the old one a reader', async () => {
@@ -185,7 +186,7 @@ stringData: { admin-username: upm_admin, admin-password: proxy-admin-pw }
     expect(p.status?.desiredDigest).not.toBe(before);
     expect(condition(p, 'TopologyReady')?.message).toBe('writer db-1, 1 readers');
     const announced = (await events()).filter((e) => e.reason === 'DesiredStateChanged').map((e) => e.message);
-    expect(announced).toContain('writer hostgroup 10: db-1; reader hostgroup 20: db-0; users: app');
+    expect(announced).toContain('writer hostgroup 10: db-1; reader hostgroup 20: db-0; users: app, upm_app');
   });
 
   it('writes status only when something changed, though it re-reads the source and retries the node all the time', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { Backoff, fieldOf, scrub } from './controller.ts';
+import { Backoff, fieldOf, platformUsernames, scrub } from './controller.ts';
 import type { ProxysqlState } from './types.ts';
 
 describe('controller helpers', () => {
@@ -38,5 +38,18 @@ describe('controller helpers', () => {
     };
     const text = "near \"'*72B37E3F4D899EDC98A9363172669E192CE424D5', 1\": syntax error; monitor s3cret-monitor; false stays";
     expect(scrub(text, desired)).toBe('near "\'***\', 1": syntax error; monitor ***; false stays');
+  });
+});
+
+describe('the accounts never copied to ProxySQL', () => {
+  const secret = (accounts: Record<string, string>) => ({
+    apiVersion: 'v1', kind: 'Secret', metadata: { name: 's' },
+    data: Object.fromEntries(Object.entries(accounts).flatMap(([role, user]) => [[`${role}-username`, Buffer.from(user).toString('base64')], [`${role}-password`, Buffer.from('pw').toString('base64')]])),
+  });
+  it('are the platform accounts of both Secrets, not the application account', () => {
+    const mysql = secret({ admin: 'upm_admin', replication: 'upm_repl', monitor: 'upm_monitor', app: 'upm_app' });
+    const proxy = secret({ admin: 'proxy_admin', monitor: 'proxy_monitor' });
+    expect(platformUsernames(mysql, proxy)).toEqual(['upm_admin', 'upm_repl', 'upm_monitor', 'proxy_admin', 'proxy_monitor']);
+    expect(platformUsernames(undefined, undefined)).toEqual([]);
   });
 });

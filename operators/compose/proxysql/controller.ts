@@ -131,8 +131,7 @@ export function proxysqlSyncReconciler(d: ProxysqlSyncDeps) {
         ...(spec.users?.defaultHostgroup === 'reader' ? { defaultHostgroup: reader } : {}),
         maxConnections: spec.users?.maxConnections ?? 10000,
       });
-      const platform = [creds(mysqlSecret, 'admin'), creds(mysqlSecret, 'replication'), monitor, proxyAdmin, creds(proxySecret, 'monitor')]
-        .map((c) => c?.user).filter((u): u is string => !!u);
+      const platform = platformUsernames(mysqlSecret, proxySecret);
       const settings: Partial<HostgroupSettings> = {
         writer, reader, maxConnections: hg.maxConnections ?? 2000, maxReplicationLagSeconds: hg.maxReplicationLagSeconds ?? 0,
         sourceAlsoReads: hg.sourceAlsoReads ?? false, ...(hg.comment ? { comment: hg.comment } : {}),
@@ -270,6 +269,15 @@ export function proxysqlSyncReconciler(d: ProxysqlSyncDeps) {
     ctx.log.debug({ synced: status.synced, nodes: status.syncedNodes, retryMs: retry }, 'reconciled');
     return { requeueAfterMs: Math.max(250, Math.min(interval, retry ?? interval)) };
   };
+}
+
+/**
+ * The usernames of the platform's own accounts in the MySQL and ProxySQL Secrets, never copied to ProxySQL. The
+ * application account (app-username) is not one of them: applications reach the servers through ProxySQL with it.
+ */
+export function platformUsernames(mysqlSecret: Secret | undefined, proxySecret: Secret | undefined): string[] {
+  const accounts = [...['admin', 'replication', 'monitor'].map((r) => creds(mysqlSecret, r)), creds(proxySecret, 'admin'), creds(proxySecret, 'monitor')];
+  return accounts.map((c) => c?.user).filter((u): u is string => !!u);
 }
 
 function creds(secret: Secret | undefined, role: string): Credentials | undefined {
