@@ -197,9 +197,11 @@ describeHub('Operations run by the hub on a MariaDB service', () => {
       await as(['create', '-f', '-'], JSON.stringify(operation('roll', { type: 'Reconfigure', reconfigure: { parameters: { innodb_log_buffer_size: '32M' } } })));
       await waitFor('the rolling restart running', async () => (await getOp('roll')).status?.steps?.find((s) => s.name === 'rolling-restart')?.phase === 'Running', { timeoutMs: 60_000, intervalMs: 200 });
       restarted = await killAndRestartHubControllers();
-      const o = await waitSucceeded('roll', 300).catch(async (err: unknown) => {
-        const log = await readFile(hubState().logs.controllers, 'utf8');
-        throw new Error(`${(err as Error).message}; the restarted hub controllers ${restarted?.exitCode === null ? 'run' : `exited (${String(restarted?.exitCode)})`}, their log ends: ${log.slice(-3000)}`, { cause: err });
+      const o = await waitSucceeded('roll', 120).catch(async (err: unknown) => {
+        const log = (await readFile(hubState().logs.controllers, 'utf8')).split('\n').filter((l) => !l.includes('"level":20')).join('\n');
+        const us = await m.request<{ status?: unknown }>('GET', `/apis/unit.upm.io/v1alpha1/namespaces/${project}/unitsets/db`);
+        const svc = (await p.hubObject('mysqlservice', 'db')).status;
+        throw new Error(`${(err as Error).message}; hub service status ${JSON.stringify(svc)}; member UnitSet status ${JSON.stringify(us.status)}; the restarted hub controllers ${restarted?.exitCode === null ? 'run' : `exited (${String(restarted?.exitCode)})`}, their log ends: ${log.slice(-4000)}`, { cause: err });
       });
       expect(steps(o)).toEqual(['check:Succeeded', 'set-parameters:Succeeded', 'rolling-restart:Succeeded']);
       expect(o.status?.steps?.find((s) => s.name === 'set-parameters')?.attempts).toBe(1);
