@@ -160,8 +160,10 @@ export class Controller {
     const stopTimer = m.reconcileTime.startTimer({ controller: name });
     m.activeWorkers.inc({ controller: name });
     const log = this.log.child({ key, reconcileID: randomUUID() });
+    log.debug('reconciling');
     try {
       const result = await this.reconcile(key, { key, log, signal, clock: this.clock });
+      log.debug({ result }, 'reconciled');
       if (result && result.requeue) {
         m.reconcileTotal.inc({ controller: name, result: 'requeue' });
         this.queue.addRateLimited(key);

@@ -103,7 +103,7 @@ export class LocalHub {
     const processes = [apiserver];
     if (opts.controllers !== false) {
       processes.push(ManagedProcess.start({
-        name: `${cluster.name}/hub-controllers`, command: process.execPath, logFile: logs.controllers,
+        name: `${cluster.name}/hub-controllers`, command: process.execPath, logFile: logs.controllers, restartOnExit: true,
         // The heap limits of its Deployment: without them V8 keeps far more unused heap than the live objects need.
         args: [...OPERATOR_NODE_FLAGS, join(root, 'controllers', 'main.ts'), '--kubeconfig', files.kubeconfigs.controllers],
       }));

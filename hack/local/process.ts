@@ -19,40 +19,70 @@ export interface ProcessSpec {
   logFile: string;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /**
+   * Started again a second after it ends on its own (a crash, a kill -9), as a Deployment's pod would be: what a
+   * test that kills the process expects of the system it shares with other suites. stop() and kill() end it for good.
+   */
+  restartOnExit?: boolean;
 }
 
 export class ManagedProcess {
   readonly name: string;
   readonly logFile: string;
   readonly exited: Promise<number | null>;
-  private readonly child: ChildProcess;
+  private child: ChildProcess;
   private readonly pidFile: string;
   private exitCode: number | null | undefined;
   private realPid: number | undefined;
+  private ending = false;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private finish: (code: number | null) => void = () => {};
 
-  private constructor(spec: ProcessSpec, child: ChildProcess, pidFile: string) {
+  private readonly spec: ProcessSpec;
+
+  private constructor(spec: ProcessSpec, pidFile: string) {
+    this.spec = spec;
     this.name = spec.name;
     this.logFile = spec.logFile;
-    this.child = child;
     this.pidFile = pidFile;
-    this.exited = new Promise((resolve) => child.once('exit', (code) => {
+    let done: (code: number | null) => void = () => {};
+    this.exited = new Promise((resolve) => { done = resolve; });
+    const onExit = (code: number | null): void => {
+      if (spec.restartOnExit && !this.ending) {
+        rmSync(this.pidFile, { force: true });
+        this.realPid = undefined;
+        this.restartTimer = setTimeout(() => {
+          this.restartTimer = undefined;
+          this.child = this.spawn();
+          this.child.once('exit', onExit);
+        }, 1000);
+        return;
+      }
+      this.finish(code);
+    };
+    this.finish = (code: number | null): void => {
       this.exitCode = code;
       live.delete(this);
-      resolve(code);
-    }));
+      done(code);
+    };
+    this.child = this.spawn();
+    this.child.once('exit', onExit);
+  }
+
+  private spawn(): ChildProcess {
+    const out = openSync(this.spec.logFile, 'a');
+    rmSync(this.pidFile, { force: true }); // a PID left by an earlier run must never be signalled
+    const child = spawn(reaper, [this.pidFile, this.spec.command, ...this.spec.args], {
+      stdio: ['pipe', out, out],
+      env: this.spec.env ?? process.env,
+      cwd: this.spec.cwd,
+    });
+    closeSync(out);
+    return child;
   }
 
   static start(spec: ProcessSpec): ManagedProcess {
-    const out = openSync(spec.logFile, 'a');
-    const pidFile = `${spec.logFile}.pid`;
-    rmSync(pidFile, { force: true }); // a PID left by an earlier run must never be signalled
-    const child = spawn(reaper, [pidFile, spec.command, ...spec.args], {
-      stdio: ['pipe', out, out],
-      env: spec.env ?? process.env,
-      cwd: spec.cwd,
-    });
-    closeSync(out);
-    const p = new ManagedProcess(spec, child, pidFile);
+    const p = new ManagedProcess(spec, `${spec.logFile}.pid`);
     live.add(p);
     return p;
   }
@@ -78,9 +108,16 @@ export class ManagedProcess {
     }
   }
 
+  /** Not started again from now on; a restart waiting for its second ends the process at once. */
+  private end(): void {
+    this.ending = true;
+    if (this.restartTimer) { clearTimeout(this.restartTimer); this.restartTimer = undefined; this.finish(null); }
+  }
+
   /** SIGTERM, then SIGKILL after the grace period; resolves when the process is gone. */
   async stop(graceMs = 5000): Promise<void> {
     if (!this.running) return;
+    this.end();
     this.signal('SIGTERM');
     const timer = setTimeout(() => this.signal('SIGKILL'), graceMs);
     await this.exited;
@@ -90,6 +127,7 @@ export class ManagedProcess {
   /** kill -9, as a crash would. */
   async kill(): Promise<void> {
     if (!this.running) return;
+    this.end();
     this.signal('SIGKILL');
     await this.exited;
   }

@@ -17,12 +17,15 @@ export type MemberClient =
   | { client: KubeClient; secretVersion: string }
   | { reason: 'NoCredentials' | 'CredentialsNotFound' | 'CredentialsInvalid'; message: string };
 
+/** Where the Secrets are read: a cache, which may say when it was first filled. */
+export type SecretSource = Pick<Store<Secret>, 'get'> & { waitForSync?(): Promise<void> };
+
 export class MemberClients {
-  private readonly secrets: Pick<Store<Secret>, 'get'>;
+  private readonly secrets: SecretSource;
   private readonly namespace: string;
   private readonly clients = new Map<string, { version: string; client: Promise<KubeClient> }>();
 
-  constructor(secrets: Pick<Store<Secret>, 'get'>, namespace: string) {
+  constructor(secrets: SecretSource, namespace: string) {
     this.secrets = secrets;
     this.namespace = namespace;
   }
@@ -31,6 +34,9 @@ export class MemberClients {
   async resolve(ref: CredentialsRef | undefined): Promise<MemberClient> {
     if (!ref?.secretName) return { reason: 'NoCredentials', message: 'spec.credentials: not set: the hub has no way to reach this cluster' };
     const where = `Secret ${this.namespace}/${ref.secretName}`;
+    // A cache not filled yet (a process just started) would say "not found" of a Secret that is there: the hub
+    // controllers' services would then wait for an event that never comes.
+    await this.secrets.waitForSync?.();
     const secret = this.secrets.get(`${this.namespace}/${ref.secretName}`);
     if (!secret) return { reason: 'CredentialsNotFound', message: `spec.credentials.secretName: ${where} not found` };
     const key = ref.key || KUBECONFIG_KEY;

@@ -7,10 +7,9 @@
 // template) are refused by the API with the field named. A Reconfigure of a restart-needed parameter rolls the
 // servers one at a time, and a kill -9 of the hub controllers in the middle of it changes nothing twice: a new
 // process takes the Operation on from its status and every server restarts exactly once.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, openSync, closeSync } from 'node:fs';
-import { readFile, readlink, writeFile } from 'node:fs/promises';
-import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { beforeAll, expect, it } from '@jest/globals';
 import { parse } from 'yaml';
 import { MysqlReplicationResource, type MysqlReplication } from '../../lib/api/compose.upm.io.generated.ts';
 import { UnitResource, type Unit } from '../../lib/api/unit.upm.io.generated.ts';
@@ -24,23 +23,18 @@ import { mysqlSuite } from '../mysql.ts';
 interface Op { metadata: { name: string }; spec: Record<string, unknown>; status?: OperationStatus }
 
 /**
- * kill -9 of the hub controllers, then the same command started again (with its environment and directory), its
- * output to the same log; the pid file follows it. The new process is this suite's to stop.
+ * kill -9 of the hub controllers; the local system starts them again a second later, as a Deployment would, and the
+ * pid file names the new process.
  */
-async function killAndRestartHubControllers(): Promise<ChildProcess> {
-  const log = hubState().logs.controllers;
-  const pid = Number((await readFile(`${log}.pid`, 'utf8')).trim());
+async function killHubControllers(): Promise<number> {
+  const pidFile = `${hubState().logs.controllers}.pid`;
+  const pid = Number((await readFile(pidFile, 'utf8')).trim());
   expect(pid).toBeGreaterThan(1);
-  const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter(Boolean);
-  const env = Object.fromEntries((await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
-  const cwd = await readlink(`/proc/${pid}/cwd`);
   process.kill(pid, 'SIGKILL');
-  await waitFor('the hub controllers gone', async () => !existsSync(`/proc/${pid}/cmdline`) || (await readFile(`/proc/${pid}/cmdline`, 'utf8')) === '', { timeoutMs: 10_000, intervalMs: 50 });
-  const out = openSync(log, 'a');
-  const child = spawn(argv[0] as string, argv.slice(1), { env, cwd, stdio: ['ignore', out, out] });
-  closeSync(out);
-  await writeFile(`${log}.pid`, String(child.pid));
-  return child;
+  return waitFor('the hub controllers started again', async () => {
+    const next = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
+    return next > 1 && next !== pid && existsSync(`/proc/${next}`) ? next : undefined;
+  }, { timeoutMs: 30_000, intervalMs: 100 });
 }
 
 describeHub('Operations run by the hub on a MariaDB service', () => {
@@ -69,11 +63,10 @@ describeHub('Operations run by the hub on a MariaDB service', () => {
     expect((await kubectlAs(p.kc, ['get', 'operation', name, '-n', project])).stderr).toContain('NotFound');
     return r.stderr;
   };
-  let restarted: ChildProcess | undefined;
+  let restarted: number | undefined;
   /** The steps the dry run of the Scale planned, for the real run to be held to. */
   let previewed: string[] = [];
   beforeAll(() => { m = p.member; });
-  afterAll(() => { restarted?.kill('SIGKILL'); });
   const serviceEvents = async (reason: string): Promise<string[]> => {
     const out = await as(['get', 'events', '-n', project, '--field-selector', `involvedObject.kind=MysqlService,involvedObject.name=db,reason=${reason}`, '-o', 'jsonpath={range .items[*]}{.message}{"\\n"}{end}']);
     return out.split('\n').filter(Boolean);
@@ -196,12 +189,12 @@ describeHub('Operations run by the hub on a MariaDB service', () => {
       await waitFor('every unit seen', async () => starts.size === 4, { timeoutMs: 10_000 });
       await as(['create', '-f', '-'], JSON.stringify(operation('roll', { type: 'Reconfigure', reconfigure: { parameters: { innodb_log_buffer_size: '32M' } } })));
       await waitFor('the rolling restart running', async () => (await getOp('roll')).status?.steps?.find((s) => s.name === 'rolling-restart')?.phase === 'Running', { timeoutMs: 60_000, intervalMs: 200 });
-      restarted = await killAndRestartHubControllers();
+      restarted = await killHubControllers();
       const o = await waitSucceeded('roll', 120).catch(async (err: unknown) => {
         const log = (await readFile(hubState().logs.controllers, 'utf8')).split('\n').filter((l) => !l.includes('"level":20')).join('\n');
         const us = await m.request<{ status?: unknown }>('GET', `/apis/unit.upm.io/v1alpha1/namespaces/${project}/unitsets/db`);
         const svc = (await p.hubObject('mysqlservice', 'db')).status;
-        throw new Error(`${(err as Error).message}; hub service status ${JSON.stringify(svc)}; member UnitSet status ${JSON.stringify(us.status)}; the restarted hub controllers ${restarted?.exitCode === null ? 'run' : `exited (${String(restarted?.exitCode)})`}, their log ends: ${log.slice(-4000)}`, { cause: err });
+        throw new Error(`${(err as Error).message}; hub service status ${JSON.stringify(svc)}; member UnitSet status ${JSON.stringify(us.status)}; the restarted hub controllers (pid ${String(restarted)}) ${restarted && existsSync(`/proc/${restarted}`) ? 'run' : 'are gone'}, their log ends: ${log.slice(-4000)}`, { cause: err });
       });
       expect(steps(o)).toEqual(['check:Succeeded', 'set-parameters:Succeeded', 'rolling-restart:Succeeded']);
       expect(o.status?.steps?.find((s) => s.name === 'set-parameters')?.attempts).toBe(1);
