@@ -9,8 +9,8 @@ import { Cluster, Redis } from 'ioredis';
 import { parse } from 'yaml';
 import type { KubeObject } from '../../lib/kube/types.ts';
 import { Resources } from '../../lib/kube/resources.ts';
-import { RedisReplicationResource, type RedisReplication } from '../../lib/api/compose.upm.io.generated.ts';
-import { UnitResource, type Unit } from '../../lib/api/unit.upm.io.generated.ts';
+import { RedisClusterResource, RedisReplicationResource, type RedisCluster, type RedisReplication } from '../../lib/api/compose.upm.io.generated.ts';
+import { UnitResource, UnitSetResource, type Unit, type UnitSet } from '../../lib/api/unit.upm.io.generated.ts';
 import type { OperationStatus } from '../../lib/operations/types.ts';
 import { waitFor } from '../../lib/wait.ts';
 import { parseClusterNodes } from '../../operators/compose/rediscluster/plan.ts';
@@ -179,7 +179,27 @@ describeHub('Operations run by the hub on Redis with Sentinel, Redis Cluster and
   }, 600_000);
 
   it('shrinks the Redis Cluster 4 -> 3 shards: the leaving shard is drained before its servers go, every key read back', async () => {
-    const o = await run('shrink-rc', 'RedisClusterService', 'rc', { type: 'Scale', scale: { shards: 3 } }, 480);
+    // The member watched meanwhile: the UnitSet's size and whether the RedisCluster still moves slots or has nodes leaving.
+    const seen: { units: number; busy: boolean }[] = [];
+    let watching = true;
+    const watch = (async () => {
+      while (watching) {
+        const [us, rcm] = await Promise.all([p.member.get<UnitSet>(UnitSetResource, 'rc', project), p.member.get<RedisCluster>(RedisClusterResource, 'rc', project)]);
+        seen.push({ units: us.spec.units ?? 0, busy: !!rcm.status?.migration || (rcm.status?.leaving ?? []).length > 0 || rcm.status?.observedGeneration !== rcm.metadata.generation });
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    let o: Op;
+    try {
+      o = await run('shrink-rc', 'RedisClusterService', 'rc', { type: 'Scale', scale: { shards: 3 } }, 300);
+    } finally { watching = false; await watch; }
+    // No server was removed while its slots could still be on it.
+    expect(seen.filter((x) => x.units < 8 && x.busy)).toEqual([]);
+    expect(seen.at(-1)?.units).toBe(6);
+    // The leaving shard's slots moved with their keys (the RedisCluster says so in an Event).
+    const moved = (await p.member.list<KubeObject & { reason?: string; message?: string; involvedObject?: { kind?: string; name?: string } }>(Resources.events, { namespace: project })).items
+      .filter((e) => e.involvedObject?.kind === 'RedisCluster' && e.reason === 'Resharding').map((e) => e.message ?? '');
+    expect(moved).toContainEqual(expect.stringContaining('draining nodes that left the spec'));
     expect(steps(o)).toEqual(['check:Succeeded', 'set-shards:Succeeded', 'wait-ready:Succeeded']);
     const st = (await p.hubObject('redisclusterservice', 'rc')).status ?? {};
     expect(st).toMatchObject({ ready: '6/6', shards: 3, slotsAssigned: 16384, reshard: '', leavingNodes: 0 });
