@@ -133,6 +133,14 @@ describeHub('Operations run by the hub on Redis with Sentinel, Redis Cluster and
     });
   }, 360_000);
 
+  it('fails a Redis switchover to a server that is no replica at its precondition, naming the field, before anything changes', async () => {
+    await as(['create', '-f', '-'], operation('to-sentinel', 'RedisService', 'cache', { type: 'Switchover', switchover: { candidate: 'cache-sentinel-0' } }));
+    const o = await waitFor('to-sentinel Failed', async () => { const x = await getOp('to-sentinel'); return x.status?.phase === 'Failed' ? x : undefined; }, { timeoutMs: 30_000, intervalMs: 250 });
+    expect(o.status?.message).toBe('step check failed: precondition: spec.switchover.candidate: cache-sentinel-0 is not a Redis server of service cache; nothing was changed');
+    expect(steps(o)).toEqual(['check:Failed', 'switch-source:Cancelled', 'wait-source:Cancelled']);
+    expect((await redisStatus()).master).toBe('cache-1');
+  });
+
   // ---- Redis Cluster ----------------------------------------------------------------------------------------------
 
   const keys = Array.from({ length: 1000 }, (_, i) => `key:${i}`);
@@ -208,7 +216,7 @@ describeHub('Operations run by the hub on Redis with Sentinel, Redis Cluster and
 
   // ---- ZooKeeper ----------------------------------------------------------------------------------------------------
 
-  it('refuses a ZooKeeper scale below 3 servers or to an even count at the API, naming the field', async () => {
+  it('refuses a ZooKeeper scale below 3 servers or to an even count, and a Redis Cluster below 3 shards, at the API, naming the field', async () => {
     const refused = async (name: string, replicas: number) => {
       const r = await kubectlAs(p.kc, ['create', '-f', '-'], operation(name, 'ZookeeperService', 'zk', { type: 'Scale', scale: { replicas } }));
       expect(r.code).not.toBe(0);
@@ -216,6 +224,8 @@ describeHub('Operations run by the hub on Redis with Sentinel, Redis Cluster and
     };
     expect(await refused('zk-one', 1)).toContain('spec.scale.replicas: Invalid value: 1: a ZookeeperService has 3 to 7 servers');
     expect(await refused('zk-four', 4)).toContain('spec.scale.replicas: Invalid value: 4: must be odd');
+    const shards = await kubectlAs(p.kc, ['create', '-f', '-'], operation('rc-two', 'RedisClusterService', 'rc', { type: 'Scale', scale: { shards: 2 } }));
+    expect(shards.stderr).toContain('spec.scale.shards: Invalid value: 2: must be >= 3');
   });
 
   it('scales the ZooKeeper ensemble 3 -> 5: a znode written before it read from every server after', async () => {
