@@ -295,7 +295,12 @@ const rediscluster: ServiceKind = {
       replicasPerShard: int(0, 5, 'Replicas of each shard\'s master.', { default: 1 }),
     },
   },
-  statusFields: { slotsAssigned: { type: 'integer', format: 'int32', description: 'Hash slots assigned (16384 when complete).' } },
+  statusFields: {
+    slotsAssigned: { type: 'integer', format: 'int32', description: 'Hash slots assigned (16384 when complete).' },
+    shards: { type: 'integer', format: 'int32', description: 'Shards whose master holds hash slots.' },
+    reshard: { type: 'string', description: 'The slot move in progress (why, slots left, from and to); empty when no slot moves.' },
+    leavingNodes: { type: 'integer', format: 'int32', description: 'Nodes that left the spec and are still in the cluster (drained, then forgotten).' },
+  },
   columns: [
     versionCol,
     col('Shards', 'Shards (masters owning hash slots).', (o) => num(at(o, 'topology', 'shards'), 3), 'integer'),
@@ -356,7 +361,8 @@ const zookeeper: ServiceKind = {
   columns: [versionCol, col('Replicas', 'ZooKeeper servers.', (o) => num(at(o, 'topology', 'replicas'), 3), 'integer')],
   wideColumns: [col('Leader', 'The server that leads the ensemble.', (o) => str(o.status?.leader))],
   operations: [...LIFECYCLE],
-  scale: { replicas: { path: ['topology', 'replicas'], default: (s) => specNum(s, ['topology', 'replicas'], 3), min: 1, max: 7, odd: true, noun: 'servers' } },
+  // The ZookeeperEnsemble runs 3 to 9 voting servers, odd.
+  scale: { replicas: { path: ['topology', 'replicas'], default: (s) => specNum(s, ['topology', 'replicas'], 3), min: 3, max: 7, odd: true, noun: 'servers' } },
 };
 
 const elasticsearch: ServiceKind = {

@@ -7,13 +7,14 @@
 // again when its service changes, or after the planner's delay.
 import type { ClusterRecord } from '../../lib/api/internal.upm.io.generated.ts';
 import { OperationRecordResource } from '../../lib/api/internal.upm.io.generated.ts';
-import { MysqlReplicationResource } from '../../lib/api/compose.upm.io.generated.ts';
+import { MysqlReplicationResource, RedisReplicationResource } from '../../lib/api/compose.upm.io.generated.ts';
 import type { ReconcileContext, ReconcileResult, Reconciler } from '../../lib/controller.ts';
 import type { EventRecorder } from '../../lib/events.ts';
 import type { Store } from '../../lib/informer.ts';
 import type { KubeClient } from '../../lib/kube/client.ts';
 import { isNotFound } from '../../lib/kube/errors.ts';
 import type { MemberClients } from '../../lib/kube/member-clients.ts';
+import type { ResourceType } from '../../lib/kube/resources.ts';
 import type { KubeObject } from '../../lib/kube/types.ts';
 import { canonicalJson } from '../../lib/mergepatch.ts';
 import { backoffMs, isTerminal, plan } from '../../lib/operations/plan.ts';
@@ -45,6 +46,16 @@ export const BY_TARGET = 'target';
 export const targetKey = (kind: string, namespace: string, name: string): string => `${kind}/${namespace}/${name}`;
 export const targetOf = (op: Operation): string => targetKey(op.spec?.target?.kind ?? '', op.metadata.namespace ?? '', op.spec?.target?.name ?? '');
 
+/** The member compose objects a step may read or patch (a switchover's spec.source), by kind. */
+const COMPOSE: Readonly<Record<string, ResourceType>> = { MysqlReplication: MysqlReplicationResource, RedisReplication: RedisReplicationResource };
+const composeResource = (kind: string): ResourceType => {
+  const r = COMPOSE[kind];
+  if (!r) throw new Error(`no compose resource ${kind}`);
+  return r;
+};
+/** The compose object a switchover of this service kind works through. */
+const SWITCHOVER_COMPOSE: Readonly<Record<string, string>> = { MysqlService: 'MysqlReplication', RedisService: 'RedisReplication' };
+
 const ready = (c: ClusterRecord) => c.status?.conditions?.find((x) => x.type === 'Ready');
 
 export function operationsReconciler(d: OperationsDeps): Reconciler {
@@ -59,9 +70,10 @@ export function operationsReconciler(d: OperationsDeps): Reconciler {
 
   /** The member's compose object of a switchover's service, or undefined when it cannot be read now. */
   const composeOf = async (op: Operation, svc: ServiceView | undefined): Promise<World['compose']> => {
-    if (op.spec.type !== 'Switchover' || !svc) return undefined;
+    const kind = SWITCHOVER_COMPOSE[op.spec.target.kind];
+    if (op.spec.type !== 'Switchover' || !svc || !kind) return undefined;
     try {
-      return await (await memberClient(svc)).get(MysqlReplicationResource, op.spec.target.name, op.metadata.namespace);
+      return await (await memberClient(svc)).get(composeResource(kind), op.spec.target.name, op.metadata.namespace);
     } catch (err) {
       if (isNotFound(err)) return undefined;
       return undefined; // unreachable member: the step's precondition waits for it
@@ -91,7 +103,7 @@ export function operationsReconciler(d: OperationsDeps): Reconciler {
       return;
     }
     const member = await memberClient(svc);
-    await member.patch(MysqlReplicationResource, effect.name, effect.patch, 'merge', { namespace: op.metadata.namespace, fieldManager: OPERATIONS_FIELD_MANAGER });
+    await member.patch(composeResource(effect.kind), effect.name, effect.patch, 'merge', { namespace: op.metadata.namespace, fieldManager: OPERATIONS_FIELD_MANAGER });
   };
 
   /** One step forward: plan, make the effect, the status it leads to; whether to go on at once. */

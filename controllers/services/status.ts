@@ -92,6 +92,21 @@ function sideUnits(c: Ctx, unitSet: string, role: string, port: number, what: st
   };
 }
 
+/**
+ * Where a Redis Cluster's slots are: assigned, the shards whose master holds some, a move in progress and the nodes
+ * still leaving. A resize is over only when no slot moves and no node leaves, not when the servers are ready.
+ */
+function reshardingOf(s: Json): Json {
+  const m = rec(s.migration);
+  const leaving = Array.isArray(s.leaving) ? s.leaving.length : 0;
+  return {
+    ...(typeof s.slotsAssigned === 'number' ? { slotsAssigned: s.slotsAssigned } : {}),
+    ...(typeof s.shards === 'number' ? { shards: s.shards } : {}),
+    reshard: s.migration ? `${str(m.reason) || 'Rebalance'}: ${Number(m.slotsLeft ?? 0)} slots left to move from ${str(m.from)} to ${str(m.to)} (${Number(m.slotsMoved ?? 0)} moved)` : '',
+    leavingNodes: leaving,
+  };
+}
+
 const VIEWS: Record<string, (c: Ctx) => View> = {
   MysqlService: (c) => {
     const v = replicationView(c, 'MysqlReplication', 3306, (s) => ({ source: str(s.source) }));
@@ -124,7 +139,7 @@ const VIEWS: Record<string, (c: Ctx) => View> = {
       servers: { ready: reports.filter((r) => r.ready).length, total: Number(rec(find(c, 'UnitSet')?.spec).units ?? units.length) },
       endpoints: s.readwriteService ? [{ name: str(s.readwriteService), role: 'readwrite', addresses: topology.filter((t) => t.role === 'Master' && t.status === 'Healthy').map((t) => str(t.host)).filter(Boolean), port: 6379 }] : [],
       units: reports, ...(s.lastFailover ? { lastFailover: rec(s.lastFailover) } : {}),
-      extra: { ...(typeof s.slotsAssigned === 'number' ? { slotsAssigned: s.slotsAssigned } : {}) },
+      extra: reshardingOf(s),
     };
   },
   ZookeeperService: (c) => {

@@ -1053,6 +1053,18 @@ export interface RedisClusterServiceRecordStatus {
    * Hash slots assigned (16384 when complete).
    */
   slotsAssigned?: number;
+  /**
+   * Shards whose master holds hash slots.
+   */
+  shards?: number;
+  /**
+   * The slot move in progress (why, slots left, from and to); empty when no slot moves.
+   */
+  reshard?: string;
+  /**
+   * Nodes that left the spec and are still in the cluster (drained, then forgotten).
+   */
+  leavingNodes?: number;
   conditions?: {
     type: string;
     status: string;

@@ -26,7 +26,7 @@ export const KINDS: Readonly<Record<string, KindInfo>> = {
     family: () => 'redis', composeKind: 'RedisCluster',
   },
   KafkaService: { replicas: field(['topology', 'brokers'], 3, 1, 32, 'brokers'), family: () => 'kafka', composeKind: 'KafkaCluster' },
-  ZookeeperService: { replicas: field(['topology', 'replicas'], 3, 1, 7, 'servers', true), family: () => 'zookeeper', composeKind: 'ZookeeperEnsemble' },
+  ZookeeperService: { replicas: field(['topology', 'replicas'], 3, 3, 7, 'servers', true), family: () => 'zookeeper', composeKind: 'ZookeeperEnsemble' },
   ElasticsearchService: {
     replicas: field(['topology', 'dataNodes'], 3, 1, 32, 'data nodes'), family: (s) => (s.distribution === 'opensearch' ? 'opensearch' : 'elasticsearch'),
     composeKind: 'ElasticsearchCluster',

@@ -5,6 +5,7 @@
 import { parseQuantity } from '../quantity.ts';
 import { all, basics, kindOf, notYet, ok, refuse, serviceReady, templateOf } from './checks.ts';
 import { at, patchAt, type SizeField } from './kinds.ts';
+import { redisSwitchoverSteps, scaleSettled } from './steps-kinds.ts';
 import type { Check, Effect, Operation, World } from './types.ts';
 
 export interface StepDef {
@@ -23,15 +24,15 @@ export interface StepDef {
 export const READ_ONLY_TYPES: ReadonlySet<string> = new Set(['Backup']);
 export const isMutating = (op: Operation): boolean => !READ_ONLY_TYPES.has(op.spec.type);
 
-const instant = (): Check => ok('done');
-const MIN = 60;
+export const instant = (): Check => ok('done');
+export const MIN = 60;
 
-function checkStep(description: string, extra: (op: Operation, w: World) => Check[] = () => []): StepDef {
+export function checkStep(description: string, extra: (op: Operation, w: World) => Check[] = () => []): StepDef {
   return { name: 'check', description, timeoutSeconds: 10 * MIN, precondition: (op, w) => all(...basics(op, w), ...(w.service ? extra(op, w) : [])), done: instant };
 }
 
 /** Waits until the services controller applied the spec and the member runs it, plus what the type adds. */
-function waitStep(name: string, description: string, timeoutSeconds: number, more: (op: Operation, w: World) => Check = () => ok('')): StepDef {
+export function waitStep(name: string, description: string, timeoutSeconds: number, more: (op: Operation, w: World) => Check = () => ok('')): StepDef {
   return {
     name, description, timeoutSeconds,
     done: (op, w) => {
@@ -90,11 +91,7 @@ function scaleSteps(op: Operation): StepDef[] {
   if (s.shards !== undefined && k.shards) steps.push(setStep('set-shards', `set shards to ${s.shards}`, k.shards.path, () => s.shards));
   if (s.resources !== undefined) steps.push(setStep('set-resources', `set resources to ${JSON.stringify(s.resources)} (a rolling update)`, ['resources'], () => s.resources, sameResources));
   if (s.storage?.size !== undefined) steps.push(setStep('grow-storage', `grow each data volume to ${String(s.storage.size)}`, ['storage', 'size'], () => s.storage?.size, sameQuantity));
-  steps.push(waitStep('wait-ready', 'wait until every server runs the new size and is ready', 20 * MIN, (o, w) => {
-    const units = w.service?.status?.units ?? [];
-    if (s.replicas === undefined || o.spec.target.kind === 'RedisClusterService') return ok('');
-    return units.length === s.replicas && units.every((u) => u.ready) ? ok('') : notYet(`${units.filter((u) => u.ready).length} of ${s.replicas} ${k.replicas.noun} ready`);
-  }));
+  steps.push(waitStep('wait-ready', kind === 'RedisClusterService' ? 'wait until every server is ready and the slots are settled: all assigned, none moving, no node leaving' : 'wait until every server runs the new size and is ready', 20 * MIN, scaleSettled));
   return steps;
 }
 
@@ -223,7 +220,7 @@ export function stepsFor(op: Operation, w: World): StepDef[] | { unsupported: st
     case 'Scale': return scaleSteps(op);
     case 'Upgrade': return upgradeSteps(op);
     case 'Reconfigure': return reconfigureSteps(op, w);
-    case 'Switchover': return kind === 'MysqlService' ? switchoverSteps(op) : { unsupported: `spec.type: Switchover of a ${kind} is not supported yet` };
+    case 'Switchover': return kind === 'MysqlService' ? switchoverSteps(op) : kind === 'RedisService' ? redisSwitchoverSteps(op) : { unsupported: `spec.type: Switchover of a ${kind} is not supported yet` };
     case 'Restart': return restartSteps();
     case 'Stop': return stopSteps();
     case 'Start': return startSteps();

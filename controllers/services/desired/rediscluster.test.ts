@@ -2,7 +2,8 @@ import { describe, expect, it } from '@jest/globals';
 import type { UnitSet } from '../../../lib/api/unit.upm.io.generated.ts';
 import type { KubeObject } from '../../../lib/kube/types.ts';
 import { CLUSTER, find, names, objectsOf, service } from './fixtures.testing.ts';
-import { desiredRedisCluster, shardLayout } from './rediscluster.ts';
+import type { RedisCluster } from '../../../lib/api/compose.upm.io.generated.ts';
+import { desiredRedisCluster, shardLayout, unitsKept } from './rediscluster.ts';
 
 const svc = (topology: Record<string, unknown>, spec: Record<string, unknown> = {}) => service('RedisClusterService', 'rc', { version: '7.2', topology, ...spec });
 const units = (layout: { members: { unit: string }[] }[]) => layout.map((s) => s.members.map((m) => m.unit).join(' '));
@@ -35,5 +36,27 @@ describe('desired member objects of a RedisClusterService', () => {
   it('refuses a cluster without cluster mode, naming the parameter', () => {
     const d = desiredRedisCluster(svc({}, { options: { parameters: { 'cluster-enabled': 'no' } } }), CLUSTER, []);
     expect('refused' in d && d.refused.field).toBe('spec.options.parameters[cluster-enabled]');
+  });
+});
+
+describe('a shrink of a RedisClusterService', () => {
+  const four = shardLayout('rc', 4, 1, undefined);
+  const three = shardLayout('rc', 3, 1, four);
+  const rc = (shards: unknown, generation: number, status: RedisCluster['status']) => ({ apiVersion: 'compose.upm.io/v1alpha1', kind: 'RedisCluster', metadata: { name: 'rc', generation }, spec: { shards }, status }) as RedisCluster;
+  const unitSet = (n: number) => ({ apiVersion: 'unit.upm.io/v1alpha1', kind: 'UnitSet', metadata: { name: 'rc' }, spec: { units: n } }) as KubeObject;
+  const usUnits = (l: KubeObject[]) => find<UnitSet>(objectsOf(desiredRedisCluster(svc({ shards: 3, replicasPerShard: 1 }), CLUSTER, l)), 'UnitSet', 'rc').spec.units;
+
+  it('removes no unit until the RedisCluster dropped it, drained its slots and forgot it', () => {
+    // The member still has 4 shards in its spec: the units stay, the new spec goes out.
+    expect(usUnits([rc(four, 3, { observedGeneration: 3, ready: true }), unitSet(8)])).toBe(8);
+    // It took the new spec but has not acted on it, or is still moving slots off the leaving shard.
+    expect(usUnits([rc(three, 4, { observedGeneration: 3, ready: true }), unitSet(8)])).toBe(8);
+    expect(usUnits([rc(three, 4, { observedGeneration: 4, ready: false, leaving: ['a (10.0.0.7:6379)'] }), unitSet(8)])).toBe(8);
+    expect(usUnits([rc(three, 4, { observedGeneration: 4, ready: true, leaving: ['a (10.0.0.7:6379)'] }), unitSet(8)])).toBe(8);
+    // Settled on the smaller spec, nothing leaving: now the UnitSet shrinks.
+    expect(usUnits([rc(three, 4, { observedGeneration: 4, ready: true, leaving: [] }), unitSet(8)])).toBe(6);
+    // Growing, or without a live UnitSet, the count is the spec's.
+    expect(unitsKept('rc', 8, rc(three, 4, { observedGeneration: 3 }), 6)).toBe(8);
+    expect(unitsKept('rc', 6, undefined, undefined)).toBe(6);
   });
 });

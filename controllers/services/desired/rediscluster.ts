@@ -35,6 +35,19 @@ export function shardLayout(name: string, shards: number, perShard: number, live
   });
 }
 
+/**
+ * The servers the UnitSet keeps. A scale-in removes units only once the member's RedisCluster no longer has them:
+ * its spec dropped them, it acted on that spec (observedGeneration), drained their slots with the keys, forgot them
+ * (nothing leaving) and is ready. Until then the units stay, so no server holding slots is ever deleted.
+ */
+export function unitsKept(name: string, total: number, rc: RedisCluster | undefined, liveUnits: number | undefined): number {
+  if (liveUnits === undefined || liveUnits <= total || !rc) return total;
+  const members = ((rc.spec.shards ?? []) as Shard[]).flatMap((s) => s.members.map((m) => ordinalIn(name, m.unit)));
+  const st = rc.status;
+  const released = members.every((o) => o < total) && st?.observedGeneration === rc.metadata.generation && st?.ready === true && (st?.leaving ?? []).length === 0;
+  return released ? total : liveUnits;
+}
+
 export const desiredRedisCluster: DesiredFn = (svc: HubService, cluster: ClusterRecord, live: KubeObject[]): Desired => {
   const name = svc.metadata.name ?? '';
   const b = basics(svc, cluster, '-readwrite');
@@ -46,11 +59,13 @@ export const desiredRedisCluster: DesiredFn = (svc: HubService, cluster: Cluster
   if (parameters['cluster-enabled'] !== undefined && parameters['cluster-enabled'] !== 'yes') {
     return { refused: { field: 'spec.options.parameters[cluster-enabled]', message: `Invalid value: "${parameters['cluster-enabled']}": a Redis Cluster's servers run with cluster-enabled yes` } };
   }
-  const layout = shardLayout(name, shards, perShard, liveObject<RedisCluster>(live, 'RedisCluster', name)?.spec.shards as Shard[] | undefined);
+  const rc = liveObject<RedisCluster>(live, 'RedisCluster', name);
+  const layout = shardLayout(name, shards, perShard, rc?.spec.shards as Shard[] | undefined);
+  const units = unitsKept(name, shards * (1 + perShard), rc, liveObject<KubeObject & { spec?: { units?: number } }>(live, 'UnitSet', name)?.spec?.units);
   return {
     objects: [
       projectNamespace(svc),
-      unitSet(svc, KIND, { name, engine: 'redis', version: svc.spec.version, units: shards * (1 + perShard), placement, mountPath: DATA_PATH, storage, resources: resourcesOf(svc), parameters: { ...parameters, 'cluster-enabled': 'yes' } }),
+      unitSet(svc, KIND, { name, engine: 'redis', version: svc.spec.version, units, placement, mountPath: DATA_PATH, storage, resources: resourcesOf(svc), parameters: { ...parameters, 'cluster-enabled': 'yes' } }),
       memberObject(svc, KIND, 'compose.upm.io/v1alpha1', 'RedisCluster', name, { secretName: `${name}-credentials`, shards: layout }),
     ],
   };
