@@ -78,7 +78,7 @@ describe('a service being restarted', () => {
     expect(old.phase).toBe('Updating');
   });
 
-  it('for a ZookeeperEnsemble, is Complete once it acted on restartedAt, rolled every unit and is ready', () => {
+  it('for a ZookeeperEnsemble, is Complete once it acted on restartedAt and every server runs with it, ready', () => {
     const svc = service('ZookeeperService', 'db', { version: '3.8', restart: { id: 'op-uid' } });
     svc.status = { phase: 'Ready', observedGeneration: 1 };
     const d = desiredZookeeper(svc, CLUSTER, []);
@@ -86,8 +86,15 @@ describe('a service being restarted', () => {
     const zke = { ...d.objects[1], metadata: { ...d.objects[1]?.metadata, generation: 2 } } as O;
     const us: O = { apiVersion: 'unit.upm.io/v1alpha1', kind: 'UnitSet', metadata: { name: 'db', generation: 4 }, spec: { units: 3 }, status: { observedGeneration: 4, units: 3, updatedUnits: 3 } };
     const servers = Object.fromEntries([0, 1, 2].map((i) => [`db-${i}`, { role: i === 1 ? 'leader' : 'follower', serving: true, synced: true }]));
-    const at = (st: Record<string, unknown>) => serviceStatus(svc, { reachable: true, objects: [{ ...zke, status: { observedGeneration: 2, ready: true, servers, ...st } }, us], desired: d }, NOW);
+    const unit = (i: number, id: string): O => ({
+      apiVersion: 'unit.upm.io/v1alpha1', kind: 'Unit', metadata: { name: `db-${i}`, labels: { 'unit.upm.io/unitset': 'db' } },
+      spec: { env: [{ name: 'UPM_RESTARTED_AT', value: id }] }, status: { ready: true },
+    });
+    const at = (st: Record<string, unknown>, ids = ['op-uid', 'op-uid', 'op-uid']) =>
+      serviceStatus(svc, { reachable: true, objects: [{ ...zke, status: { observedGeneration: 2, ready: true, servers, ...st } }, us, ...ids.map((id, i) => unit(i, id))], desired: d }, NOW);
     expect(at({ restart: { next: 'db-0' } }).restart).toMatchObject({ phase: 'Restarting', current: 'db-0' });
+    // Acted and ready, but db-1 has not run at the revision that carries the id yet: not begun is not done.
+    expect(at({}, ['op-uid', '', 'op-uid']).restart).toMatchObject({ phase: 'Restarting' });
     expect(at({}).restart).toMatchObject({ id: 'op-uid', phase: 'Complete' });
   });
 });

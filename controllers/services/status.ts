@@ -174,6 +174,10 @@ const VIEWS: Record<string, (c: Ctx) => View> = {
   },
 };
 
+/** How ZookeeperEnsemble (an env variable), KafkaCluster and ElasticsearchCluster (an annotation) mark their units with restartedAt. */
+const RESTARTED_AT_ANNOTATION = 'compose.upm.io/restarted-at';
+const RESTARTED_AT_ENV = 'UPM_RESTARTED_AT';
+
 export interface RestartProgress { id: string; phase: 'Waiting' | 'Restarting' | 'Complete' | 'Invalid'; current?: string; done?: string[]; message?: string }
 
 /**
@@ -203,7 +207,13 @@ function restartProgress(svc: HubService, objects: Obj[], v: View): RestartProgr
   const st = rec(c.status?.restart);
   const current = str(st.current) || str(st.next) || str(st.node) || undefined;
   const acted = c.status?.observedGeneration === c.metadata.generation;
-  if (acted && v.ready && !current && !rollingUnitSet(objects)) return { id, phase: 'Complete', message: `${v.composeKind} ${c.metadata.name ?? ''} restarted its servers` };
+  // Every server runs at the revision that carries the id (the compose kinds put it on their UnitSets, so on each
+  // Unit as it is updated) and is ready again: not merely a cluster that has not begun.
+  const units = objects.filter((o) => o.kind === 'Unit');
+  const carries = (u: Obj) => u.metadata.annotations?.[RESTARTED_AT_ANNOTATION] === id
+    || (Array.isArray(u.spec?.env) && (u.spec.env as { name?: string; value?: string }[]).some((e) => e.name === RESTARTED_AT_ENV && e.value === id));
+  const through = units.length > 0 && units.every((u) => carries(u) && unitReady(u));
+  if (acted && v.ready && !current && through && !rollingUnitSet(objects)) return { id, phase: 'Complete', message: `${v.composeKind} ${c.metadata.name ?? ''} restarted its servers` };
   return { id, phase: 'Restarting', ...(current ? { current } : {}), message: `${v.composeKind} ${c.metadata.name ?? ''}: ${current ? `restarting ${current}` : 'restarting its servers'}` };
 }
 
