@@ -62,6 +62,9 @@ export interface ServiceKind {
   /** Templates beyond the engine's own that a spec needs (e.g. Sentinel's), with the field that asks for them. */
   extraTemplates?(spec: Record<string, unknown>): { template: string; field: string }[];
   operations: OperationType[];
+  /** What spec.stopped and spec.restart do for this kind beyond the shared words (the schema descriptions). */
+  stopNote?: string;
+  restartNote: string;
   scale: { replicas: ScaleField; shards?: ScaleField };
 }
 
@@ -128,6 +131,21 @@ export function serviceSchema(k: ServiceKind): JsonSchema {
           nodeGroup: { type: 'string', maxLength: 63, description: "A node group of the cluster (its status.nodeGroups or spec.nodeGroups) to run on." },
         },
       },
+      stopped: {
+        type: 'boolean', default: false,
+        description: `True stops every engine of the service in place (volumes and data stay; status.phase becomes Stopped); false starts them again. ${k.stopNote ?? ''}`.trim(),
+      },
+      restart: {
+        type: 'object', required: ['id'],
+        description: `A request to restart every engine of the service once, one server at a time, each next one only after the previous serves again. A new id is a new request; an id already carried out is never done again (status.restart says how far it got). ${k.restartNote}`,
+        properties: {
+          id: { type: 'string', minLength: 1, maxLength: 128, description: 'Names the request (an Operation of type Restart writes its uid).' },
+          order: {
+            type: 'array', maxItems: 64, 'x-kubernetes-list-type': 'set', items: { type: 'string', maxLength: 253 },
+            description: 'Servers in the order the engine needs (an Operation writes replicas before the source); servers not named go first, in ordinal order.',
+          },
+        },
+      },
       options: {
         type: 'object',
         properties: {
@@ -144,7 +162,7 @@ export function serviceSchema(k: ServiceKind): JsonSchema {
     type: 'object',
     properties: {
       observedGeneration: { type: 'integer', format: 'int64' },
-      phase: { type: 'string', enum: ['Pending', 'Creating', 'Ready', 'Updating', 'Degraded', 'Failed', 'Deleting'] },
+      phase: { type: 'string', enum: ['Pending', 'Creating', 'Ready', 'Updating', 'Degraded', 'Failed', 'Deleting', 'Stopped'] },
       ready: { type: 'string', description: 'ready servers / servers' },
       version: { type: 'string', description: 'The version every server runs (empty while they differ).' },
       endpoints: {
@@ -173,6 +191,16 @@ export function serviceSchema(k: ServiceKind): JsonSchema {
         properties: {
           cluster: { type: 'string' }, namespace: { type: 'string' },
           claims: { type: 'array', items: { type: 'string' } }, secrets: { type: 'array', items: { type: 'string' } },
+        },
+      },
+      restart: {
+        type: 'object', description: 'Progress of spec.restart on the member.',
+        properties: {
+          id: { type: 'string', description: 'The spec.restart.id this progress is for.' },
+          phase: { type: 'string', enum: ['Waiting', 'Restarting', 'Complete', 'Invalid'], description: 'Complete once every server named was restarted for this id and serves again.' },
+          current: { type: 'string', description: 'The server being restarted now.' },
+          done: { type: 'array', items: { type: 'string' }, description: 'Servers restarted for this id, in the order they were.' },
+          message: { type: 'string' },
         },
       },
       ...k.statusFields,
@@ -206,6 +234,12 @@ const noRetain = (composeKind: string) => ({
   message: `spec.deletionPolicy: Retain is not supported for this kind: its ${composeKind} deletes the volumes of its servers with it`,
 });
 
+/** For the kinds whose compose object cannot stop its servers yet. */
+const noStop = (composeKind: string) => ({
+  rule: '!has(self.stopped) || !self.stopped',
+  message: `spec.stopped: stopping is not supported yet for this kind: its ${composeKind} has no stop`,
+});
+
 const mysql: ServiceKind = {
   plural: 'mysqlservices', singular: 'mysqlservice', kind: 'MysqlService', shortNames: ['mysql'],
   title: 'MySQL', description: 'A MySQL service of a project, placed on one member cluster.',
@@ -237,6 +271,8 @@ const mysql: ServiceKind = {
     col('Replicas', 'MySQL servers, the source included.', (o) => num(at(o, 'topology', 'replicas')) ?? (at(o, 'topology', 'mode') === 'standalone' ? 1 : 2), 'integer'),
   ],
   wideColumns: [col('Source', 'The server that takes writes.', (o) => str(o.status?.source))],
+  stopNote: 'ProxySQL instances (spec.options.proxysql) hold no data and keep running.',
+  restartNote: 'The MySQL servers restart; ProxySQL instances do not.',
   operations: [...LIFECYCLE, 'Switchover', 'Failover', 'Backup', 'Restore', 'CreateDatabase', 'DropDatabase', 'CreateUser', 'AlterUser', 'DropUser', 'Grant'],
   scale: { replicas: { path: ['topology', 'replicas'], default: modeReplicas, min: 1, max: 9, noun: 'servers', fixed: standaloneFixed('MysqlService') } },
 };
@@ -280,6 +316,8 @@ const redis: ServiceKind = {
     const s = ((spec.options ?? {}) as { sentinel?: { enabled?: boolean } }).sentinel;
     return s?.enabled ? [{ template: `redis-sentinel-${str(spec.version)}`, field: 'spec.options.sentinel.enabled' }] : [];
   },
+  stopNote: 'Sentinels stop and start with the servers.',
+  restartNote: 'The Sentinels restart too, one at a time, beside the servers (a quorum of them stays up).',
   operations: [...LIFECYCLE, 'Switchover', 'Failover', 'Backup', 'Restore'],
   scale: { replicas: { path: ['topology', 'replicas'], default: modeReplicas, min: 1, max: 9, noun: 'servers', fixed: standaloneFixed('RedisService') } },
 };
@@ -307,6 +345,7 @@ const rediscluster: ServiceKind = {
     col('Replicas Per Shard', 'Replicas of each master.', (o) => num(at(o, 'topology', 'replicasPerShard'), 1), 'integer'),
   ],
   wideColumns: [col('Slots', 'Hash slots assigned.', (o) => num(o.status?.slotsAssigned), 'integer')],
+  restartNote: 'spec.restart.order names servers of any shard.',
   operations: [...LIFECYCLE, 'Failover', 'Backup', 'Restore'],
   scale: {
     replicas: { path: ['topology', 'replicasPerShard'], default: (s) => specNum(s, ['topology', 'replicasPerShard'], 1), min: 0, max: 5, noun: 'replicas per shard' },
@@ -331,7 +370,7 @@ const kafka: ServiceKind = {
   specRules: [{
     rule: '!has(self.options) || !has(self.options.defaultReplicationFactor) || self.options.defaultReplicationFactor <= (has(self.topology) && has(self.topology.brokers) ? self.topology.brokers : 3)',
     message: 'spec.options.defaultReplicationFactor: may not exceed spec.topology.brokers',
-  }, noRetain('KafkaCluster')],
+  }, noRetain('KafkaCluster'), noStop('KafkaCluster')],
   statusFields: { controller: { type: 'string', description: 'The active KRaft controller.' } },
   columns: [
     versionCol,
@@ -339,6 +378,8 @@ const kafka: ServiceKind = {
     col('Controllers', 'KRaft controllers of their own (0: among the brokers).', (o) => num(at(o, 'topology', 'dedicatedControllers'), 0), 'integer'),
   ],
   wideColumns: [col('Active Controller', 'The active KRaft controller.', (o) => str(o.status?.controller))],
+  stopNote: 'Not supported yet for Kafka: its KafkaCluster has no stop; true is refused.',
+  restartNote: 'The KafkaCluster restarts its brokers in its own order, the active controller last; spec.restart.order is not used.',
   operations: [...LIFECYCLE],
   scale: { replicas: { path: ['topology', 'brokers'], default: (s) => specNum(s, ['topology', 'brokers'], 3), min: 1, max: 32, noun: 'brokers' } },
 };
@@ -356,10 +397,12 @@ const zookeeper: ServiceKind = {
       }),
     },
   },
-  specRules: [noRetain('ZookeeperEnsemble')],
+  specRules: [noRetain('ZookeeperEnsemble'), noStop('ZookeeperEnsemble')],
   statusFields: { leader: { type: 'string', description: 'The server that leads the ensemble.' } },
   columns: [versionCol, col('Replicas', 'ZooKeeper servers.', (o) => num(at(o, 'topology', 'replicas'), 3), 'integer')],
   wideColumns: [col('Leader', 'The server that leads the ensemble.', (o) => str(o.status?.leader))],
+  stopNote: 'Not supported yet for ZooKeeper: its ZookeeperEnsemble has no stop; true is refused.',
+  restartNote: 'The ZookeeperEnsemble restarts follower by follower, the leader last; spec.restart.order is not used.',
   operations: [...LIFECYCLE],
   // The ZookeeperEnsemble runs 3 to 9 voting servers, odd.
   scale: { replicas: { path: ['topology', 'replicas'], default: (s) => specNum(s, ['topology', 'replicas'], 3), min: 3, max: 7, odd: true, noun: 'servers' } },
@@ -380,7 +423,7 @@ const elasticsearch: ServiceKind = {
       dedicatedMasters: { type: 'integer', format: 'int32', enum: [0, 3], default: 0, description: 'Master-eligible nodes of their own: 0 (the default: the data nodes are master-eligible) or 3.' },
     },
   },
-  specRules: [noRetain('ElasticsearchCluster')],
+  specRules: [noRetain('ElasticsearchCluster'), noStop('ElasticsearchCluster')],
   statusFields: { health: { type: 'string', enum: ['green', 'yellow', 'red'], description: 'The cluster health.' } },
   columns: [
     col('Distribution', 'elasticsearch or opensearch.', (o) => str(o.spec?.distribution) || 'elasticsearch'),
@@ -389,6 +432,8 @@ const elasticsearch: ServiceKind = {
     col('Masters', 'Dedicated master nodes (0: the data nodes).', (o) => num(at(o, 'topology', 'dedicatedMasters'), 0), 'integer'),
   ],
   wideColumns: [col('Health', 'The cluster health.', (o) => str(o.status?.health))],
+  stopNote: 'Not supported yet for Elasticsearch: its ElasticsearchCluster has no stop; true is refused.',
+  restartNote: 'The ElasticsearchCluster restarts node by node, each next one only at green; spec.restart.order is not used.',
   operations: [...LIFECYCLE, 'Backup', 'Restore'],
   scale: { replicas: { path: ['topology', 'dataNodes'], default: (s) => specNum(s, ['topology', 'dataNodes'], 3), min: 1, max: 32, noun: 'data nodes' } },
 };

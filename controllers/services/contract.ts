@@ -83,7 +83,7 @@ export interface Observed {
   applyError?: { object: string; message: string };
 }
 
-export type Phase = 'Pending' | 'Creating' | 'Ready' | 'Updating' | 'Degraded' | 'Failed' | 'Deleting';
+export type Phase = 'Pending' | 'Creating' | 'Ready' | 'Updating' | 'Degraded' | 'Failed' | 'Deleting' | 'Stopped';
 
 export interface Endpoint { name: string; role: 'readwrite' | 'readonly' | string; addresses: string[]; port: number }
 export interface UnitReport { name: string; role?: string; ready: boolean; node?: string; zone?: string }

@@ -189,6 +189,60 @@ const VIEWS: Record<string, (c: Ctx) => View> = {
   },
 };
 
+/** How ZookeeperEnsemble (an env variable), KafkaCluster and ElasticsearchCluster (an annotation) mark their units with restartedAt. */
+const RESTARTED_AT_ANNOTATION = 'compose.upm.io/restarted-at';
+const RESTARTED_AT_ENV = 'UPM_RESTARTED_AT';
+
+export interface RestartProgress { id: string; phase: 'Waiting' | 'Restarting' | 'Complete' | 'Invalid'; current?: string; done?: string[]; message?: string }
+
+/**
+ * How far spec.restart got on the member. UnitSets that carry it report their own status.restart (the id must be
+ * this one: a finished id stays finished there); a compose kind that restarts its servers itself (spec.restartedAt)
+ * is done once it acted on that value, no UnitSet still rolls and it is ready.
+ */
+function restartProgress(svc: HubService, objects: Obj[], v: View): RestartProgress | undefined {
+  const r = rec(svc.spec.restart);
+  const id = str(r.id);
+  if (!id) return undefined;
+  const sets = objects.filter((o) => o.kind === 'UnitSet' && str(rec(o.spec?.restart).id) === id);
+  if (sets.length) {
+    const all = sets.map((us) => ({ us, p: rec(us.status?.restart) }));
+    const mine = all.filter((x) => x.p.id === id);
+    const done = mine.flatMap((x) => (Array.isArray(x.p.done) ? (x.p.done as string[]) : []));
+    const bad = mine.find((x) => x.p.phase === 'Invalid');
+    if (bad) return { id, phase: 'Invalid', done, message: `UnitSet ${bad.us.metadata.name ?? ''}: ${str(bad.p.message)}` };
+    if (mine.length === all.length && mine.every((x) => x.p.phase === 'Complete')) return { id, phase: 'Complete', done, message: `restarted ${done.length} servers` };
+    const going = mine.find((x) => x.p.phase === 'Restarting');
+    if (going) return { id, phase: 'Restarting', current: str(going.p.current) || undefined, done, message: `UnitSet ${going.us.metadata.name ?? ''}: ${str(going.p.message)}` };
+    const waiting = mine.find((x) => x.p.phase !== 'Complete');
+    return { id, phase: 'Waiting', done, message: waiting ? `UnitSet ${waiting.us.metadata.name ?? ''}: ${str(waiting.p.message)}` : 'the Unit Operator has not taken the request yet' };
+  }
+  const c = v.compose;
+  if (!c || str(c.spec?.restartedAt) !== id) return { id, phase: 'Waiting', message: `${v.composeKind} ${svc.metadata.name ?? ''}: not asked yet` };
+  const st = rec(c.status?.restart);
+  const current = str(st.current) || str(st.next) || str(st.node) || undefined;
+  const acted = c.status?.observedGeneration === c.metadata.generation;
+  // Every server runs at the revision that carries the id (the compose kinds put it on their UnitSets, so on each
+  // Unit as it is updated) and is ready again: not merely a cluster that has not begun.
+  const units = objects.filter((o) => o.kind === 'Unit');
+  const carries = (u: Obj) => u.metadata.annotations?.[RESTARTED_AT_ANNOTATION] === id
+    || (Array.isArray(u.spec?.env) && (u.spec.env as { name?: string; value?: string }[]).some((e) => e.name === RESTARTED_AT_ENV && e.value === id));
+  const through = units.length > 0 && units.every((u) => carries(u) && unitReady(u));
+  if (acted && v.ready && !current && through && !rollingUnitSet(objects)) return { id, phase: 'Complete', message: `${v.composeKind} ${c.metadata.name ?? ''} restarted its servers` };
+  return { id, phase: 'Restarting', ...(current ? { current } : {}), message: `${v.composeKind} ${c.metadata.name ?? ''}: ${current ? `restarting ${current}` : 'restarting its servers'}` };
+}
+
+/** spec.stopped: how many of the service's stoppable UnitSets report every engine stopped. */
+function stopProgress(objects: Obj[]): { stopped: boolean; message: string } {
+  const sets = objects.filter((o) => o.kind === 'UnitSet' && o.spec?.stopped === true);
+  const waiting = sets.filter((us) => us.status?.phase !== 'Stopped' || us.status?.observedGeneration !== us.metadata.generation);
+  const engines = sets.reduce((n, us) => n + Number(us.status?.stoppedUnits ?? 0), 0);
+  const total = sets.reduce((n, us) => n + Number(us.spec?.units ?? 0), 0);
+  if (sets.length && !waiting.length) return { stopped: true, message: `every engine is stopped (${engines}/${total}); the data stays` };
+  const first = waiting[0];
+  return { stopped: false, message: first ? `UnitSet ${first.metadata.name ?? ''}: ${Number(first.status?.stoppedUnits ?? 0)}/${Number(first.spec?.units ?? 0)} engines stopped` : 'spec.stopped: not applied on the member yet' };
+}
+
 /** The public kind of a service record ("MysqlServiceRecord" -> "MysqlService"). */
 export const publicKind = (svc: HubService): string => (svc.kind ?? '').replace(/Record$/, '');
 
@@ -227,7 +281,7 @@ export const serviceStatus: StatusFn = (svc: HubService, observed: Observed, now
   const kind = publicKind(svc);
   let conditions = (prev.conditions ?? []) as Condition[];
   const set = (type: string, status: Condition['status'], reason: string, message: string) => { conditions = setCondition(conditions, { type, status, reason, message, observedGeneration: generation }, now); };
-  const wasUp = prev.phase === 'Ready' || prev.phase === 'Updating' || prev.phase === 'Degraded';
+  const wasUp = prev.phase === 'Ready' || prev.phase === 'Updating' || prev.phase === 'Degraded' || prev.phase === 'Stopped';
   const out = (phase: Phase, rest: Partial<ServiceStatus> = {}): ServiceStatus => ({ ...prev, ...rest, observedGeneration: generation, phase, conditions });
 
   if (svc.metadata.deletionTimestamp) {
@@ -265,9 +319,11 @@ export const serviceStatus: StatusFn = (svc: HubService, observed: Observed, now
   }
   const v = viewOf(ctx);
   const ready = `${v.servers.ready}/${v.servers.total}`;
+  const restart = restartProgress(svc, objects, v);
   const report: Partial<ServiceStatus> = {
     ready, endpoints: v.endpoints, units: v.units, ...v.extra,
     ...(v.lastFailover ? { lastFailover: v.lastFailover } : {}),
+    restart,
   };
   if (v.optionalNotRunnable) set(v.optionalNotRunnable.condition, 'False', 'NotRunnable', v.optionalNotRunnable.message);
   else conditions = conditions.filter((c) => c.type !== 'ProxySQLReady');
@@ -288,6 +344,15 @@ export const serviceStatus: StatusFn = (svc: HubService, observed: Observed, now
     set('Degraded', 'True', 'ApplyFailed', msg);
     return out(wasUp ? 'Degraded' : 'Failed', report);
   }
+  if (svc.spec.stopped === true) {
+    // Stopped on purpose: not a failure, whatever the compose object makes of servers that do not answer.
+    const stop = stopProgress(objects);
+    const at = missing && !stop.stopped ? `${ref(missing)}: not applied on the member yet` : stop.message;
+    set('Ready', 'False', stop.stopped ? 'Stopped' : 'Stopping', at);
+    set('Progressing', stop.stopped ? 'False' : 'True', stop.stopped ? 'Stopped' : 'Stopping', at);
+    set('Degraded', 'False', 'AsExpected', '');
+    return out(stop.stopped ? 'Stopped' : 'Updating', report);
+  }
   if (stuck || composeFailed) {
     const at = stuck ? `Unit ${stuck.metadata.name ?? ''}: ${str(rec(stuck.status?.engine).message) || 'its engine cannot run on this cluster'}` : `${ref(composeFailed as Obj)}: ${composeWhy(composeFailed)}`;
     const reason = stuck ? 'UnitNotRunnable' : `${v.composeKind}Failed`;
@@ -297,6 +362,13 @@ export const serviceStatus: StatusFn = (svc: HubService, observed: Observed, now
     return out('Failed', report);
   }
   const version = running ? svc.spec.version : prev.version;
+  if (restart && (restart.phase === 'Restarting' || restart.phase === 'Waiting') && !missing) {
+    const at = restart.current ? `restarting ${restart.current}: ${restart.message ?? ''}` : restart.message ?? 'restarting';
+    set('Ready', running ? 'True' : 'False', 'Restarting', at);
+    set('Progressing', 'True', 'Restarting', at);
+    set('Degraded', 'False', 'AsExpected', '');
+    return out('Updating', { ...report, ...(version ? { version } : {}) });
+  }
   if (running) {
     // Ready reads as the whole story: what the service runs without is named here too, not only in its own condition.
     const without = v.optionalNotRunnable ? `; ${v.optionalNotRunnable.what} does not run on this cluster (condition ${v.optionalNotRunnable.condition})` : '';

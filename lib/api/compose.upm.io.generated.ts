@@ -616,7 +616,10 @@ export interface MysqlReplicationSpec {
 export interface MysqlReplicationStatus {
   observedGeneration?: number;
   ready?: boolean;
-  phase?: 'Pending' | 'Wiring' | 'Ready' | 'Degraded' | 'SwitchingOver' | 'FailingOver' | 'Failed';
+  /**
+   * Stopped: every server was stopped on purpose (its Unit's spec.startup false); nothing is failed over.
+   */
+  phase?: 'Pending' | 'Wiring' | 'Ready' | 'Degraded' | 'SwitchingOver' | 'FailingOver' | 'Failed' | 'Stopped';
   /**
    * Name of the node that currently takes writes.
    */
@@ -1131,7 +1134,10 @@ export interface RedisReplicationSpec {
 export interface RedisReplicationStatus {
   observedGeneration?: number;
   ready?: boolean;
-  phase?: 'Pending' | 'Wiring' | 'Ready' | 'Degraded' | 'SwitchingOver' | 'FailingOver' | 'Failed';
+  /**
+   * Stopped: every server was stopped on purpose (its Unit's spec.startup false); nothing is failed over.
+   */
+  phase?: 'Pending' | 'Wiring' | 'Ready' | 'Degraded' | 'SwitchingOver' | 'FailingOver' | 'Failed' | 'Stopped';
   /**
    * Name of the node that takes writes (empty while none does).
    */

@@ -202,6 +202,23 @@ export interface ElasticsearchServiceRecordSpec {
      */
     nodeGroup?: string;
   };
+  /**
+   * True stops every engine of the service in place (volumes and data stay; status.phase becomes Stopped); false starts them again. Not supported yet for Elasticsearch: its ElasticsearchCluster has no stop; true is refused.
+   */
+  stopped?: boolean;
+  /**
+   * A request to restart every engine of the service once, one server at a time, each next one only after the previous serves again. A new id is a new request; an id already carried out is never done again (status.restart says how far it got). The ElasticsearchCluster restarts node by node, each next one only at green; spec.restart.order is not used.
+   */
+  restart?: {
+    /**
+     * Names the request (an Operation of type Restart writes its uid).
+     */
+    id: string;
+    /**
+     * Servers in the order the engine needs (an Operation writes replicas before the source); servers not named go first, in ordinal order.
+     */
+    order?: string[];
+  };
   options?: {
     /**
      * elasticsearch.yml (opensearch.yml) parameters, checked against the engine template.
@@ -214,7 +231,7 @@ export interface ElasticsearchServiceRecordSpec {
 
 export interface ElasticsearchServiceRecordStatus {
   observedGeneration?: number;
-  phase?: 'Pending' | 'Creating' | 'Ready' | 'Updating' | 'Degraded' | 'Failed' | 'Deleting';
+  phase?: 'Pending' | 'Creating' | 'Ready' | 'Updating' | 'Degraded' | 'Failed' | 'Deleting' | 'Stopped';
   /**
    * ready servers / servers
    */
@@ -269,6 +286,28 @@ export interface ElasticsearchServiceRecordStatus {
     namespace?: string;
     claims?: string[];
     secrets?: string[];
+  };
+  /**
+   * Progress of spec.restart on the member.
+   */
+  restart?: {
+    /**
+     * The spec.restart.id this progress is for.
+     */
+    id?: string;
+    /**
+     * Complete once every server named was restarted for this id and serves again.
+     */
+    phase?: 'Waiting' | 'Restarting' | 'Complete' | 'Invalid';
+    /**
+     * The server being restarted now.
+     */
+    current?: string;
+    /**
+     * Servers restarted for this id, in the order they were.
+     */
+    done?: string[];
+    message?: string;
   };
   /**
    * The cluster health.
@@ -350,6 +389,23 @@ export interface KafkaServiceRecordSpec {
      */
     nodeGroup?: string;
   };
+  /**
+   * True stops every engine of the service in place (volumes and data stay; status.phase becomes Stopped); false starts them again. Not supported yet for Kafka: its KafkaCluster has no stop; true is refused.
+   */
+  stopped?: boolean;
+  /**
+   * A request to restart every engine of the service once, one server at a time, each next one only after the previous serves again. A new id is a new request; an id already carried out is never done again (status.restart says how far it got). The KafkaCluster restarts its brokers in its own order, the active controller last; spec.restart.order is not used.
+   */
+  restart?: {
+    /**
+     * Names the request (an Operation of type Restart writes its uid).
+     */
+    id: string;
+    /**
+     * Servers in the order the engine needs (an Operation writes replicas before the source); servers not named go first, in ordinal order.
+     */
+    order?: string[];
+  };
   options?: {
     /**
      * Replication factor of topics created without one; at most the number of brokers.
@@ -366,7 +422,7 @@ export interface KafkaServiceRecordSpec {
 
 export interface KafkaServiceRecordStatus {
   observedGeneration?: number;
-  phase?: 'Pending' | 'Creating' | 'Ready' | 'Updating' | 'Degraded' | 'Failed' | 'Deleting';
+  phase?: 'Pending' | 'Creating' | 'Ready' | 'Updating' | 'Degraded' | 'Failed' | 'Deleting' | 'Stopped';
   /**
    * ready servers / servers
    */
@@ -421,6 +477,28 @@ export interface KafkaServiceRecordStatus {
     namespace?: string;
     claims?: string[];
     secrets?: string[];
+  };
+  /**
+   * Progress of spec.restart on the member.
+   */
+  restart?: {
+    /**
+     * The spec.restart.id this progress is for.
+     */
+    id?: string;
+    /**
+     * Complete once every server named was restarted for this id and serves again.
+     */
+    phase?: 'Waiting' | 'Restarting' | 'Complete' | 'Invalid';
+    /**
+     * The server being restarted now.
+     */
+    current?: string;
+    /**
+     * Servers restarted for this id, in the order they were.
+     */
+    done?: string[];
+    message?: string;
   };
   /**
    * The active KRaft controller.
@@ -506,6 +584,23 @@ export interface MysqlServiceRecordSpec {
      */
     nodeGroup?: string;
   };
+  /**
+   * True stops every engine of the service in place (volumes and data stay; status.phase becomes Stopped); false starts them again. ProxySQL instances (spec.options.proxysql) hold no data and keep running.
+   */
+  stopped?: boolean;
+  /**
+   * A request to restart every engine of the service once, one server at a time, each next one only after the previous serves again. A new id is a new request; an id already carried out is never done again (status.restart says how far it got). The MySQL servers restart; ProxySQL instances do not.
+   */
+  restart?: {
+    /**
+     * Names the request (an Operation of type Restart writes its uid).
+     */
+    id: string;
+    /**
+     * Servers in the order the engine needs (an Operation writes replicas before the source); servers not named go first, in ordinal order.
+     */
+    order?: string[];
+  };
   options?: {
     /**
      * ProxySQL in front of the servers.
@@ -528,7 +623,7 @@ export interface MysqlServiceRecordSpec {
 
 export interface MysqlServiceRecordStatus {
   observedGeneration?: number;
-  phase?: 'Pending' | 'Creating' | 'Ready' | 'Updating' | 'Degraded' | 'Failed' | 'Deleting';
+  phase?: 'Pending' | 'Creating' | 'Ready' | 'Updating' | 'Degraded' | 'Failed' | 'Deleting' | 'Stopped';
   /**
    * ready servers / servers
    */
@@ -583,6 +678,28 @@ export interface MysqlServiceRecordStatus {
     namespace?: string;
     claims?: string[];
     secrets?: string[];
+  };
+  /**
+   * Progress of spec.restart on the member.
+   */
+  restart?: {
+    /**
+     * The spec.restart.id this progress is for.
+     */
+    id?: string;
+    /**
+     * Complete once every server named was restarted for this id and serves again.
+     */
+    phase?: 'Waiting' | 'Restarting' | 'Complete' | 'Invalid';
+    /**
+     * The server being restarted now.
+     */
+    current?: string;
+    /**
+     * Servers restarted for this id, in the order they were.
+     */
+    done?: string[];
+    message?: string;
   };
   /**
    * The server that takes writes.
@@ -981,6 +1098,23 @@ export interface RedisClusterServiceRecordSpec {
      */
     nodeGroup?: string;
   };
+  /**
+   * True stops every engine of the service in place (volumes and data stay; status.phase becomes Stopped); false starts them again.
+   */
+  stopped?: boolean;
+  /**
+   * A request to restart every engine of the service once, one server at a time, each next one only after the previous serves again. A new id is a new request; an id already carried out is never done again (status.restart says how far it got). spec.restart.order names servers of any shard.
+   */
+  restart?: {
+    /**
+     * Names the request (an Operation of type Restart writes its uid).
+     */
+    id: string;
+    /**
+     * Servers in the order the engine needs (an Operation writes replicas before the source); servers not named go first, in ordinal order.
+     */
+    order?: string[];
+  };
   options?: {
     /**
      * redis.conf parameters, checked against the engine template.
@@ -993,7 +1127,7 @@ export interface RedisClusterServiceRecordSpec {
 
 export interface RedisClusterServiceRecordStatus {
   observedGeneration?: number;
-  phase?: 'Pending' | 'Creating' | 'Ready' | 'Updating' | 'Degraded' | 'Failed' | 'Deleting';
+  phase?: 'Pending' | 'Creating' | 'Ready' | 'Updating' | 'Degraded' | 'Failed' | 'Deleting' | 'Stopped';
   /**
    * ready servers / servers
    */
@@ -1048,6 +1182,28 @@ export interface RedisClusterServiceRecordStatus {
     namespace?: string;
     claims?: string[];
     secrets?: string[];
+  };
+  /**
+   * Progress of spec.restart on the member.
+   */
+  restart?: {
+    /**
+     * The spec.restart.id this progress is for.
+     */
+    id?: string;
+    /**
+     * Complete once every server named was restarted for this id and serves again.
+     */
+    phase?: 'Waiting' | 'Restarting' | 'Complete' | 'Invalid';
+    /**
+     * The server being restarted now.
+     */
+    current?: string;
+    /**
+     * Servers restarted for this id, in the order they were.
+     */
+    done?: string[];
+    message?: string;
   };
   /**
    * Hash slots assigned (16384 when complete).
@@ -1141,6 +1297,23 @@ export interface RedisServiceRecordSpec {
      */
     nodeGroup?: string;
   };
+  /**
+   * True stops every engine of the service in place (volumes and data stay; status.phase becomes Stopped); false starts them again. Sentinels stop and start with the servers.
+   */
+  stopped?: boolean;
+  /**
+   * A request to restart every engine of the service once, one server at a time, each next one only after the previous serves again. A new id is a new request; an id already carried out is never done again (status.restart says how far it got). The Sentinels restart too, one at a time, beside the servers (a quorum of them stays up).
+   */
+  restart?: {
+    /**
+     * Names the request (an Operation of type Restart writes its uid).
+     */
+    id: string;
+    /**
+     * Servers in the order the engine needs (an Operation writes replicas before the source); servers not named go first, in ordinal order.
+     */
+    order?: string[];
+  };
   options?: {
     /**
      * Redis Sentinel watching the master and failing over to a replica.
@@ -1167,7 +1340,7 @@ export interface RedisServiceRecordSpec {
 
 export interface RedisServiceRecordStatus {
   observedGeneration?: number;
-  phase?: 'Pending' | 'Creating' | 'Ready' | 'Updating' | 'Degraded' | 'Failed' | 'Deleting';
+  phase?: 'Pending' | 'Creating' | 'Ready' | 'Updating' | 'Degraded' | 'Failed' | 'Deleting' | 'Stopped';
   /**
    * ready servers / servers
    */
@@ -1222,6 +1395,28 @@ export interface RedisServiceRecordStatus {
     namespace?: string;
     claims?: string[];
     secrets?: string[];
+  };
+  /**
+   * Progress of spec.restart on the member.
+   */
+  restart?: {
+    /**
+     * The spec.restart.id this progress is for.
+     */
+    id?: string;
+    /**
+     * Complete once every server named was restarted for this id and serves again.
+     */
+    phase?: 'Waiting' | 'Restarting' | 'Complete' | 'Invalid';
+    /**
+     * The server being restarted now.
+     */
+    current?: string;
+    /**
+     * Servers restarted for this id, in the order they were.
+     */
+    done?: string[];
+    message?: string;
   };
   /**
    * The server that takes writes.
@@ -1329,6 +1524,23 @@ export interface ZookeeperServiceRecordSpec {
      */
     nodeGroup?: string;
   };
+  /**
+   * True stops every engine of the service in place (volumes and data stay; status.phase becomes Stopped); false starts them again. Not supported yet for ZooKeeper: its ZookeeperEnsemble has no stop; true is refused.
+   */
+  stopped?: boolean;
+  /**
+   * A request to restart every engine of the service once, one server at a time, each next one only after the previous serves again. A new id is a new request; an id already carried out is never done again (status.restart says how far it got). The ZookeeperEnsemble restarts follower by follower, the leader last; spec.restart.order is not used.
+   */
+  restart?: {
+    /**
+     * Names the request (an Operation of type Restart writes its uid).
+     */
+    id: string;
+    /**
+     * Servers in the order the engine needs (an Operation writes replicas before the source); servers not named go first, in ordinal order.
+     */
+    order?: string[];
+  };
   options?: {
     /**
      * zoo.cfg parameters, checked against the engine template.
@@ -1341,7 +1553,7 @@ export interface ZookeeperServiceRecordSpec {
 
 export interface ZookeeperServiceRecordStatus {
   observedGeneration?: number;
-  phase?: 'Pending' | 'Creating' | 'Ready' | 'Updating' | 'Degraded' | 'Failed' | 'Deleting';
+  phase?: 'Pending' | 'Creating' | 'Ready' | 'Updating' | 'Degraded' | 'Failed' | 'Deleting' | 'Stopped';
   /**
    * ready servers / servers
    */
@@ -1396,6 +1608,28 @@ export interface ZookeeperServiceRecordStatus {
     namespace?: string;
     claims?: string[];
     secrets?: string[];
+  };
+  /**
+   * Progress of spec.restart on the member.
+   */
+  restart?: {
+    /**
+     * The spec.restart.id this progress is for.
+     */
+    id?: string;
+    /**
+     * Complete once every server named was restarted for this id and serves again.
+     */
+    phase?: 'Waiting' | 'Restarting' | 'Complete' | 'Invalid';
+    /**
+     * The server being restarted now.
+     */
+    current?: string;
+    /**
+     * Servers restarted for this id, in the order they were.
+     */
+    done?: string[];
+    message?: string;
   };
   /**
    * The server that leads the ensemble.

@@ -81,7 +81,7 @@ describe('step lists', () => {
     expect(names({ type: 'Scale', scale: { replicas: 5, storage: { size: '2Gi' }, resources: { cpu: '1' } } })).toEqual(['check', 'set-replicas', 'set-resources', 'grow-storage', 'wait-ready']);
     expect(names({ type: 'Upgrade', upgrade: { version: '11.4' } })).toEqual(['check', 'set-version', 'wait-ready']);
     expect(names({ type: 'Switchover' })).toEqual(['check', 'switch-source', 'wait-source']);
-    expect(names({ type: 'Restart' })).toEqual(['check', 'restart-replicas', 'restart-source', 'wait-ready']);
+    expect(names({ type: 'Restart' })).toEqual(['check', 'request-restart', 'wait-restarted']);
     expect(names({ type: 'Backup' })).toBe('spec.type: Backup is not supported yet');
   });
 
@@ -223,15 +223,6 @@ describe('a run', () => {
     expect(trace).toContain('run:switch-source');
     expect(w.compose?.spec).toEqual({ source: { name: 'db-1', unit: 'db-1' }, replicas: [{ name: 'db-0', unit: 'db-0' }, { name: 'db-2', unit: 'db-2' }] });
     expect(op.status).toMatchObject({ phase: 'Succeeded', candidate: 'db-1' });
-  });
-
-  it('refuses Restart, Stop and Start until the Unit Operator can stop and restart UnitSets', () => {
-    for (const type of ['Restart', 'Stop', 'Start']) {
-      const op = operation({ type });
-      drive(op, world());
-      expect(op.status?.phase).toBe('Failed');
-      expect(op.status?.message).toContain('spec.type: not supported yet');
-    }
   });
 });
 

@@ -6,6 +6,7 @@ import { parseQuantity } from '../quantity.ts';
 import { all, basics, kindOf, notYet, ok, refuse, serviceReady, templateOf } from './checks.ts';
 import { at, patchAt, type SizeField } from './kinds.ts';
 import { redisSwitchoverSteps, scaleSettled } from './steps-kinds.ts';
+import { restartSteps, startSteps, stopSteps } from './steps-lifecycle.ts';
 import type { Check, Effect, Operation, World } from './types.ts';
 
 export interface StepDef {
@@ -197,15 +198,8 @@ function switchoverSteps(op: Operation): StepDef[] {
   ];
 }
 
-// ---- Restart, Stop, Start: the Unit Operator's UnitSet stop and ordered restart are not there yet ----------------
+// ---- Create ---------------------------------------------------------------------------------------------------
 
-const NOT_YET = 'not supported yet: it needs the Unit Operator to stop all units of a UnitSet and to restart them in the engine\'s order';
-const pending = (name: string, description: string): StepDef => ({ name, description, timeoutSeconds: 30 * MIN, done: () => notYet(NOT_YET) });
-const unsupportedCheck = (description: string): StepDef => ({ ...checkStep(description), precondition: () => refuse(`spec.type: ${NOT_YET}`) });
-
-const restartSteps = (): StepDef[] => [unsupportedCheck('the service is Ready'), pending('restart-replicas', 'restart the replicas one at a time'), pending('restart-source', 'restart the source last'), waitStep('wait-ready', 'wait until every server is ready', 30 * MIN)];
-const stopSteps = (): StepDef[] => [unsupportedCheck('the service is Ready'), pending('stop-servers', 'stop every server (the data stays)')];
-const startSteps = (): StepDef[] => [unsupportedCheck('the service is stopped'), pending('start-servers', 'start every server'), waitStep('wait-ready', 'wait until every server is ready', 30 * MIN)];
 const createSteps = (): StepDef[] => [
   { name: 'check', description: 'the service exists', timeoutSeconds: 60, precondition: (op, w) => (w.service ? ok(`service ${op.spec.target.name}: found`) : refuse(`spec.target.name: ${op.spec.target.kind} ${op.spec.target.name} not found`)), done: instant },
   waitStep('wait-ready', 'wait until the service is placed and every server is ready', 30 * MIN),
@@ -221,7 +215,7 @@ export function stepsFor(op: Operation, w: World): StepDef[] | { unsupported: st
     case 'Upgrade': return upgradeSteps(op);
     case 'Reconfigure': return reconfigureSteps(op, w);
     case 'Switchover': return kind === 'MysqlService' ? switchoverSteps(op) : kind === 'RedisService' ? redisSwitchoverSteps(op) : { unsupported: `spec.type: Switchover of a ${kind} is not supported yet` };
-    case 'Restart': return restartSteps();
+    case 'Restart': return restartSteps(op, w);
     case 'Stop': return stopSteps();
     case 'Start': return startSteps();
     default: return { unsupported: `spec.type: ${op.spec.type} is not supported yet` };

@@ -131,6 +131,32 @@ export interface UnitSetInput {
   storage?: { size: string; storageClassName?: string };
   resources?: UnitSetSpec['resources'];
   parameters?: Record<string, string>;
+  /** Whether spec.stopped and spec.restart reach this UnitSet (not ProxySQL's: it holds no data, and restarts none). */
+  lifecycle?: boolean;
+}
+
+/** The service's spec.restart as asked: its id and the servers named in order. */
+export function restartOf(svc: HubService): { id: string; order: string[] } | undefined {
+  const r = obj(svc.spec.restart);
+  if (typeof r.id !== 'string' || !r.id) return undefined;
+  return { id: r.id, order: Array.isArray(r.order) ? r.order.filter((x): x is string => typeof x === 'string') : [] };
+}
+
+/** spec.restart of a kind whose compose object restarts its servers in its own order: the id is its restartedAt. */
+export const restartedAt = (svc: HubService): { restartedAt?: string } => { const r = restartOf(svc); return r ? { restartedAt: r.id } : {}; };
+
+/**
+ * spec.stopped and spec.restart as one UnitSet of `units` takes them: the order keeps only its own units (a name
+ * that is not one of its units would make the UnitSet refuse the whole request).
+ */
+export function lifecycleOf(svc: HubService, name: string, units: number): Pick<UnitSetSpec, 'stopped' | 'restart'> {
+  const r = restartOf(svc);
+  const mine = new Set(unitNames(name, units));
+  const order = r?.order.filter((u) => mine.has(u)) ?? [];
+  return {
+    ...(svc.spec.stopped === true ? { stopped: true } : {}),
+    ...(r ? { restart: { id: r.id, ...(order.length ? { order } : {}) } } : {}),
+  };
 }
 
 /** A UnitSet of this service; deletionPolicy decides whether its claims outlive it. */
@@ -145,6 +171,7 @@ export function unitSet(svc: HubService, kind: string, u: UnitSetInput): UnitSet
     ...(u.parameters && Object.keys(u.parameters).length ? { parameters: u.parameters } : {}),
     pvcRetentionPolicy: { whenScaled: 'Retain', whenDeleted: retain ? 'Retain' : 'Delete' },
     ...placementFields(u.placement),
+    ...(u.lifecycle === false ? {} : lifecycleOf(svc, u.name, u.units)),
   };
   return memberObject(svc, kind, 'unit.upm.io/v1alpha1', 'UnitSet', u.name, spec as unknown as Json) as UnitSet;
 }

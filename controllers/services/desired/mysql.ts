@@ -47,7 +47,7 @@ export const desiredMysql: DesiredFn = (svc: HubService, cluster: ClusterRecord,
   if (specOf(svc, 'options', 'proxysql', 'enabled') === true) {
     const ps = proxysqlName(svc);
     const units = numAt(svc, ['options', 'proxysql', 'replicas'], 1);
-    objects.splice(2, 0, unitSet(svc, KIND, { name: ps, engine: 'proxysql', version: PROXYSQL_VERSION, units, placement, resources: PROXYSQL_RESOURCES }));
+    objects.splice(2, 0, unitSet(svc, KIND, { name: ps, engine: 'proxysql', version: PROXYSQL_VERSION, units, placement, resources: PROXYSQL_RESOURCES, lifecycle: false }));
     objects.push(memberObject(svc, KIND, 'compose.upm.io/v1alpha1', 'ProxysqlSync', name, {
       mysqlReplication: name,
       secretName: `${ps}-credentials`,

@@ -20,6 +20,7 @@ import type { Store } from '../../../lib/informer.ts';
 import type { KubeClient } from '../../../lib/kube/client.ts';
 import type { KubeObject } from '../../../lib/kube/types.ts';
 import { ANNOTATION_SKIP, b64, type Secret } from '../common/context.ts';
+import { allStopped, stoppedConditions } from '../common/stopped.ts';
 import { duplicateAddress, resolveNode, type NodeRef } from '../common/nodes.ts';
 import { patchStatus } from '../common/status.ts';
 import { MutationCache } from '../../../lib/mutationcache.ts';
@@ -83,6 +84,14 @@ export function mysqlReplicationReconciler(deps: MysqlReplicationDeps) {
     const nodes = refs.map((r) => resolveNode(r, ns, d.units, 3306));
     const dup = duplicateAddress(nodes);
     if (dup) return fail('DuplicateNode', `spec.replicas: ${dup}`);
+    if (allStopped(refs.map((r) => r.unit), ns, d.units)) {
+      // Stopped on purpose: hold still (no failover, no fencing) until the servers start again.
+      delete status.sourceUnreachableSince;
+      const topology = Object.fromEntries(Object.entries(status.topology ?? {}).map(([n, t]) => [n, { ...t, ready: false }]));
+      if (mr.status?.phase !== 'Stopped') await d.events.record(mr, 'Normal', 'Stopped', `all ${refs.length} servers are stopped on purpose; holding still until they start`);
+      await writeStatus(d, mr, { ...status, topology, ready: false, phase: 'Stopped', conditions: stoppedConditions(conditions, refs.length, gen) });
+      return undefined;
+    }
     const observed = await Promise.all(nodes.map((n) => observe(n, admin.user, admin.password, sql)));
     const byName = new Map(observed.map((o) => [o.node.name, o]));
     const want = byName.get(spec.source.name) as Observed;

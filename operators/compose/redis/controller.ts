@@ -21,6 +21,7 @@ import type { Store } from '../../../lib/informer.ts';
 import type { KubeClient } from '../../../lib/kube/client.ts';
 import type { KubeObject } from '../../../lib/kube/types.ts';
 import { ANNOTATION_SKIP, b64, type Secret } from '../common/context.ts';
+import { allStopped, stoppedConditions } from '../common/stopped.ts';
 import { duplicateAddress, resolveNode, type NodeRef, type ResolvedNode } from '../common/nodes.ts';
 import { ensureRoleServices, labelPods, type Role } from '../common/roles.ts';
 import { crashPoint, StepLog } from '../common/steps.ts';
@@ -96,6 +97,14 @@ export function redisReplicationReconciler(d: RedisReplicationDeps) {
     const sentinelNodes = (spec.sentinel?.nodes ?? []).map((r) => resolveNode(r, ns, d.units, SENTINEL_PORT));
     const dup = duplicateAddress([...nodes, ...sentinelNodes]);
     if (dup) return fail('DuplicateNode', `${sentinelNodes.some((s) => dup.includes(s.name)) ? 'spec.sentinel.nodes' : 'spec.replicas'}: ${dup}`);
+    if (allStopped(refs.map((r) => r.unit), ns, d.units)) {
+      // Stopped on purpose: hold still (no failover, no Sentinel wiring) until the servers start again.
+      d.watch?.drop(key);
+      const topology = Object.fromEntries(Object.entries(status.topology ?? {}).map(([n, t]) => [n, { ...t, ready: false }]));
+      if (rr.status?.phase !== 'Stopped') await d.events.record(rr, 'Normal', 'Stopped', `all ${refs.length} servers are stopped on purpose; holding still until they start`);
+      remember(await writeStatus(d, rr, { ...status, topology, ready: false, phase: 'Stopped', conditions: stoppedConditions(conditions, refs.length, gen) }));
+      return undefined;
+    }
     const aliases = (n: ResolvedNode) => aliasesOf(n, ns, d.pods);
 
     const settings: SentinelSettings | undefined = spec.sentinel ? {

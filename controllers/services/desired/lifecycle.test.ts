@@ -1,0 +1,56 @@
+// spec.stopped and spec.restart of every kind, as the member gets them: each UnitSet of the service carries them (the
+// restart order cut to its own units), ProxySQL's carries neither, and the kinds that restart in their own order get
+// the request's id as their compose object's restartedAt.
+import { describe, expect, it } from '@jest/globals';
+import type { UnitSet } from '../../../lib/api/unit.upm.io.generated.ts';
+import type { HubService } from '../contract.ts';
+import { desiredElasticsearch } from './elasticsearch.ts';
+import { CLUSTER, find, objectsOf, service } from './fixtures.testing.ts';
+import { desiredKafka } from './kafka.ts';
+import { desiredMysql } from './mysql.ts';
+import { desiredRedis } from './redis.ts';
+import { desiredRedisCluster } from './rediscluster.ts';
+import { desiredZookeeper } from './zookeeper.ts';
+
+const spec = (objs: ReturnType<typeof objectsOf>, kind: string, name: string) => find<UnitSet>(objs, kind, name).spec;
+const restart = { id: 'r1', order: ['db-2', 'db-1', 'db-0', 'db-sentinel-9'] };
+
+describe('spec.stopped and spec.restart on the member', () => {
+  it('MySQL: the servers\' UnitSet carries both, the order cut to its units; ProxySQL\'s carries neither', () => {
+    const svc = service('MysqlService', 'db', { engine: 'mariadb', version: '10.11', topology: { replicas: 3 }, options: { proxysql: { enabled: true } }, stopped: true, restart });
+    const objs = objectsOf(desiredMysql(svc, CLUSTER, []));
+    expect(spec(objs, 'UnitSet', 'db')).toMatchObject({ stopped: true, restart: { id: 'r1', order: ['db-2', 'db-1', 'db-0'] } });
+    const ps = spec(objs, 'UnitSet', 'db-proxysql');
+    expect(ps.stopped).toBeUndefined();
+    expect(ps.restart).toBeUndefined();
+    const running = objectsOf(desiredMysql(service('MysqlService', 'db', { engine: 'mariadb', version: '10.11' }), CLUSTER, []));
+    expect(spec(running, 'UnitSet', 'db').stopped).toBeUndefined();
+    expect(spec(running, 'UnitSet', 'db').restart).toBeUndefined();
+  });
+
+  it('Redis: the servers and the Sentinels stop and restart, each UnitSet with the order of its own units', () => {
+    const svc = service('RedisService', 'db', { version: '7.2', topology: { replicas: 3 }, options: { sentinel: { enabled: true } }, stopped: true, restart });
+    const objs = objectsOf(desiredRedis(svc, CLUSTER, []));
+    expect(spec(objs, 'UnitSet', 'db')).toMatchObject({ stopped: true, restart: { id: 'r1', order: ['db-2', 'db-1', 'db-0'] } });
+    const s = spec(objs, 'UnitSet', 'db-sentinel');
+    expect(s.stopped).toBe(true);
+    expect(s.restart).toEqual({ id: 'r1' });
+  });
+
+  it('Redis Cluster: one UnitSet with both', () => {
+    const svc = service('RedisClusterService', 'db', { version: '7.2', stopped: true, restart: { id: 'r1', order: ['db-5', 'db-0'] } });
+    expect(spec(objectsOf(desiredRedisCluster(svc, CLUSTER, [])), 'UnitSet', 'db')).toMatchObject({ stopped: true, restart: { id: 'r1', order: ['db-5', 'db-0'] } });
+  });
+
+  it('ZooKeeper, Kafka, OpenSearch: the id is the compose object\'s restartedAt; nothing without a request', () => {
+    const cases: [string, (s: HubService) => ReturnType<typeof desiredKafka>, string, Record<string, unknown>][] = [
+      ['ZookeeperService', (s) => desiredZookeeper(s, CLUSTER, []), 'ZookeeperEnsemble', { version: '3.8' }],
+      ['KafkaService', (s) => desiredKafka(s, CLUSTER, []), 'KafkaCluster', { version: '3.9' }],
+      ['ElasticsearchService', (s) => desiredElasticsearch(s, CLUSTER, []), 'ElasticsearchCluster', { version: '2.19', distribution: 'opensearch' }],
+    ];
+    for (const [kind, fn, compose, base] of cases) {
+      expect(find(objectsOf(fn(service(kind, 'db', { ...base, restart: { id: 'r1' } }))), compose, 'db').spec.restartedAt).toBe('r1');
+      expect(find(objectsOf(fn(service(kind, 'db', base))), compose, 'db').spec.restartedAt).toBeUndefined();
+    }
+  });
+});

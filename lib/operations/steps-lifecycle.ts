@@ -1,0 +1,171 @@
+// Stop, Start and Restart as step lists. Each works through the hub service's spec (spec.stopped, spec.restart),
+// which the services controller passes into every UnitSet of the service (the Unit Operator stops the engines in
+// place, or restarts them one at a time in the order given) or, for the kinds that restart their servers in their
+// own order (ZooKeeper, Kafka, OpenSearch/Elasticsearch), into the compose object's restartedAt. The hub service's
+// status says when the member did it (phase Stopped; status.restart with the request's id Complete).
+import { all, basics, clusterReady, notYet, ok, refuse, serviceFound } from './checks.ts';
+import type { StepDef } from './steps.ts';
+import type { Check, Operation, ServiceUnit, World } from './types.ts';
+
+const MIN = 60;
+const instant = (): Check => ok('done');
+
+/** The kinds whose compose object restarts the servers itself, in the engine's order (spec.restart.order unused). */
+export const COMPOSE_RESTARTS: ReadonlySet<string> = new Set(['ZookeeperService', 'KafkaService', 'ElasticsearchService']);
+/** The kinds the hub can stop (the others' compose objects have no stop yet: their schema refuses spec.stopped). */
+export const STOPPABLE: ReadonlySet<string> = new Set(['MysqlService', 'RedisService', 'RedisClusterService']);
+
+const byOrdinal = (a: string, b: string) => a.localeCompare(b, 'en', { numeric: true });
+
+/** The data servers of the service (not ProxySQL's nor Sentinel's: those are not ordered by role). */
+function dataServers(op: Operation, w: World): ServiceUnit[] {
+  const re = new RegExp(`^${op.spec.target.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-(\\d+|[a-z]+-\\d+)$`);
+  return (w.service?.status?.units ?? []).filter((u) => re.test(u.name) && u.role !== 'proxysql' && u.role !== 'sentinel');
+}
+
+/** Whether a server must go last: the one taking writes, leading, or deciding for the others. */
+function last(kind: string, u: ServiceUnit): boolean {
+  const roles = (u.role ?? '').split(',');
+  switch (kind) {
+    case 'MysqlService': case 'RedisService': return roles.includes('source');
+    case 'RedisClusterService': return roles.includes('master');
+    case 'ZookeeperService': return roles.includes('leader');
+    case 'KafkaService': return roles.includes('active-controller');
+    case 'ElasticsearchService': return roles.includes('elected');
+    default: return false;
+  }
+}
+
+/**
+ * The order the servers restart in: the others first (by ordinal), then those that must go last (the source, the
+ * masters, the leader, the active controller, the elected cluster manager).
+ */
+export function restartOrder(op: Operation, w: World): string[] {
+  const servers = dataServers(op, w);
+  const kind = op.spec.target.kind;
+  const first = servers.filter((u) => !last(kind, u)).map((u) => u.name).sort(byOrdinal);
+  const after = servers.filter((u) => last(kind, u)).map((u) => u.name).sort(byOrdinal);
+  return [...first, ...after];
+}
+
+/** The order an Operation recorded when it wrote its request, else the one computed now. */
+const orderOf = (op: Operation, w: World): string[] => {
+  const written = (w.service?.spec.restart as { id?: string; order?: string[] } | undefined);
+  if (written?.id === restartId(op) && written.order?.length) return written.order;
+  return restartOrder(op, w);
+};
+
+export const restartId = (op: Operation): string => op.metadata.uid ?? op.metadata.name ?? '';
+
+interface RestartView { id?: string; phase?: string; current?: string; done?: string[]; message?: string }
+const restartStatus = (w: World): RestartView => (w.service?.status?.restart ?? {}) as RestartView;
+
+/** spec.restart.servers: only a complete list (in any order) can be asked of the member's restart, which covers every server. */
+function serversCheck(op: Operation, w: World): Check[] {
+  const asked = op.spec.restart?.servers;
+  if (!asked?.length) return [];
+  const have = dataServers(op, w).map((u) => u.name);
+  const unknown = asked.map((s, i) => [s, i] as const).filter(([s]) => !have.includes(s));
+  if (unknown.length) return unknown.map(([s, i]) => refuse(`spec.restart.servers[${i}]: ${s} is not a server of ${op.spec.target.kind} ${op.spec.target.name}`));
+  const left = have.filter((s) => !asked.includes(s));
+  if (left.length) return [refuse(`spec.restart.servers: restarting only some servers is not supported yet (the member restarts every server once); leave it out, or name all of them (missing: ${left.join(', ')})`)];
+  return [ok(`servers: all ${have.length}`)];
+}
+
+function notStopped(op: Operation, w: World): Check {
+  return w.service?.spec.stopped === true || w.service?.status?.phase === 'Stopped' ? refuse(`spec.type: service ${op.spec.target.name} is stopped; start it first`) : ok(`service ${op.spec.target.name}: running`);
+}
+
+// ---- Restart ----------------------------------------------------------------------------------------------------
+
+export function restartSteps(op: Operation, w: World): StepDef[] {
+  const kind = op.spec.target.kind;
+  const own = COMPOSE_RESTARTS.has(kind);
+  const order = w.service ? orderOf(op, w) : [];
+  const said = order.length ? order.join(', ') : 'the servers';
+  return [
+    {
+      name: 'check', description: `the service is Ready and running, its cluster answers; the restart order: ${said}`, timeoutSeconds: 10 * MIN,
+      precondition: (o, world) => {
+        if (world.service && restartStatus(world).id === restartId(o)) return all(serviceFound(o, world), clusterReady(world)); // resumed after writing it
+        return all(...basics(o, world), ...(world.service ? [notStopped(o, world), ...(own && o.spec.restart?.servers?.length ? [refuse(`spec.restart.servers: a ${kind} restarts every server in its own order`)] : serversCheck(o, world)), ok(`order: ${orderOf(o, world).join(', ')}`)] : []));
+      },
+      done: instant,
+    },
+    {
+      name: 'request-restart',
+      description: own ? `ask the member to restart every server once in the engine's order (${said}: ${kind === 'KafkaService' ? 'the active controller last' : kind === 'ZookeeperService' ? 'the leader last' : 'the elected cluster manager last'})` : `ask the member to restart every server once, one at a time, in the order ${said}`,
+      timeoutSeconds: 2 * MIN,
+      effect: (o, world) => {
+        const ord = orderOf(o, world);
+        return { on: 'service', patch: { restart: { id: restartId(o), order: own ? null : ord } }, what: `spec.restart = {id: ${restartId(o)}${own ? '' : `, order: ${ord.join(', ')}`}}` };
+      },
+      applied: (o, world) => (world.service?.spec.restart as { id?: string } | undefined)?.id === restartId(o),
+      done: instant,
+    },
+    {
+      name: 'wait-restarted', description: `wait until every server was restarted once (${said}) and the service is Ready`, timeoutSeconds: 30 * MIN,
+      done: (o, world) => {
+        const r = restartStatus(world);
+        if (r.id !== restartId(o)) return notYet('the member has not taken the request yet');
+        if (r.phase === 'Invalid') return refuse(`the member refused the restart: ${r.message ?? ''}`);
+        if (r.phase !== 'Complete') return notYet(`${r.current ? `restarting ${r.current}` : r.phase ?? 'waiting'}${r.done?.length ? `; done: ${r.done.join(', ')}` : ''}${r.message ? ` (${r.message})` : ''}`);
+        const st = world.service?.status;
+        if (st?.phase !== 'Ready' || (st.observedGeneration ?? 0) < (world.service?.metadata.generation ?? 0)) return notYet(`restarted ${r.done?.join(', ') ?? 'every server'}; the service is ${st?.phase ?? '?'}`);
+        return ok(`restarted ${r.done?.length ? r.done.join(', ') : 'every server'}; the service is Ready`);
+      },
+    },
+  ];
+}
+
+// ---- Stop and Start ---------------------------------------------------------------------------------------------
+
+const stoppable = (op: Operation): Check[] => (STOPPABLE.has(op.spec.target.kind) ? [] : [refuse(`spec.type: Stop of a ${op.spec.target.kind} is not supported yet: its compose object has no stop`)]);
+
+export function stopSteps(): StepDef[] {
+  return [
+    {
+      name: 'check', description: 'the service exists and its cluster answers (a stopped service stays stopped)', timeoutSeconds: 10 * MIN,
+      precondition: (o, w) => all(serviceFound(o, w), clusterReady(w), ...stoppable(o)),
+      done: instant,
+    },
+    {
+      name: 'stop-servers', description: 'set spec.stopped: every engine stops in place (the pods, volumes and data stay)', timeoutSeconds: 2 * MIN,
+      effect: () => ({ on: 'service', patch: { stopped: true }, what: 'spec.stopped = true' }),
+      applied: (_o, w) => w.service?.spec.stopped === true,
+      done: instant,
+    },
+    {
+      name: 'wait-stopped', description: 'wait until every engine reports stopped (service phase Stopped)', timeoutSeconds: 10 * MIN,
+      done: (_o, w) => {
+        const st = w.service?.status;
+        if (st?.phase === 'Stopped' && (st.observedGeneration ?? 0) >= (w.service?.metadata.generation ?? 0)) return ok('every engine is stopped');
+        return notYet(`${st?.phase ?? 'no status'}: ${st?.conditions?.find((c) => c.type === 'Ready')?.message ?? ''}`);
+      },
+    },
+  ];
+}
+
+export function startSteps(): StepDef[] {
+  return [
+    {
+      name: 'check', description: 'the service is stopped and its cluster answers', timeoutSeconds: 10 * MIN,
+      precondition: (o, w) => all(serviceFound(o, w), clusterReady(w), ...(w.service && w.service.spec.stopped !== true && w.service.status?.phase !== 'Stopped' ? [refuse(`spec.type: service ${o.spec.target.name} is not stopped`)] : [ok(`service ${o.spec.target.name}: stopped`)])),
+      done: instant,
+    },
+    {
+      name: 'start-servers', description: 'clear spec.stopped: every engine starts again on its data', timeoutSeconds: 2 * MIN,
+      effect: () => ({ on: 'service', patch: { stopped: false }, what: 'spec.stopped = false' }),
+      applied: (_o, w) => w.service?.spec.stopped !== true,
+      done: instant,
+    },
+    {
+      name: 'wait-ready', description: 'wait until every server is ready', timeoutSeconds: 30 * MIN,
+      done: (o, w) => {
+        const st = w.service?.status;
+        if (st?.phase === 'Ready' && (st.observedGeneration ?? 0) >= (w.service?.metadata.generation ?? 0)) return ok(`service ${o.spec.target.name}: Ready (${st.ready ?? ''})`);
+        return notYet(`service ${o.spec.target.name}: ${st?.phase ?? 'no status'}${st?.ready ? ` (${st.ready})` : ''}`);
+      },
+    },
+  ];
+}
