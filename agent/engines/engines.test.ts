@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { KAFKA_VERSION, OPENSEARCH_VERSION } from './jvm.ts';
+import { KAFKA4_VERSION, KAFKA_VERSION, OPENSEARCH_VERSION } from './jvm.ts';
 import { apiVersionsRequest, localizeKafka, parseApiVersions, properties } from './kafka.ts';
 import { localizeMariadb, sqlValue } from './mariadb.ts';
 import { dropSetting, localizeOpensearch } from './opensearch.ts';
@@ -144,6 +144,7 @@ describe('JVM engine versions', () => {
   it('are the ones the set-up installs (hack/versions.env)', () => {
     const versions = readFileSync(join(import.meta.dirname, '../../hack/versions.env'), 'utf8');
     expect(versions).toContain(`\nKAFKA_VERSION=${KAFKA_VERSION}\n`);
+    expect(versions).toContain(`\nKAFKA4_VERSION=${KAFKA4_VERSION}\n`);
     expect(versions).toContain(`\nOPENSEARCH_VERSION=${OPENSEARCH_VERSION}\n`);
   });
 });
