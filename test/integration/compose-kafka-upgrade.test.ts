@@ -1,9 +1,10 @@
 // KafkaCluster upgraded in place from real Kafka 3.9 to Kafka 4.1 brokers (KRaft, both from Maven Central): three
 // combined broker-controllers at 3.9 take 1,000 messages with acks=all into a topic with replication factor 3 and
 // min.insync.replicas 2; spec.version 3.9 -> 4.1 makes the operator restart them one at a time on the 4.1 jars (a
-// pod watch sees every state: never more than one broker down); each broker's own start-up log then names Kafka
-// 4.1.1, the metadata.version stays at 3.9-IV0 until it is raised on purpose (kafka-features upgrade), and every one
-// of the 1,000 messages is read back at its offset; more are produced and read back after.
+// pod watch sees every state: never more than one broker down; the metadata log: no ISR below 2); each broker's own
+// start-up log then names Kafka 4.1.1, the metadata.version stays at 3.9-IV0 until it is raised on purpose
+// (kafka-features upgrade), and every one of the 1,000 messages is read back at its offset; more are produced and
+// read back after.
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +20,7 @@ import { Resources } from '../../lib/kube/resources.ts';
 import type { KubeObject } from '../../lib/kube/types.ts';
 import { waitFor } from '../../lib/wait.ts';
 import { AckedProducer, verify, writeClientConfig } from '../kafka-load.ts';
+import { metadataRecords, replay } from '../kafka-metadata.ts';
 import { kubectlOk } from '../kubectl.ts';
 import { useUnitOperator } from '../unit-operator.ts';
 import { watchStates } from '../watch-states.ts';
@@ -28,6 +30,7 @@ const NAME = 'up';
 const UNITS = [0, 1, 2].map((o) => `${NAME}-${o}`);
 type Secret = KubeObject & { data?: Record<string, string> };
 type Pod = KubeObject & { status?: { conditions?: { type: string; status: string }[] } };
+type Pvc = KubeObject & { spec?: { volumeName?: string } };
 const b64 = (s: string | undefined) => Buffer.from(s ?? '', 'base64').toString('utf8');
 const manifest = (ns: string, spec: Record<string, unknown>) => JSON.stringify({ apiVersion: 'compose.upm.io/v1alpha1', kind: 'KafkaCluster', metadata: { name: NAME, namespace: ns }, spec });
 
@@ -99,13 +102,22 @@ describe('KafkaCluster upgraded in place from Kafka 3.9 to 4.1', () => {
       return x.status?.brokersReady === '3/3' && !x.status.restart && us.spec.version === '4.1' && units.length === 3 && units.every((u) => u.spec.version === '4.1')
         && (us.status?.outdated ?? []).length === 0 && !downAt.size;
     });
-    const upgradeSeconds = (Date.now() - upgradeStart) / 1000;
+    const upgradeEnd = Date.now();
+    const upgradeSeconds = (upgradeEnd - upgradeStart) / 1000;
     await watch.stop();
     for (const [u, uid] of pods) expect((await c.get<KubeObject>(Resources.pods, u, ns)).metadata.uid).not.toBe(uid);
     expect(maxDown).toBe(1);
     expect([...spans.keys()].sort()).toEqual(UNITS);
     expect(done.status?.lastRestart?.units?.slice().sort()).toEqual(UNITS);
     process.stdout.write(`kafka upgrade: 3.9 -> 4.1 in ${upgradeSeconds.toFixed(1)} s (operator: ${done.status?.lastRestart?.seconds} s); each broker down ${UNITS.map((u) => `${u} ${((spans.get(u) ?? 0) / 1000).toFixed(1)} s`).join(', ')}; at most ${maxDown} down at once\n`);
+
+    // Kafka's own account of the roll, from the metadata log (read before the metadata.version is raised, by 3.9's
+    // decoder): each restart shrank the ISR of the topic's partitions, never below min.insync.replicas.
+    const pvc = await c.get<Pvc>(Resources.persistentVolumeClaims, `${NAME}-0-data`, ns);
+    const rolling = replay(await metadataRecords(join(f.dir, 'runtime', 'volumes', pvc.spec?.volumeName ?? '', 'logs'))).transitions
+      .filter((t) => t.partition.startsWith('orders-') && t.at >= upgradeStart && t.at <= upgradeEnd);
+    expect(rolling.filter((t) => t.state.isr.length === 2).length).toBeGreaterThanOrEqual(3);
+    expect(rolling.filter((t) => t.state.isr.length < 2).map((t) => `${new Date(t.at).toISOString()} ${t.partition} ISR ${t.state.isr.join(',')}`)).toEqual([]);
 
     // Each broker's running engine is Kafka 4.1.1, by its own account; the cluster's metadata.version is unchanged.
     expect(await engineVersions()).toEqual([KAFKA4_VERSION, KAFKA4_VERSION, KAFKA4_VERSION]);
@@ -120,7 +132,9 @@ describe('KafkaCluster upgraded in place from Kafka 3.9 to 4.1', () => {
 
     // Raising the metadata.version is a step of its own (it cannot be undone): to 4.1's once every broker runs 4.1.
     await tool('org.apache.kafka.tools.FeatureCommand', ['upgrade', '--release-version', '4.1'], KAFKA4_VERSION);
-    expect(await metadataVersion(KAFKA4_VERSION)).toMatch(/^4\.1-IV\d+$/);
+    const raised = await metadataVersion(KAFKA4_VERSION);
+    expect(raised).toMatch(/^4\.1-IV\d+$/);
+    process.stdout.write(`kafka upgrade: ${rolling.length} ISR/leader changes of the topic during the roll, smallest ISR ${Math.min(...rolling.map((t) => t.state.isr.length))}; metadata.version 3.9-IV0 -> ${raised}\n`);
 
     // The upgraded cluster takes more writes (acks=all, min.insync.replicas 2) and serves them back.
     const after = new AckedProducer({ bootstrap: await addresses(), ...auth, topic: 'orders', partitions: 3, total: 500, batch: 50, ratePerSecond: 100_000 });
