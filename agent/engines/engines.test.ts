@@ -152,6 +152,9 @@ describe('Kafka releases', () => {
       expect([f, line]).toEqual([f, version]);
       expect(KAFKA_INSTALLS[line]?.version.startsWith(`${version}.`)).toBe(true);
     }
+    // and each is shipped: installed with the others (kubectl apply -k).
+    const shipped = readFileSync(join(templates, 'kustomization.yaml'), 'utf8');
+    for (const f of files) expect([f, shipped.includes(`\n  - ${f}\n`)]).toEqual([f, true]);
   });
   it('log with reload4j on 3.9 and log4j2 on 4.1', () => {
     expect(KAFKA_INSTALLS['3.9']?.serverLogging).toMatch(/^-Dlog4j\.configuration=file:.*kafka-3\.9\.\d+\/config\/log4j\.properties$/);
