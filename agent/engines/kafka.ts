@@ -144,8 +144,8 @@ export function localizeKafka(rendered: string, env: EngineEnv): string {
 
 // --- the node's facts, written by prepare for the probe and the admin calls -----------------------------------------
 
-/** `version`: the release the node runs, whose CLIs talk to it. */
-interface NodeFacts { nodeId: number; broker: boolean; controller: boolean; brokerPort: number; controllerPort: number; version: string }
+/** `version`: the release the node runs, whose CLIs talk to it (absent in facts written before there were two). */
+interface NodeFacts { nodeId: number; broker: boolean; controller: boolean; brokerPort: number; controllerPort: number; version?: string }
 
 const factsFile = (env: EngineEnv): string => join(env.runDir, 'kafka-node.json');
 /** Client properties of the admin account for the CLIs (with the SASL login, so private to the agent). */
@@ -223,7 +223,9 @@ async function prepare(env: EngineEnv, configPath: string): Promise<void> {
  * `version` picks the release (3.9's CLIs unless said; either release's talk to both brokers).
  */
 export function kafkaTool(target: string, mainClass: string, args: string[], opts: { timeoutMs?: number; input?: string; version?: string } = {}): Promise<string> {
-  const release = Object.values(KAFKA_INSTALLS).find((i) => i.version === (opts.version ?? KAFKA_VERSION)) ?? (KAFKA_INSTALLS[DEFAULT_LINE] as KafkaInstall);
+  const wanted = opts.version ?? KAFKA_VERSION;
+  const release = Object.values(KAFKA_INSTALLS).find((i) => i.version === wanted);
+  if (!release) return Promise.reject(new Error(`no Kafka ${wanted} CLIs (releases: ${Object.values(KAFKA_INSTALLS).map((i) => i.version).join(', ')})`));
   return run(`${basename(mainClass.replace(/\./g, '/'))} on ${target}`, JAVA, [
     '-Xmx128m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Xshare:auto',
     release.toolsLogging, '-cp', release.lib, mainClass, ...args,
