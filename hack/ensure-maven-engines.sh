@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs the JVM engines the local engine runtime runs from Maven Central jars: Kafka (KRaft) and OpenSearch (the
-# local stand-in for Elasticsearch). Each goes to $UPM_CACHE_DIR/engines/<name>-<version>/, built in a temporary
+# Installs the JVM engines the local engine runtime runs from Maven Central jars: Kafka 3.9 and 4.1 (KRaft; two
+# releases, so that a cluster can be upgraded in place) and OpenSearch (the local stand-in for Elasticsearch). Each goes to $UPM_CACHE_DIR/engines/<name>-<version>/, built in a temporary
 # directory and renamed into place, so a half-finished install is never used. Quick no-op when present; safe to run
 # concurrently (flock). Maven's local repository is kept in the cache too, so an install can be redone offline.
 # Without java or mvn, or when Maven Central cannot be reached, prints why and carries on: those two engines are
@@ -10,11 +10,12 @@ set -euo pipefail
 
 ENGINES_DIR="$UPM_CACHE_DIR/engines"
 KAFKA_DIR="$ENGINES_DIR/kafka-$KAFKA_VERSION"
+KAFKA4_DIR="$ENGINES_DIR/kafka-$KAFKA4_VERSION"
 OPENSEARCH_DIR="$ENGINES_DIR/opensearch-$OPENSEARCH_VERSION"
 MAVEN_REPO="$UPM_CACHE_DIR/maven"
 MARKER=.upm-installed
 
-installed() { [ -f "$KAFKA_DIR/$MARKER" ] && [ -f "$OPENSEARCH_DIR/$MARKER" ]; }
+installed() { [ -f "$KAFKA_DIR/$MARKER" ] && [ -f "$KAFKA4_DIR/$MARKER" ] && [ -f "$OPENSEARCH_DIR/$MARKER" ]; }
 installed && exit 0
 mkdir -p "$ENGINES_DIR"
 exec 9>"$ENGINES_DIR/.lock"
@@ -99,6 +100,42 @@ PROPS
   mv "$dir" "$KAFKA_DIR"
 }
 
+install_kafka4() {
+  local dir="$work/kafka4"
+  log "installing Kafka $KAFKA4_VERSION from Maven Central jars"
+  # Kafka 4 logs with log4j2 (reload4j is gone); its POM names log4j-core but no SLF4J binding, which is added here.
+  fetch "$dir/lib" "org.apache.kafka:kafka_2.13:$KAFKA4_VERSION" "org.apache.kafka:kafka-tools:$KAFKA4_VERSION" \
+    "org.apache.logging.log4j:log4j-slf4j-impl:$KAFKA4_LOG4J_VERSION"
+  mkdir -p "$dir/config"
+  cat >"$dir/config/log4j2.properties" <<'PROPS'
+# The broker logs to stdout (the agent keeps it in the unit's engine log).
+status = error
+appender.stdout.type = Console
+appender.stdout.name = stdout
+appender.stdout.layout.type = PatternLayout
+appender.stdout.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = info
+rootLogger.appenderRef.stdout.ref = stdout
+logger.request.name = kafka.request.logger
+logger.request.level = warn
+PROPS
+  cat >"$dir/config/tools-log4j2.properties" <<'PROPS'
+# The CLIs only say what went wrong, on stderr.
+status = error
+appender.stderr.type = Console
+appender.stderr.name = stderr
+appender.stderr.target = SYSTEM_ERR
+appender.stderr.layout.type = PatternLayout
+appender.stderr.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = warn
+rootLogger.appenderRef.stderr.ref = stderr
+PROPS
+  echo "kafka $KAFKA4_VERSION" >"$dir/$MARKER"
+  chmod -R a+rX "$dir"
+  rm -rf "$KAFKA4_DIR"
+  mv "$dir" "$KAFKA4_DIR"
+}
+
 install_opensearch() {
   local dir="$work/opensearch"
   local netty="$dir/modules/transport-netty4"
@@ -149,4 +186,5 @@ PROPS
 }
 
 [ -f "$KAFKA_DIR/$MARKER" ] || install_kafka
+[ -f "$KAFKA4_DIR/$MARKER" ] || install_kafka4
 [ -f "$OPENSEARCH_DIR/$MARKER" ] || install_opensearch

@@ -119,14 +119,16 @@ export interface Verification { acked: number; consumed: number; missing: string
 /**
  * Reads every partition of the topic from the beginning with Kafka's console consumer (through `bootstrap`, as the
  * admin account of `clientConfig`) and checks each acknowledged message is at the offset its acknowledgement gave.
+ * `version`: the Kafka release whose tools read (3.9's unless said).
  */
-export async function verify(acked: Map<string, Acked>, topic: string, bootstrap: string, clientConfig: string): Promise<Verification> {
-  const ends = await kafkaTool('verify', 'org.apache.kafka.tools.GetOffsetShell', ['--bootstrap-server', bootstrap, '--command-config', clientConfig, '--topic', topic, '--time', '-1'], { timeoutMs: 120_000 });
+export async function verify(acked: Map<string, Acked>, topic: string, bootstrap: string, clientConfig: string, version?: string): Promise<Verification> {
+  const release = version ? { version } : {};
+  const ends = await kafkaTool('verify', 'org.apache.kafka.tools.GetOffsetShell', ['--bootstrap-server', bootstrap, '--command-config', clientConfig, '--topic', topic, '--time', '-1'], { timeoutMs: 120_000, ...release });
   const total = ends.trim().split('\n').reduce((n, l) => n + Number(l.split(':').at(-1) ?? 0), 0);
   const out = await kafkaTool('verify', 'org.apache.kafka.tools.consumer.ConsoleConsumer', [
     '--bootstrap-server', bootstrap, '--consumer.config', clientConfig, '--topic', topic, '--from-beginning', '--max-messages', String(total),
     '--timeout-ms', '120000', '--property', 'print.partition=true', '--property', 'print.offset=true',
-  ], { timeoutMs: 300_000 });
+  ], { timeoutMs: 300_000, ...release });
   const at = new Map<string, string>();
   const seen = new Map<string, number>();
   for (const line of out.split('\n')) {

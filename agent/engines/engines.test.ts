@@ -1,13 +1,13 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { KAFKA_VERSION, OPENSEARCH_VERSION } from './jvm.ts';
-import { apiVersionsRequest, localizeKafka, parseApiVersions, properties } from './kafka.ts';
+import { KAFKA4_VERSION, KAFKA_VERSION, OPENSEARCH_VERSION } from './jvm.ts';
+import { apiVersionsRequest, KAFKA_INSTALLS, kafkaInstallFor, localizeKafka, parseApiVersions, properties } from './kafka.ts';
 import { accountStatements, APP_PRIVILEGES, localizeMariadb, sqlValue } from './mariadb.ts';
 import { dropSetting, localizeOpensearch } from './opensearch.ts';
 import { APP_ACL_RULES, localizeRedis } from './redis.ts';
 import { encodeCommand, parseReply, RespError } from './resp.ts';
-import type { EngineEnv } from './types.ts';
+import { EngineNotRunnable, type EngineEnv } from './types.ts';
 import { quantityBytes } from './util.ts';
 import { localizeZookeeper } from './zookeeper.ts';
 
@@ -140,10 +140,38 @@ describe('opensearch', () => {
   });
 });
 
+describe('Kafka releases', () => {
+  const templates = join(import.meta.dirname, '../../config/templates');
+  it('every kafka template names (or defaults to) a release the set-up installs, its own version line', () => {
+    const files = readdirSync(templates).filter((f) => /^kafka-\d.*\.yaml$/.test(f));
+    expect(files.length).toBeGreaterThanOrEqual(2);
+    for (const f of files) {
+      const text = readFileSync(join(templates, f), 'utf8');
+      const version = /^ {2}version: "([^"]+)"$/m.exec(text)?.[1] ?? '';
+      const line = /^\s*#upm:kafka-version=(\S+)$/m.exec(text)?.[1] ?? '3.9';
+      expect([f, line]).toEqual([f, version]);
+      expect(KAFKA_INSTALLS[line]?.version.startsWith(`${version}.`)).toBe(true);
+    }
+    // and each is shipped: installed with the others (kubectl apply -k).
+    const shipped = readFileSync(join(templates, 'kustomization.yaml'), 'utf8');
+    for (const f of files) expect([f, shipped.includes(`\n  - ${f}\n`)]).toEqual([f, true]);
+  });
+  it('log with reload4j on 3.9 and log4j2 on 4.1', () => {
+    expect(KAFKA_INSTALLS['3.9']?.serverLogging).toMatch(/^-Dlog4j\.configuration=file:.*kafka-3\.9\.\d+\/config\/log4j\.properties$/);
+    expect(KAFKA_INSTALLS['4.1']?.serverLogging).toMatch(/^-Dlog4j2\.configurationFile=.*kafka-4\.1\.\d+\/config\/log4j2\.properties$/);
+    expect(KAFKA_INSTALLS['4.1']?.toolsLogging).toMatch(/tools-log4j2\.properties$/);
+  });
+  it('refuses a release this node does not have, naming the ones it has', () => {
+    expect(() => kafkaInstallFor('#upm:kafka-version=5.0\nnode.id=1\n')).toThrow(EngineNotRunnable);
+    expect(() => kafkaInstallFor('#upm:kafka-version=5.0\n')).toThrow(/no Kafka 5\.0 here \(releases: 3\.9, 4\.1\)/);
+  });
+});
+
 describe('JVM engine versions', () => {
   it('are the ones the set-up installs (hack/versions.env)', () => {
     const versions = readFileSync(join(import.meta.dirname, '../../hack/versions.env'), 'utf8');
     expect(versions).toContain(`\nKAFKA_VERSION=${KAFKA_VERSION}\n`);
+    expect(versions).toContain(`\nKAFKA4_VERSION=${KAFKA4_VERSION}\n`);
     expect(versions).toContain(`\nOPENSEARCH_VERSION=${OPENSEARCH_VERSION}\n`);
   });
 });

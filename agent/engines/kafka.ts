@@ -2,21 +2,46 @@
 // directly with java. The storage of each node is formatted once, with the cluster ID of the rendered config, before
 // its first start; the node answers Kafka's ApiVersions request once it serves; dynamic broker settings change
 // through the Admin API (kafka-configs). As the pod's start command does, the SASL/PLAIN account comes from the
-// unit's credentials and stays out of the rendered config.
-import { readFileSync } from 'node:fs';
+// unit's credentials and stays out of the rendered config. Two releases are installed (3.9 and 4.1): the rendered
+// config's "#upm:kafka-version=" line (the template's) says which one a unit runs, so that a version change of the
+// UnitSet restarts each unit on the other release's jars with its data as it is.
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { basename, join } from 'node:path';
-import { engineHome, heapMb, installedRequirement, KAFKA_VERSION, smallJvm, upmValue } from './jvm.ts';
-import type { EngineDriver, EngineEnv, LaunchSpec } from './types.ts';
-import { resolveHost, rewriteLines, run, writeAtomically, type LineSyntax, type Requirement, type Rewrite } from './util.ts';
+import { engineHome, heapMb, installedRequirement, KAFKA4_VERSION, KAFKA_VERSION, smallJvm, upmValue } from './jvm.ts';
+import { EngineNotRunnable, type EngineDriver, type EngineEnv, type LaunchSpec } from './types.ts';
+import { installHint, resolveHost, rewriteLines, run, writeAtomically, type LineSyntax, type Requirement, type Rewrite } from './util.ts';
 import { JAVA } from './zookeeper.ts';
 
-export const KAFKA_HOME = engineHome('kafka', KAFKA_VERSION);
-const LIB = join(KAFKA_HOME, 'lib', '*');
-const SERVER_LOG4J = join(KAFKA_HOME, 'config', 'log4j.properties');
-const TOOLS_LOG4J = join(KAFKA_HOME, 'config', 'tools-log4j.properties');
+/** One installed Kafka release: its jars and how its JVMs are told their logging config. */
+export interface KafkaInstall { version: string; home: string; lib: string; serverLogging: string; toolsLogging: string }
 
+function install(version: string): KafkaInstall {
+  const home = engineHome('kafka', version);
+  // Kafka 3.9 logs with reload4j (log4j 1 properties), Kafka 4 with log4j2: the set-up writes a config for each.
+  const logging = (prefix: string) => (version.startsWith('3.')
+    ? `-Dlog4j.configuration=file:${join(home, 'config', `${prefix}log4j.properties`)}`
+    : `-Dlog4j2.configurationFile=${join(home, 'config', `${prefix}log4j2.properties`)}`);
+  return { version, home, lib: join(home, 'lib', '*'), serverLogging: logging(''), toolsLogging: logging('tools-') };
+}
+
+/** The installed release of each template version line ("#upm:kafka-version"); a config without the line is 3.9. */
+export const KAFKA_INSTALLS: Record<string, KafkaInstall> = { '3.9': install(KAFKA_VERSION), '4.1': install(KAFKA4_VERSION) };
+const DEFAULT_LINE = '3.9';
+export const KAFKA_HOME = (KAFKA_INSTALLS[DEFAULT_LINE] as KafkaInstall).home;
+
+/** The release a rendered config asks for; throws EngineNotRunnable when it is not one this node has. */
+export function kafkaInstallFor(config: string): KafkaInstall {
+  const line = upmValue(config, 'kafka-version') ?? DEFAULT_LINE;
+  const found = KAFKA_INSTALLS[line];
+  if (!found) throw new EngineNotRunnable('kafka', `no Kafka ${line} here (releases: ${Object.keys(KAFKA_INSTALLS).join(', ')})`);
+  const req = installedRequirement(found.home, `Kafka ${found.version}`);
+  if (!existsSync(req.path)) throw new EngineNotRunnable('kafka', `${req.path} is missing: ${installHint(req)}`);
+  return found;
+}
+
+/** What any Kafka unit needs; the release a unit's config names is checked when it is prepared and launched. */
 export const KAFKA_REQUIRES: Requirement[] = [
   { path: JAVA, debianPackage: 'openjdk-17-jre-headless' },
   installedRequirement(KAFKA_HOME, `Kafka ${KAFKA_VERSION}`),
@@ -119,7 +144,8 @@ export function localizeKafka(rendered: string, env: EngineEnv): string {
 
 // --- the node's facts, written by prepare for the probe and the admin calls -----------------------------------------
 
-interface NodeFacts { nodeId: number; broker: boolean; controller: boolean; brokerPort: number; controllerPort: number }
+/** `version`: the release the node runs, whose CLIs talk to it (absent in facts written before there were two). */
+interface NodeFacts { nodeId: number; broker: boolean; controller: boolean; brokerPort: number; controllerPort: number; version?: string }
 
 const factsFile = (env: EngineEnv): string => join(env.runDir, 'kafka-node.json');
 /** Client properties of the admin account for the CLIs (with the SASL login, so private to the agent). */
@@ -130,7 +156,7 @@ function listenerPort(props: Map<string, string>, name: string, fallback: number
   return m?.[1] ? Number(m[1]) : fallback;
 }
 
-function nodeFacts(props: Map<string, string>): NodeFacts {
+function nodeFacts(props: Map<string, string>, version: string): NodeFacts {
   const roles = (props.get('process.roles') ?? '').split(',').map((r) => r.trim());
   const controllerName = (props.get('controller.listener.names') ?? 'CONTROLLER').split(',')[0]?.trim() ?? 'CONTROLLER';
   const brokerName = props.get('inter.broker.listener.name') ?? 'PLAINTEXT';
@@ -140,6 +166,7 @@ function nodeFacts(props: Map<string, string>): NodeFacts {
     controller: roles.includes('controller'),
     brokerPort: listenerPort(props, brokerName, BROKER_PORT),
     controllerPort: listenerPort(props, controllerName, CONTROLLER_PORT),
+    version,
   };
 }
 
@@ -163,7 +190,8 @@ function clientProperties(props: Map<string, string>, listener: string, env: Eng
 async function prepare(env: EngineEnv, configPath: string): Promise<void> {
   const config = await readFile(configPath, 'utf8');
   const props = properties(config);
-  const facts = nodeFacts(props);
+  const release = kafkaInstallFor(config);
+  const facts = nodeFacts(props, release.version);
   if (!Number.isInteger(facts.nodeId)) throw new Error(`kafka ${env.unit}: ${configPath} has no node.id`);
   const clusterId = upmValue(config, 'cluster-id');
   if (!clusterId || !/^[A-Za-z0-9_-]{22}$/.test(clusterId)) throw new Error(`kafka ${env.unit}: ${configPath} has no "#upm:cluster-id=<22 base64url characters>" line`);
@@ -186,25 +214,34 @@ async function prepare(env: EngineEnv, configPath: string): Promise<void> {
   await writeAtomically(adminClientConfig(env), (tmp) => writeFile(tmp, clientProperties(props, listener, env), { mode: 0o600 }));
   if (formatted.length === dirs.length) return; // formatted once, never again
   // First start: format the directories that are not yet (--ignore-formatted leaves the others alone).
-  await kafkaTool(env.unit, 'kafka.tools.StorageTool', ['format', '--cluster-id', clusterId, '--config', configPath, '--ignore-formatted'], { timeoutMs: 120_000 });
+  // The release's own StorageTool: it writes the bootstrap metadata.version that release starts with.
+  await kafkaTool(env.unit, 'kafka.tools.StorageTool', ['format', '--cluster-id', clusterId, '--config', configPath, '--ignore-formatted'], { timeoutMs: 120_000, version: release.version });
 }
 
-/** Runs one of Kafka's CLIs (a JVM of its own, so about a second each); `target` names what it talks to, for errors. */
-export function kafkaTool(target: string, mainClass: string, args: string[], opts: { timeoutMs?: number; input?: string } = {}): Promise<string> {
+/**
+ * Runs one of Kafka's CLIs (a JVM of its own, so about a second each); `target` names what it talks to, for errors.
+ * `version` picks the release (3.9's CLIs unless said; either release's talk to both brokers).
+ */
+export function kafkaTool(target: string, mainClass: string, args: string[], opts: { timeoutMs?: number; input?: string; version?: string } = {}): Promise<string> {
+  const wanted = opts.version ?? KAFKA_VERSION;
+  const release = Object.values(KAFKA_INSTALLS).find((i) => i.version === wanted);
+  if (!release) return Promise.reject(new Error(`no Kafka ${wanted} CLIs (releases: ${Object.values(KAFKA_INSTALLS).map((i) => i.version).join(', ')})`));
   return run(`${basename(mainClass.replace(/\./g, '/'))} on ${target}`, JAVA, [
     '-Xmx128m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Xshare:auto',
-    `-Dlog4j.configuration=file:${TOOLS_LOG4J}`, '-cp', LIB, mainClass, ...args,
+    release.toolsLogging, '-cp', release.lib, mainClass, ...args,
   ], { timeoutMs: opts.timeoutMs ?? 60_000, ...(opts.input === undefined ? {} : { input: opts.input }) });
 }
 
 function launch(env: EngineEnv, configPath: string): LaunchSpec {
-  const heap = heapMb(readFileSync(configPath, 'utf8'), MAX_HEAP_MB);
+  const config = readFileSync(configPath, 'utf8');
+  const heap = heapMb(config, MAX_HEAP_MB);
+  const release = kafkaInstallFor(config);
   return {
     command: JAVA,
     args: [
       ...smallJvm(heap, 64),
-      `-Dlog4j.configuration=file:${SERVER_LOG4J}`, `-Dkafka.logs.dir=${env.runDir}`,
-      '-cp', LIB, 'kafka.Kafka', configPath,
+      release.serverLogging, `-Dkafka.logs.dir=${env.runDir}`,
+      '-cp', release.lib, 'kafka.Kafka', configPath,
     ],
     stopSignal: 'SIGTERM',
   };
@@ -269,11 +306,11 @@ async function probe(env: EngineEnv): Promise<boolean> {
 
 // --- dynamic broker settings (kafka-configs through the Admin API) --------------------------------------------------
 
-async function configTarget(env: EngineEnv): Promise<string[]> {
+async function configTarget(env: EngineEnv): Promise<{ args: string[]; version: string }> {
   const facts = await readFacts(env);
   if (!facts) throw new Error(`kafka ${env.unit}: not prepared yet`);
   const bootstrap = facts.broker ? ['--bootstrap-server', `${env.address}:${facts.brokerPort}`] : ['--bootstrap-controller', `${env.address}:${facts.controllerPort}`];
-  return [...bootstrap, '--command-config', adminClientConfig(env), '--entity-type', 'brokers', '--entity-name', String(facts.nodeId)];
+  return { args: [...bootstrap, '--command-config', adminClientConfig(env), '--entity-type', 'brokers', '--entity-name', String(facts.nodeId)], version: facts.version ?? KAFKA_VERSION };
 }
 
 /** This node's settings as dynamic per-broker configs (they live in the cluster's metadata and survive restarts). */
@@ -282,13 +319,15 @@ async function setLive(env: EngineEnv, changes: Map<string, string>): Promise<vo
   for (const k of changes.keys()) if (!/^[a-z0-9._-]+$/.test(k)) throw new Error(`kafka ${env.unit}: "${k}" is not a Kafka setting`);
   // kafka-configs reads "k=v,k=v": a value with commas goes in brackets.
   const pairs = [...changes].map(([k, v]) => `${k}=${v.includes(',') ? `[${v}]` : v}`).join(',');
-  await kafkaTool(env.unit, 'kafka.admin.ConfigCommand', [...await configTarget(env), '--alter', '--add-config', pairs]);
+  const target = await configTarget(env);
+  await kafkaTool(env.unit, 'kafka.admin.ConfigCommand', [...target.args, '--alter', '--add-config', pairs], { version: target.version });
 }
 
 /** The values in force on this node (dynamic, static or default), from kafka-configs --describe --all. */
 async function readLive(env: EngineEnv, keys: string[]): Promise<Map<string, string>> {
   if (!keys.length) return new Map();
-  const out = await kafkaTool(env.unit, 'kafka.admin.ConfigCommand', [...await configTarget(env), '--describe', '--all']);
+  const target = await configTarget(env);
+  const out = await kafkaTool(env.unit, 'kafka.admin.ConfigCommand', [...target.args, '--describe', '--all'], { version: target.version });
   const all = new Map<string, string>();
   for (const line of out.split('\n')) {
     const m = /^\s+([a-z0-9._-]+)=(.*?) sensitive=(?:true|false) synonyms=/.exec(line);

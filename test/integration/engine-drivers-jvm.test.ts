@@ -1,6 +1,7 @@
 // The Kafka and OpenSearch drivers against the real engines from Maven Central jars (installed by the project's
 // set-up), run as loopback processes: config rendered from the real EngineTemplate, localized, prepared, started
-// and exercised as the agent will, then restarted on the same data.
+// and exercised as the agent will, then restarted on the same data. Kafka once per release (3.9 and 4.1), each with
+// its own CLIs.
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
@@ -8,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { driverFor } from '../../agent/engines/index.ts';
-import { adminClientConfig, kafkaTool } from '../../agent/engines/kafka.ts';
+import { adminClientConfig, KAFKA_INSTALLS, kafkaTool } from '../../agent/engines/kafka.ts';
 import { clusterHealth, OPENSEARCH_UID, rest } from '../../agent/engines/opensearch.ts';
 import type { EngineEnv } from '../../agent/engines/types.ts';
 import { alive, context, engineEnv, install, listening, Processes, render, start, template } from '../engine-harness.ts';
@@ -31,25 +32,36 @@ afterAll(async () => {
 
 const credentials = { 'admin-username': 'admin', 'admin-password': 'kafka-"pw"\\1' };
 
-describe('kafka driver', () => {
+describe.each([['kafka-3.9', 0], ['kafka-4.1', 1]] as const)('kafka driver (%s)', (tpl, i) => {
   const driver = driverFor('kafka');
+  const version = KAFKA_INSTALLS[tpl.slice('kafka-'.length)]?.version;
+  // Addresses and names of their own: the releases run one after the other in one directory.
+  const host = (n: number) => address(n + 20 * i);
   // A single unit: the internal topics cannot have three replicas.
   const overrides = { 'offsets.topic.replication.factor': '1', 'transaction.state.log.replication.factor': '1', 'transaction.state.log.min.isr': '1' };
-  const ctx = context('events', 0, 1, MEMORY_MIB);
+  const ctx = context(`events${i}`, 0, 1, MEMORY_MIB);
   let env: EngineEnv;
   let configPath: string;
   let child: ChildProcess;
-  const tool = (main: string, args: string[], input?: string) => kafkaTool(env.unit, main, args, { timeoutMs: 60_000, ...(input === undefined ? {} : { input }) });
+  const tool = (main: string, args: string[], input?: string) => kafkaTool(env.unit, main, args, { timeoutMs: 60_000, ...(version ? { version } : {}), ...(input === undefined ? {} : { input }) });
   const bootstrap = () => ['--bootstrap-server', `${env.address}:9092`];
 
   beforeAll(async () => {
-    env = engineEnv(base, ctx.unit.name, address(1), new Map([[ctx.unit.fqdn, address(1)]]), credentials);
-    const rendered = render(template('kafka-3.9'), ctx, overrides, env);
+    env = engineEnv(base, ctx.unit.name, host(1), new Map([[ctx.unit.fqdn, host(1)]]), credentials);
+    const rendered = render(template(tpl), ctx, overrides, env);
     const t0 = Date.now();
     configPath = await install(driver, env, rendered.text, 'server.properties');
     const t1 = Date.now();
     child = await start(procs, driver, env, configPath);
-    process.stdout.write(`kafka: format ${t1 - t0} ms, start+probe ${Date.now() - t1} ms\n`);
+    process.stdout.write(`${tpl}: format ${t1 - t0} ms, start+probe ${Date.now() - t1} ms\n`);
+  });
+  afterAll(() => procs.stop(child));
+
+  it('runs the release its template names, logging through that release\'s logging config', async () => {
+    expect(version).toBeDefined();
+    expect(readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0')).toContain(KAFKA_INSTALLS[tpl.slice('kafka-'.length)]?.lib);
+    // The broker's own start-up log line, which only shows if its logging config was read.
+    expect(await readFile(join(env.runDir, 'engine.log'), 'utf8')).toContain(`Kafka version: ${version}`);
   });
 
   it('formats the storage once with the cluster ID of the rendered config, and serves on this node\'s address only', async () => {
@@ -69,7 +81,8 @@ describe('kafka driver', () => {
   it('takes SASL/PLAIN clients with the admin account: a topic, a message produced with acks=all and consumed', async () => {
     const auth = adminClientConfig(env);
     await tool('org.apache.kafka.tools.TopicCommand', [...bootstrap(), '--command-config', auth, '--create', '--topic', 'orders', '--partitions', '1', '--replication-factor', '1']);
-    await tool('kafka.tools.ConsoleProducer', [...bootstrap(), '--producer.config', auth, '--producer-property', 'acks=all', '--topic', 'orders'], 'apple\npear\nfig\n');
+    // Kafka 4 moved the console producer from the broker's jar to the tools'.
+    await tool(version?.startsWith('3.') ? 'kafka.tools.ConsoleProducer' : 'org.apache.kafka.tools.ConsoleProducer', [...bootstrap(), '--producer.config', auth, '--producer-property', 'acks=all', '--topic', 'orders'], 'apple\npear\nfig\n');
     const got = await tool('org.apache.kafka.tools.consumer.ConsoleConsumer', [...bootstrap(), '--consumer.config', auth, '--topic', 'orders', '--partition', '0', '--offset', 'earliest', '--max-messages', '3', '--timeout-ms', '30000']);
     expect(got.trim().split('\n')).toEqual(['apple', 'pear', 'fig']);
   });
@@ -81,7 +94,7 @@ describe('kafka driver', () => {
     expect(Object.fromEntries(live ?? [])).toEqual({ 'num.io.threads': '4', 'log.retention.bytes': '1048576', 'unclean.leader.election.enable': 'true', 'num.partitions': '1' });
     expect(alive(child)).toBe(true);
     expect(child.pid).toBe(pid);
-    await expect(driver.setLive?.(env, new Map([['num.io.threads', '0']]))).rejects.toThrow(/ConfigCommand on events-0: .*num\.io\.threads/);
+    await expect(driver.setLive?.(env, new Map([['num.io.threads', '0']]))).rejects.toThrow(new RegExp(`ConfigCommand on ${ctx.unit.name}: .*num\\.io\\.threads`));
   });
 
   it('restarts on the same data without formatting again; dynamic settings and messages survive', async () => {
@@ -100,22 +113,22 @@ describe('kafka driver', () => {
   it('refuses storage formatted for another cluster, naming both cluster IDs', async () => {
     const other = context('other', 0, 1, MEMORY_MIB);
     const here = { ...env, resolve: () => env.address };
-    const rendered = render(template('kafka-3.9'), other, overrides, here);
+    const rendered = render(template(tpl), other, overrides, here);
     await expect(install(driver, here, rendered.text, 'other.properties')).rejects.toThrow(/belongs to Kafka cluster [A-Za-z0-9_-]{22}, but the config names cluster [A-Za-z0-9_-]{22}/);
   });
 
   it('separates the roles with upm.quorum.units: a dedicated controller and a broker that joins its quorum', async () => {
-    const units = [0, 1].map((o) => context('split', o, 2, MEMORY_MIB));
-    const hosts = new Map(units.map((c, i) => [c.unit.fqdn, address(11 + i)]));
+    const units = [0, 1].map((o) => context(`split${i}`, o, 2, MEMORY_MIB));
+    const hosts = new Map(units.map((c, o) => [c.unit.fqdn, host(11 + o)]));
     const envs = units.map((c) => engineEnv(base, c.unit.name, hosts.get(c.unit.fqdn) ?? '', hosts, credentials));
     const split = { ...overrides, 'upm.quorum.units': '1' };
-    const configs = await Promise.all(units.map((c, i) => install(driver, envs[i] as EngineEnv, render(template('kafka-3.9'), c, split, envs[i] as EngineEnv).text, 'server.properties')));
+    const configs = await Promise.all(units.map((c, o) => install(driver, envs[o] as EngineEnv, render(template(tpl), c, split, envs[o] as EngineEnv).text, 'server.properties')));
     expect(await readFile(configs[0] ?? '', 'utf8')).toMatch(/^process\.roles=controller$/m);
     expect(await readFile(configs[1] ?? '', 'utf8')).toMatch(/^process\.roles=broker$/m);
-    const [controller, broker] = await Promise.all(envs.map((e, i) => start(procs, driver, e, configs[i] ?? '')));
+    const [controller, broker] = await Promise.all(envs.map((e, o) => start(procs, driver, e, configs[o] ?? '')));
     expect(listening(controller?.pid ?? 0)).toEqual([`${envs[0]?.address}:9093`]);
     expect(listening(broker?.pid ?? 0)).toEqual([`${envs[1]?.address}:9092`]);
-    const quorum = await kafkaTool('split-1', 'org.apache.kafka.tools.MetadataQuorumCommand', ['--bootstrap-server', `${envs[1]?.address}:9092`, '--command-config', adminClientConfig(envs[1] as EngineEnv), 'describe', '--status']);
+    const quorum = await kafkaTool(units[1]?.unit.name ?? '', 'org.apache.kafka.tools.MetadataQuorumCommand', ['--bootstrap-server', `${envs[1]?.address}:9092`, '--command-config', adminClientConfig(envs[1] as EngineEnv), 'describe', '--status'], version ? { version } : {});
     expect(quorum).toMatch(/LeaderId:\s+1\b/);
     expect(quorum).toMatch(/CurrentVoters:\s+\[\{"id": 1, [^{}]*\}\]$/m); // the controller alone
     expect(quorum).toMatch(/CurrentObservers:\s+\[\{"id": 2\b/);
