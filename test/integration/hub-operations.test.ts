@@ -97,7 +97,7 @@ describeHub('Operations run by the hub on a MariaDB service', () => {
     expect(await refused('no-template', { type: 'Upgrade', upgrade: { version: '11.4' } })).toContain('spec.upgrade.version: Unsupported value: "11.4": no engine template mariadb-11.4');
   });
 
-  it('scales 3 -> 5 through the service spec: every step Succeeded, an Event per step, kubectl wait returns', async () => {
+  it('scales 3 -> 5 through the service spec: every step Succeeded, an Event per step, kubectl wait returns, the OperationLog names it', async () => {
     await as(['create', '-f', '-'], JSON.stringify(operation('scale', { type: 'Scale', scale: { replicas: 5 } })));
     const o = await waitSucceeded('scale', 300);
     expect(o.status?.steps?.map((s) => s.name)).toEqual(previewed);
@@ -111,6 +111,9 @@ describeHub('Operations run by the hub on a MariaDB service', () => {
     const events = await opEvents('scale');
     for (const step of ['check', 'set-replicas', 'wait-ready']) expect(events).toContainEqual(expect.stringMatching(new RegExp(`^StepSucceeded step ${step}: `)));
     expect(await serviceEvents('StepSucceeded')).toContain('Operation scale: step set-replicas: spec.topology.replicas is 5');
+    // The project's audit trail names the Operation and who asked for it.
+    const logs = JSON.parse(await as(['get', 'operationlogs', '-n', project, '-o', 'json'])) as { items: { spec: { user: string; verb: string; resource: string; name?: string; result: { code: number } } }[] };
+    expect(logs.items.map((l) => l.spec)).toContainEqual(expect.objectContaining({ user: p.editor, verb: 'create', resource: 'operations', name: 'scale', result: expect.objectContaining({ code: 201 }) }));
   }, 360_000);
 
   it('reconfigures a dynamic parameter live: the step list says so, no server restarts', async () => {
