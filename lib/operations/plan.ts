@@ -37,10 +37,11 @@ const stepOf = (op: Operation, name: string): StepStatus | undefined => op.statu
 function runningStep(op: Operation, def: StepDef, st: StepStatus, w: World): Decision {
   const now = w.now.getTime();
   const d = def.done(op, w);
-  if (d.ok) return { kind: 'complete', step: def.name, message: d.message };
   if (d.fatal) return { kind: 'fail', step: def.name, message: d.message };
   const elapsed = now - (ms(st.startTime) || now);
   if (elapsed > def.timeoutSeconds * 1000) return { kind: 'fail', step: def.name, message: `did not finish within ${def.timeoutSeconds} s: ${d.message}` };
+  // The controller records a step Running before it makes the effect: a step whose effect is not there yet was cut
+  // short (a write refused, or the process killed between the two), so it is not done however quick its `done` is.
   if (def.effect && !def.applied?.(op, w)) {
     // Its write did not take (or was undone): again, after a growing pause, up to a limit.
     const attempts = st.attempts ?? 0;
@@ -51,6 +52,7 @@ function runningStep(op: Operation, def: StepDef, st: StepStatus, w: World): Dec
     if (pre && !pre.ok) return { kind: 'wait', step: def.name, message: pre.message, afterMs: POLL_MS };
     return { kind: 'run', step: def.name, effect: def.effect(op, w), message: `attempt ${attempts + 1}`, afterMs: backoffMs(attempts + 1) };
   }
+  if (d.ok) return { kind: 'complete', step: def.name, message: d.message };
   return { kind: 'wait', step: def.name, message: d.message, afterMs: POLL_MS };
 }
 

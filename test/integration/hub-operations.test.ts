@@ -7,9 +7,8 @@
 // template) are refused by the API with the field named. A Reconfigure of a restart-needed parameter rolls the
 // servers one at a time, and a kill -9 of the hub controllers in the middle of it changes nothing twice: a new
 // process takes the Operation on from its status and every server restarts exactly once.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, openSync, closeSync } from 'node:fs';
-import { readFile, readlink, writeFile } from 'node:fs/promises';
+import type { ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { parse } from 'yaml';
 import { MysqlReplicationResource, type MysqlReplication } from '../../lib/api/compose.upm.io.generated.ts';
@@ -17,31 +16,12 @@ import { UnitResource, type Unit } from '../../lib/api/unit.upm.io.generated.ts'
 import type { KubeClient } from '../../lib/kube/client.ts';
 import type { OperationStatus } from '../../lib/operations/types.ts';
 import { waitFor } from '../../lib/wait.ts';
+import { killAndRestartHubControllers } from '../hub-controllers.ts';
 import { describeHub, hubState, kubectlAs } from '../hub.ts';
 import { MEMBER, useHubProject } from '../hub-member.ts';
 import { mysqlSuite } from '../mysql.ts';
 
 interface Op { metadata: { name: string }; spec: Record<string, unknown>; status?: OperationStatus }
-
-/**
- * kill -9 of the hub controllers, then the same command started again (with its environment and directory), its
- * output to the same log; the pid file follows it. The new process is this suite's to stop.
- */
-async function killAndRestartHubControllers(): Promise<ChildProcess> {
-  const log = hubState().logs.controllers;
-  const pid = Number((await readFile(`${log}.pid`, 'utf8')).trim());
-  expect(pid).toBeGreaterThan(1);
-  const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter(Boolean);
-  const env = Object.fromEntries((await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
-  const cwd = await readlink(`/proc/${pid}/cwd`);
-  process.kill(pid, 'SIGKILL');
-  await waitFor('the hub controllers gone', async () => !existsSync(`/proc/${pid}/cmdline`) || (await readFile(`/proc/${pid}/cmdline`, 'utf8')) === '', { timeoutMs: 10_000, intervalMs: 50 });
-  const out = openSync(log, 'a');
-  const child = spawn(argv[0] as string, argv.slice(1), { env, cwd, stdio: ['ignore', out, out] });
-  closeSync(out);
-  await writeFile(`${log}.pid`, String(child.pid));
-  return child;
-}
 
 describeHub('Operations run by the hub on a MariaDB service', () => {
   const p = useHubProject('hubops');
