@@ -211,6 +211,22 @@ describe('a run', () => {
     expect(step(op, w)).toMatchObject({ kind: 'run', step: 'check' });
   });
 
+  it('says a running step waits for its member while the cluster is not Ready, and spends no attempt on the member\'s objects', () => {
+    const w = world();
+    const scale = operation({ type: 'Scale', scale: { replicas: 5 } });
+    drive(scale, w, () => undefined, 5);
+    w.cluster = { name: 'member1', ready: false, message: 'the member did not answer' };
+    expect(step(scale, w)).toMatchObject({ kind: 'wait', step: 'wait-ready' });
+    expect(scale.status?.message).toMatch(/^wait-ready: waiting for the member: cluster member1: not Ready \(the member did not answer\); /);
+    expect(scale.status?.phase).toBe('Running');
+    const sw = operation({ type: 'Switchover' });
+    const w2 = world();
+    step(sw, w2); step(sw, w2);
+    w2.cluster = { name: 'member1', ready: false };
+    expect(step(sw, w2)).toMatchObject({ kind: 'wait', step: 'switch-source', message: 'waiting for the member: cluster member1: not Ready' });
+    expect(sw.status?.steps?.[1]?.attempts).toBeUndefined();
+  });
+
   it('tries a write that did not take again with backoff, and gives up after the limit', () => {
     const w = world();
     const op = operation({ type: 'Scale', scale: { replicas: 5 } });
