@@ -15,8 +15,9 @@ import type { Store } from '../../lib/informer.ts';
 import type { KubeClient } from '../../lib/kube/client.ts';
 import { isNotFound } from '../../lib/kube/errors.ts';
 import type { MemberClients } from '../../lib/kube/member-clients.ts';
-import type { KubeObject } from '../../lib/kube/types.ts';
+import { objectKey, type KubeObject } from '../../lib/kube/types.ts';
 import { canonicalJson } from '../../lib/mergepatch.ts';
+import { MutationCache } from '../../lib/mutationcache.ts';
 import { crashPoint } from '../../lib/crashpoint.ts';
 import { backoffMs, isTerminal, plan } from '../../lib/operations/plan.ts';
 import { operationStatus } from '../../lib/operations/status.ts';
@@ -51,6 +52,18 @@ const ready = (c: ClusterRecord) => c.status?.conditions?.find((x) => x.type ===
 
 export function operationsReconciler(d: OperationsDeps): Reconciler {
   const kinds = new Map(d.kinds.map((k) => [k.kind, k]));
+  // Whether an Operation may start is decided from the other Operations of its service: two workers deciding at
+  // once, or one reading a cache that has not seen this process's last write (the one ahead started or ended),
+  // would start two. So the Operations of one service are reconciled one at a time, over this process's own writes.
+  const written = new MutationCache<Operation>(d.operations);
+  const locks = new Map<string, Promise<unknown>>();
+  const oneAtATime = async <T>(target: string, fn: () => Promise<T>): Promise<T> => {
+    const before = locks.get(target) ?? Promise.resolve();
+    const mine = before.then(fn, fn);
+    const tail = mine.catch(() => undefined);
+    locks.set(target, tail);
+    try { return await mine; } finally { if (locks.get(target) === tail) locks.delete(target); }
+  };
 
   const memberClient = async (svc: ServiceView | undefined): Promise<KubeClient> => {
     const name = (svc?.spec.placement as { cluster?: string } | undefined)?.cluster ?? '';
@@ -78,7 +91,7 @@ export function operationsReconciler(d: OperationsDeps): Reconciler {
     return {
       service, templates: d.templates, now,
       cluster: c ? { name: clusterName, ready: r?.status === 'True', ...(r?.status !== 'True' && r?.message ? { message: r.message } : {}) } : undefined,
-      others: d.operations.byIndex(BY_TARGET, targetOf(op)),
+      others: d.operations.byIndex(BY_TARGET, targetOf(op)).map((o) => written.get(objectKey(o)) ?? o),
       compose: await composeOf(op, service),
     };
   };
@@ -106,7 +119,13 @@ export function operationsReconciler(d: OperationsDeps): Reconciler {
   };
 
   return async (key: string, ctx: ReconcileContext): Promise<ReconcileResult> => {
-    let stored = d.operations.get(key);
+    const first = written.get(key);
+    if (!first || isTerminal(first) || !first.spec?.target) return;
+    return oneAtATime(targetOf(first), () => reconcile(key, ctx));
+  };
+
+  async function reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult> {
+    let stored = written.get(key);
     if (!stored || isTerminal(stored) || !stored.spec?.target) return;
     let op: Operation = stored;
     let last: Decision = { kind: 'done' };
@@ -114,14 +133,14 @@ export function operationsReconciler(d: OperationsDeps): Reconciler {
     /** Writes the status so far (optimistic concurrency: a stale copy is refused) and tells its steps as Events. */
     const commit = async () => {
       if (!stored || canonicalJson(op.status ?? {}) === canonicalJson(stored.status ?? {})) return;
-      const written = await d.client.updateStatus<Operation>(OperationRecordResource, { ...op, apiVersion: 'internal.upm.io/v1alpha1', kind: 'OperationRecord' } as KubeObject as Operation);
+      const saved = written.mutated(await d.client.updateStatus<Operation>(OperationRecordResource, { ...op, apiVersion: 'internal.upm.io/v1alpha1', kind: 'OperationRecord' } as KubeObject as Operation));
       const pubOp = asPublic(stored, 'Operation');
       const pubSvc = service ? asPublic(service, op.spec.target.kind) : undefined;
       for (const e of transitions(stored, op)) {
         await d.events.record(pubOp, e.type, e.reason, e.message);
         if (pubSvc) await d.events.record(pubSvc, e.type, e.reason, `Operation ${op.metadata.name ?? ''}: ${e.message}`);
       }
-      stored = { ...op, metadata: { ...op.metadata, resourceVersion: written.metadata.resourceVersion } };
+      stored = { ...op, metadata: { ...op.metadata, resourceVersion: saved?.metadata.resourceVersion } };
       op = stored;
     };
     for (let i = 0; i < MAX_STEPS_PER_RECONCILE; i++) {
@@ -151,7 +170,7 @@ export function operationsReconciler(d: OperationsDeps): Reconciler {
     }
     await commit();
     return requeue(last);
-  };
+  }
 }
 
 function requeue(d: Decision): ReconcileResult {
