@@ -19,7 +19,8 @@ export type MemberClient =
 
 export class MemberClients {
   private readonly secrets: Pick<Store<Secret>, 'get'>;
-  private readonly namespace: string;
+  /** Where the credentials Secrets are. */
+  readonly namespace: string;
   private readonly clients = new Map<string, { version: string; client: Promise<KubeClient> }>();
 
   constructor(secrets: Pick<Store<Secret>, 'get'>, namespace: string) {

@@ -96,6 +96,7 @@ describeHub('Operations across kills of the hub controllers and a member outage'
         if (ops.length === 20 && ops.every(terminal)) break;
         const running = ops.find((o) => o.status?.phase === 'Running');
         const at = running ? `${running.metadata.name} ${running.spec.type} at ${running.status?.steps?.find((s) => s.phase === 'Running')?.name ?? 'between steps'}` : 'no Operation running';
+        const armed = kills.length === 1;
         if (child.exitCode !== null || child.signalCode !== null) {
           // The crash point fired: the process died right after an effect, before recording it.
           kills.push(`died at the crash point (${at}), started again`);
@@ -103,12 +104,13 @@ describeHub('Operations across kills of the hub controllers and a member outage'
           children.push(child);
           continue;
         }
-        if (kills.length < 16 && Math.random() < 0.35) {
+        // The first process waits for its crash point (the next effect made); the others are killed at random.
+        if (!armed && kills.length < 20 && Math.random() < 0.6) {
           child = await killAndRestartHubControllers();
           children.push(child);
           kills.push(`kill -9 (${at})`);
         }
-        await new Promise((r) => setTimeout(r, 1000 + Math.random() * 4000));
+        await new Promise((r) => setTimeout(r, 500 + Math.random() * 2500));
       }
     } finally {
       for (const w of watches) await w.stop();
