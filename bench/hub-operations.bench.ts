@@ -155,12 +155,15 @@ try {
   const ops = new Informer<Operation>(admin, OperationRecordResource, { namespace: PROJECT });
   const created = new Map<string, number>();
   const firstStep = new Map<string, number>();
+  /** When the watch first saw each Operation's record: the create's own share of the latency. */
+  const stored = new Map<string, number>();
   const ended = new Map<string, string>();
   const runningNow = new Map<string, Set<string>>();
   let mostAtOnce = 0;
   const onOp = (o: Operation) => {
     const name = o.metadata.name ?? '';
     const t = performance.now();
+    if (!stored.has(name)) stored.set(name, t);
     if (!firstStep.has(name) && o.status?.steps?.some((s) => s.phase !== 'Pending')) firstStep.set(name, t);
     const svc = o.spec.target.name;
     const set = runningNow.get(svc) ?? new Set<string>();
@@ -219,6 +222,7 @@ try {
   const phases: Record<string, number> = {};
   for (const o of burst) phases[ended.get(o.name) ?? '?'] = (phases[ended.get(o.name) ?? '?'] ?? 0) + 1;
   const firstOfEach = burst.filter((o) => o.name.endsWith('-op-0')).map((o) => (firstStep.get(o.name) as number) - (created.get(o.name) as number));
+  const firstStored = burst.filter((o) => o.name.endsWith('-op-0')).map((o) => (stored.get(o.name) as number) - (created.get(o.name) as number));
 
   const more = Array.from({ length: Math.max(0, IDLE_SERVICES - SERVICES) }, (_, i) => `idle-${i}`);
   progress(`${more.length} more services (${IDLE_SERVICES} in all), then ${IDLE_S} s with no Operation`);
@@ -235,6 +239,7 @@ try {
   console.log('|---|---|---|---|---|');
   console.log(`| creation -> first step running, one at a time (${paced.length}) | ${fmt(pct(paced, 50))} | ${fmt(pct(paced, 99))} | ${fmt(Math.max(...paced))} | p99 < 200 ms |`);
   console.log(`| creation -> first step running, first of each service in the burst (${firstOfEach.length}) | ${fmt(pct(firstOfEach, 50))} | ${fmt(pct(firstOfEach, 99))} | ${fmt(Math.max(...firstOfEach))} | p99 < 200 ms |`);
+  console.log(`| of which the create until the watch sees the record, first of each service in the burst | ${fmt(pct(firstStored, 50))} | ${fmt(pct(firstStored, 99))} | ${fmt(Math.max(...firstStored))} | - |`);
   console.log('| figure | value | goal |');
   console.log('|---|---|---|');
   console.log(`| hub controllers CPU per Operation (burst) | ${(cpuPerOp * 1000).toFixed(1)} ms | - |`);
