@@ -2,7 +2,8 @@
 // Operation, its service's record and status, its Cluster, the other Operations of that service; for a switchover
 // the member's compose object), asks the pure planner (lib/operations) what comes next, makes that step's effect
 // unless it is already there (a merge patch of the hub service's spec, or of the member's compose object: the hub
-// never connects to an engine), and records the status with an optimistic-concurrency update. Steps that only
+// never connects to an engine), and records the status with an optimistic-concurrency update, a step's Running
+// record (with what it chose) before its effect, so a process killed in between never makes it anew differently. Steps that only
 // check or complete follow on in the same reconcile; nothing waits in a worker: a step that waits is looked at
 // again when its service changes, or after the planner's delay.
 import type { ClusterRecord } from '../../lib/api/internal.upm.io.generated.ts';
@@ -15,8 +16,10 @@ import type { KubeClient } from '../../lib/kube/client.ts';
 import { isNotFound } from '../../lib/kube/errors.ts';
 import type { MemberClients } from '../../lib/kube/member-clients.ts';
 import type { ResourceType } from '../../lib/kube/resources.ts';
-import type { KubeObject } from '../../lib/kube/types.ts';
+import { objectKey, type KubeObject } from '../../lib/kube/types.ts';
 import { canonicalJson } from '../../lib/mergepatch.ts';
+import { MutationCache } from '../../lib/mutationcache.ts';
+import { crashPoint } from '../../lib/crashpoint.ts';
 import { backoffMs, isTerminal, plan } from '../../lib/operations/plan.ts';
 import { operationStatus } from '../../lib/operations/status.ts';
 import type { Decision, Effect, Operation, OperationStatus, ServiceView, World } from '../../lib/operations/types.ts';
@@ -60,6 +63,18 @@ const ready = (c: ClusterRecord) => c.status?.conditions?.find((x) => x.type ===
 
 export function operationsReconciler(d: OperationsDeps): Reconciler {
   const kinds = new Map(d.kinds.map((k) => [k.kind, k]));
+  // Whether an Operation may start is decided from the other Operations of its service: two workers deciding at
+  // once, or one reading a cache that has not seen this process's last write (the one ahead started or ended),
+  // would start two. So the Operations of one service are reconciled one at a time, over this process's own writes.
+  const written = new MutationCache<Operation>(d.operations);
+  const locks = new Map<string, Promise<unknown>>();
+  const oneAtATime = async <T>(target: string, fn: () => Promise<T>): Promise<T> => {
+    const before = locks.get(target) ?? Promise.resolve();
+    const mine = before.then(fn, fn);
+    const tail = mine.catch(() => undefined);
+    locks.set(target, tail);
+    try { return await mine; } finally { if (locks.get(target) === tail) locks.delete(target); }
+  };
 
   const memberClient = async (svc: ServiceView | undefined): Promise<KubeClient> => {
     const name = (svc?.spec.placement as { cluster?: string } | undefined)?.cluster ?? '';
@@ -88,7 +103,7 @@ export function operationsReconciler(d: OperationsDeps): Reconciler {
     return {
       service, templates: d.templates, now,
       cluster: c ? { name: clusterName, ready: r?.status === 'True', ...(r?.status !== 'True' && r?.message ? { message: r.message } : {}) } : undefined,
-      others: d.operations.byIndex(BY_TARGET, targetOf(op)),
+      others: d.operations.byIndex(BY_TARGET, targetOf(op)).map((o) => written.get(objectKey(o)) ?? o),
       compose: await composeOf(op, service),
     };
   };
@@ -106,48 +121,68 @@ export function operationsReconciler(d: OperationsDeps): Reconciler {
     await member.patch(composeResource(effect.kind), effect.name, effect.patch, 'merge', { namespace: op.metadata.namespace, fieldManager: OPERATIONS_FIELD_MANAGER });
   };
 
-  /** One step forward: plan, make the effect, the status it leads to; whether to go on at once. */
+  /** One step forward: plan, and the status it leads to; whether to go on at once. An effect is left to the caller. */
   const advance = async (op: Operation, now: Date): Promise<{ status?: OperationStatus; decision: Decision; more: boolean; w: World }> => {
     const w = await worldOf(op, now);
     const decision = plan(op, w);
     if (decision.kind === 'done') return { decision, more: false, w };
-    let recorded: Decision = decision;
-    if (decision.kind === 'run' && decision.effect) {
-      try {
-        await act(op, decision.effect, w);
-      } catch (err) {
-        const attempts = (op.status?.steps?.find((s) => s.name === decision.step)?.attempts ?? 0) + 1;
-        recorded = { kind: 'retry', step: decision.step, message: (err as Error).message.slice(0, 300), afterMs: backoffMs(attempts) };
-      }
-    }
-    const more = recorded.kind === 'complete' || (recorded.kind === 'run' && !recorded.effect);
-    return { status: operationStatus(op, recorded, w), decision: recorded, more, w };
+    const more = decision.kind === 'complete' || (decision.kind === 'run' && !decision.effect);
+    return { status: operationStatus(op, decision, w), decision, more, w };
   };
 
   return async (key: string, ctx: ReconcileContext): Promise<ReconcileResult> => {
-    const stored = d.operations.get(key);
+    const first = written.get(key);
+    if (!first || isTerminal(first) || !first.spec?.target) return;
+    return oneAtATime(targetOf(first), () => reconcile(key, ctx));
+  };
+
+  async function reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult> {
+    let stored = written.get(key);
     if (!stored || isTerminal(stored) || !stored.spec?.target) return;
     let op: Operation = stored;
     let last: Decision = { kind: 'done' };
     let service: ServiceView | undefined;
+    /** Writes the status so far (optimistic concurrency: a stale copy is refused) and tells its steps as Events. */
+    const commit = async () => {
+      if (!stored || canonicalJson(op.status ?? {}) === canonicalJson(stored.status ?? {})) return;
+      const saved = written.mutated(await d.client.updateStatus<Operation>(OperationRecordResource, { ...op, apiVersion: 'internal.upm.io/v1alpha1', kind: 'OperationRecord' } as KubeObject as Operation));
+      const pubOp = asPublic(stored, 'Operation');
+      const pubSvc = service ? asPublic(service, op.spec.target.kind) : undefined;
+      for (const e of transitions(stored, op)) {
+        await d.events.record(pubOp, e.type, e.reason, e.message);
+        if (pubSvc) await d.events.record(pubSvc, e.type, e.reason, `Operation ${op.metadata.name ?? ''}: ${e.message}`);
+      }
+      stored = { ...op, metadata: { ...op.metadata, resourceVersion: saved?.metadata.resourceVersion } };
+      op = stored;
+    };
     for (let i = 0; i < MAX_STEPS_PER_RECONCILE; i++) {
+      const before = op;
       const r = await advance(op, ctx.clock.now());
       last = r.decision;
       service = r.w.service;
       if (!r.status) break;
       op = { ...op, status: r.status };
+      const run = r.decision;
+      if (run.kind === 'run' && run.effect) {
+        // The step is recorded Running, with its attempt and what it chose (a switchover's candidate), before the
+        // effect is made: a process killed between the two finds it there and checks the effect, never choosing
+        // anew; a copy of the Operation gone stale is refused here, before anything changes.
+        await commit();
+        crashPoint('operations-step-recorded');
+        try {
+          await act(op, run.effect, r.w);
+          crashPoint('operations-effect-made');
+        } catch (err) {
+          const attempts = (before.status?.steps?.find((s) => s.name === run.step)?.attempts ?? 0) + 1;
+          last = { kind: 'retry', step: run.step, message: (err as Error).message.slice(0, 300), afterMs: backoffMs(attempts) };
+          op = { ...op, status: operationStatus(before, last, r.w) };
+        }
+      }
       if (!r.more) break;
     }
-    if (canonicalJson(op.status ?? {}) === canonicalJson(stored.status ?? {})) return requeue(last);
-    await d.client.updateStatus(OperationRecordResource, { ...op, apiVersion: 'internal.upm.io/v1alpha1', kind: 'OperationRecord' } as KubeObject);
-    const pubOp = asPublic(stored, 'Operation');
-    const pubSvc = service ? asPublic(service, op.spec.target.kind) : undefined;
-    for (const e of transitions(stored, op)) {
-      await d.events.record(pubOp, e.type, e.reason, e.message);
-      if (pubSvc) await d.events.record(pubSvc, e.type, e.reason, `Operation ${op.metadata.name ?? ''}: ${e.message}`);
-    }
+    await commit();
     return requeue(last);
-  };
+  }
 }
 
 function requeue(d: Decision): ReconcileResult {

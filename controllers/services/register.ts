@@ -16,7 +16,7 @@ import type { Manager } from '../../lib/manager.ts';
 import { PROJECT_LABEL, type HubService } from './contract.ts';
 import { CLUSTER_INDEX, PROJECT_CLUSTER_INDEX, projectOn, SERVICE_INDEXES, serviceKey, servicesReconciler, type ServiceKind } from './controller.ts';
 import { DESIRED } from './desired/index.ts';
-import type { ResourceType } from '../../lib/kube/resources.ts';
+import { Resources, type ResourceType } from '../../lib/kube/resources.ts';
 import { MIRRORED_RESOURCES, Mirror, serviceOf } from './mirror.ts';
 import { serviceStatus } from './status.ts';
 
@@ -80,5 +80,11 @@ export function registerServices(manager: Manager, events: EventRecorder, member
   }
   controller.watch(clusters, (c) => onCluster(c.metadata.name ?? ''),
     (a, b) => a.metadata.generation !== b.metadata.generation || readyOf(a) !== readyOf(b) || !!b.metadata.deletionTimestamp);
+  // The members' credentials: a service reconciled before this cache filled would find its Cluster's Secret missing
+  // and wait for nothing (a restarted process left a service unreachable with its Cluster Ready); a new Secret moves
+  // its Cluster's services.
+  controller.watch(manager.informer<KubeObject>(Resources.secrets, { namespace: members.namespace }),
+    (s) => clusters.list().filter((c) => c.spec?.credentials?.secretName === s.metadata.name).flatMap((c) => onCluster(c.metadata.name ?? '')),
+    (a, b) => a.metadata.resourceVersion !== b.metadata.resourceVersion);
   return mirror;
 }

@@ -71,10 +71,20 @@ export class ManagedProcess {
 
   private spawn(): ChildProcess {
     const out = openSync(this.spec.logFile, 'a');
+    // A test may ask for one start with another environment (a crash point): <log>.env, read once.
+    const overrides = `${this.spec.logFile}.env`;
+    let env = this.spec.env ?? process.env;
+    if (this.spec.restartOnExit && existsSync(overrides)) {
+      env = { ...env };
+      for (const [k, v] of Object.entries(JSON.parse(readFileSync(overrides, 'utf8')) as Record<string, string | null>)) {
+        if (v === null) delete env[k]; else env[k] = v;
+      }
+      rmSync(overrides, { force: true });
+    }
     rmSync(this.pidFile, { force: true }); // a PID left by an earlier run must never be signalled
     const child = spawn(reaper, [this.pidFile, this.spec.command, ...this.spec.args], {
       stdio: ['pipe', out, out],
-      env: this.spec.env ?? process.env,
+      env,
       cwd: this.spec.cwd,
     });
     closeSync(out);

@@ -22,7 +22,8 @@ export type SecretSource = Pick<Store<Secret>, 'get'> & { waitForSync?(): Promis
 
 export class MemberClients {
   private readonly secrets: SecretSource;
-  private readonly namespace: string;
+  /** Where the credentials Secrets are. */
+  readonly namespace: string;
   private readonly clients = new Map<string, { version: string; client: Promise<KubeClient> }>();
 
   constructor(secrets: SecretSource, namespace: string) {

@@ -121,6 +121,33 @@ describe('a run', () => {
     expect('effect' in d && d.effect).toBeFalsy();
   });
 
+  it('makes again a step\'s effect that was recorded Running but never made (a kill between the record and the write)', () => {
+    const w = world();
+    const op = operation({ type: 'Switchover' });
+    step(op, w); step(op, w); // check
+    w.now = clock.now();
+    const d = plan(op, w);
+    expect(d).toMatchObject({ kind: 'run', step: 'switch-source' });
+    op.status = operationStatus(op, d, w); // recorded; the process dies before the member's object is patched
+    clock.step(backoffMs(1));
+    w.now = clock.now();
+    expect(plan(op, w)).toMatchObject({ kind: 'run', step: 'switch-source', effect: { on: 'compose', patch: { spec: { source: { unit: 'db-1' } } } } });
+  });
+
+  it('keeps a switchover\'s candidate once recorded: the old source, a replica now, is never chosen after a restart', () => {
+    const w = world();
+    const op = operation({ type: 'Switchover' });
+    step(op, w); step(op, w);
+    expect(step(op, w)).toMatchObject({ kind: 'run', step: 'switch-source' });
+    expect(op.status?.candidate).toBe('db-1');
+    // The member did it and the hub's view shows db-0 as the first ready replica: a new process reads the record.
+    (w.service as ServiceView).status = { ...(w.service as ServiceView).status, source: 'db-1', units: [{ name: 'db-0', role: 'replica', ready: true }, { name: 'db-1', role: 'source', ready: true }, { name: 'db-2', role: 'replica', ready: true }] };
+    const trace = drive(op, w, () => undefined);
+    expect(trace.filter((t) => t === 'run:switch-source')).toEqual([]);
+    expect(w.compose?.spec?.source).toEqual({ name: 'db-1', unit: 'db-1' });
+    expect(op.status).toMatchObject({ phase: 'Succeeded', candidate: 'db-1' });
+  });
+
   it('waits in the queue behind an earlier Operation of the service, and names it', () => {
     const first = operation({ type: 'Scale', scale: { replicas: 5 } }, 'a', '2026-01-01T00:00:00Z');
     const second = operation({ type: 'Reconfigure', reconfigure: { parameters: { max_connections: '300' } } }, 'b', '2026-01-01T00:00:00Z');
@@ -182,6 +209,22 @@ describe('a run', () => {
     expect(op.status?.phase).toBe('Pending');
     w.cluster = { name: 'member1', ready: true };
     expect(step(op, w)).toMatchObject({ kind: 'run', step: 'check' });
+  });
+
+  it('says a running step waits for its member while the cluster is not Ready, and spends no attempt on the member\'s objects', () => {
+    const w = world();
+    const scale = operation({ type: 'Scale', scale: { replicas: 5 } });
+    drive(scale, w, () => undefined, 5);
+    w.cluster = { name: 'member1', ready: false, message: 'the member did not answer' };
+    expect(step(scale, w)).toMatchObject({ kind: 'wait', step: 'wait-ready' });
+    expect(scale.status?.message).toMatch(/^wait-ready: waiting for the member: cluster member1: not Ready \(the member did not answer\); /);
+    expect(scale.status?.phase).toBe('Running');
+    const sw = operation({ type: 'Switchover' });
+    const w2 = world();
+    step(sw, w2); step(sw, w2);
+    w2.cluster = { name: 'member1', ready: false };
+    expect(step(sw, w2)).toMatchObject({ kind: 'wait', step: 'switch-source', message: 'waiting for the member: cluster member1: not Ready' });
+    expect(sw.status?.steps?.[1]?.attempts).toBeUndefined();
   });
 
   it('tries a write that did not take again with backoff, and gives up after the limit', () => {

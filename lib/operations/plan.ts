@@ -2,8 +2,9 @@
 // it names the next thing to do: wait in the queue (naming the Operation waited for), start or try again a step
 // (with the effect to make, unless it is already there), wait for a step, finish, fail or cancel. Pure; the
 // controller carries the decision out and operationStatus() records it.
+import { clusterReady } from './checks.ts';
 import { isMutating, stepsFor, type StepDef } from './steps.ts';
-import type { Decision, Operation, StepStatus, World } from './types.ts';
+import type { Decision, Effect, Operation, StepStatus, World } from './types.ts';
 
 export const MAX_ATTEMPTS = 5;
 /** A waiting step is looked at again after this long at the latest (its service's changes wake it sooner). */
@@ -37,10 +38,11 @@ const stepOf = (op: Operation, name: string): StepStatus | undefined => op.statu
 function runningStep(op: Operation, def: StepDef, st: StepStatus, w: World): Decision {
   const now = w.now.getTime();
   const d = def.done(op, w);
-  if (d.ok) return { kind: 'complete', step: def.name, message: d.message };
   if (d.fatal) return { kind: 'fail', step: def.name, message: d.message };
   const elapsed = now - (ms(st.startTime) || now);
   if (elapsed > def.timeoutSeconds * 1000) return { kind: 'fail', step: def.name, message: `did not finish within ${def.timeoutSeconds} s: ${d.message}` };
+  // The controller records a step Running before it makes the effect: a step whose effect is not there yet was cut
+  // short (a write refused, or the process killed between the two), so it is not done however quick its `done` is.
   if (def.effect && !def.applied?.(op, w)) {
     // Its write did not take (or was undone): again, after a growing pause, up to a limit.
     const attempts = st.attempts ?? 0;
@@ -49,9 +51,22 @@ function runningStep(op: Operation, def: StepDef, st: StepStatus, w: World): Dec
     if (wait > 0) return { kind: 'wait', step: def.name, message: st.message ?? d.message, afterMs: wait };
     const pre = def.precondition?.(op, w);
     if (pre && !pre.ok) return { kind: 'wait', step: def.name, message: pre.message, afterMs: POLL_MS };
-    return { kind: 'run', step: def.name, effect: def.effect(op, w), message: `attempt ${attempts + 1}`, afterMs: backoffMs(attempts + 1) };
+    const effect = def.effect(op, w);
+    const member = forMember(effect, w);
+    if (member) return { kind: 'wait', step: def.name, message: member, afterMs: POLL_MS };
+    return { kind: 'run', step: def.name, effect, message: `attempt ${attempts + 1}`, afterMs: backoffMs(attempts + 1) };
   }
-  return { kind: 'wait', step: def.name, message: d.message, afterMs: POLL_MS };
+  if (d.ok) return { kind: 'complete', step: def.name, message: d.message };
+  // What the step waits for comes from the member: while the hub cannot reach it, that is what the wait is about.
+  const c = clusterReady(w);
+  return { kind: 'wait', step: def.name, message: c.ok ? d.message : `waiting for the member: ${c.message}; ${d.message}`, afterMs: POLL_MS };
+}
+
+/** Why an effect on the member's objects cannot be made now (its cluster not Ready): it waits, spending no attempt. */
+function forMember(effect: Effect, w: World): string | undefined {
+  if (effect.on !== 'compose') return undefined;
+  const c = clusterReady(w);
+  return c.ok ? undefined : `waiting for the member: ${c.message}`;
 }
 
 export function plan(op: Operation, w: World): Decision {
@@ -77,5 +92,8 @@ export function plan(op: Operation, w: World): Decision {
   const pre = current.precondition?.(op, w);
   if (pre && !pre.ok) return pre.fatal ? { kind: 'fail', step: current.name, message: `precondition: ${pre.message}` } : { kind: 'wait', step: current.name, message: pre.message, afterMs: POLL_MS };
   if (!current.effect || current.applied?.(op, w)) return { kind: 'run', step: current.name, message: current.effect ? 'already so: nothing to change' : (pre?.message ?? 'running'), afterMs: 0 };
-  return { kind: 'run', step: current.name, effect: current.effect(op, w), message: 'attempt 1', afterMs: backoffMs(1) };
+  const effect = current.effect(op, w);
+  const member = forMember(effect, w);
+  if (member) return { kind: 'wait', step: current.name, message: member, afterMs: POLL_MS };
+  return { kind: 'run', step: current.name, effect, message: 'attempt 1', afterMs: backoffMs(1) };
 }

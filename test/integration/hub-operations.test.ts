@@ -16,26 +16,13 @@ import { UnitResource, type Unit } from '../../lib/api/unit.upm.io.generated.ts'
 import type { KubeClient } from '../../lib/kube/client.ts';
 import type { OperationStatus } from '../../lib/operations/types.ts';
 import { waitFor } from '../../lib/wait.ts';
+import { killHubControllers } from '../hub-controllers.ts';
 import { describeHub, hubState, kubectlAs } from '../hub.ts';
 import { MEMBER, useHubProject } from '../hub-member.ts';
 import { mysqlSuite } from '../mysql.ts';
 
 interface Op { metadata: { name: string }; spec: Record<string, unknown>; status?: OperationStatus }
 
-/**
- * kill -9 of the hub controllers; the local system starts them again a second later, as a Deployment would, and the
- * pid file names the new process.
- */
-async function killHubControllers(): Promise<number> {
-  const pidFile = `${hubState().logs.controllers}.pid`;
-  const pid = Number((await readFile(pidFile, 'utf8')).trim());
-  expect(pid).toBeGreaterThan(1);
-  process.kill(pid, 'SIGKILL');
-  return waitFor('the hub controllers started again', async () => {
-    const next = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
-    return next > 1 && next !== pid && existsSync(`/proc/${next}`) ? next : undefined;
-  }, { timeoutMs: 30_000, intervalMs: 100 });
-}
 
 describeHub('Operations run by the hub on a MariaDB service', () => {
   const p = useHubProject('hubops');

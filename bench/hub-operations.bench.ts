@@ -1,0 +1,255 @@
+// The hub's Operations engine under load. One member, a bare kube-apiserver on the shared etcd with the unit.upm.io
+// and compose.upm.io CRDs (as hub-fanout), registered with the hub; the hub's controllers run as their own process.
+// No operator runs on the member: this bench plays them, writing what the Unit and Compose Operators would report
+// for every object the hub puts there (each UnitSet's status and its Units, Ready, at the UnitSet's generation; each
+// MysqlReplication's status Ready with the source its spec names), so the Operations' wait steps finish as they
+// would on real engines, with no engine time in the figures.
+// BENCH_SERVICES MysqlServices (default 50) each get BENCH_OPS / BENCH_SERVICES Operations (default 200 in all:
+// Scale 3 -> 4, Reconfigure of a dynamic parameter, Switchover, Scale 4 -> 2, ...; the API refuses a Scale to the
+// size a service has at the Operation's creation), created at once. Prints:
+//   - from an Operation's creation (the request sent) to its first step running (seen by a watch on the hub's
+//     Operation records): p50 / p99 / max, for Operations created one at a time on idle services, and for the first
+//     Operation of each service in the burst (goal p99 < 200 ms);
+//   - the burst: all complete, the most Operations of one service running at once (a watch; goal 1), wall time;
+//   - the hub controllers' CPU seconds per Operation (/proc/<pid>/stat, over the burst);
+//   - their CPU over BENCH_IDLE_SECONDS (default 60) with BENCH_IDLE_SERVICES (default 1,000) settled services and no
+//     Operation running (goal about 0).
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { MysqlReplicationResource, type MysqlReplication } from '../lib/api/compose.upm.io.generated.ts';
+import { MysqlServiceRecordResource, OperationRecordResource } from '../lib/api/internal.upm.io.generated.ts';
+import { UnitResource, UnitSetResource, type Unit, type UnitSet } from '../lib/api/unit.upm.io.generated.ts';
+import { Informer } from '../lib/informer.ts';
+import type { KubeClient } from '../lib/kube/client.ts';
+import { isConflict, isNotFound } from '../lib/kube/errors.ts';
+import type { Operation, ServiceView } from '../lib/operations/types.ts';
+import { LocalCluster } from '../hack/local/cluster.ts';
+import { LocalHub } from '../hack/local/hub.ts';
+import { LocalSystem } from '../hack/local/system.ts';
+import { waitFor } from '../lib/wait.ts';
+
+const run = promisify(execFile);
+const SERVICES = Number(process.env.BENCH_SERVICES ?? 50);
+const OPS = Number(process.env.BENCH_OPS ?? 200);
+const PACED = Number(process.env.BENCH_PACED ?? 20);
+const IDLE_SERVICES = Number(process.env.BENCH_IDLE_SERVICES ?? 1000);
+const IDLE_S = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
+const PROJECT = 'ops';
+const MEMBER = 'opm';
+const root = join(import.meta.dirname, '..');
+const TICK = 100; // clock ticks per second of /proc/<pid>/stat
+
+const progress = (msg: string) => process.stderr.write(`  [${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN; };
+const fmt = (ms: number) => `${ms.toFixed(0)} ms`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** user + system CPU seconds of a process so far. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / TICK;
+}
+async function pool<T>(items: T[], n: number, fn: (x: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: n }, async () => { while (next < items.length) await fn(items[next++] as T); }));
+}
+
+/** The Unit and Compose Operators as the hub sees them: every UnitSet's Units Ready, every MysqlReplication Ready. */
+function simulateOperators(c: KubeClient, signal: AbortSignal): { sync: () => Promise<void> } {
+  const opts = { namespace: PROJECT };
+  const sets = new Informer<UnitSet>(c, UnitSetResource, opts);
+  const units = new Informer<Unit>(c, UnitResource, opts);
+  const reps = new Informer<MysqlReplication>(c, MysqlReplicationResource, opts);
+  const dirty = new Set<string>();
+  const mark = (kind: string) => (o: { metadata: { name?: string } }) => { dirty.add(`${kind}/${o.metadata.name ?? ''}`); };
+  sets.addHandler({ onAdd: mark('us'), onUpdate: (_, b) => mark('us')(b) });
+  reps.addHandler({ onAdd: mark('mr'), onUpdate: (_, b) => mark('mr')(b) });
+  const ip = (name: string) => { let h = 0; for (const ch of name) h = (h * 31 + ch.charCodeAt(0)) >>> 0; return `127.${(h >> 16) & 255}.${(h >> 8) & 255}.${(h & 254) + 1}`; };
+
+  const unitSet = async (name: string) => {
+    const us = sets.get(`${PROJECT}/${name}`);
+    if (!us) return;
+    const n = Number(us.spec.units ?? 1);
+    const gen = us.metadata.generation ?? 0;
+    const mine = units.list().filter((u) => u.metadata.labels?.['unit.upm.io/unitset'] === name);
+    for (let i = 0; i < n; i++) {
+      const un = `${name}-${i}`;
+      if (mine.some((u) => u.metadata.name === un)) continue;
+      const labels = { ...(us.metadata.labels ?? {}), 'unit.upm.io/unitset': name };
+      const spec = us.spec as unknown as { engine?: string; version?: string; template?: unknown };
+      const made = await c.create<Unit>(UnitResource, { apiVersion: 'unit.upm.io/v1alpha1', kind: 'Unit', metadata: { name: un, namespace: PROJECT, labels }, spec: { engine: spec.engine ?? 'mariadb', version: spec.version ?? '10.11', template: spec.template ?? {} } } as unknown as Unit);
+      await c.updateStatus(UnitResource, { ...made, status: { phase: 'Ready', ready: true, podIP: ip(un), nodeName: 'node-0' } } as Unit);
+    }
+    for (const u of mine) if (Number(u.metadata.name?.slice(name.length + 1)) >= n) await c.delete(UnitResource, u.metadata.name ?? '', PROJECT).catch((e: unknown) => { if (!isNotFound(e)) throw e; });
+    const s = us.status as Record<string, unknown> | undefined;
+    if (s?.observedGeneration === gen && s.units === n && s.readyUnits === n) return;
+    await c.updateStatus(UnitSetResource, { ...us, status: { observedGeneration: gen, units: n, readyUnits: n, updatedUnits: n, ready: `${n}/${n}`, phase: 'Ready' } } as UnitSet);
+  };
+  const replication = async (name: string) => {
+    const mr = reps.get(`${PROJECT}/${name}`);
+    if (!mr) return;
+    const spec = mr.spec as unknown as { source?: { unit?: string }; replicas?: { unit?: string }[] };
+    const source = spec.source?.unit ?? `${name}-0`;
+    const all = [source, ...(spec.replicas ?? []).map((r) => r.unit ?? '')];
+    const s = mr.status as Record<string, unknown> | undefined;
+    const gen = mr.metadata.generation ?? 0;
+    if (s?.observedGeneration === gen && s.source === source && Object.keys((s.topology ?? {}) as object).length === all.length) return;
+    const topology = Object.fromEntries(all.map((u) => [u, { unit: u, host: ip(u), port: 3306, role: u === source ? 'Source' : 'Replica', status: 'Healthy', ready: true }]));
+    await c.updateStatus(MysqlReplicationResource, { ...mr, status: {
+      observedGeneration: gen, ready: true, phase: 'Ready', source, readwriteService: `${name}-readwrite`, readonlyService: `${name}-readonly`, topology,
+      conditions: [{ type: 'Ready', status: 'True', reason: 'AllReady', message: 'all ready', lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z') }],
+    } } as MysqlReplication);
+  };
+  const loop = async () => {
+    while (!signal.aborted) {
+      const batch = [...dirty];
+      dirty.clear();
+      await pool(batch, 8, async (k) => {
+        const [kind, name] = k.split('/') as [string, string];
+        try { await (kind === 'us' ? unitSet(name) : replication(name)); } catch (err) {
+          if (!isConflict(err) && !isNotFound(err)) progress(`simulator: ${k}: ${(err as Error).message}`);
+          dirty.add(k); // a stale copy: again with the next event or round
+        }
+      });
+      await sleep(batch.length ? 20 : 50);
+    }
+  };
+  return {
+    sync: async () => {
+      for (const inf of [sets, units, reps]) inf.run(signal).catch(() => undefined);
+      await Promise.all([sets, units, reps].map((i) => i.waitForSync()));
+      loop().catch((err: unknown) => progress(`simulator stopped: ${(err as Error).message}`));
+    },
+  };
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'upm-bench-ops-'));
+progress('starting the management cluster and a bare member API server');
+const sys = await LocalSystem.start(join(dir, 'system'), [{ name: 'mgmt', role: 'management', nodes: 1 }]);
+let member: LocalCluster | undefined;
+let hub: LocalHub | undefined;
+const clients: KubeClient[] = [];
+const abort = new AbortController();
+try {
+  member = await LocalCluster.start({ name: MEMBER, dir: join(dir, 'system', MEMBER), etcdUrl: sys.etcd.url, bins: sys.bins, nodes: 0, components: { controllerManager: false, scheduler: false, kwok: false } });
+  await run(sys.bins.kubectl, ['--kubeconfig', member.kubeconfig, 'apply', '--server-side', '-k', join(root, 'crds')], { maxBuffer: 16 << 20 });
+  progress('starting the hub and registering the member');
+  const mgmt = sys.cluster('mgmt');
+  hub = await LocalHub.start(sys.bins.kubectl, mgmt, join(dir, 'hub'), { members: [member] });
+  const pid = hub.processes[1]?.pid as number;
+  const admin = await mgmt.client();
+  const mc = await member.client();
+  clients.push(admin, mc);
+  await admin.request('POST', '/apis/upm.io/v1alpha1/projects', { body: { apiVersion: 'upm.io/v1alpha1', kind: 'Project', metadata: { name: PROJECT } } });
+  await waitFor('the project namespace', async () => { try { await admin.request('GET', `/api/v1/namespaces/${PROJECT}`); return true; } catch { return false; } }, { timeoutMs: 30_000, intervalMs: 250 });
+  await simulateOperators(mc, abort.signal).sync();
+
+  // The hub's records, watched: each service's status, each Operation's progress.
+  const svcs = new Informer<ServiceView>(admin, MysqlServiceRecordResource, { namespace: PROJECT });
+  svcs.run(abort.signal).catch(() => undefined);
+  await svcs.waitForSync();
+  const ops = new Informer<Operation>(admin, OperationRecordResource, { namespace: PROJECT });
+  const created = new Map<string, number>();
+  const firstStep = new Map<string, number>();
+  /** When the watch first saw each Operation's record: the create's own share of the latency. */
+  const stored = new Map<string, number>();
+  const ended = new Map<string, string>();
+  const runningNow = new Map<string, Set<string>>();
+  let mostAtOnce = 0;
+  const onOp = (o: Operation) => {
+    const name = o.metadata.name ?? '';
+    const t = performance.now();
+    if (!stored.has(name)) stored.set(name, t);
+    if (!firstStep.has(name) && o.status?.steps?.some((s) => s.phase !== 'Pending')) firstStep.set(name, t);
+    const svc = o.spec.target.name;
+    const set = runningNow.get(svc) ?? new Set<string>();
+    const phase = o.status?.phase ?? '';
+    if (['Succeeded', 'Failed', 'Cancelled'].includes(phase)) { set.delete(name); if (!ended.has(name)) ended.set(name, phase); } else if (o.status?.startTime) set.add(name);
+    runningNow.set(svc, set);
+    mostAtOnce = Math.max(mostAtOnce, set.size);
+  };
+  ops.addHandler({ onAdd: onOp, onUpdate: (_, b) => onOp(b) });
+  ops.run(abort.signal).catch(() => undefined);
+  await ops.waitForSync();
+
+  const createService = async (name: string) => {
+    await admin.request('POST', `/apis/upm.io/v1alpha1/namespaces/${PROJECT}/mysqlservices`, { body: {
+      apiVersion: 'upm.io/v1alpha1', kind: 'MysqlService', metadata: { name, namespace: PROJECT },
+      spec: { engine: 'mariadb', version: '10.11', topology: { mode: 'async', replicas: 3 }, placement: { cluster: MEMBER }, resources: { cpu: '1', memory: '256Mi' }, storage: { size: '1Gi' } },
+    } });
+  };
+  const settled = (names: string[]) => names.every((n) => { const s = svcs.get(`${PROJECT}/${n}`); return s?.status?.phase === 'Ready' && s.status.observedGeneration === s.metadata.generation; });
+  const createOp = async (name: string, service: string, spec: Record<string, unknown>) => {
+    created.set(name, performance.now());
+    await admin.request('POST', `/apis/upm.io/v1alpha1/namespaces/${PROJECT}/operations`, { body: { apiVersion: 'upm.io/v1alpha1', kind: 'Operation', metadata: { name, namespace: PROJECT }, spec: { target: { kind: 'MysqlService', name: service }, ...spec } } });
+  };
+
+  const names = Array.from({ length: SERVICES }, (_, i) => `db-${i}`);
+  progress(`creating ${SERVICES} MysqlServices and waiting until the hub reports each Ready`);
+  await pool(names, 8, createService);
+  await waitFor('every service Ready', async () => settled(names), { timeoutMs: 900_000, intervalMs: 500 });
+
+  progress(`${PACED} Operations one at a time, each on an idle service`);
+  const paced: number[] = [];
+  for (let k = 0; k < PACED; k++) {
+    const name = `paced-${k}`;
+    const svc = names[k % names.length] as string;
+    await waitFor('the service settled', async () => settled([svc]), { timeoutMs: 120_000, intervalMs: 100 });
+    await createOp(name, svc, { type: 'Reconfigure', reconfigure: { parameters: { max_connections: String(200 + k) } } });
+    await waitFor('the first step running', async () => firstStep.has(name), { timeoutMs: 60_000, intervalMs: 2 });
+    paced.push((firstStep.get(name) as number) - (created.get(name) as number));
+    await waitFor('the paced Operation done', async () => ended.has(name), { timeoutMs: 120_000, intervalMs: 50 });
+  }
+  await waitFor('every service settled', async () => settled(names), { timeoutMs: 300_000, intervalMs: 500 });
+
+  const perService = Math.max(1, Math.round(OPS / SERVICES));
+  const kinds = [
+    { type: 'Scale', scale: { replicas: 4 } }, { type: 'Reconfigure', reconfigure: { parameters: { max_connections: '500' } } },
+    { type: 'Switchover' }, { type: 'Scale', scale: { replicas: 2 } },
+  ];
+  const burst = names.flatMap((svc) => Array.from({ length: perService }, (_, j) => ({ name: `${svc}-op-${j}`, svc, spec: kinds[j % kinds.length] as Record<string, unknown> })));
+  progress(`${burst.length} Operations across ${SERVICES} services, created at once (8 requests at a time)`);
+  const cpu0 = cpuSeconds(pid);
+  const t0 = performance.now();
+  await pool(burst, 8, async (o) => createOp(o.name, o.svc, o.spec));
+  await waitFor('every Operation of the burst ended', async () => burst.every((o) => ended.has(o.name)), { timeoutMs: 1_800_000, intervalMs: 250 });
+  const burstSeconds = (performance.now() - t0) / 1000;
+  const cpuPerOp = (cpuSeconds(pid) - cpu0) / burst.length;
+  const phases: Record<string, number> = {};
+  for (const o of burst) phases[ended.get(o.name) ?? '?'] = (phases[ended.get(o.name) ?? '?'] ?? 0) + 1;
+  const firstOfEach = burst.filter((o) => o.name.endsWith('-op-0')).map((o) => (firstStep.get(o.name) as number) - (created.get(o.name) as number));
+  const firstStored = burst.filter((o) => o.name.endsWith('-op-0')).map((o) => (stored.get(o.name) as number) - (created.get(o.name) as number));
+
+  const more = Array.from({ length: Math.max(0, IDLE_SERVICES - SERVICES) }, (_, i) => `idle-${i}`);
+  progress(`${more.length} more services (${IDLE_SERVICES} in all), then ${IDLE_S} s with no Operation`);
+  await pool(more, 8, createService);
+  await waitFor('every service Ready', async () => settled([...names, ...more]), { timeoutMs: 1_800_000, intervalMs: 1000 });
+  await sleep(15_000);
+  const idle0 = cpuSeconds(pid);
+  await sleep(IDLE_S * 1000);
+  const idleCpu = cpuSeconds(pid) - idle0;
+
+  console.log(`hub Operations: one bare member, the operators played by the bench (statuses written as they report), ${SERVICES} MysqlServices`);
+  console.log(`burst: ${burst.length} Operations (${perService} per service: Scale, Reconfigure, Switchover, Scale), ended ${JSON.stringify(phases)} in ${burstSeconds.toFixed(1)} s; most running at once on one service: ${mostAtOnce} (goal 1)`);
+  console.log('| figure | p50 | p99 | max | goal |');
+  console.log('|---|---|---|---|---|');
+  console.log(`| creation -> first step running, one at a time (${paced.length}) | ${fmt(pct(paced, 50))} | ${fmt(pct(paced, 99))} | ${fmt(Math.max(...paced))} | p99 < 200 ms |`);
+  console.log(`| creation -> first step running, first of each service in the burst (${firstOfEach.length}) | ${fmt(pct(firstOfEach, 50))} | ${fmt(pct(firstOfEach, 99))} | ${fmt(Math.max(...firstOfEach))} | p99 < 200 ms |`);
+  console.log(`| of which the create until the watch sees the record, first of each service in the burst | ${fmt(pct(firstStored, 50))} | ${fmt(pct(firstStored, 99))} | ${fmt(Math.max(...firstStored))} | - |`);
+  console.log('| figure | value | goal |');
+  console.log('|---|---|---|');
+  console.log(`| hub controllers CPU per Operation (burst) | ${(cpuPerOp * 1000).toFixed(1)} ms | - |`);
+  console.log(`| hub controllers CPU over ${IDLE_S} s idle, ${SERVICES + more.length} settled services | ${idleCpu.toFixed(2)} s (${((idleCpu / IDLE_S) * 100).toFixed(2)} % of a core) | about 0 |`);
+} finally {
+  abort.abort();
+  for (const c of clients) await c.close().catch(() => undefined);
+  await hub?.stop();
+  await member?.stop();
+  await sys.stop();
+  if (process.env.BENCH_KEEP_DIR) console.log(`  logs kept in ${dir}`);
+  else await rm(dir, { recursive: true, force: true });
+}

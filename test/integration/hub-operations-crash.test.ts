@@ -1,0 +1,163 @@
+// The Operations engine survives crashes and outages, end to end on a real MariaDB service (3 units on member1):
+// 20 Operations of three kinds (Switchover to the best replica, Reconfigure of a dynamic parameter, Scale 2 <-> 4)
+// queued at once while the hub controllers are killed with SIGKILL at random moments (once at the exact point
+// between a step's effect and its status) and started again each time: every Operation reaches Succeeded and no
+// effect happens twice, counted from watches that cannot miss a change (a 410 fails the test): the member's
+// MysqlReplication changes its source once per Switchover, to that Operation's candidate, and the hub service's
+// record takes each size and each parameter value once, its generations without a gap. Then a member whose
+// kube-apiserver stops for 60 s in the middle of a Scale: the Operation waits, its status naming the cluster within
+// 30 s, and succeeds once the member is back.
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { MysqlReplicationResource, type MysqlReplication } from '../../lib/api/compose.upm.io.generated.ts';
+import { MysqlServiceRecordResource } from '../../lib/api/internal.upm.io.generated.ts';
+import type { KubeClient } from '../../lib/kube/client.ts';
+import type { OperationStatus, ServiceView } from '../../lib/operations/types.ts';
+import { waitFor } from '../../lib/wait.ts';
+import { client, kubeconfig } from '../env.ts';
+import { hubControllersPid, killHubControllers, nextHubControllers } from '../hub-controllers.ts';
+import { describeHub, MGMT } from '../hub.ts';
+import { MEMBER, useHubProject } from '../hub-member.ts';
+import { watchStates, type WatchedStates } from '../watch-states.ts';
+
+interface Op { metadata: { name: string }; spec: Record<string, unknown> & { type: string }; status?: OperationStatus }
+
+describeHub('Operations across kills of the hub controllers and a member outage', () => {
+  const p = useHubProject('hubcrash');
+  const project = p.project;
+  let mgmt: KubeClient;
+  const target = { kind: 'MysqlService', name: 'db' };
+  const operation = (name: string, spec: Record<string, unknown>) => ({ apiVersion: 'upm.io/v1alpha1', kind: 'Operation', metadata: { name, namespace: project }, spec: { target, ...spec } });
+  const listOps = async (): Promise<Op[]> => (JSON.parse(await p.as(['get', 'operations', '-n', project, '-o', 'json'])) as { items: Op[] }).items;
+  const getOp = async (name: string): Promise<Op> => JSON.parse(await p.as(['get', 'operation', name, '-n', project, '-o', 'json'])) as Op;
+  const terminal = (o: Op) => ['Succeeded', 'Failed', 'Cancelled'].includes(o.status?.phase ?? '');
+  const maxConnections = (s?: ServiceView) => (s?.spec.options as { parameters?: Record<string, string> } | undefined)?.parameters?.max_connections;
+  const replicas = (s?: ServiceView) => (s?.spec.topology as { replicas?: number } | undefined)?.replicas;
+
+  beforeAll(async () => { mgmt = await client(MGMT); });
+  afterAll(async () => { await mgmt?.close(); });
+
+  it('has a MariaDB service of 3 units Ready on member1', async () => {
+    await p.as(['create', '-f', '-'], JSON.stringify({
+      apiVersion: 'upm.io/v1alpha1', kind: 'MysqlService', metadata: { name: 'db', namespace: project },
+      spec: { engine: 'mariadb', version: '10.11', topology: { mode: 'async', replicas: 3 }, placement: { cluster: MEMBER }, resources: { cpu: '1', memory: '256Mi' }, storage: { size: '1Gi' } },
+    }));
+    await p.hubReaches('mysqlservice', 'db', 'the service Ready', (s) => s.phase === 'Ready' && s.ready === '3/3', 240_000);
+  }, 300_000);
+
+  it('finishes 20 Operations of three kinds across kills of the hub controllers, each effect made once', async () => {
+    // Every change of the member's MysqlReplication (its source asked and reported) and of the hub's record.
+    const asked: string[] = [];
+    const reported: string[] = [];
+    const generations: { generation: number; replicas?: number; maxConnections?: string }[] = [];
+    const watches: WatchedStates[] = [];
+    watches.push(await watchStates<MysqlReplication>(p.member, MysqlReplicationResource, { namespace: project }, (objs) => {
+      const mr = objs.get('db');
+      const a = (mr?.spec.source as { unit?: string } | undefined)?.unit;
+      const r = mr?.status?.source;
+      if (a && a !== asked.at(-1)) asked.push(a);
+      if (r && r !== reported.at(-1)) reported.push(r);
+    }));
+    watches.push(await watchStates<ServiceView>(mgmt, MysqlServiceRecordResource, { namespace: project }, (objs) => {
+      const s = objs.get('db');
+      const g = s?.metadata.generation ?? 0;
+      if (s && g !== generations.at(-1)?.generation) generations.push({ generation: g, replicas: replicas(s), maxConnections: maxConnections(s) });
+    }));
+    const start = { asked: asked.length, reported: reported.length, generations: generations.length };
+
+    // 8 Switchovers, 8 Reconfigures, 4 Scales (3 -> 4 -> 2 -> 4 -> 2: the API refuses a Scale to the size the service
+    // has when it is created), interleaved; created at once, so they queue in name order.
+    const specs = Array.from({ length: 20 }, (_, i) => {
+      const n = Math.floor(i / 5) * 2 + (i % 5 > 2 ? 1 : 0);
+      switch (i % 5) {
+        case 0: case 3: return { type: 'Switchover' };
+        case 1: case 4: return { type: 'Reconfigure', reconfigure: { parameters: { max_connections: String(401 + n) } } };
+        default: return { type: 'Scale', scale: { replicas: i % 10 === 2 ? 4 : 2 } };
+      }
+    });
+    const names = specs.map((_, i) => `c-${String(i).padStart(2, '0')}`);
+
+    const kills: string[] = [];
+    let ops: Op[] = [];
+    try {
+      await p.as(['create', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: specs.map((s, i) => operation(names[i] as string, s)) }));
+      let pid = await killHubControllers({ UPM_CRASH_AT: 'operations-effect-made' });
+      kills.push('restarted to die between an effect and its status');
+      const deadline = Date.now() + 1_500_000;
+      while (Date.now() < deadline) {
+        ops = await listOps();
+        if (ops.length === 20 && ops.every(terminal)) break;
+        const running = ops.find((o) => o.status?.phase === 'Running');
+        const at = running ? `${running.metadata.name} ${running.spec.type} at ${running.status?.steps?.find((s) => s.phase === 'Running')?.name ?? 'between steps'}` : 'no Operation running';
+        const armed = kills.length === 1;
+        if (await hubControllersPid() !== pid) {
+          // The crash point fired: the process died right after an effect, before recording it; the local system
+          // starts it again (without the crash point).
+          kills.push(`died at the crash point (${at}), started again`);
+          pid = await nextHubControllers(pid);
+          continue;
+        }
+        // The first process waits for its crash point (the next effect made); the others are killed at random.
+        if (!armed && kills.length < 20 && Math.random() < 0.6) {
+          pid = await killHubControllers();
+          kills.push(`kill -9 (${at})`);
+        }
+        await new Promise((r) => setTimeout(r, 500 + Math.random() * 2500));
+      }
+    } finally {
+      for (const w of watches) await w.stop();
+    }
+    process.stdout.write(`${kills.length} restarts of the hub controllers:\n  ${kills.join('\n  ')}\n`);
+    expect(kills.some((k) => k.startsWith('died at the crash point'))).toBe(true);
+    expect(kills.filter((k) => k.startsWith('kill -9')).length).toBeGreaterThanOrEqual(3);
+
+    // Every Operation Succeeded, in creation order (each started after the one before it ended).
+    const byName = new Map(ops.map((o) => [o.metadata.name, o]));
+    expect(names.map((n) => [n, byName.get(n)?.status?.phase])).toEqual(names.map((n) => [n, 'Succeeded']));
+    for (let i = 1; i < names.length; i++) {
+      const [a, b] = [byName.get(names[i - 1] as string), byName.get(names[i] as string)];
+      expect(Date.parse(b?.status?.startTime ?? '')).toBeGreaterThanOrEqual(Date.parse(a?.status?.completionTime ?? ''));
+    }
+
+    // One change of source per Switchover, to its candidate, asked by the hub and carried out by the member.
+    const candidates = names.filter((_, i) => specs[i]?.type === 'Switchover').map((n) => byName.get(n)?.status?.candidate);
+    expect(asked.slice(start.asked)).toEqual(candidates);
+    expect(reported.slice(start.reported)).toEqual(candidates);
+
+    // The hub record: no generation missed, and each size and each parameter value taken once, in order.
+    const seen = generations.slice(start.generations - 1);
+    for (let i = 1; i < seen.length; i++) expect(seen[i]?.generation).toBe((seen[i - 1]?.generation ?? 0) + 1);
+    const changes = (f: 'replicas' | 'maxConnections') => seen.slice(1).filter((g, i) => g[f] !== seen[i]?.[f]).map((g) => g[f]);
+    expect(changes('replicas')).toEqual(specs.filter((s) => s.type === 'Scale').map((s) => s.scale?.replicas));
+    expect(changes('maxConnections')).toEqual(specs.filter((s) => s.type === 'Reconfigure').map((s) => s.reconfigure?.parameters.max_connections));
+  }, 1_800_000);
+
+  it('waits through a member outage of 60 s in the middle of a Scale, naming the cluster, and succeeds after', async () => {
+    await p.hubReaches('mysqlservice', 'db', 'the service Ready', (s) => s.phase === 'Ready' && s.ready === '2/2', 240_000);
+    await p.as(['create', '-f', '-'], JSON.stringify(operation('outage', { type: 'Scale', scale: { replicas: 3 } })));
+    await waitFor('the Scale running', async () => (await getOp('outage')).status?.phase === 'Running', { timeoutMs: 60_000, intervalMs: 100 });
+    const pid = Number((await readFile(join(dirname(kubeconfig(MEMBER)), 'logs', 'kube-apiserver.log.pid'), 'utf8')).trim());
+    expect(pid).toBeGreaterThan(1);
+    const stopped = Date.now();
+    process.kill(pid, 'SIGSTOP');
+    try {
+      const said = await waitFor('the Operation naming member1', async () => {
+        const o = await getOp('outage');
+        return o.status?.message?.includes(`cluster ${MEMBER}: not Ready`) ? o : undefined;
+      }, { timeoutMs: 30_000, intervalMs: 250 });
+      process.stdout.write(`the Operation said it waits for ${MEMBER} after ${Date.now() - stopped} ms: ${said.status?.message ?? ''}\n`);
+      expect(['Running', 'Pending']).toContain(said.status?.phase);
+      while (Date.now() - stopped < 60_000) {
+        expect(['Running', 'Pending']).toContain((await getOp('outage')).status?.phase);
+        await new Promise((r) => setTimeout(r, 2000));
+      }
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    const done = await waitFor('the Scale Succeeded', async () => { const o = await getOp('outage'); return terminal(o) ? o : undefined; }, { timeoutMs: 300_000, intervalMs: 1000 });
+    expect(done.status?.phase).toBe('Succeeded');
+    expect(done.status?.steps?.map((s) => `${s.name}:${s.phase}`)).toEqual(['check:Succeeded', 'set-replicas:Succeeded', 'wait-ready:Succeeded']);
+    expect((await p.hubObject('mysqlservice', 'db')).status?.ready).toBe('3/3');
+  }, 480_000);
+});
