@@ -18,10 +18,9 @@ import { MEMBER, useHubProject } from '../hub-member.ts';
 import { AckedProducer, verify, writeClientConfig } from '../kafka-load.ts';
 import { b64 } from '../mysql.ts';
 import { operationsOf, type Op } from '../operations.ts';
-import { watchStates } from '../watch-states.ts';
+import { watchPodsDown } from '../watch-states.ts';
 
 type Secret = KubeObject & { data?: Record<string, string> };
-type Pod = KubeObject & { status?: { conditions?: { type: string; status: string }[] } };
 const NAME = 'events';
 const UNITS = [0, 1, 2].map((o) => `${NAME}-${o}`);
 const MESSAGES = 1000;
@@ -79,32 +78,20 @@ describeHub('Upgrade of a Kafka service from 3.9 to 4.1 run by the hub', () => {
     expect((await p.hubObject('kafkaservice', NAME)).spec.version).toBe('3.9');
 
     // Every state of the brokers' pods from here on: which have no Ready pod at each moment, and for how long.
-    let maxDown = 0;
-    const downAt = new Map<string, number>();
-    const spans = new Map<string, number>();
-    const watch = await watchStates<Pod>(p.member, Resources.pods, { namespace: p.project, labelSelector: `unit.upm.io/unitset=${NAME}` }, (objs) => {
-      const now = Date.now();
-      const down = UNITS.filter((u) => {
-        const x = objs.get(u);
-        return !x || !!x.metadata.deletionTimestamp || !x.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
-      });
-      maxDown = Math.max(maxDown, down.length);
-      for (const u of down) if (!downAt.has(u)) downAt.set(u, now);
-      for (const [u, at] of downAt) if (!down.includes(u)) { spans.set(u, (spans.get(u) ?? 0) + now - at); downAt.delete(u); }
-    });
+    const watch = await watchPodsDown(p.member, { namespace: p.project, labelSelector: `unit.upm.io/unitset=${NAME}` }, UNITS);
     const t0 = Date.now();
     await p.as(['create', '-f', '-'], op);
     const o = await waitSucceeded('upgrade', 1500);
     const seconds = (Date.now() - t0) / 1000;
     await watch.stop();
-    process.stdout.write(`kafka upgrade 3.9 -> 4.1 through the hub: ${seconds.toFixed(1)} s; down per broker: ${UNITS.map((u) => `${u} ${((spans.get(u) ?? 0) / 1000).toFixed(1)} s`).join(', ')}; steps ${JSON.stringify(o.status?.steps)}\n`);
+    process.stdout.write(`kafka upgrade 3.9 -> 4.1 through the hub: ${seconds.toFixed(1)} s; down per broker: ${UNITS.map((u) => `${u} ${((watch.spans.get(u) ?? 0) / 1000).toFixed(1)} s`).join(', ')}; steps ${JSON.stringify(o.status?.steps)}\n`);
     expect(steps(o)).toEqual(planned.map((n) => `${n}:Succeeded`));
     const svc = await p.hubObject('kafkaservice', NAME);
     expect(svc.spec.version).toBe('4.1');
     expect(svc.status).toMatchObject({ version: '4.1', phase: 'Ready', ready: '3/3' });
     expect(await engineVersions()).toEqual([KAFKA4_VERSION, KAFKA4_VERSION, KAFKA4_VERSION]);
-    expect(maxDown).toBe(1);
-    expect([...spans.keys()].sort()).toEqual(UNITS);
+    expect(watch.maxDown).toBe(1);
+    expect([...watch.spans.keys()].sort()).toEqual(UNITS);
 
     const rw = svc.status?.endpoints?.find((e) => e.role === 'readwrite');
     const v = await verify(producer?.acked ?? new Map(), 'orders', `${rw?.addresses[1] ?? ''}:${rw?.port ?? 9092}`, await writeClientConfig(join(scratch, 'kafka.properties'), auth), KAFKA4_VERSION);
