@@ -3,7 +3,7 @@
 // states that happen to be current when it lists, and misses a short-lived violation between two lists.
 import type { KubeClient } from '../lib/kube/client.ts';
 import { isGone } from '../lib/kube/errors.ts';
-import type { ResourceType } from '../lib/kube/resources.ts';
+import { Resources, type ResourceType } from '../lib/kube/resources.ts';
 import type { KubeObject, WatchEventType } from '../lib/kube/types.ts';
 
 export interface WatchedStates {
@@ -51,4 +51,33 @@ export async function watchStates<T extends KubeObject>(
       if (failure) throw failure;
     },
   };
+}
+
+type Pod = KubeObject & { status?: { conditions?: { type: string; status: string }[] } };
+
+export interface DownWatch extends WatchedStates {
+  /** The most units without a Ready pod at any one moment seen. */
+  readonly maxDown: number;
+  /** Units without a Ready pod now. */
+  readonly downNow: number;
+  /** Per unit, how long in all it had no Ready pod (spans that ended). */
+  readonly spans: ReadonlyMap<string, number>;
+}
+
+/** Follows every state of the units' pods (a pod is named as its unit): which have no Ready pod, at most and for how long. */
+export async function watchPodsDown(c: KubeClient, opts: { namespace: string; labelSelector: string }, units: string[]): Promise<DownWatch> {
+  let maxDown = 0;
+  const downAt = new Map<string, number>();
+  const spans = new Map<string, number>();
+  const watch = await watchStates<Pod>(c, Resources.pods, opts, (objs) => {
+    const now = Date.now();
+    const down = units.filter((u) => {
+      const p = objs.get(u);
+      return !p || !!p.metadata.deletionTimestamp || !p.status?.conditions?.some((x) => x.type === 'Ready' && x.status === 'True');
+    });
+    maxDown = Math.max(maxDown, down.length);
+    for (const u of down) if (!downAt.has(u)) downAt.set(u, now);
+    for (const [u, at] of downAt) if (!down.includes(u)) { spans.set(u, (spans.get(u) ?? 0) + now - at); downAt.delete(u); }
+  });
+  return { stop: () => watch.stop(), get maxDown() { return maxDown; }, get downNow() { return downAt.size; }, spans };
 }

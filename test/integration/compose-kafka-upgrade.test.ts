@@ -23,13 +23,12 @@ import { AckedProducer, verify, writeClientConfig } from '../kafka-load.ts';
 import { metadataRecords, replay } from '../kafka-metadata.ts';
 import { kubectlOk } from '../kubectl.ts';
 import { useUnitOperator } from '../unit-operator.ts';
-import { watchStates } from '../watch-states.ts';
+import { watchPodsDown } from '../watch-states.ts';
 
 const CLUSTER = 'member1';
 const NAME = 'up';
 const UNITS = [0, 1, 2].map((o) => `${NAME}-${o}`);
 type Secret = KubeObject & { data?: Record<string, string> };
-type Pod = KubeObject & { status?: { conditions?: { type: string; status: string }[] } };
 type Pvc = KubeObject & { spec?: { volumeName?: string } };
 const b64 = (s: string | undefined) => Buffer.from(s ?? '', 'base64').toString('utf8');
 const manifest = (ns: string, spec: Record<string, unknown>) => JSON.stringify({ apiVersion: 'compose.upm.io/v1alpha1', kind: 'KafkaCluster', metadata: { name: NAME, namespace: ns }, spec });
@@ -81,35 +80,23 @@ describe('KafkaCluster upgraded in place from Kafka 3.9 to 4.1', () => {
 
     // Every state of the pods from here on: which units have no Ready pod at each moment, and when each was down.
     const pods = new Map(await Promise.all(UNITS.map(async (u) => [u, (await c.get<KubeObject>(Resources.pods, u, ns)).metadata.uid ?? ''] as const)));
-    let maxDown = 0;
-    const downAt = new Map<string, number>();
-    const spans = new Map<string, number>();
-    const watch = await watchStates<Pod>(c, Resources.pods, { namespace: ns, labelSelector: `unit.upm.io/unitset=${NAME}` }, (objs) => {
-      const now = Date.now();
-      const down = UNITS.filter((u) => {
-        const p = objs.get(u);
-        return !p || !!p.metadata.deletionTimestamp || !p.status?.conditions?.some((x) => x.type === 'Ready' && x.status === 'True');
-      });
-      maxDown = Math.max(maxDown, down.length);
-      for (const u of down) if (!downAt.has(u)) downAt.set(u, now);
-      for (const [u, at] of downAt) if (!down.includes(u)) { spans.set(u, (spans.get(u) ?? 0) + now - at); downAt.delete(u); }
-    });
+    const watch = await watchPodsDown(c, { namespace: ns, labelSelector: `unit.upm.io/unitset=${NAME}` }, UNITS);
     const upgradeStart = Date.now();
     await kubectlOk(CLUSTER, ['-n', ns, 'patch', 'kfk', NAME, '--type', 'merge', '-p', JSON.stringify({ spec: { version: '4.1' } })]);
     const done = await waitReady('every unit on 4.1 and the roll over', async (x) => {
       const us = await c.get<UnitSet>(UnitSetResource, NAME, ns);
       const units = (await c.list<Unit>(UnitResource, { namespace: ns, labelSelector: `unit.upm.io/unitset=${NAME}` })).items;
       return x.status?.brokersReady === '3/3' && !x.status.restart && us.spec.version === '4.1' && units.length === 3 && units.every((u) => u.spec.version === '4.1')
-        && (us.status?.outdated ?? []).length === 0 && !downAt.size;
+        && (us.status?.outdated ?? []).length === 0 && !watch.downNow;
     });
     const upgradeEnd = Date.now();
     const upgradeSeconds = (upgradeEnd - upgradeStart) / 1000;
     await watch.stop();
     for (const [u, uid] of pods) expect((await c.get<KubeObject>(Resources.pods, u, ns)).metadata.uid).not.toBe(uid);
-    expect(maxDown).toBe(1);
-    expect([...spans.keys()].sort()).toEqual(UNITS);
+    expect(watch.maxDown).toBe(1);
+    expect([...watch.spans.keys()].sort()).toEqual(UNITS);
     expect(done.status?.lastRestart?.units?.slice().sort()).toEqual(UNITS);
-    process.stdout.write(`kafka upgrade: 3.9 -> 4.1 in ${upgradeSeconds.toFixed(1)} s (operator: ${done.status?.lastRestart?.seconds} s); each broker down ${UNITS.map((u) => `${u} ${((spans.get(u) ?? 0) / 1000).toFixed(1)} s`).join(', ')}; at most ${maxDown} down at once\n`);
+    process.stdout.write(`kafka upgrade: 3.9 -> 4.1 in ${upgradeSeconds.toFixed(1)} s (operator: ${done.status?.lastRestart?.seconds} s); each broker down ${UNITS.map((u) => `${u} ${((watch.spans.get(u) ?? 0) / 1000).toFixed(1)} s`).join(', ')}; at most ${watch.maxDown} down at once\n`);
 
     // Kafka's own account of the roll, from the metadata log (read before the metadata.version is raised, by 3.9's
     // decoder): each restart shrank the ISR of the topic's partitions, never below min.insync.replicas.
