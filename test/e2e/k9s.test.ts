@@ -79,7 +79,8 @@ describeHub('k9s on the hub API', () => {
 
   /** The view of one resource: its title with the namespace and object count, and the table's header row. */
   const title = (resource: string, count: number) => `${resource}(${project})[${count}]`;
-  const header = (screen: string) => screen.split('\n').find((l) => /\bNAME\b/.test(l) && /\bAGE\b/.test(l))?.replace(/[^\x20-\x7e]/g, ' ').trim().split(/\s+/).join(' ') ?? '';
+  // The row that starts with NAME; a long last value (an Operation's MESSAGE) may push AGE past the screen's edge.
+  const header = (screen: string) => screen.split('\n').map((l) => l.replace(/[^\x20-\x7e]/g, ' ').trim().split(/\s+/).join(' ')).find((l) => l.startsWith('NAME ')) ?? '';
 
   async function expectPublicViews(t: Terminal): Promise<void> {
     // The first view comes from --command; then both are typed at the prompt.
@@ -95,8 +96,9 @@ describeHub('k9s on the hub API', () => {
       await t.type(':operations');
       const ops = await t.waitForScreen('the operations view', (s) => s.includes(title('operations', 1)) && s.includes(operation) && s.includes('Viewing upm.io/v1alpha1/operations'));
       expect(ops).not.toMatch(/forbidden|error/i);
-      expect(header(ops)).toBe('NAME TYPE TARGET PHASE PROGRESS STEP MESSAGE AGE');
-      expect(ops).toMatch(new RegExp(`\\b${operation}\\s+Restart\\s+mysqlservice/${service}\\s+Pending\\b`));
+      expect(header(ops)).toMatch(/^NAME TYPE TARGET PHASE PROGRESS STEP MESSAGE( AGE)?$/);
+      // The hub's operations controller has taken it up: it waits for the service (never Ready on a bare member).
+      expect(ops).toMatch(new RegExp(`\\b${operation}\\s+Restart\\s+mysqlservice/${service}\\s+(Pending|Running)\\b`));
     }
   }
 
