@@ -20,9 +20,11 @@ describeHub('the extension server facing hostile clients', () => {
   const svc = (name: string, extra: Record<string, unknown> = {}) => ({
     apiVersion: 'upm.io/v1alpha1', kind: 'MysqlService', metadata: { name, namespace: project }, spec: { version: '8.0', placement: { cluster } }, ...extra,
   });
+  // What a request could store or change: each object's spec, labels and annotations (and its generation). The hub's
+  // services controller writes the services' status and finalizer meanwhile, which a request here cannot.
   const stored = async () => {
-    const list = await storage.request<{ items: { metadata: { name: string; resourceVersion: string } }[] }>('GET', `/apis/internal.upm.io/v1alpha1/namespaces/${project}/mysqlservicerecords`);
-    return list.items.map((i) => `${i.metadata.name}@${i.metadata.resourceVersion}`).sort();
+    const list = await storage.request<{ items: { metadata: { name: string; generation?: number; labels?: unknown; annotations?: unknown }; spec?: unknown }[] }>('GET', `/apis/internal.upm.io/v1alpha1/namespaces/${project}/mysqlservicerecords`);
+    return list.items.map((i) => `${i.metadata.name}@${i.metadata.generation ?? 0} ${JSON.stringify({ labels: i.metadata.labels, annotations: i.metadata.annotations, spec: i.spec })}`).sort();
   };
 
   beforeAll(async () => {
