@@ -127,13 +127,10 @@ spec:
     // Masters and replicas paired across Kubernetes nodes, as a user would write them.
     const nodeOf = new Map<string, string>();
     for (let i = 0; i < 6; i++) nodeOf.set(`rc-${i}`, (await c.get<Pod>(Resources.pods, `rc-${i}`, ns)).spec?.nodeName ?? '');
-    const left = [...nodeOf.keys()];
-    shards = ['a', 'b', 'c'].map((name) => {
-      const master = left.shift()!;
-      const replica = left.find((u) => nodeOf.get(u) !== nodeOf.get(master)) ?? left[0]!;
-      left.splice(left.indexOf(replica), 1);
-      return { name, members: [{ name: `${name}-0`, unit: master }, { name: `${name}-1`, unit: replica }] };
-    });
+    // Sorted by node, unit i pairs with unit i+3: apart whenever no node holds more than half of them (a greedy
+    // choice can leave the last two on one node).
+    const byNode = [...nodeOf.keys()].sort((a, b) => (nodeOf.get(a) ?? '').localeCompare(nodeOf.get(b) ?? '') || a.localeCompare(b));
+    shards = ['a', 'b', 'c'].map((name, i) => ({ name, members: [{ name: `${name}-0`, unit: byNode[i]! }, { name: `${name}-1`, unit: byNode[i + 3]! }] }));
     const created = Date.now();
     await kubectlOk(CLUSTER, ['apply', '-f', '-'], `
 apiVersion: compose.upm.io/v1alpha1
