@@ -1,6 +1,6 @@
 // The Operations engine survives crashes and outages, end to end on a real MariaDB service (3 units on member1):
 // 20 Operations of three kinds (Switchover to the best replica, Reconfigure of a dynamic parameter, Scale 2 <-> 4)
-// queued at once while the hub controllers are killed with SIGKILL at random moments (once at the exact point
+// queued at once while the hub controllers are killed with SIGKILL at random moments of most Operations (once at the exact point
 // between a step's effect and its status) and started again each time: every Operation reaches Succeeded and no
 // effect happens twice, counted from watches that cannot miss a change (a 410 fails the test): the member's
 // MysqlReplication changes its source once per Switchover, to that Operation's candidate, and the hub service's
@@ -79,6 +79,7 @@ describeHub('Operations across kills of the hub controllers and a member outage'
     const names = specs.map((_, i) => `c-${String(i).padStart(2, '0')}`);
 
     const kills: string[] = [];
+    let killedIn = '';
     let ops: Op[] = [];
     try {
       await p.as(['create', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: specs.map((s, i) => operation(names[i] as string, s)) }));
@@ -98,12 +99,15 @@ describeHub('Operations across kills of the hub controllers and a member outage'
           pid = await nextHubControllers(pid);
           continue;
         }
-        // The first process waits for its crash point (the next effect made); the others are killed at random.
-        if (!armed && kills.length < 20 && Math.random() < 0.6) {
+        // The first process waits for its crash point (the next effect made). After it, each Operation seen running
+        // (up to 8) has its process killed at a random moment into it: enough kills however fast the steps are.
+        if (!armed && running && running.metadata.name !== killedIn && kills.length < 9) {
+          killedIn = running.metadata.name;
+          await new Promise((r) => setTimeout(r, Math.random() * 1500));
           pid = await killHubControllers();
           kills.push(`kill -9 (${at})`);
         }
-        await new Promise((r) => setTimeout(r, 500 + Math.random() * 2500));
+        await new Promise((r) => setTimeout(r, 250 + Math.random() * 750));
       }
     } finally {
       for (const w of watches) await w.stop();
