@@ -234,12 +234,6 @@ const noRetain = (composeKind: string) => ({
   message: `spec.deletionPolicy: Retain is not supported for this kind: its ${composeKind} deletes the volumes of its servers with it`,
 });
 
-/** For the kinds whose compose object cannot stop its servers yet. */
-const noStop = (composeKind: string) => ({
-  rule: '!has(self.stopped) || !self.stopped',
-  message: `spec.stopped: stopping is not supported yet for this kind: its ${composeKind} has no stop`,
-});
-
 const mysql: ServiceKind = {
   plural: 'mysqlservices', singular: 'mysqlservice', kind: 'MysqlService', shortNames: ['mysql'],
   title: 'MySQL', description: 'A MySQL service of a project, placed on one member cluster.',
@@ -370,7 +364,7 @@ const kafka: ServiceKind = {
   specRules: [{
     rule: '!has(self.options) || !has(self.options.defaultReplicationFactor) || self.options.defaultReplicationFactor <= (has(self.topology) && has(self.topology.brokers) ? self.topology.brokers : 3)',
     message: 'spec.options.defaultReplicationFactor: may not exceed spec.topology.brokers',
-  }, noRetain('KafkaCluster'), noStop('KafkaCluster')],
+  }, noRetain('KafkaCluster')],
   statusFields: { controller: { type: 'string', description: 'The active KRaft controller.' } },
   columns: [
     versionCol,
@@ -378,7 +372,7 @@ const kafka: ServiceKind = {
     col('Controllers', 'KRaft controllers of their own (0: among the brokers).', (o) => num(at(o, 'topology', 'dedicatedControllers'), 0), 'integer'),
   ],
   wideColumns: [col('Active Controller', 'The active KRaft controller.', (o) => str(o.status?.controller))],
-  stopNote: 'Not supported yet for Kafka: its KafkaCluster has no stop; true is refused.',
+  stopNote: 'Every broker and controller stops at once (the KafkaCluster holds still: no reassignment, scaling or restart while stopped).',
   restartNote: 'The KafkaCluster restarts its brokers in its own order, the active controller last; spec.restart.order is not used.',
   operations: [...LIFECYCLE],
   scale: { replicas: { path: ['topology', 'brokers'], default: (s) => specNum(s, ['topology', 'brokers'], 3), min: 1, max: 32, noun: 'brokers' } },
@@ -397,11 +391,11 @@ const zookeeper: ServiceKind = {
       }),
     },
   },
-  specRules: [noRetain('ZookeeperEnsemble'), noStop('ZookeeperEnsemble')],
+  specRules: [noRetain('ZookeeperEnsemble')],
   statusFields: { leader: { type: 'string', description: 'The server that leads the ensemble.' } },
   columns: [versionCol, col('Replicas', 'ZooKeeper servers.', (o) => num(at(o, 'topology', 'replicas'), 3), 'integer')],
   wideColumns: [col('Leader', 'The server that leads the ensemble.', (o) => str(o.status?.leader))],
-  stopNote: 'Not supported yet for ZooKeeper: its ZookeeperEnsemble has no stop; true is refused.',
+  stopNote: 'Every server stops at once (the ZookeeperEnsemble holds still: no reconfiguration while stopped).',
   restartNote: 'The ZookeeperEnsemble restarts follower by follower, the leader last; spec.restart.order is not used.',
   operations: [...LIFECYCLE],
   // The ZookeeperEnsemble runs 3 to 9 voting servers, odd.
@@ -423,7 +417,7 @@ const elasticsearch: ServiceKind = {
       dedicatedMasters: { type: 'integer', format: 'int32', enum: [0, 3], default: 0, description: 'Master-eligible nodes of their own: 0 (the default: the data nodes are master-eligible) or 3.' },
     },
   },
-  specRules: [noRetain('ElasticsearchCluster'), noStop('ElasticsearchCluster')],
+  specRules: [noRetain('ElasticsearchCluster')],
   statusFields: { health: { type: 'string', enum: ['green', 'yellow', 'red'], description: 'The cluster health.' } },
   columns: [
     col('Distribution', 'elasticsearch or opensearch.', (o) => str(o.spec?.distribution) || 'elasticsearch'),
@@ -432,7 +426,7 @@ const elasticsearch: ServiceKind = {
     col('Masters', 'Dedicated master nodes (0: the data nodes).', (o) => num(at(o, 'topology', 'dedicatedMasters'), 0), 'integer'),
   ],
   wideColumns: [col('Health', 'The cluster health.', (o) => str(o.status?.health))],
-  stopNote: 'Not supported yet for Elasticsearch: its ElasticsearchCluster has no stop; true is refused.',
+  stopNote: 'A full-cluster stop: replica allocation is paused and the shards flushed, then every node stops at once; after the start allocation resumes once every node has rejoined.',
   restartNote: 'The ElasticsearchCluster restarts node by node, each next one only at green; spec.restart.order is not used.',
   operations: [...LIFECYCLE, 'Backup', 'Restore'],
   scale: { replicas: { path: ['topology', 'dataNodes'], default: (s) => specNum(s, ['topology', 'dataNodes'], 3), min: 1, max: 32, noun: 'data nodes' } },

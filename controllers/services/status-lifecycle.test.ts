@@ -55,6 +55,29 @@ describe('a stopped service', () => {
   });
 });
 
+describe('a stopped ZooKeeper, Kafka or OpenSearch service', () => {
+  it('is Stopped once its compose object says Stopped for its current spec (the hub does not watch the UnitSets it makes)', () => {
+    const svc = service('ZookeeperService', 'db', { version: '3.8', stopped: true });
+    svc.status = { phase: 'Ready', observedGeneration: 1 };
+    const d = desiredZookeeper(svc, CLUSTER, []);
+    if (!('objects' in d)) throw new Error('refused');
+    const zke = { ...d.objects[1], metadata: { ...d.objects[1]?.metadata, generation: 3 } } as O;
+    expect(zke.spec?.stopped).toBe(true);
+    const units = (down: number): O[] => [0, 1, 2].map((i) => ({ apiVersion: 'unit.upm.io/v1alpha1', kind: 'Unit', metadata: { name: `db-${i}`, labels: { 'unit.upm.io/unitset': 'db' } }, status: i < down ? { phase: 'Stopped', ready: false } : { phase: 'Ready', ready: true } }));
+    const at = (st: Record<string, unknown>, down: number) => serviceStatus(svc, { reachable: true, objects: [{ ...zke, status: st }, ...units(down)], desired: d }, NOW);
+
+    const stopping = at({ observedGeneration: 3, phase: 'Stopping' }, 1);
+    expect(stopping.phase).toBe('Updating');
+    expect(cond(stopping, 'Progressing')).toMatchObject({ status: 'True', reason: 'Stopping', message: 'ZookeeperEnsemble db: Stopping (1/3 engines stopped)' });
+    // Stopped for an older spec (before the stop was asked) is not this stop.
+    expect(at({ observedGeneration: 2, phase: 'Stopped' }, 3).phase).toBe('Updating');
+    const stopped = at({ observedGeneration: 3, phase: 'Stopped' }, 3);
+    expect(stopped.phase).toBe('Stopped');
+    expect(cond(stopped, 'Ready')).toMatchObject({ status: 'False', reason: 'Stopped', message: 'every engine is stopped (3/3); the data stays' });
+    expect(cond(stopped, 'Degraded')).toMatchObject({ status: 'False' });
+  });
+});
+
 describe('a service being restarted', () => {
   const restart = { id: 'op-uid', order: ['db-1', 'db-2', 'db-0'] };
 

@@ -232,9 +232,23 @@ function restartProgress(svc: HubService, objects: Obj[], v: View): RestartProgr
   return { id, phase: 'Restarting', ...(current ? { current } : {}), message: `${v.composeKind} ${c.metadata.name ?? ''}: ${current ? `restarting ${current}` : 'restarting its servers'}` };
 }
 
-/** spec.stopped: how many of the service's stoppable UnitSets report every engine stopped. */
+/** The compose kinds that make their own UnitSets (the hub does not watch those): their phase says the stop is done. */
+const STOPPING_COMPOSE = new Set(['ZookeeperEnsemble', 'KafkaCluster', 'ElasticsearchCluster']);
+
+/**
+ * spec.stopped: whether the service's stoppable UnitSets, or for the kinds whose compose object makes its own UnitSets
+ * that compose object (phase Stopped once every engine of its units is), report every engine stopped.
+ */
 function stopProgress(objects: Obj[]): { stopped: boolean; message: string } {
   const sets = objects.filter((o) => o.kind === 'UnitSet' && o.spec?.stopped === true);
+  const composed = objects.filter((o) => STOPPING_COMPOSE.has(o.kind ?? '') && o.spec?.stopped === true);
+  if (composed.length) {
+    const units = objects.filter((o) => o.kind === 'Unit');
+    const down = units.filter((u) => u.status?.phase === 'Stopped').length;
+    const waiting = composed.find((c) => c.status?.phase !== 'Stopped' || c.status?.observedGeneration !== c.metadata.generation);
+    if (!waiting) return { stopped: true, message: `every engine is stopped (${down}/${units.length}); the data stays` };
+    return { stopped: false, message: `${ref(waiting)}: ${str(waiting.status?.phase) || 'not acted on yet'} (${down}/${units.length} engines stopped)` };
+  }
   const waiting = sets.filter((us) => us.status?.phase !== 'Stopped' || us.status?.observedGeneration !== us.metadata.generation);
   const engines = sets.reduce((n, us) => n + Number(us.status?.stoppedUnits ?? 0), 0);
   const total = sets.reduce((n, us) => n + Number(us.spec?.units ?? 0), 0);

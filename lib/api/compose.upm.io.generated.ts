@@ -96,6 +96,10 @@ export interface ElasticsearchClusterSpec {
    * Changing this value restarts every node, one at a time (e.g. kubectl patch ... -p '{"spec":{"restartedAt":"<now>"}}').
    */
   restartedAt?: string;
+  /**
+   * True stops every node at once, a full-cluster stop (replica allocation is paused and the shards flushed first, so that each node recovers its copies from its own disk); the cluster then holds still and says Stopped. False starts the nodes again; allocation resumes once every wanted node has rejoined.
+   */
+  stopped?: boolean;
 }
 
 export interface ElasticsearchClusterStatus {
@@ -104,6 +108,9 @@ export interface ElasticsearchClusterStatus {
    * Green, every wanted node in the cluster, nothing left to do.
    */
   ready?: boolean;
+  /**
+   * Stopping, Stopped: spec.stopped; the nodes stop at once and the cluster holds still. Starting: the nodes start again after a stop, until the cluster is whole.
+   */
   phase?:
     | 'Pending'
     | 'Forming'
@@ -114,7 +121,10 @@ export interface ElasticsearchClusterStatus {
     | 'Restarting'
     | 'Degraded'
     | 'Blocked'
-    | 'Failed';
+    | 'Failed'
+    | 'Stopping'
+    | 'Stopped'
+    | 'Starting';
   health?: 'green' | 'yellow' | 'red' | 'unknown';
   clusterName?: string;
   clusterUUID?: string;
@@ -260,6 +270,14 @@ export interface ElasticsearchClusterStatus {
     time?: string;
     step?: string;
   };
+  /**
+   * The last full-cluster stop (spec.stopped): whether the operator paused replica allocation for it, which it resumes once every wanted node has rejoined after the start.
+   */
+  stop?: {
+    allocationPaused?: boolean;
+    flushed?: boolean;
+    at?: string;
+  };
   conditions?: {
     type: string;
     status: 'True' | 'False' | 'Unknown';
@@ -332,6 +350,10 @@ export interface KafkaClusterSpec {
    */
   restartedAt?: string;
   /**
+   * True stops every unit at once (the UnitSet's spec.stopped; volumes and data stay); the cluster then holds still (no scaling, reassignment or rolling restart) and says Stopped. False starts them again.
+   */
+  stopped?: boolean;
+  /**
    * Labels a node must have to run the brokers and controllers (copied to the cluster's UnitSet).
    */
   nodeSelector?: {
@@ -363,6 +385,9 @@ export interface KafkaClusterStatus {
    * Every broker asked for is live, no partition is under-replicated and nothing is in progress.
    */
   ready?: boolean;
+  /**
+   * Stopping, Stopped: spec.stopped; Starting: the units start again after a stop, until the brokers answer.
+   */
   phase?:
     | 'Pending'
     | 'Forming'
@@ -374,7 +399,10 @@ export interface KafkaClusterStatus {
     | 'Restarting'
     | 'Degraded'
     | 'Blocked'
-    | 'Failed';
+    | 'Failed'
+    | 'Stopping'
+    | 'Stopped'
+    | 'Starting';
   clusterId?: string;
   unitSet?: string;
   /**
@@ -424,9 +452,9 @@ export interface KafkaClusterStatus {
     address?: string;
     roles?: string[];
     /**
-     * Running: a live broker (or a caught-up voter); Offline: expected and missing; Leaving: being drained.
+     * Running: a live broker (or a caught-up voter); Offline: expected and missing; Leaving: being drained; Stopped: stopped on purpose (spec.stopped).
      */
-    state?: 'Running' | 'Offline' | 'Starting' | 'Leaving' | 'Restarting';
+    state?: 'Running' | 'Offline' | 'Starting' | 'Leaving' | 'Restarting' | 'Stopped';
     /**
      * Partition replicas it holds.
      */
@@ -1300,6 +1328,10 @@ export interface ZookeeperEnsembleSpec {
    */
   restartedAt?: string;
   /**
+   * True stops every server in place (the UnitSet's spec.stopped; volumes and data stay); the ensemble then holds still (no reconfiguration, no updates, no failure records) and says Stopped. False starts them again.
+   */
+  stopped?: boolean;
+  /**
    * Spread the servers over Kubernetes nodes; Hard requires one per node.
    */
   podAntiAffinity?: 'None' | 'Soft' | 'Hard';
@@ -1332,7 +1364,20 @@ export interface ZookeeperEnsembleStatus {
    * Every server asked for votes, serves and is in sync, and nothing is in progress.
    */
   ready?: boolean;
-  phase?: 'Pending' | 'Forming' | 'Ready' | 'ScalingOut' | 'ScalingIn' | 'Restarting' | 'Degraded' | 'Failed';
+  /**
+   * Stopping, Stopped: spec.stopped; the servers stop in place and the ensemble holds still.
+   */
+  phase?:
+    | 'Pending'
+    | 'Forming'
+    | 'Ready'
+    | 'ScalingOut'
+    | 'ScalingIn'
+    | 'Restarting'
+    | 'Degraded'
+    | 'Failed'
+    | 'Stopping'
+    | 'Stopped';
   /**
    * Voting servers in the ensemble's configuration.
    */

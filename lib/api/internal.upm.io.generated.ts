@@ -203,7 +203,7 @@ export interface ElasticsearchServiceRecordSpec {
     nodeGroup?: string;
   };
   /**
-   * True stops every engine of the service in place (volumes and data stay; status.phase becomes Stopped); false starts them again. Not supported yet for Elasticsearch: its ElasticsearchCluster has no stop; true is refused.
+   * True stops every engine of the service in place (volumes and data stay; status.phase becomes Stopped); false starts them again. A full-cluster stop: replica allocation is paused and the shards flushed, then every node stops at once; after the start allocation resumes once every node has rejoined.
    */
   stopped?: boolean;
   /**
@@ -390,7 +390,7 @@ export interface KafkaServiceRecordSpec {
     nodeGroup?: string;
   };
   /**
-   * True stops every engine of the service in place (volumes and data stay; status.phase becomes Stopped); false starts them again. Not supported yet for Kafka: its KafkaCluster has no stop; true is refused.
+   * True stops every engine of the service in place (volumes and data stay; status.phase becomes Stopped); false starts them again. Every broker and controller stops at once (the KafkaCluster holds still: no reassignment, scaling or restart while stopped).
    */
   stopped?: boolean;
   /**
@@ -1525,7 +1525,7 @@ export interface ZookeeperServiceRecordSpec {
     nodeGroup?: string;
   };
   /**
-   * True stops every engine of the service in place (volumes and data stay; status.phase becomes Stopped); false starts them again. Not supported yet for ZooKeeper: its ZookeeperEnsemble has no stop; true is refused.
+   * True stops every engine of the service in place (volumes and data stay; status.phase becomes Stopped); false starts them again. Every server stops at once (the ZookeeperEnsemble holds still: no reconfiguration while stopped).
    */
   stopped?: boolean;
   /**

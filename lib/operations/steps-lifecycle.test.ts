@@ -152,7 +152,7 @@ describe('Stop and Start', () => {
     expect(w.service?.spec.stopped).toBe(false);
   });
 
-  it('a second Stop writes nothing; Start of a running service and Stop of a kind without a stop are refused', () => {
+  it('a second Stop writes nothing; Start of a running service is refused', () => {
     const svc = mysql();
     svc.spec.stopped = true;
     const w = world(svc);
@@ -166,11 +166,25 @@ describe('Stop and Start', () => {
     drive(start, running, () => undefined);
     expect(start.status?.message).toContain('spec.type: service db is not stopped');
 
-    const zk = operation('ZookeeperService', { type: 'Stop' });
-    const zw = world(service('ZookeeperService', [u('db-0', 'leader')]));
-    drive(zk, zw, () => undefined);
-    expect(zk.status?.phase).toBe('Failed');
-    expect(zk.status?.message).toContain('Stop of a ZookeeperService is not supported yet');
-    expect(zw.service?.spec.stopped).toBeUndefined();
+  });
+
+  it('ZooKeeper, Kafka and OpenSearch stop and start through spec.stopped like the others', () => {
+    const kinds: [string, ServiceUnit[]][] = [
+      ['ZookeeperService', [u('db-0', 'follower'), u('db-1', 'leader'), u('db-2', 'follower')]],
+      ['KafkaService', [u('db-0', 'controller,broker,active-controller'), u('db-1', 'controller,broker')]],
+      ['ElasticsearchService', [u('db-nodes-0', 'cluster_manager,data,elected')]],
+    ];
+    for (const [kind, units] of kinds) {
+      const w = world(service(kind, units));
+      const stop = operation(kind, { type: 'Stop' });
+      const trace = drive(stop, w, () => { const s = w.service as ServiceView; s.status = { ...s.status, observedGeneration: s.metadata.generation, phase: 'Stopped' }; });
+      expect(`${kind}: ${stop.status?.phase}`).toBe(`${kind}: Succeeded`);
+      expect(trace).toContain('run:stop-servers');
+      expect(w.service?.spec.stopped).toBe(true);
+      const start = { ...operation(kind, { type: 'Start' }), metadata: { name: 'op2', namespace: 'p', uid: 'uid-2', generation: 1 } };
+      drive(start, w, () => { const s = w.service as ServiceView; s.status = { ...s.status, observedGeneration: s.metadata.generation, phase: 'Ready' }; });
+      expect(`${kind}: ${start.status?.phase}`).toBe(`${kind}: Succeeded`);
+      expect(w.service?.spec.stopped).toBe(false);
+    }
   });
 });

@@ -12,8 +12,11 @@ const instant = (): Check => ok('done');
 
 /** The kinds whose compose object restarts the servers itself, in the engine's order (spec.restart.order unused). */
 export const COMPOSE_RESTARTS: ReadonlySet<string> = new Set(['ZookeeperService', 'KafkaService', 'ElasticsearchService']);
-/** The kinds the hub can stop (the others' compose objects have no stop yet: their schema refuses spec.stopped). */
-export const STOPPABLE: ReadonlySet<string> = new Set(['MysqlService', 'RedisService', 'RedisClusterService']);
+/**
+ * The kinds the hub can stop. Every engine stops at once (the Unit Operator's UnitSet spec.stopped); the compose
+ * objects hold still meanwhile, and an ElasticsearchCluster pauses replica allocation and flushes before its nodes go.
+ */
+export const STOPPABLE: ReadonlySet<string> = new Set(['MysqlService', 'RedisService', 'RedisClusterService', 'ZookeeperService', 'KafkaService', 'ElasticsearchService']);
 
 const byOrdinal = (a: string, b: string) => a.localeCompare(b, 'en', { numeric: true });
 

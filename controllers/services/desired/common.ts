@@ -142,6 +142,9 @@ export function restartOf(svc: HubService): { id: string; order: string[] } | un
   return { id: r.id, order: Array.isArray(r.order) ? r.order.filter((x): x is string => typeof x === 'string') : [] };
 }
 
+/** spec.stopped of a kind whose compose object makes its own UnitSets: it passes the stop on to them. */
+export const composeStopped = (svc: HubService): { stopped?: true } => (svc.spec.stopped === true ? { stopped: true } : {});
+
 /** spec.restart of a kind whose compose object restarts its servers in its own order: the id is its restartedAt. */
 export const restartedAt = (svc: HubService): { restartedAt?: string } => { const r = restartOf(svc); return r ? { restartedAt: r.id } : {}; };
 

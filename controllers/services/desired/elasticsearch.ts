@@ -4,7 +4,7 @@ import type { ClusterRecord } from '../../../lib/api/internal.upm.io.generated.t
 import type { ElasticsearchCluster } from '../../../lib/api/compose.upm.io.generated.ts';
 import type { KubeObject } from '../../../lib/kube/types.ts';
 import type { Desired, DesiredFn, HubService } from '../contract.ts';
-import { basics, checkName, composeOwnedChecks, isRefusal, liveObject, memberObject, numAt, parametersOf, placementFields, restartedAt, projectNamespace, resourcesOf, strAt } from './common.ts';
+import { basics, checkName, composeOwnedChecks, isRefusal, liveObject, memberObject, numAt, parametersOf, placementFields, restartedAt, composeStopped, projectNamespace, resourcesOf, strAt } from './common.ts';
 
 export const KIND = 'ElasticsearchService';
 /** The ElasticsearchCluster's own limit (its units are "<name>-<set>-<ordinal>"). */
@@ -38,6 +38,7 @@ export const desiredElasticsearch: DesiredFn = (svc: HubService, cluster: Cluste
         ...(Object.keys(parameters).length ? { parameters } : {}),
         ...placementFields(placement),
         ...restartedAt(svc),
+        ...composeStopped(svc),
       }),
     ],
   };

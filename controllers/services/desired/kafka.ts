@@ -5,7 +5,7 @@ import type { KafkaCluster } from '../../../lib/api/compose.upm.io.generated.ts'
 import type { KubeObject } from '../../../lib/kube/types.ts';
 import type { Desired, DesiredFn, HubService } from '../contract.ts';
 import {
-  basics, composeOwnedChecks, isRefusal, liveObject, memberObject, numAt, parametersOf, placementFields, restartedAt, projectNamespace, refuse, resourcesOf, specOf,
+  basics, composeOwnedChecks, isRefusal, liveObject, memberObject, numAt, parametersOf, placementFields, restartedAt, composeStopped, projectNamespace, refuse, resourcesOf, specOf,
 } from './common.ts';
 
 export const KIND = 'KafkaService';
@@ -36,6 +36,7 @@ export const desiredKafka: DesiredFn = (svc: HubService, cluster: ClusterRecord,
         ...(Object.keys(parameters).length ? { parameters } : {}),
         ...placementFields(placement),
         ...restartedAt(svc),
+        ...composeStopped(svc),
       }),
     ],
   };

@@ -14,6 +14,12 @@ import { desiredZookeeper } from './zookeeper.ts';
 
 const spec = (objs: ReturnType<typeof objectsOf>, kind: string, name: string) => find<UnitSet>(objs, kind, name).spec;
 const restart = { id: 'r1', order: ['db-2', 'db-1', 'db-0', 'db-sentinel-9'] };
+/** The kinds whose compose object makes its own UnitSets: the service kind, its desired function, its compose kind, a spec. */
+const COMPOSE_KINDS: [string, (s: HubService) => ReturnType<typeof desiredKafka>, string, Record<string, unknown>][] = [
+  ['ZookeeperService', (s) => desiredZookeeper(s, CLUSTER, []), 'ZookeeperEnsemble', { version: '3.8' }],
+  ['KafkaService', (s) => desiredKafka(s, CLUSTER, []), 'KafkaCluster', { version: '3.9' }],
+  ['ElasticsearchService', (s) => desiredElasticsearch(s, CLUSTER, []), 'ElasticsearchCluster', { version: '2.19', distribution: 'opensearch' }],
+];
 
 describe('spec.stopped and spec.restart on the member', () => {
   it('MySQL: the servers\' UnitSet carries both, the order cut to its units; ProxySQL\'s carries neither', () => {
@@ -43,14 +49,20 @@ describe('spec.stopped and spec.restart on the member', () => {
   });
 
   it('ZooKeeper, Kafka, OpenSearch: the id is the compose object\'s restartedAt; nothing without a request', () => {
-    const cases: [string, (s: HubService) => ReturnType<typeof desiredKafka>, string, Record<string, unknown>][] = [
-      ['ZookeeperService', (s) => desiredZookeeper(s, CLUSTER, []), 'ZookeeperEnsemble', { version: '3.8' }],
-      ['KafkaService', (s) => desiredKafka(s, CLUSTER, []), 'KafkaCluster', { version: '3.9' }],
-      ['ElasticsearchService', (s) => desiredElasticsearch(s, CLUSTER, []), 'ElasticsearchCluster', { version: '2.19', distribution: 'opensearch' }],
-    ];
-    for (const [kind, fn, compose, base] of cases) {
+    for (const [kind, fn, compose, base] of COMPOSE_KINDS) {
       expect(find(objectsOf(fn(service(kind, 'db', { ...base, restart: { id: 'r1' } }))), compose, 'db').spec.restartedAt).toBe('r1');
       expect(find(objectsOf(fn(service(kind, 'db', base))), compose, 'db').spec.restartedAt).toBeUndefined();
+    }
+  });
+
+  it('ZooKeeper, Kafka, OpenSearch: spec.stopped goes to the compose object, which stops its own UnitSets; nothing while running', () => {
+    for (const [kind, fn, compose, base] of COMPOSE_KINDS) {
+      const stopped = objectsOf(fn(service(kind, 'db', { ...base, stopped: true })));
+      expect(`${kind}: ${String(find(stopped, compose, 'db').spec.stopped)}`).toBe(`${kind}: true`);
+      // The compose object makes the UnitSets: the hub sends none of its own.
+      expect(stopped.filter((o) => o.kind === 'UnitSet')).toEqual([]);
+      expect(find(objectsOf(fn(service(kind, 'db', { ...base, stopped: false }))), compose, 'db').spec.stopped).toBeUndefined();
+      expect(find(objectsOf(fn(service(kind, 'db', base))), compose, 'db').spec.stopped).toBeUndefined();
     }
   });
 });

@@ -3,7 +3,7 @@
 import type { ClusterRecord } from '../../../lib/api/internal.upm.io.generated.ts';
 import type { KubeObject } from '../../../lib/kube/types.ts';
 import type { Desired, DesiredFn, HubService } from '../contract.ts';
-import { basics, composeOwnedChecks, isRefusal, memberObject, numAt, parametersOf, placementFields, restartedAt, projectNamespace, resourcesOf } from './common.ts';
+import { basics, composeOwnedChecks, isRefusal, memberObject, numAt, parametersOf, placementFields, restartedAt, composeStopped, projectNamespace, resourcesOf } from './common.ts';
 
 export const KIND = 'ZookeeperService';
 
@@ -24,6 +24,7 @@ export const desiredZookeeper: DesiredFn = (svc: HubService, cluster: ClusterRec
         ...(Object.keys(parameters).length ? { parameters } : {}),
         ...placementFields(placement),
         ...restartedAt(svc),
+        ...composeStopped(svc),
       }),
     ],
   };

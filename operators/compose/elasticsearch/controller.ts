@@ -29,6 +29,7 @@ import { ensureRoleServices, labelPods, ownerRef, type Role } from '../common/ro
 import { Sessions } from '../common/sessions.ts';
 import { patchStatus } from '../common/status.ts';
 import { crashPoint } from '../common/steps.ts';
+import { stopConditions, stopView } from '../common/stopped.ts';
 import { dialectOf, isDataRole, isManagerRole } from './dialect.ts';
 import { leavingNodes, nextStep, type Action, type ClusterView, type NodeSetState, type Phase, type PlanInput, type Step, type UnitState } from './plan.ts';
 import { HTTP_PORT, SearchRest, type Credentials } from './rest.ts';
@@ -132,11 +133,26 @@ export function elasticsearchReconciler(d: ElasticsearchDeps) {
 
     // The node sets' UnitSets: everything but their size is the spec's, at every pass.
     const owned = d.unitSets.list().filter((u) => u.metadata.namespace === ns && u.metadata.labels?.[LABEL_CLUSTER] === name && u.metadata.ownerReferences?.some((o) => o.uid === esc.metadata.uid));
+    const rest = await sessionFor(key, spec.engine, credentials);
+
+    // A full-cluster stop: replica allocation paused and the shards flushed first (recorded, once), then every node
+    // stops at once. Once started again, allocation resumes when every wanted node is back (the plan's stopPaused).
+    if (spec.stopped && !prev.stop?.at && !skip) {
+      const ownedNames = new Set(owned.map((u) => u.metadata.name ?? ''));
+      const hosts = d.units.list().filter((u) => u.metadata.namespace === ns && ownedNames.has(u.metadata.labels?.[LABEL_UNITSET] ?? '') && u.status?.ready === true && u.status.podIP)
+        .map((u) => u.status?.podIP ?? '');
+      status.stop = await prepareStop(rest, hosts, now);
+      await save({ ...status, conditions });
+      await d.events.record(esc, 'Normal', 'Stopping', status.stop.allocationPaused
+        ? `stopping every node: replica allocation paused${status.stop.flushed ? ' and the shards flushed' : ' (the flush failed: recovery reads the translog)'} first`
+        : 'stopping every node: no node answered to pause replica allocation first');
+    }
+    const stopping = spec.stopped === true && !!status.stop?.at;
     const byName = new Map(owned.map((u) => [u.metadata.name ?? '', u]));
     for (const [i, set] of spec.nodeSets.entries()) {
       const usName = unitSetName(name, set.name);
       const cur = byName.get(usName);
-      const want = desiredUnitSet(esc, set, { ...(cur ? { existing: cur } : {}), units: set.units, initialManagers: formed ? [] : status.bootstrap?.initialManagers ?? [] });
+      const want = desiredUnitSet(esc, set, { ...(cur ? { existing: cur } : {}), units: set.units, initialManagers: formed ? [] : status.bootstrap?.initialManagers ?? [], stopped: stopping });
       if (skip) continue;
       try {
         if (!cur) {
@@ -176,8 +192,16 @@ export function elasticsearchReconciler(d: ElasticsearchDeps) {
       ordinal: ordinalOf(u), ready: u.status?.ready === true && !u.metadata.deletionTimestamp,
     }));
 
+    // Stopped on purpose: hold still until the nodes start again.
+    const held = stopView(spec.stopped === true, units);
+    if (held.hold) {
+      if (held.phase === 'Stopped' && prev.phase !== 'Stopped') await d.events.record(esc, 'Normal', 'Stopped', `all ${held.units} nodes are stopped on purpose; holding still until they start`);
+      await save({ ...stoppedStatus(status), ready: false, phase: held.phase ?? 'Stopped', conditions: stopConditions(conditions, held, 'nodes', gen) });
+      return { requeueAfterMs: HEALTH_INTERVAL_MS };
+    }
+    const resuming = prev.phase === 'Stopped' || prev.phase === 'Starting';
+
     // The cluster, through the first node (ready ones first) that knows its elected manager.
-    const rest = await sessionFor(key, spec.engine, credentials);
     let view: ClusterView | undefined;
     let viewError = '';
     const candidates = units.filter((u) => u.status?.podIP && !u.metadata.deletionTimestamp)
@@ -200,7 +224,7 @@ export function elasticsearchReconciler(d: ElasticsearchDeps) {
       await d.events.record(esc, 'Normal', 'ClusterFormed', `cluster ${view.clusterName} formed (${view.clusterUUID}) with ${view.nodes.length} nodes; ${view.nodes.find((n) => n.id === view?.managerId)?.name ?? 'no node'} is the elected cluster manager`);
     }
 
-    const input: PlanInput = { cluster: name, sets, units: unitStates, ...(view ? { view } : {}), ...(viewError ? { viewError } : {}), formed: !!status.bootstrap?.formedAt, restarting: !!prev.restart };
+    const input: PlanInput = { cluster: name, sets, units: unitStates, ...(view ? { view } : {}), ...(viewError ? { viewError } : {}), formed: !!status.bootstrap?.formedAt, restarting: !!prev.restart, stopPaused: !spec.stopped && !!status.stop?.allocationPaused };
     const step = nextStep(input);
 
     let applied = '';
@@ -226,7 +250,9 @@ export function elasticsearchReconciler(d: ElasticsearchDeps) {
 
     const wantedCount = sets.filter((s) => s.inSpec).reduce((n, s) => n + s.wanted, 0);
     const joinedWanted = Object.values(topology).filter((t) => t.joined && !t.leaving).length;
-    const phase: Phase = failure ? 'Degraded' : phaseOf(step, applied);
+    // The stop is over once the cluster has nothing left to do after the start.
+    if (!spec.stopped && status.stop && view && step.kind === 'done') delete status.stop;
+    const phase: Phase = failure ? 'Degraded' : resuming && (step.kind === 'wait' || step.kind === 'resumeAllocation') ? 'Starting' : phaseOf(step, applied);
     const ready = step.kind === 'done' && !applied && !failure;
     if (failure) condition('Ready', false, 'StepFailed', `${step.kind}: ${failure}`);
     else if (step.kind === 'blocked') {
@@ -282,6 +308,30 @@ export function elasticsearchReconciler(d: ElasticsearchDeps) {
   }
 
   return { reconcile, close: async () => { await Promise.all(sessions.keys().map(drop)); } };
+}
+
+/** Pauses replica allocation and flushes through the first node that answers; what it did, to record. */
+async function prepareStop(rest: SearchRest, hosts: string[], now: string): Promise<NonNullable<Status['stop']>> {
+  for (const host of hosts) {
+    try {
+      await rest.setAllocation(host, 'primaries');
+    } catch {
+      continue;
+    }
+    const flushed = await rest.flush(host).then(() => true, () => false);
+    return { at: now, allocationPaused: true, flushed };
+  }
+  return { at: now, allocationPaused: false, flushed: false };
+}
+
+/**
+ * The status of a cluster held still by a stop: no node in it and no manager elected, so that the nodes' return is
+ * neither a loss nor a manager change to report.
+ */
+export function stoppedStatus(status: Status): Status {
+  const topology = Object.fromEntries(Object.entries(status.topology ?? {}).map(([n, t]) => [n, { ...t, joined: false, clusterManager: false, shards: 0 }]));
+  const wanted = (status.nodeSets ?? []).reduce((n, s) => n + (s.wanted ?? 0), 0);
+  return { ...status, topology, health: 'unknown', clusterManager: '', nodeCount: 0, dataNodes: 0, nodes: `0/${wanted}`, nodeSets: (status.nodeSets ?? []).map((s) => ({ ...s, joined: 0 })) };
 }
 
 const isAction = (s: Step): s is Action => s.kind !== 'done' && s.kind !== 'wait' && s.kind !== 'blocked';

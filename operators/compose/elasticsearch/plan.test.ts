@@ -179,6 +179,17 @@ describe('rolling restart', () => {
     expect(nextStep(input(idle, v, { restarting: false }))).toEqual({ kind: 'done' });
   });
 
+  it('after a full-cluster stop, resumes the allocation it paused only once every wanted node is back', () => {
+    const idle = [set({ name: 'm', data: false }), set({ name: 'd', wanted: 2, current: 2, manager: false })];
+    const paused = { allocation: { enable: 'primaries' as const, excludeNames: [] } };
+    expect(nextStep(input(idle, view(nodes.slice(0, 4), paused), { stopPaused: true })))
+      .toEqual({ kind: 'wait', phase: 'Starting', reason: 'started after the stop: waiting for logs-d-1 to rejoin before replica allocation resumes' });
+    expect(nextStep(input(idle, view(nodes, paused), { stopPaused: true }))).toEqual({ kind: 'resumeAllocation', after: nodes.map((n) => n.name) });
+    // Nothing to resume once allocation is on again; a pause of someone else's is left alone.
+    expect(nextStep(input(idle, view(nodes), { stopPaused: true }))).toEqual({ kind: 'done' });
+    expect(nextStep(input(idle, view(nodes, paused), { stopPaused: false }))).toEqual({ kind: 'done' });
+  });
+
   it('removes nodes before restarting the others', () => {
     const sets = [set({ name: 'all', wanted: 2, current: 3, outdated: ['logs-all-0', 'logs-all-1', 'logs-all-2'] })];
     const v = view(names('logs-all', 3).map((name) => ({ name })), { maxReplicas: 1 });

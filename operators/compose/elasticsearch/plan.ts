@@ -70,9 +70,11 @@ export interface PlanInput {
   formed: boolean;
   /** A rolling restart recorded in status (the operator paused replica allocation for it). */
   restarting: boolean;
+  /** The last stop paused replica allocation (status.stop): resumed once every wanted node has rejoined. */
+  stopPaused?: boolean;
 }
 
-export type Phase = 'Pending' | 'Forming' | 'Ready' | 'Scaling' | 'Draining' | 'Removing' | 'Restarting' | 'Degraded' | 'Blocked' | 'Failed';
+export type Phase = 'Pending' | 'Forming' | 'Ready' | 'Scaling' | 'Draining' | 'Removing' | 'Restarting' | 'Degraded' | 'Blocked' | 'Failed' | 'Starting';
 
 export type Step =
   | { kind: 'done' }
@@ -222,6 +224,13 @@ export function nextStep(input: PlanInput): Step {
     return { kind: 'restart', unitSet: next.s.unitSet, unit: next.u };
   }
   if (input.restarting && v.allocation.enable === 'primaries') return { kind: 'resumeAllocation', after: [] };
+  // After a full-cluster stop: every node recovers its primaries and replicas from its own disk; replicas are
+  // allocated elsewhere only once every wanted node is back (else the first nodes up would copy the others' shards).
+  if (input.stopPaused && v.allocation.enable === 'primaries') {
+    const away = wanted.filter((w) => !joined.has(w.name)).map((w) => w.name);
+    if (away.length) return { kind: 'wait', phase: 'Starting', reason: `started after the stop: waiting for ${list(away)} to rejoin before replica allocation resumes` };
+    return { kind: 'resumeAllocation', after: wanted.map((w) => w.name) };
+  }
 
   const missing = wanted.filter((w) => !joined.has(w.name)).map((w) => w.name);
   if (missing.length) return { kind: 'wait', phase: 'Scaling', reason: `waiting for ${list(missing)} to join the cluster` };

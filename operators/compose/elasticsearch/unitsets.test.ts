@@ -5,6 +5,7 @@ import type { ElasticsearchCluster } from '../../../lib/api/compose.upm.io.gener
 import type { UnitSet } from '../../../lib/api/unit.upm.io.generated.ts';
 import { dialectOf, engineRoles } from './dialect.ts';
 import { SearchRest, shardsByNode } from './rest.ts';
+import { stoppedStatus } from './controller.ts';
 import { ANNOTATION_RESTARTED_AT, desiredUnitSet, initialManagers, seedHosts, unitSetPatch } from './unitsets.ts';
 
 function cluster(over: Partial<ElasticsearchCluster['spec']> = {}): ElasticsearchCluster {
@@ -108,6 +109,28 @@ describe('desiredUnitSet', () => {
     });
     const dropped = desiredUnitSet(cluster({ parameters: {} }), { ...data, roles: ['cluster_manager', 'data'], parameters: {} }, { existing, units: 4, initialManagers: [] });
     expect((unitSetPatch(existing, dropped)?.spec as { parameters: Record<string, string | null> }).parameters).toMatchObject({ 'search.max_buckets': null, 'thread_pool.write.queue_size': null });
+  });
+});
+
+describe('a full-cluster stop', () => {
+  it('stops every node of a set through its UnitSet once asked, and starts them again', () => {
+    const es = cluster();
+    const set = es.spec.nodeSets[1]!;
+    const running = desiredUnitSet(es, set, { units: 4, initialManagers: [] });
+    expect(running.spec.stopped).toBe(false);
+    const stopped = desiredUnitSet(es, set, { existing: running, units: 4, initialManagers: [], stopped: true });
+    expect(unitSetPatch(running, stopped)).toEqual({ spec: { stopped: true } });
+    expect(unitSetPatch(stopped, desiredUnitSet(es, set, { existing: stopped, units: 4, initialManagers: [] }))).toEqual({ spec: { stopped: false } });
+  });
+
+  it('leaves a stopped cluster without nodes in it or a manager, so that their return is no loss', () => {
+    const held = stoppedStatus({
+      health: 'green', clusterManager: 'logs-all-0', nodeCount: 2, dataNodes: 2, nodes: '2/2',
+      nodeSets: [{ name: 'all', unitSet: 'logs-all', units: 2, wanted: 2, joined: 2 }],
+      topology: { 'logs-all-0': { joined: true, clusterManager: true, shards: 3 }, 'logs-all-1': { joined: true, shards: 3 } },
+    });
+    expect(held).toMatchObject({ health: 'unknown', clusterManager: '', nodeCount: 0, dataNodes: 0, nodes: '0/2', nodeSets: [{ name: 'all', joined: 0 }] });
+    expect(Object.values(held.topology ?? {}).map((t) => [t.joined, t.clusterManager, t.shards])).toEqual([[false, false, 0], [false, false, 0]]);
   });
 });
 

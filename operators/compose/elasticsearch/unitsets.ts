@@ -59,6 +59,8 @@ export interface UnitSetInputs {
   units: number;
   /** For a new UnitSet: the initial managers while the cluster has not formed, [] once it has. */
   initialManagers: string[];
+  /** Every node stops (the cluster's stop, once prepared). */
+  stopped?: boolean;
 }
 
 /** The UnitSet a node set should have (its size as given: the planner decides when a size changes). */
@@ -106,6 +108,7 @@ export function desiredUnitSet(esc: ElasticsearchCluster, set: NodeSetSpec, inpu
       ...(esc.spec.nodeSelector ? { nodeSelector: esc.spec.nodeSelector } : {}),
       ...(esc.spec.nodeAffinity ? { nodeAffinity: esc.spec.nodeAffinity } : {}),
       ...(esc.spec.topologySpreadConstraints?.length ? { topologySpreadConstraints: esc.spec.topologySpreadConstraints } : {}),
+      stopped: inputs.stopped === true,
     },
   };
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { KafkaCluster, KafkaClusterStatus } from '../../../lib/api/compose.upm.io.generated.ts';
 import type { EventRecorder } from '../../../lib/events.ts';
-import { noticeIncidents, type KafkaClusterDeps } from './controller.ts';
+import { noticeIncidents, stoppedStatus, type KafkaClusterDeps } from './controller.ts';
 import type { ClusterSnapshot, Node } from './plan.ts';
 
 const kc = { metadata: { name: 'ev', namespace: 'ns', uid: 'u' }, spec: { brokers: 3 } } as KafkaCluster;
@@ -65,5 +65,20 @@ describe('noticeIncidents', () => {
     await noticeIncidents(d, kc, prev, status, [node(0), node(1, { ready: false }), node(2)], world([1, 3], 1), ['ev-1'], '2026-01-01T00:00:01Z');
     expect(status.lastIncident).toBeUndefined();
     expect(got).toEqual([]);
+  });
+
+  it('after a stop, the brokers coming back (some still down, another active controller) are no incident', async () => {
+    const { got, d } = recorder();
+    const before: KafkaClusterStatus = { nodes: running(), activeController: { id: 1, unit: 'ev-0' }, brokers: 3, brokersReady: '3/3' };
+    const held = stoppedStatus(before, 3);
+    expect(held.nodes?.map((n) => n.state)).toEqual(['Stopped', 'Stopped', 'Stopped']);
+    expect(held).toMatchObject({ brokers: 0, brokersReady: '0/3' });
+    expect(held.activeController).toBeUndefined();
+    expect(before.activeController).toEqual({ id: 1, unit: 'ev-0' });
+    const status: KafkaClusterStatus = { ...held };
+    await noticeIncidents(d, kc, held, status, [node(0, { ready: false }), node(1), node(2)], world([2, 3], 3, [2, 3]), [], '2026-01-01T00:00:01Z');
+    expect(got).toEqual([]);
+    expect(status.lastIncident).toBeUndefined();
+    expect(status.lastControllerChange).toBeUndefined();
   });
 });

@@ -26,6 +26,7 @@ import { ownerRef } from '../common/roles.ts';
 import { Sessions } from '../common/sessions.ts';
 import { patchStatus } from '../common/status.ts';
 import { crashPoint } from '../common/steps.ts';
+import { stopConditions, stopView } from '../common/stopped.ts';
 import { KafkaAdmin } from './admin.ts';
 import {
   caughtUpVoters, healthBlocker, nextStep, nodeId, offline, replicaCounts, rolesOf, underMinIsr, underReplicated,
@@ -94,7 +95,7 @@ export function kafkaClusterReconciler(d: KafkaClusterDeps) {
     const stop = async (phase: NonNullable<Status['phase']>, reason: string, message: string, retryMs: number, warn = false): Promise<ReconcileResult> => {
       if (warn) await warnOnce(reason, message);
       condition('Ready', false, reason, message);
-      condition('Progressing', phase === 'Forming', phase === 'Forming' ? 'Forming' : reason, message);
+      condition('Progressing', phase === 'Forming' || phase === 'Starting', phase === 'Forming' || phase === 'Starting' ? phase : reason, message);
       await save({ ...status, ready: false, phase, conditions });
       return { requeueAfterMs: retryMs };
     };
@@ -121,9 +122,19 @@ export function kafkaClusterReconciler(d: KafkaClusterDeps) {
       await d.events.record(kc, 'Normal', 'UpdatedUnitSet', `UnitSet ${name}: ${drift.fields.join(', ')} brought in line with the KafkaCluster`);
     }
     const unitSetUnits = us.spec.units ?? 0;
+    const units = d.units.list().filter((u) => u.metadata.namespace === ns && u.metadata.labels?.[LABEL_UNITSET] === name && !u.metadata.deletionTimestamp);
+
+    // Stopped on purpose (spec.stopped, passed to the UnitSet): hold still until the units start again.
+    const held = stopView(kc.spec.stopped === true, units);
+    if (held.hold) {
+      if (held.phase === 'Stopped' && prev.phase !== 'Stopped') await d.events.record(kc, 'Normal', 'Stopped', `all ${held.units} units are stopped on purpose; holding still until they start`);
+      await save({ ...stoppedStatus(status, shape.brokers), ready: false, phase: held.phase ?? 'Stopped', conditions: stopConditions(conditions, held, 'units', gen) });
+      return { requeueAfterMs: HEALTH_INTERVAL_MS };
+    }
+    // Starting again after a stop: brokers that do not answer yet are starting, not lost, until the cluster is whole.
+    const resuming = prev.phase === 'Stopped' || prev.phase === 'Starting';
 
     // The nodes: every unit of the UnitSet, its node.id from its ordinal.
-    const units = d.units.list().filter((u) => u.metadata.namespace === ns && u.metadata.labels?.[LABEL_UNITSET] === name && !u.metadata.deletionTimestamp);
     const nodes: (Node & { address: string; restarts: number; phase: string })[] = units.map((u) => {
       const ordinal = ordinalOf(u);
       return {
@@ -154,6 +165,7 @@ export function kafkaClusterReconciler(d: KafkaClusterDeps) {
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       const formed = !!prev.clusterId;
+      if (resuming) return stop('Starting', 'Starting', `waiting for the brokers to serve again after the stop (${nodes.filter((n) => n.ready).length}/${nodes.length} units ready)`, UNREACHABLE_RETRY_MS);
       condition('Degraded', formed, formed ? 'ClusterUnreachable' : 'Forming', message);
       return stop(formed ? 'Degraded' : 'Forming', formed ? 'ClusterUnreachable' : 'Forming', formed ? `no broker answers: ${message}` : `waiting for the brokers to serve (${nodes.filter((n) => n.ready).length}/${nodes.length} units ready)`, UNREACHABLE_RETRY_MS, formed);
     }
@@ -311,7 +323,7 @@ export function kafkaClusterReconciler(d: KafkaClusterDeps) {
     const nodeStatus: NodeStatus[] = nodes.map((n) => {
       const up = n.broker ? world.brokers.includes(n.id) : caughtUp.includes(n.id);
       const state: NodeStatus['state'] = n.ordinal >= shape.units && n.ordinal < unitSetUnits ? 'Leaving'
-        : up ? 'Running' : ours.includes(n.unit) ? 'Restarting' : !prev.clusterId ? 'Starting' : 'Offline';
+        : up ? 'Running' : ours.includes(n.unit) ? 'Restarting' : !prev.clusterId || resuming ? 'Starting' : 'Offline';
       return {
         id: n.id, unit: n.unit, address: n.address, roles: [...(n.broker ? ['broker'] : []), ...(n.controller ? ['controller'] : [])], state,
         replicas: counts.get(n.id) ?? 0, leaders: leaders.get(n.id) ?? 0, engineRestarts: n.restarts,
@@ -338,7 +350,7 @@ export function kafkaClusterReconciler(d: KafkaClusterDeps) {
     else delete status.activeController;
 
     // Conditions and phase.
-    const missing = nodeStatus.filter((n) => n.state === 'Offline');
+    const missing = nodeStatus.filter((n) => n.state === 'Offline' || (resuming && n.state === 'Starting'));
     const healthy = !missing.length && !urp.length && !belowMin.length && !off.length && leader !== undefined;
     const settled = step.kind === 'done' && !applied && !failure && !status.restart && !status.reassignment;
     const ready = settled && healthy && liveWanted === shape.brokers;
@@ -352,6 +364,7 @@ export function kafkaClusterReconciler(d: KafkaClusterDeps) {
     const formed = !!prev.clusterId || ready;
     const phase: NonNullable<Status['phase']> = step.kind === 'refuse' ? 'Blocked'
       : !formed ? 'Forming'
+        : resuming && !healthy && (step.kind === 'wait' || step.kind === 'done') ? 'Starting'
         : step.kind === 'scale' ? (step.direction === 'in' ? 'ScalingIn' : 'ScalingOut')
           : step.kind === 'reassign' ? (step.reason === 'Drain' ? 'Draining' : 'Rebalancing')
             : step.kind === 'restart' ? 'Restarting'
@@ -383,6 +396,17 @@ export function kafkaClusterReconciler(d: KafkaClusterDeps) {
   }
 
   return { reconcile, close: async () => { await Promise.all(sessions.keys().map(drop)); } };
+}
+
+/**
+ * The status of a cluster held still by a stop: every node Stopped, no broker live and no active controller
+ * remembered, so that the brokers' return is neither a loss nor a controller change to report.
+ */
+export function stoppedStatus(status: Status, brokers: number): Status {
+  const out: Status = { ...status, nodes: (status.nodes ?? []).map((n) => ({ ...n, state: 'Stopped' as const, leaders: 0 })), brokers: 0, brokersReady: `0/${brokers}` };
+  delete out.activeController;
+  delete out.lastIncident;
+  return out;
 }
 
 function phaseFor(p: Phase, healthy: boolean): NonNullable<Status['phase']> {

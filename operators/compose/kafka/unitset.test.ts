@@ -30,6 +30,14 @@ describe('the owned UnitSet', () => {
     expect(desiredUnitSet(labelled, 3).metadata.labels).toEqual({ 'upm.io/service': 'ev', 'upm.io/project': 'shop', 'compose.upm.io/kafkacluster': 'ev' });
   });
 
+  it('passes spec.stopped to the UnitSet, so every unit stops at once, and takes it back on start', () => {
+    const us = desiredUnitSet(kc(), 3);
+    expect(us.spec.stopped).toBe(false);
+    expect(unitSetPatch(kc({ stopped: false }), us)).toBeUndefined();
+    expect(unitSetPatch(kc({ stopped: true }), us)).toEqual({ patch: { spec: { stopped: true } }, fields: ['spec.stopped'] });
+    expect(unitSetPatch(kc(), desiredUnitSet(kc({ stopped: true }), 3))).toEqual({ patch: { spec: { stopped: false } }, fields: ['spec.stopped'] });
+  });
+
   it('carries where the brokers may run to the UnitSet, and takes it off when the cluster drops it', () => {
     const placed = kc({ nodeSelector: { pool: 'kafka' }, nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'topology.kubernetes.io/zone', operator: 'In', values: ['a', 'b'] }] }] } }, topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'DoNotSchedule' }] });
     const us = desiredUnitSet(placed, 3);

@@ -67,6 +67,10 @@ export function desiredSpec(kc: KafkaCluster, existing: UnitSet | undefined, uni
     ...(kc.spec.nodeSelector ? { nodeSelector: kc.spec.nodeSelector } : {}),
     ...(kc.spec.nodeAffinity ? { nodeAffinity: kc.spec.nodeAffinity } : {}),
     ...(kc.spec.topologySpreadConstraints?.length ? { topologySpreadConstraints: kc.spec.topologySpreadConstraints } : {}),
+    // Every unit stops at once, not broker by broker: a controlled shutdown moves partition leaders to brokers that
+    // are about to stop too, and with the KRaft controllers going at the same moment there is no one to move them to.
+    // Acknowledged messages are in every in-sync replica's log already; each broker recovers its own log on start.
+    stopped: kc.spec.stopped === true,
   };
 }
 
@@ -87,7 +91,7 @@ export function desiredUnitSet(kc: KafkaCluster, units: number): UnitSet {
 
 export const ownedBy = (us: UnitSet, kc: KafkaCluster): boolean => !!us.metadata.ownerReferences?.some((o) => o.uid === kc.metadata.uid);
 
-const MANAGED: (keyof UnitSetSpec)[] = ['version', 'resources', 'storage', 'parameters', 'updateStrategy', 'pvcRetentionPolicy', 'nodeSelector', 'nodeAffinity', 'topologySpreadConstraints'];
+const MANAGED: (keyof UnitSetSpec)[] = ['version', 'resources', 'storage', 'parameters', 'updateStrategy', 'pvcRetentionPolicy', 'nodeSelector', 'nodeAffinity', 'topologySpreadConstraints', 'stopped'];
 
 /**
  * The merge patch that brings an existing UnitSet to what the KafkaCluster wants (its size aside), and the fields it

@@ -24,6 +24,7 @@ import { ANNOTATION_SKIP, b64, type Secret } from '../common/context.ts';
 import { inheritedLabels, labelPods, ownerRef, type Role as PodRole } from '../common/roles.ts';
 import { patchStatus } from '../common/status.ts';
 import { crashPoint } from '../common/steps.ts';
+import { stopConditions, stopView } from '../common/stopped.ts';
 import { ZkError, ZkSession } from './client.ts';
 import { CLIENT_PORT, hostOf, leaderView, portsOf, srvrOf, type LeaderView, type Srvr } from './observe.ts';
 import { done, inSync, leaderOf, nextStep, roleOf, type Observation, type ServerView, type Step } from './plan.ts';
@@ -107,10 +108,18 @@ export function zookeeperReconciler(d: ZookeeperDeps) {
       await d.events.record(zke, 'Normal', 'UpdatedUnitSet', `UnitSet ${name}: ${drift.fields.join(', ')} changed`);
     }
     const clientService = await ensureClientService(d, zke);
-
-    // Observe.
     const units = d.units.list().filter((u) => u.metadata.namespace === ns && u.metadata.labels?.[LABEL_UNITSET] === name && !u.metadata.deletionTimestamp)
       .sort((a, b) => ordinalOf(a) - ordinalOf(b));
+
+    // Stopped on purpose (spec.stopped, passed to the UnitSet): hold still until the servers start again.
+    const stop = stopView(zke.spec.stopped === true, units);
+    if (stop.hold) {
+      if (stop.phase === 'Stopped' && prev.phase !== 'Stopped') await d.events.record(zke, 'Normal', 'Stopped', `all ${stop.units} servers are stopped on purpose; holding still until they start`);
+      await save({ ...stoppedStatus(status, units), ready: false, phase: stop.phase ?? 'Stopped', clientService, conditions: stopConditions(conditions, stop, 'servers', gen) });
+      return { requeueAfterMs: HEALTH_INTERVAL_MS };
+    }
+
+    // Observe.
     const srvrs = await Promise.all(units.map((u) => srvrOf(u.status?.podIP ?? '')));
     const usStatus = us.status ?? {};
     const servers: ServerView[] = units.map((u, i) => {
@@ -346,6 +355,20 @@ async function recordChanges(d: ZookeeperDeps, zke: ZookeeperEnsemble, prev: Sta
       await d.events.record(zke, 'Normal', 'ServerRecovered', `${s.unit} serves again as ${roleOf(s, obs.members)} (${secs} s after it stopped); ${leader?.unit} leads`);
     }
   }
+}
+
+/**
+ * The status of an ensemble held still by a stop: no server serves or leads, and no leader is remembered, so that
+ * the servers' return is neither a failure nor an election to report (a new leader after the start is no incident).
+ */
+export function stoppedStatus(status: Status, units: Pick<Unit, 'metadata' | 'status'>[]): Status {
+  const servers: NonNullable<Status['servers']> = {};
+  for (const u of units) {
+    const name = u.metadata.name ?? '';
+    const was = status.servers?.[name];
+    servers[name] = { ...was, role: 'down', serving: false, synced: false, message: `engine ${u.status?.engine?.state ?? u.status?.phase ?? 'Stopped'} (spec.stopped)` };
+  }
+  return { ...status, servers, leader: '', lastLeader: '', readyServers: `0/${units.length}` };
 }
 
 /** Starts and advances status.scaling and status.rollout from the step taken. */

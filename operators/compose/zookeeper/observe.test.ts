@@ -73,6 +73,16 @@ describe('the UnitSet of an ensemble', () => {
     expect(d?.patch.spec).not.toHaveProperty('units');
   });
 
+  it('passes spec.stopped to the UnitSet (every server at once) and takes it back on start', () => {
+    expect(desiredUnitSetSpec(zke({}), 3).stopped).toBe(false);
+    const running = { metadata: { name: 'zk' }, spec: desiredUnitSetSpec(zke({}), 3) } as UnitSet;
+    expect(unitSetDrift(running, zke({ stopped: false }))).toBeUndefined();
+    const stop = unitSetDrift(running, zke({ stopped: true }));
+    expect(stop).toEqual({ patch: { spec: { stopped: true } }, fields: ['spec.stopped'] });
+    const stopped = { metadata: { name: 'zk' }, spec: desiredUnitSetSpec(zke({ stopped: true }), 3) } as UnitSet;
+    expect(unitSetDrift(stopped, zke({}))).toEqual({ patch: { spec: { stopped: false } }, fields: ['spec.stopped'] });
+  });
+
   it('carries where the servers may run to the UnitSet, and takes it off when the ensemble drops it', () => {
     const placed = zke({ nodeSelector: { pool: 'zk' }, nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'topology.kubernetes.io/zone', operator: 'In', values: ['a', 'b'] }] }] } }, topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'DoNotSchedule' }] });
     expect(desiredUnitSetSpec(placed, 3)).toMatchObject({ nodeSelector: { pool: 'zk' }, nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'topology.kubernetes.io/zone', operator: 'In', values: ['a', 'b'] }] }] } }, topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'DoNotSchedule' }] });

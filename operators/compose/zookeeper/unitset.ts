@@ -29,6 +29,9 @@ export function desiredUnitSetSpec(zke: ZookeeperEnsemble, units: number): UnitS
     ...(s.nodeAffinity ? { nodeAffinity: s.nodeAffinity } : {}),
     ...(s.topologySpreadConstraints?.length ? { topologySpreadConstraints: s.topologySpreadConstraints } : {}),
     env: s.restartedAt ? [{ name: RESTART_ENV, value: s.restartedAt }] : [],
+    // Every server stops and starts at once: ZooKeeper logs each transaction to disk before it is acknowledged, so a
+    // stopped quorum loses nothing, and stopping one at a time would only make the rest elect leaders for nothing.
+    stopped: s.stopped === true,
   };
 }
 
@@ -37,7 +40,7 @@ export function unitSetDrift(us: UnitSet, zke: ZookeeperEnsemble): { patch: { sp
   const want = desiredUnitSetSpec(zke, us.spec.units ?? 0) as unknown as Record<string, unknown>;
   const have = us.spec as unknown as Record<string, unknown>;
   const patch: Record<string, unknown> = {};
-  for (const k of ['version', 'resources', 'storage', 'parameters', 'updateStrategy', 'podAntiAffinity', 'nodeSelector', 'nodeAffinity', 'topologySpreadConstraints', 'env']) {
+  for (const k of ['version', 'resources', 'storage', 'parameters', 'updateStrategy', 'podAntiAffinity', 'nodeSelector', 'nodeAffinity', 'topologySpreadConstraints', 'env', 'stopped']) {
     const a = JSON.stringify(normal(have[k]));
     const b = JSON.stringify(normal(want[k]));
     if (a === b) continue;

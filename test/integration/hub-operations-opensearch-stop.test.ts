@@ -1,0 +1,72 @@
+// Stop and Start of a real OpenSearch service (one node: OpenSearch is slow to start), run by the hub: a project
+// editor asks with kubectl against the hub. Stop is a full-cluster stop: the ElasticsearchCluster pauses replica
+// allocation and flushes, then the node stops in place; it holds still (Stopped, not Degraded, no node loss recorded)
+// and the service shows Stopped. Start brings it back: Ready and green, allocation resumed, every document there.
+import { expect, it } from '@jest/globals';
+import { ElasticsearchClusterResource, type ElasticsearchCluster } from '../../lib/api/compose.upm.io.generated.ts';
+import { describeHub } from '../hub.ts';
+import { MEMBER, useHubProject } from '../hub-member.ts';
+import { operationsOf } from '../operations.ts';
+import { searchHttp } from '../search-http.ts';
+import { expectEnginesDown, expectHeldStill, warningsOf } from '../stop-start.ts';
+
+const DOCUMENTS = 40;
+type Settings = { persistent?: Record<string, unknown> };
+const allocation = (s: Settings): unknown => (s.persistent?.cluster as { routing?: { allocation?: { enable?: string } } } | undefined)?.routing?.allocation?.enable;
+
+describeHub('Stop and Start of an OpenSearch service run by the hub', () => {
+  const p = useHubProject('hubosstop');
+  const { operation, steps, waitSucceeded } = operationsOf(p, { kind: 'ElasticsearchService', name: 'search' });
+  let address = '';
+  let warnings: string[] = [];
+
+  it('has an OpenSearch service of 1 node Ready and green on member1, with documents indexed', async () => {
+    await p.as(['create', '-f', '-'], JSON.stringify({
+      apiVersion: 'upm.io/v1alpha1', kind: 'ElasticsearchService', metadata: { name: 'search', namespace: p.project },
+      spec: { distribution: 'opensearch', version: '2.19', topology: { dataNodes: 1 }, placement: { cluster: MEMBER }, resources: { cpu: '500m', memory: '512Mi' }, storage: { size: '1Gi' } },
+    }));
+    const st = await p.hubReaches('elasticsearchservice', 'search', 'the service Ready and green', (s) => s.phase === 'Ready' && s.ready === '1/1' && s.health === 'green', 600_000);
+    const rw = st.endpoints?.find((e) => e.role === 'readwrite');
+    address = rw?.addresses[0] ?? '';
+    expect(address).not.toBe('');
+    const at = `${address}:${rw?.port ?? 9200}`;
+    await searchHttp(at, 'PUT', '/kept', { settings: { number_of_shards: 2, number_of_replicas: 0 } });
+    const bulk = Array.from({ length: DOCUMENTS }, (_, i) => `{"index":{"_id":"${i}"}}\n{"n":${i}}\n`).join('');
+    expect((await searchHttp<{ errors: boolean }>(at, 'POST', '/kept/_bulk?refresh=true', bulk)).errors).toBe(false);
+    warnings = await warningsOf(p, 'ElasticsearchCluster', 'search');
+  }, 660_000);
+
+  it('pauses replica allocation, flushes, stops the node: the cluster holds still, the service shows Stopped', async () => {
+    await p.as(['create', '-f', '-'], JSON.stringify(operation('stop', { type: 'Stop' })));
+    const o = await waitSucceeded('stop', 300);
+    expect(steps(o)).toEqual(['check:Succeeded', 'stop-servers:Succeeded', 'wait-stopped:Succeeded']);
+    const svc = await p.hubObject('elasticsearchservice', 'search');
+    expect(svc.status?.phase).toBe('Stopped');
+    expect(svc.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'Stopped' });
+    await expectEnginesDown(p, 'search', 1, 9200, [address]);
+    // Longer than a health pass of the cluster: it stays held, the node not taken for lost.
+    await new Promise((r) => setTimeout(r, 12_000));
+    const esc = await expectHeldStill(p, ElasticsearchClusterResource, 'search') as ElasticsearchCluster;
+    expect(esc.spec.stopped).toBe(true);
+    expect(esc.status?.stop).toMatchObject({ allocationPaused: true, flushed: true });
+    expect(esc.status?.health).toBe('unknown');
+    expect(await warningsOf(p, 'ElasticsearchCluster', 'search')).toEqual(warnings);
+  }, 360_000);
+
+  it('starts it again: Ready and green, replica allocation resumed, every document there', async () => {
+    await p.as(['create', '-f', '-'], JSON.stringify(operation('start', { type: 'Start' })));
+    const o = await waitSucceeded('start', 600);
+    expect(steps(o)).toEqual(['check:Succeeded', 'start-servers:Succeeded', 'wait-ready:Succeeded']);
+    const svc = await p.hubObject('elasticsearchservice', 'search');
+    expect(svc.status).toMatchObject({ phase: 'Ready', ready: '1/1', health: 'green' });
+    const rw = svc.status?.endpoints?.find((e) => e.role === 'readwrite');
+    const at = `${rw?.addresses[0] ?? address}:${rw?.port ?? 9200}`;
+    expect(allocation(await searchHttp<Settings>(at, 'GET', '/_cluster/settings'))).toBeUndefined();
+    expect((await searchHttp<{ count: number }>(at, 'GET', '/kept/_count')).count).toBe(DOCUMENTS);
+    expect((await searchHttp<{ _source: { n: number } }>(at, 'GET', '/kept/_doc/7'))._source).toEqual({ n: 7 });
+    const esc = await p.member.get<ElasticsearchCluster>(ElasticsearchClusterResource, 'search', p.project);
+    expect(esc.status?.phase).toBe('Ready');
+    expect(esc.status?.stop).toBeUndefined();
+    expect(await warningsOf(p, 'ElasticsearchCluster', 'search')).toEqual(warnings);
+  }, 660_000);
+});
