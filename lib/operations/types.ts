@@ -29,7 +29,7 @@ export interface Operation extends KubeObject {
   status?: OperationStatus;
 }
 
-export interface ServiceUnit { name: string; role?: string; ready: boolean }
+export interface ServiceUnit { name: string; role?: string; ready: boolean; lagSeconds?: number; storage?: string }
 
 /** A hub service record (any kind) as the steps read it: its spec, and the status the services controller writes. */
 export interface ServiceView extends KubeObject {
