@@ -305,6 +305,20 @@ describe('a MySQL switchover to a replica that is not in sync', () => {
 });
 
 describe('a Scale of storage', () => {
+  it('fails at its check, naming the class, when the member\'s storage class of the service does not allow expansion', () => {
+    const w = world();
+    w.cluster = { name: 'member1', ready: true, storageClasses: [{ name: 'fixed', default: true, allowVolumeExpansion: false }, { name: 'grow', default: false, allowVolumeExpansion: true }] };
+    const op = operation({ type: 'Scale', scale: { storage: { size: '2Gi' } } });
+    expect(previewStatus(op, w).steps?.[0]?.message).toBe('would fail: spec.scale.storage.size: the storage class "fixed" of Cluster "member1" does not allow volume expansion');
+    expect(step(op, w)).toEqual({ kind: 'fail', step: 'check', message: 'precondition: spec.scale.storage.size: the storage class "fixed" of Cluster "member1" does not allow volume expansion' });
+    expect((w.service as ServiceView).spec.storage).toEqual({ size: '1Gi' });
+    // The service's own class, when it names one, is the one that counts.
+    const on = world();
+    on.cluster = w.cluster;
+    (on.service as ServiceView).spec.storage = { size: '1Gi', storageClassName: 'grow' };
+    expect(previewStatus(operation({ type: 'Scale', scale: { storage: { size: '2Gi' } } }), on).steps?.[0]?.message).toBe('ready: service db: found; cluster member1: Ready; service db: Ready (3/3); storage: 1Gi -> 2Gi; storage class grow: allows expansion');
+  });
+
   it('is done only once every server\'s volume reports the new size, not when the spec says it', () => {
     const w = world();
     const op = operation({ type: 'Scale', scale: { storage: { size: '2Gi' } } });

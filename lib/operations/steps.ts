@@ -72,7 +72,19 @@ function storageCheck(op: Operation, w: World): Check[] {
   const have = at(w.service?.spec ?? {}, ['storage', 'size']) ?? '10Gi';
   const [a, b] = [parseQuantity(size), parseQuantity(have)];
   if (a === undefined || b === undefined) return [refuse(`spec.scale.storage.size: ${JSON.stringify(size)} is not a quantity`)];
-  return a < b ? [refuse(`spec.scale.storage.size: ${String(size)} would shrink the storage (now ${String(have)}): storage may only grow`)] : [ok(`storage: ${String(have)} -> ${String(size)}`)];
+  if (a < b) return [refuse(`spec.scale.storage.size: ${String(size)} would shrink the storage (now ${String(have)}): storage may only grow`)];
+  return [ok(`storage: ${String(have)} -> ${String(size)}`), ...(a > b ? expandable(w) : [])];
+}
+
+/** The claims can grow: the service's storage class (else the Cluster's default), as read from the member, allows expansion. */
+function expandable(w: World): Check[] {
+  const asked = at(w.service?.spec ?? {}, ['storage', 'storageClassName']);
+  const classes = w.cluster?.storageClasses;
+  const cls = classes?.find((c) => (typeof asked === 'string' && asked ? c.name === asked : c.default));
+  if (!cls) return [];
+  return cls.allowVolumeExpansion === false
+    ? [refuse(`spec.scale.storage.size: the storage class "${cls.name}" of Cluster "${w.cluster?.name ?? ''}" does not allow volume expansion`)]
+    : [ok(`storage class ${cls.name}: allows expansion`)];
 }
 
 const sameQuantity = (have: unknown, want: unknown) => { const a = parseQuantity(have); const b = parseQuantity(want); return a !== undefined && b !== undefined && a >= b; };

@@ -158,7 +158,7 @@ describeHub('A switchover to a lagging MariaDB replica, and Scale of compute and
     const spec = { type: 'Scale', scale: { storage: { size: '2Gi' } } };
     const plan = await preview('storage', spec);
     expect(plan.status?.steps?.map((s) => s.name)).toEqual(['check', 'grow-storage', 'wait-ready']);
-    expect(plan.status?.steps?.[0]?.message).toMatch(/; storage: 1Gi -> 2Gi$/);
+    expect(plan.status?.steps?.[0]?.message).toMatch(/; storage: 1Gi -> 2Gi; storage class kwok-volume: allows expansion$/);
     await p.as(['create', '-f', '-'], JSON.stringify(operation('storage', spec)));
     const o = await waitSucceeded('storage', 300);
     expect(steps(o)).toEqual(['check:Succeeded', 'grow-storage:Succeeded', 'wait-ready:Succeeded']);
