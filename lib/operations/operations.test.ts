@@ -297,6 +297,14 @@ describe('a MySQL switchover to a replica that is not in sync', () => {
     expect(previewStatus(op, w).steps?.[0]?.message).toBe('ready: service db: found; cluster member1: Ready; service db: Ready (3/3); candidate db-2 in sync: yes (lag 0 s, within 5 s)');
   });
 
+  it('takes the ready replica least behind when none is named', () => {
+    const w = lagging(75);
+    expect(previewStatus(operation({ type: 'Switchover' }), w).candidate).toBe('db-1');
+    const units = (w.service as ServiceView).status?.units ?? [];
+    (w.service as ServiceView).status = { ...(w.service as ServiceView).status, units: units.map((u) => (u.name === 'db-1' ? { ...u, lagSeconds: 90 } : u)) };
+    expect(previewStatus(operation({ type: 'Switchover' }), w).candidate).toBe('db-2');
+  });
+
   it('waits while the lag is not reported', () => {
     const w = world();
     (w.service as ServiceView).status = { ...(w.service as ServiceView).status, units: (w.service as ServiceView).status?.units?.map(({ lagSeconds: _l, ...u }) => u) };

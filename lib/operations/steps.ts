@@ -169,11 +169,12 @@ function reconfigureSteps(op: Operation, w: World): StepDef[] {
 
 // ---- Switchover (MySQL) -----------------------------------------------------------------------------------------
 
-/** The server to hand over to: the one chosen before, the one asked for, or the first ready replica. */
+/** The server to hand over to: the one chosen before, the one asked for, or the ready replica least behind (the first of equals). */
 export function candidateOf(op: Operation, w: World): string | undefined {
   if (op.status?.candidate) return op.status.candidate;
   if (op.spec.switchover?.candidate) return op.spec.switchover.candidate;
-  return w.service?.status?.units?.find((u) => u.role === 'replica' && u.ready)?.name;
+  const ready = (w.service?.status?.units ?? []).filter((u) => u.role === 'replica' && u.ready);
+  return ready.sort((a, b) => (a.lagSeconds ?? 0) - (b.lagSeconds ?? 0))[0]?.name;
 }
 
 const composeSource = (w: World) => String((w.compose?.spec?.source as { unit?: string } | undefined)?.unit ?? '');
