@@ -98,7 +98,7 @@ function simulateOperators(c: KubeClient, signal: AbortSignal): { sync: () => Pr
     const s = mr.status as Record<string, unknown> | undefined;
     const gen = mr.metadata.generation ?? 0;
     if (s?.observedGeneration === gen && s.source === source && Object.keys((s.topology ?? {}) as object).length === all.length) return;
-    const topology = Object.fromEntries(all.map((u) => [u, { unit: u, host: ip(u), port: 3306, role: u === source ? 'Source' : 'Replica', status: 'Healthy', ready: true }]));
+    const topology = Object.fromEntries(all.map((u) => [u, { unit: u, host: ip(u), port: 3306, status: 'Healthy', ready: true, ...(u === source ? { role: 'Source' } : { role: 'Replica', lagSeconds: 0 }) }]));
     await c.updateStatus(MysqlReplicationResource, { ...mr, status: {
       observedGeneration: gen, ready: true, phase: 'Ready', source, readwriteService: `${name}-readwrite`, readonlyService: `${name}-readonly`, topology,
       conditions: [{ type: 'Ready', status: 'True', reason: 'AllReady', message: 'all ready', lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z') }],

@@ -131,3 +131,9 @@ export function offer(spec: ClusterRecordSpec | undefined, status: ClusterRecord
   }
   return { read: !!inv, zones, nodeGroups, storageClasses };
 }
+
+/** The storage classes a Cluster offers (with expansion support as read from the member), as a field to spread when known. */
+export function storageClassesOffered(spec: ClusterRecordSpec | undefined, status: ClusterRecordStatus | undefined): { storageClasses?: OfferedStorageClass[] } {
+  const classes = offer(spec, status).storageClasses;
+  return classes ? { storageClasses: classes } : {};
+}

@@ -4,6 +4,8 @@
 // in range and not what it already is, storage that only grows (on a class that lets it), an upgrade to a newer
 // version the hub has a template for, a switchover with somewhere to go, a restore from a Backup that succeeded.
 // Once created, its spec stays as it is but for spec.cancel. Progress is `N/M`: steps done of the steps planned.
+import type { ClusterRecordSpec, ClusterRecordStatus } from '../../lib/api/internal.upm.io.generated.ts';
+import { storageClassesOffered } from '../../lib/inventory.ts';
 import { previewStatus } from '../../lib/operations/status.ts';
 import type { Operation, ServiceView } from '../../lib/operations/types.ts';
 import { parseQuantity } from '../quantity.ts';
@@ -153,7 +155,7 @@ export function previewOperation(obj: PublicObject, ctx: HookContext): Record<st
   // The schema and validateOperation have passed: spec.type and spec.target are there.
   return { ...previewStatus(obj as unknown as Operation, {
     service, templates: ctx.engineTemplates, others, now: new Date(),
-    cluster: cluster ? { name: clusterName, ready: ready?.status === 'True', ...(ready?.message ? { message: ready.message } : {}) } : undefined,
+    cluster: cluster ? { name: clusterName, ready: ready?.status === 'True', ...(ready?.message ? { message: ready.message } : {}), ...storageClassesOffered(cluster.spec as ClusterRecordSpec | undefined, cluster.status as ClusterRecordStatus | undefined) } : undefined,
   }) };
 }
 

@@ -178,10 +178,14 @@ export function serviceSchema(k: ServiceKind): JsonSchema {
         },
       },
       units: {
-        type: 'array', description: 'Every server: its role, readiness, node and zone.',
+        type: 'array', description: 'Every server: its role, readiness, node and zone, its replication lag and the size of its data volume.',
         items: {
           type: 'object', required: ['name', 'ready'],
-          properties: { name: { type: 'string' }, role: { type: 'string' }, ready: { type: 'boolean' }, node: { type: 'string' }, zone: { type: 'string' } },
+          properties: {
+            name: { type: 'string' }, role: { type: 'string' }, ready: { type: 'boolean' }, node: { type: 'string' }, zone: { type: 'string' },
+            lagSeconds: { type: 'integer', format: 'int64', description: 'How far a replica is behind its source, in seconds, as its engine reports it (MySQL and MariaDB).' },
+            storage: { type: 'string', description: 'The capacity of its data volume as the member reports it (the claim\'s status.capacity).' },
+          },
         },
       },
       lastFailover: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true, description: 'The last failover the engine layer recorded (time, from, to, reason).' },

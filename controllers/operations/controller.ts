@@ -11,6 +11,7 @@ import { OperationRecordResource } from '../../lib/api/internal.upm.io.generated
 import { MysqlReplicationResource, RedisReplicationResource } from '../../lib/api/compose.upm.io.generated.ts';
 import type { ReconcileContext, ReconcileResult, Reconciler } from '../../lib/controller.ts';
 import type { EventRecorder } from '../../lib/events.ts';
+import { storageClassesOffered } from '../../lib/inventory.ts';
 import type { Store } from '../../lib/informer.ts';
 import type { KubeClient } from '../../lib/kube/client.ts';
 import { isNotFound } from '../../lib/kube/errors.ts';
@@ -102,7 +103,7 @@ export function operationsReconciler(d: OperationsDeps): Reconciler {
     const r = c ? ready(c) : undefined;
     return {
       service, templates: d.templates, now,
-      cluster: c ? { name: clusterName, ready: r?.status === 'True', ...(r?.status !== 'True' && r?.message ? { message: r.message } : {}) } : undefined,
+      cluster: c ? { name: clusterName, ready: r?.status === 'True', ...(r?.status !== 'True' && r?.message ? { message: r.message } : {}), ...storageClassesOffered(c.spec, c.status) } : undefined,
       others: d.operations.byIndex(BY_TARGET, targetOf(op)).map((o) => written.get(objectKey(o)) ?? o),
       compose: await composeOf(op, service),
     };

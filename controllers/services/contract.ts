@@ -86,7 +86,13 @@ export interface Observed {
 export type Phase = 'Pending' | 'Creating' | 'Ready' | 'Updating' | 'Degraded' | 'Failed' | 'Deleting' | 'Stopped';
 
 export interface Endpoint { name: string; role: 'readwrite' | 'readonly' | string; addresses: string[]; port: number }
-export interface UnitReport { name: string; role?: string; ready: boolean; node?: string; zone?: string }
+export interface UnitReport {
+  name: string; role?: string; ready: boolean; node?: string; zone?: string;
+  /** A MySQL/MariaDB replica's lag behind its source, in seconds, as the compose object reports it. */
+  lagSeconds?: number;
+  /** The capacity of its data volume (the claim's status.capacity), as its Unit reports it. */
+  storage?: string;
+}
 
 export interface ServiceStatus {
   observedGeneration?: number;

@@ -67,6 +67,30 @@ describe('the hub status of a MysqlService', () => {
     expect(serviceStatus({ ...svc, status: s }, observe(svc, member(svc)), LATER)).toEqual(s);
   });
 
+  it('reports each replica\'s lag and each server\'s data volume as the member has them', () => {
+    const svc = maria({ storage: { size: '1Gi' } });
+    const objs = member(svc);
+    const topo = (objs.find((o) => o.kind === 'MysqlReplication')!.status!.topology) as Record<string, Record<string, unknown>>;
+    topo['db-1']!.lagSeconds = 0;
+    topo['db-2']!.lagSeconds = 75;
+    for (const u of objs.filter((o) => o.kind === 'Unit')) u.status!.volumes = [{ name: 'data', claimName: `${u.metadata.name ?? ''}-data`, phase: 'Bound', capacity: '1Gi' }];
+    const s = serviceStatus(svc, observe(svc, objs), NOW);
+    expect(s.units?.map((u) => [u.name, u.lagSeconds, u.storage])).toEqual([['db-0', undefined, '1Gi'], ['db-1', 0, '1Gi'], ['db-2', 75, '1Gi']]);
+    // A lagging replica that still follows its source is ready: the lag is for a switchover to judge.
+    expect(s).toMatchObject({ phase: 'Ready', ready: '3/3' });
+  });
+
+  it('is Updating while a grown claim has not got its new size from the member\'s provisioner, naming the claim', () => {
+    const svc = maria({ storage: { size: '2Gi' } }, 2);
+    const objs = member(svc, { generation: 2 });
+    for (const u of objs.filter((o) => o.kind === 'Unit')) u.status!.volumes = [{ name: 'data', claimName: `${u.metadata.name ?? ''}-data`, phase: 'Bound', capacity: u.metadata.name === 'db-1' ? '1Gi' : '2Gi' }];
+    const growing = serviceStatus({ ...svc, status: { phase: 'Ready', observedGeneration: 1 } }, observe(svc, objs), NOW);
+    expect(growing.phase).toBe('Updating');
+    expect(cond(growing, 'Ready')).toMatchObject({ status: 'False', reason: 'UnitSetProgressing', message: 'UnitSet db: claim db-1-data is 1Gi, growing to 2Gi' });
+    const grown = objs.map((o) => (o.metadata.name === 'db-1' && o.kind === 'Unit' ? { ...o, status: { ...o.status, volumes: [{ name: 'data', claimName: 'db-1-data', phase: 'Bound', capacity: '2Gi' }] } } : o));
+    expect(serviceStatus({ ...svc, status: growing }, observe(svc, grown), NOW)).toMatchObject({ phase: 'Ready', ready: '3/3' });
+  });
+
   it('is Creating while the member has not got or not finished the objects, naming the object', () => {
     const svc = maria();
     const none = serviceStatus(svc, observe(svc, []), NOW);

@@ -4,6 +4,7 @@
 // failover the compose kind recorded. Pure: the controller writes the result only when it differs.
 import { setCondition, type Condition } from '../../lib/conditions.ts';
 import type { KubeObject } from '../../lib/kube/types.ts';
+import { parseQuantity } from '../../lib/quantity.ts';
 import type { Endpoint, HubService, Observed, Phase, ServiceStatus, StatusFn, UnitReport } from './contract.ts';
 import { retainedOf } from './desired/common.ts';
 
@@ -47,12 +48,19 @@ const unitReady = (u: Obj | undefined) => u?.status?.ready === true;
 const ipOf = (u: Obj | undefined) => str(u?.status?.podIP);
 
 /** A server as the Unit shows it (node, readiness) with the role the compose object gives it. */
-function unitReport(c: Ctx, unitName: string, role: string | undefined, ready?: boolean): UnitReport {
+function unitReport(c: Ctx, unitName: string, role: string | undefined, ready?: boolean, lagSeconds?: unknown): UnitReport {
   const u = c.units.find((x) => x.metadata.name === unitName);
   const node = str(u?.status?.nodeName) || undefined;
   const zone = c.zoneOf(node);
-  return { name: unitName, ...(role ? { role } : {}), ready: ready ?? unitReady(u), ...(node ? { node } : {}), ...(zone ? { zone } : {}) };
+  const storage = dataCapacity(u);
+  return {
+    name: unitName, ...(role ? { role } : {}), ready: ready ?? unitReady(u), ...(node ? { node } : {}), ...(zone ? { zone } : {}),
+    ...(typeof lagSeconds === 'number' ? { lagSeconds } : {}), ...(storage ? { storage } : {}),
+  };
 }
+
+/** The capacity of a Unit's data volume as its claim reports it (empty while unbound). */
+const dataCapacity = (u: Obj | undefined): string => str((Array.isArray(u?.status?.volumes) ? (u.status.volumes as Json[]) : []).find((v) => v.name === 'data')?.capacity);
 
 /** Source/replica topology kinds (MysqlReplication, RedisReplication): endpoints and units from status.topology. */
 function replicationView(c: Ctx, kind: string, port: number, extra: (s: Json) => Json): View {
@@ -69,7 +77,7 @@ function replicationView(c: Ctx, kind: string, port: number, extra: (s: Json) =>
     const name = u.metadata.name ?? '';
     const t = topology[name] ?? Object.entries(topology).find(([n]) => unitOfNode(n) === name)?.[1];
     const role = t?.role === 'Source' ? 'source' : t?.role === 'Replica' ? 'replica' : t ? 'none' : undefined;
-    return unitReport(c, name, role, unitReady(u) && (t ? t.ready !== false : true));
+    return unitReport(c, name, role, unitReady(u) && (t ? t.ready !== false : true), t?.lagSeconds);
   });
   const wanted = Number(rec(find(c, 'UnitSet')?.spec).units ?? units.length);
   return {
@@ -285,6 +293,25 @@ function rollingUnitSet(objects: Obj[]): { us: Obj; message: string } | undefine
     const want = Number(us.spec?.units ?? 1);
     if (s.observedGeneration !== us.metadata.generation) return { us, message: 'the Unit Operator has not acted on its latest spec yet' };
     if (s.units !== want || s.updatedUnits !== want) return { us, message: conditionOf(us, 'Progressing')?.message || `${Number(s.units ?? 0)}/${want} units, ${Number(s.updatedUnits ?? 0)} updated` };
+    const growing = growingClaim(us, objects);
+    if (growing) return { us, message: growing };
+  }
+  return undefined;
+}
+
+/** A claim of the UnitSet's units still smaller than its storage size: grown in its spec, not yet by its provisioner. */
+function growingClaim(us: Obj, objects: Obj[]): string | undefined {
+  const sizes = (Array.isArray(us.spec?.storage) ? (us.spec.storage as Json[]) : []).map((v) => [str(v.name), str(v.size)] as const);
+  if (!sizes.length) return undefined;
+  const units = objects.filter((o) => o.kind === 'Unit' && o.metadata.labels?.['unit.upm.io/unitset'] === us.metadata.name);
+  for (const u of units) {
+    for (const v of Array.isArray(u.status?.volumes) ? (u.status.volumes as Json[]) : []) {
+      const want = sizes.find(([n]) => n === str(v.name))?.[1];
+      const have = parseQuantity(v.capacity);
+      const need = parseQuantity(want);
+      // An unbound claim (no capacity yet) is the unit's own story, not a resize.
+      if (have !== undefined && need !== undefined && have < need) return `claim ${str(v.claimName)} is ${str(v.capacity)}, growing to ${want ?? ''}`;
+    }
   }
   return undefined;
 }

@@ -36,6 +36,69 @@ const POD_READY_DELAY = `  delay:
     durationFrom:
       expressionFrom: '.metadata.annotations["pod-ready.stage.kwok.x-k8s.io/delay"]'
 `;
+/**
+ * KWOK's volume stages provision and bind claims but never resize them. This one plays the external resizer of the
+ * kwok-volume class (it allows expansion): a bound claim asking for more than it has gets its volume's capacity
+ * and then its own status.capacity raised to the request, as a CSI resizer of a volume without node expansion would.
+ */
+const PVC_RESIZE_STAGE = `apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: pvc-resize
+spec:
+  resourceRef:
+    apiGroup: v1
+    kind: PersistentVolumeClaim
+  selector:
+    matchExpressions:
+    - cel:
+        expression: >-
+          self.spec.storageClassName == 'kwok-volume'
+    - cel:
+        expression: >-
+          !has(self.metadata.deletionTimestamp)
+    - cel:
+        expression: >-
+          self.status.phase == 'Bound' && has(self.spec.volumeName) && has(self.status.capacity)
+    - cel:
+        expression: >-
+          self.status.capacity.storage != self.spec.resources.requests.storage
+  steps:
+  - apply:
+      type: merge
+      template: |
+        apiVersion: v1
+        kind: PersistentVolume
+        metadata:
+          name: {{ .spec.volumeName | Quote }}
+          annotations:
+            pv.kubernetes.io/provisioned-by: kwok.x-k8s.io/volume
+        spec:
+          accessModes:
+          {{ YAML .spec.accessModes 2 }}
+          capacity:
+            storage: {{ .spec.resources.requests.storage | Quote }}
+          persistentVolumeReclaimPolicy: {{ default "Delete" .spec.reclaimPolicy | Quote }}
+          storageClassName: {{ .spec.storageClassName | Quote }}
+          volumeMode: {{ default "Filesystem" .spec.volumeMode | Quote }}
+          claimRef:
+            apiVersion: {{ .apiVersion | Quote }}
+            kind: {{ .kind | Quote }}
+            name: {{ .metadata.name | Quote }}
+            namespace: {{ .metadata.namespace | Quote }}
+            uid: {{ .metadata.uid | Quote }}
+          hostPath:
+            path: /tmp/kwok-local-path-provisioner/pvc-{{ .metadata.uid }}
+            type: DirectoryOrCreate
+  - patch:
+      root: status
+      subresource: status
+      template: |
+        capacity:
+          storage: {{ .spec.resources.requests.storage | Quote }}
+        allocatedResources:
+          storage: {{ .spec.resources.requests.storage | Quote }}
+`;
 
 export class LocalCluster {
   readonly name: string;
@@ -217,7 +280,7 @@ export class LocalCluster {
         return s === 'pod/fast/pod-ready' ? text.replace('\n  next:\n', `\n${POD_READY_DELAY}  next:\n`) : text;
       }));
       const cfg = join(this.opts.dir, 'kwok.yaml');
-      await writeFile(cfg, docs.map((d) => d.trim()).join('\n---\n') + '\n');
+      await writeFile(cfg, [...docs, PVC_RESIZE_STAGE].map((d) => d.trim()).join('\n---\n') + '\n');
       start('kwok', this.opts.bins.kwok, [
         `--kubeconfig=${this.kubeconfig}`, `--config=${cfg}`,
         '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake', '--node-ip=127.0.0.1',

@@ -259,7 +259,7 @@ export interface ElasticsearchServiceRecordStatus {
     port?: number;
   }[];
   /**
-   * Every server: its role, readiness, node and zone.
+   * Every server: its role, readiness, node and zone, its replication lag and the size of its data volume.
    */
   units?: {
     name: string;
@@ -267,6 +267,14 @@ export interface ElasticsearchServiceRecordStatus {
     ready: boolean;
     node?: string;
     zone?: string;
+    /**
+     * How far a replica is behind its source, in seconds, as its engine reports it (MySQL and MariaDB).
+     */
+    lagSeconds?: number;
+    /**
+     * The capacity of its data volume as the member reports it (the claim's status.capacity).
+     */
+    storage?: string;
   }[];
   /**
    * The last failover the engine layer recorded (time, from, to, reason).
@@ -450,7 +458,7 @@ export interface KafkaServiceRecordStatus {
     port?: number;
   }[];
   /**
-   * Every server: its role, readiness, node and zone.
+   * Every server: its role, readiness, node and zone, its replication lag and the size of its data volume.
    */
   units?: {
     name: string;
@@ -458,6 +466,14 @@ export interface KafkaServiceRecordStatus {
     ready: boolean;
     node?: string;
     zone?: string;
+    /**
+     * How far a replica is behind its source, in seconds, as its engine reports it (MySQL and MariaDB).
+     */
+    lagSeconds?: number;
+    /**
+     * The capacity of its data volume as the member reports it (the claim's status.capacity).
+     */
+    storage?: string;
   }[];
   /**
    * The last failover the engine layer recorded (time, from, to, reason).
@@ -651,7 +667,7 @@ export interface MysqlServiceRecordStatus {
     port?: number;
   }[];
   /**
-   * Every server: its role, readiness, node and zone.
+   * Every server: its role, readiness, node and zone, its replication lag and the size of its data volume.
    */
   units?: {
     name: string;
@@ -659,6 +675,14 @@ export interface MysqlServiceRecordStatus {
     ready: boolean;
     node?: string;
     zone?: string;
+    /**
+     * How far a replica is behind its source, in seconds, as its engine reports it (MySQL and MariaDB).
+     */
+    lagSeconds?: number;
+    /**
+     * The capacity of its data volume as the member reports it (the claim's status.capacity).
+     */
+    storage?: string;
   }[];
   /**
    * The last failover the engine layer recorded (time, from, to, reason).
@@ -1155,7 +1179,7 @@ export interface RedisClusterServiceRecordStatus {
     port?: number;
   }[];
   /**
-   * Every server: its role, readiness, node and zone.
+   * Every server: its role, readiness, node and zone, its replication lag and the size of its data volume.
    */
   units?: {
     name: string;
@@ -1163,6 +1187,14 @@ export interface RedisClusterServiceRecordStatus {
     ready: boolean;
     node?: string;
     zone?: string;
+    /**
+     * How far a replica is behind its source, in seconds, as its engine reports it (MySQL and MariaDB).
+     */
+    lagSeconds?: number;
+    /**
+     * The capacity of its data volume as the member reports it (the claim's status.capacity).
+     */
+    storage?: string;
   }[];
   /**
    * The last failover the engine layer recorded (time, from, to, reason).
@@ -1368,7 +1400,7 @@ export interface RedisServiceRecordStatus {
     port?: number;
   }[];
   /**
-   * Every server: its role, readiness, node and zone.
+   * Every server: its role, readiness, node and zone, its replication lag and the size of its data volume.
    */
   units?: {
     name: string;
@@ -1376,6 +1408,14 @@ export interface RedisServiceRecordStatus {
     ready: boolean;
     node?: string;
     zone?: string;
+    /**
+     * How far a replica is behind its source, in seconds, as its engine reports it (MySQL and MariaDB).
+     */
+    lagSeconds?: number;
+    /**
+     * The capacity of its data volume as the member reports it (the claim's status.capacity).
+     */
+    storage?: string;
   }[];
   /**
    * The last failover the engine layer recorded (time, from, to, reason).
@@ -1581,7 +1621,7 @@ export interface ZookeeperServiceRecordStatus {
     port?: number;
   }[];
   /**
-   * Every server: its role, readiness, node and zone.
+   * Every server: its role, readiness, node and zone, its replication lag and the size of its data volume.
    */
   units?: {
     name: string;
@@ -1589,6 +1629,14 @@ export interface ZookeeperServiceRecordStatus {
     ready: boolean;
     node?: string;
     zone?: string;
+    /**
+     * How far a replica is behind its source, in seconds, as its engine reports it (MySQL and MariaDB).
+     */
+    lagSeconds?: number;
+    /**
+     * The capacity of its data volume as the member reports it (the claim's status.capacity).
+     */
+    storage?: string;
   }[];
   /**
    * The last failover the engine layer recorded (time, from, to, reason).

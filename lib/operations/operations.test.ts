@@ -27,7 +27,7 @@ function service(replicas = 3): ServiceView {
     spec: { engine: 'mariadb', version: '10.11', topology: { mode: 'async', replicas }, placement: { cluster: 'member1' }, storage: { size: '1Gi' } },
     status: {
       observedGeneration: 1, phase: 'Ready', ready: `${replicas}/${replicas}`, source: 'db-0',
-      units: Array.from({ length: replicas }, (_, i) => ({ name: `db-${i}`, role: i === 0 ? 'source' : 'replica', ready: true })),
+      units: Array.from({ length: replicas }, (_, i) => ({ name: `db-${i}`, ...(i === 0 ? { role: 'source' } : { role: 'replica', lagSeconds: 0 }), ready: true, storage: '1Gi' })),
     },
   };
 }
@@ -266,6 +266,80 @@ describe('a run', () => {
     expect(trace).toContain('run:switch-source');
     expect(w.compose?.spec).toEqual({ source: { name: 'db-1', unit: 'db-1' }, replicas: [{ name: 'db-0', unit: 'db-0' }, { name: 'db-2', unit: 'db-2' }] });
     expect(op.status).toMatchObject({ phase: 'Succeeded', candidate: 'db-1' });
+  });
+});
+
+describe('a MySQL switchover to a replica that is not in sync', () => {
+  const lagging = (lag: number): World => {
+    const w = world();
+    const units = (w.service as ServiceView).status?.units ?? [];
+    (w.service as ServiceView).status = { ...(w.service as ServiceView).status, units: units.map((u) => (u.name === 'db-2' ? { ...u, lagSeconds: lag } : u)) };
+    return w;
+  };
+
+  it('fails at its check before anything changes, naming the field, the candidate and its lag', () => {
+    const w = lagging(75);
+    const op = operation({ type: 'Switchover', switchover: { candidate: 'db-2' } });
+    expect(step(op, w)).toEqual({ kind: 'fail', step: 'check', message: 'precondition: spec.switchover.candidate: candidate db-2 in sync: no: 75 s behind db-0, more than the 60 s a switchover allows' });
+    expect(op.status?.message).toBe('step check failed: precondition: spec.switchover.candidate: candidate db-2 in sync: no: 75 s behind db-0, more than the 60 s a switchover allows; nothing was changed');
+    expect(w.compose?.spec?.source).toEqual({ name: 'db-0', unit: 'db-0' });
+  });
+
+  it('reads the lag and its bound from the member\'s MysqlReplication when it was read, and says "in sync: no" in the plan', () => {
+    const w = lagging(0);
+    w.compose = { ...w.compose!, spec: { ...w.compose!.spec, switchover: { maxLagSeconds: 5 } }, status: { topology: { 'db-2': { lagSeconds: 9 } } } };
+    const op = operation({ type: 'Switchover', switchover: { candidate: 'db-2' } });
+    const p = previewStatus(op, w);
+    expect(p.steps?.[0]?.message).toBe('would fail: spec.switchover.candidate: candidate db-2 in sync: no: 9 s behind db-0, more than the 5 s a switchover allows');
+    expect(p.message).toBe('would fail at step check');
+    // Caught up: the same request is planned.
+    w.compose = { ...w.compose, status: { topology: { 'db-2': { lagSeconds: 0 } } } };
+    expect(previewStatus(op, w).steps?.[0]?.message).toBe('ready: service db: found; cluster member1: Ready; service db: Ready (3/3); candidate db-2 in sync: yes (lag 0 s, within 5 s)');
+  });
+
+  it('takes the ready replica least behind when none is named', () => {
+    const w = lagging(75);
+    expect(previewStatus(operation({ type: 'Switchover' }), w).candidate).toBe('db-1');
+    const units = (w.service as ServiceView).status?.units ?? [];
+    (w.service as ServiceView).status = { ...(w.service as ServiceView).status, units: units.map((u) => (u.name === 'db-1' ? { ...u, lagSeconds: 90 } : u)) };
+    expect(previewStatus(operation({ type: 'Switchover' }), w).candidate).toBe('db-2');
+  });
+
+  it('waits while the lag is not reported', () => {
+    const w = world();
+    (w.service as ServiceView).status = { ...(w.service as ServiceView).status, units: (w.service as ServiceView).status?.units?.map(({ lagSeconds: _l, ...u }) => u) };
+    expect(plan(operation({ type: 'Switchover', switchover: { candidate: 'db-1' } }), w)).toMatchObject({ kind: 'wait', step: 'check', message: 'candidate db-1: its lag is not reported yet' });
+  });
+});
+
+describe('a Scale of storage', () => {
+  it('fails at its check, naming the class, when the member\'s storage class of the service does not allow expansion', () => {
+    const w = world();
+    w.cluster = { name: 'member1', ready: true, storageClasses: [{ name: 'fixed', default: true, allowVolumeExpansion: false }, { name: 'grow', default: false, allowVolumeExpansion: true }] };
+    const op = operation({ type: 'Scale', scale: { storage: { size: '2Gi' } } });
+    expect(previewStatus(op, w).steps?.[0]?.message).toBe('would fail: spec.scale.storage.size: the storage class "fixed" of Cluster "member1" does not allow volume expansion');
+    expect(step(op, w)).toEqual({ kind: 'fail', step: 'check', message: 'precondition: spec.scale.storage.size: the storage class "fixed" of Cluster "member1" does not allow volume expansion' });
+    expect((w.service as ServiceView).spec.storage).toEqual({ size: '1Gi' });
+    // The service's own class, when it names one, is the one that counts.
+    const on = world();
+    on.cluster = w.cluster;
+    (on.service as ServiceView).spec.storage = { size: '1Gi', storageClassName: 'grow' };
+    expect(previewStatus(operation({ type: 'Scale', scale: { storage: { size: '2Gi' } } }), on).steps?.[0]?.message).toBe('ready: service db: found; cluster member1: Ready; service db: Ready (3/3); storage: 1Gi -> 2Gi; storage class grow: allows expansion');
+  });
+
+  it('is done only once every server\'s volume reports the new size, not when the spec says it', () => {
+    const w = world();
+    const op = operation({ type: 'Scale', scale: { storage: { size: '2Gi' } } });
+    // The services controller applied it and the service is Ready, but the claims still have their old size.
+    const trace = drive(op, w, () => settle(w), 8);
+    expect(trace).toContain('run:grow-storage');
+    expect((w.service as ServiceView).spec.storage).toEqual({ size: '2Gi' });
+    expect(op.status?.phase).toBe('Running');
+    expect(op.status?.message).toBe('wait-ready: volumes not grown to 2Gi yet: db-0 1Gi, db-1 1Gi, db-2 1Gi');
+    const s = w.service as ServiceView;
+    s.status = { ...s.status, units: s.status?.units?.map((u) => ({ ...u, storage: '2Gi' })) };
+    drive(op, w, () => undefined, 4);
+    expect(op.status?.phase).toBe('Succeeded');
   });
 });
 

@@ -2,6 +2,7 @@
 // RedisReplication spec.source, as the MySQL one goes through the MysqlReplication), and when a Scale is over for each
 // kind (a Redis Cluster only once its slots are settled, not when its servers are ready). Data and pure checks, as in
 // steps.ts.
+import { parseQuantity } from '../quantity.ts';
 import { notYet, ok, refuse } from './checks.ts';
 import { KINDS } from './kinds.ts';
 import { candidateOf, checkStep, instant, MIN, waitStep, type StepDef } from './steps.ts';
@@ -36,8 +37,20 @@ export function scaleSettled(op: Operation, w: World): Check {
     if (ready !== total) return notYet(`${ready} of ${total} servers ready`);
     return ok(`${shards} shards hold all ${SLOTS} slots, none moving; ${total} servers ready`);
   }
+  if (s.storage?.size !== undefined) {
+    const grown = storageGrown(servers, s.storage.size);
+    if (!grown.ok) return grown;
+  }
   if (s.replicas === undefined) return ok('');
   return servers.length === s.replicas && ready === s.replicas ? ok(`${s.replicas} ${k?.replicas.noun ?? 'servers'} ready`) : notYet(`${ready} of ${s.replicas} ${k?.replicas.noun ?? 'servers'} ready`);
+}
+
+/** Every data server's volume reports at least the new size (its claim grown by the member's provisioner, not only asked). */
+function storageGrown(servers: ServiceUnit[], size: string | number): Check {
+  const want = parseQuantity(size);
+  const short = servers.filter((u) => { const have = parseQuantity(u.storage); return want === undefined || have === undefined || have < want; });
+  if (short.length) return notYet(`volumes not grown to ${String(size)} yet: ${short.map((u) => `${u.name} ${u.storage ?? '?'}`).join(', ')}`);
+  return ok(`every volume has ${String(size)}`);
 }
 
 // ---- Switchover (Redis with or without Sentinel) ---------------------------------------------------------------

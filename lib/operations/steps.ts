@@ -72,7 +72,19 @@ function storageCheck(op: Operation, w: World): Check[] {
   const have = at(w.service?.spec ?? {}, ['storage', 'size']) ?? '10Gi';
   const [a, b] = [parseQuantity(size), parseQuantity(have)];
   if (a === undefined || b === undefined) return [refuse(`spec.scale.storage.size: ${JSON.stringify(size)} is not a quantity`)];
-  return a < b ? [refuse(`spec.scale.storage.size: ${String(size)} would shrink the storage (now ${String(have)}): storage may only grow`)] : [ok(`storage: ${String(have)} -> ${String(size)}`)];
+  if (a < b) return [refuse(`spec.scale.storage.size: ${String(size)} would shrink the storage (now ${String(have)}): storage may only grow`)];
+  return [ok(`storage: ${String(have)} -> ${String(size)}`), ...(a > b ? expandable(w) : [])];
+}
+
+/** The claims can grow: the service's storage class (else the Cluster's default), as read from the member, allows expansion. */
+function expandable(w: World): Check[] {
+  const asked = at(w.service?.spec ?? {}, ['storage', 'storageClassName']);
+  const classes = w.cluster?.storageClasses;
+  const cls = classes?.find((c) => (typeof asked === 'string' && asked ? c.name === asked : c.default));
+  if (!cls) return [];
+  return cls.allowVolumeExpansion === false
+    ? [refuse(`spec.scale.storage.size: the storage class "${cls.name}" of Cluster "${w.cluster?.name ?? ''}" does not allow volume expansion`)]
+    : [ok(`storage class ${cls.name}: allows expansion`)];
 }
 
 const sameQuantity = (have: unknown, want: unknown) => { const a = parseQuantity(have); const b = parseQuantity(want); return a !== undefined && b !== undefined && a >= b; };
@@ -157,26 +169,49 @@ function reconfigureSteps(op: Operation, w: World): StepDef[] {
 
 // ---- Switchover (MySQL) -----------------------------------------------------------------------------------------
 
-/** The server to hand over to: the one chosen before, the one asked for, or the first ready replica. */
+/** The server to hand over to: the one chosen before, the one asked for, or the ready replica least behind (the first of equals). */
 export function candidateOf(op: Operation, w: World): string | undefined {
   if (op.status?.candidate) return op.status.candidate;
   if (op.spec.switchover?.candidate) return op.spec.switchover.candidate;
-  return w.service?.status?.units?.find((u) => u.role === 'replica' && u.ready)?.name;
+  const ready = (w.service?.status?.units ?? []).filter((u) => u.role === 'replica' && u.ready);
+  return ready.sort((a, b) => (a.lagSeconds ?? 0) - (b.lagSeconds ?? 0))[0]?.name;
 }
 
 const composeSource = (w: World) => String((w.compose?.spec?.source as { unit?: string } | undefined)?.unit ?? '');
 
+/**
+ * How far behind its source a switchover candidate may be: what the member's Compose Operator allows (its
+ * MysqlReplication's spec.switchover.maxLagSeconds, which the hub leaves at its default of 60 s). Beyond it the member
+ * would refuse only after spec.source was changed; the hub refuses first, before anything changes.
+ */
+export const MYSQL_SWITCHOVER_MAX_LAG_S = 60;
+
+/** The candidate's lag in seconds: the member's MysqlReplication when it was read, else what the hub last saw of it. */
+function mysqlLag(w: World, unit: string): { lag?: number; bound: number } {
+  const topo = w.compose?.status?.topology as Record<string, { lagSeconds?: number }> | undefined;
+  const fromMember = w.compose ? topo?.[unit]?.lagSeconds : undefined;
+  const lag = fromMember ?? w.service?.status?.units?.find((u) => u.name === unit)?.lagSeconds;
+  const bound = (w.compose?.spec?.switchover as { maxLagSeconds?: number } | undefined)?.maxLagSeconds ?? MYSQL_SWITCHOVER_MAX_LAG_S;
+  return { ...(typeof lag === 'number' ? { lag } : {}), bound };
+}
+
 function switchoverSteps(op: Operation): StepDef[] {
   const name = op.spec.target.name;
   return [
-    checkStep('the service is Ready and the candidate is a ready replica', (o, w) => {
+    checkStep('the service is Ready and the candidate is a replica in sync with the source (no further behind than a switchover allows)', (o, w) => {
       const c = candidateOf(o, w);
       const field = o.spec.switchover?.candidate ? 'spec.switchover.candidate' : 'spec.type';
       if (!c) return [refuse(`${field}: service ${name} has no ready replica to hand over to`)];
       const u = w.service?.status?.units?.find((x) => x.name === c);
       if (!u) return [refuse(`${field}: ${c} is not a server of service ${name}`)];
       if (u.role === 'source') return [refuse(`${field}: ${c} already takes the writes`)];
-      return [u.role === 'replica' && u.ready ? ok(`candidate ${c}: a ready replica`) : notYet(`candidate ${c}: ${u.ready ? u.role ?? 'no role' : 'not ready'}`)];
+      if (u.role !== 'replica' || !u.ready) return [notYet(`candidate ${c}: ${u.ready ? u.role ?? 'no role' : 'not ready'}`)];
+      const { lag, bound } = mysqlLag(w, c);
+      if (lag === undefined) return [notYet(`candidate ${c}: its lag is not reported yet`)];
+      const source = String(w.service?.status?.source ?? '') || 'the source';
+      // Writes stop from the fence until the candidate has applied everything: a candidate far behind would hold them.
+      if (lag > bound) return [refuse(`${field}: candidate ${c} in sync: no: ${lag} s behind ${source}, more than the ${bound} s a switchover allows`)];
+      return [ok(`candidate ${c} in sync: yes (lag ${lag} s, within ${bound} s)`)];
     }),
     {
       name: 'switch-source', description: 'name the candidate as the source of the member\'s MysqlReplication (the Compose Operator fences the old source, waits for the candidate to catch up, promotes it)', timeoutSeconds: 2 * MIN,

@@ -3,6 +3,7 @@
 // planner returns. Nothing here talks to a server.
 import type { OperationRecordStatus } from '../api/internal.upm.io.generated.ts';
 import type { Condition } from '../conditions.ts';
+import type { OfferedStorageClass } from '../inventory.ts';
 import type { KubeObject } from '../kube/types.ts';
 import type { EngineTemplateInfo } from '../templates.ts';
 
@@ -29,7 +30,7 @@ export interface Operation extends KubeObject {
   status?: OperationStatus;
 }
 
-export interface ServiceUnit { name: string; role?: string; ready: boolean }
+export interface ServiceUnit { name: string; role?: string; ready: boolean; lagSeconds?: number; storage?: string }
 
 /** A hub service record (any kind) as the steps read it: its spec, and the status the services controller writes. */
 export interface ServiceView extends KubeObject {
@@ -50,8 +51,8 @@ export interface ServiceView extends KubeObject {
 export interface World {
   /** The target service's record, when it exists. */
   service?: ServiceView;
-  /** The member Cluster the service is placed on: whether the hub's heartbeat says it is Ready. */
-  cluster?: { name: string; ready: boolean; message?: string };
+  /** The member Cluster the service is placed on: whether the hub's heartbeat says it is Ready, the storage classes it offers. */
+  cluster?: { name: string; ready: boolean; message?: string; storageClasses?: OfferedStorageClass[] };
   /** The engine templates of the hub (`<family>-<version>`). */
   templates: ReadonlyMap<string, EngineTemplateInfo>;
   /** The member's compose object of the service (MysqlReplication ...), when the caller read it. */
