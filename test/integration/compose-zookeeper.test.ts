@@ -200,6 +200,20 @@ describe('ZookeeperEnsemble on real ZooKeeper', () => {
       expect(await s.create('/by-the-account', 'yes')).toBe('/by-the-account');
       await s.delete('/by-the-account');
     } finally { await s.close(); }
+
+    // A new password in the Secret (set by hand: the Unit Operator never rotates one) is the account's from then on.
+    const rotated = `rotated-${password}`;
+    await c.patch(Resources.secrets, `${NAME}-credentials`, { data: { 'app-password': Buffer.from(rotated).toString('base64') } }, 'merge', { namespace: ns });
+    const tryAs = async (pw: string, path: string) => {
+      const z = await session(last);
+      try {
+        await z.addDigestAuth(`${user}:${pw}`);
+        return await z.create(path, 'x').then(async () => { await z.delete(path); return 'created'; }, (e: unknown) => (e instanceof ZkError ? e.codeName : String(e)));
+      } finally { await z.close(); }
+    };
+    await waitFor('the new password to write', async () => (await tryAs(rotated, '/rotated')) === 'created', { timeoutMs: 60_000, intervalMs: 500 });
+    expect(await tryAs(password, '/old-password')).toBe('NoAuth');
+    expect((await events('ProtectedData')).length).toBe(2);
   }, 120_000);
 
   it('refuses bad specs at the API or with a condition, and changes nothing', async () => {
