@@ -56,6 +56,8 @@ export interface ProberOptions {
   servers: string[];
   /** Root znode of the probe (created if missing). */
   root: string;
+  /** Digest credentials ("user:password") every session adds: the ensemble's application account may write, anonymous clients may not. */
+  auth?: string;
   /** Timeout of one request; a longer stall counts as a failure (generous: a server's JVM may be slow while another starts). */
   opTimeoutMs?: number;
   /** srvr sampling interval. */
@@ -90,12 +92,13 @@ export class EnsembleProber {
   private readonly active = new Set<string>();
 
   constructor(o: ProberOptions) {
-    this.o = { opTimeoutMs: 20_000, sampleMs: 100, srvrTimeoutMs: 10_000, gapThresholdMs: 1500, ...o };
+    this.o = { opTimeoutMs: 20_000, sampleMs: 100, srvrTimeoutMs: 10_000, gapThresholdMs: 1500, auth: '', ...o };
     this.servers = [...o.servers];
   }
 
   async start(): Promise<void> {
     const s = await ZkSession.open(...hostPort(this.servers[0] ?? ''), { timeoutMs: 10_000 });
+    if (this.o.auth) await s.addDigestAuth(this.o.auth);
     await s.create(this.o.root, '').catch((e: unknown) => { if (!(e instanceof ZkError && e.codeName === 'NodeExists')) throw e; });
     await s.close();
     this.running = true;
@@ -148,7 +151,11 @@ export class EnsembleProber {
 
   private async loop(server: string): Promise<void> {
     const path = `${this.o.root}/${server.replace(/[^0-9a-z]/gi, '_')}`;
-    const open = (s: string) => ZkSession.open(...hostPort(s), { timeoutMs: this.o.opTimeoutMs, sessionTimeoutMs: this.o.opTimeoutMs });
+    const open = async (s: string) => {
+      const z = await ZkSession.open(...hostPort(s), { timeoutMs: this.o.opTimeoutMs, sessionTimeoutMs: this.o.opTimeoutMs });
+      if (this.o.auth) await z.addDigestAuth(this.o.auth).catch(async (e: unknown) => { await z.close(); throw e; });
+      return z;
+    };
     let session: ZkSession | undefined;
     let reader: { server: string; session: ZkSession } | undefined;
     let n = 0;

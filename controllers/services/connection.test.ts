@@ -29,11 +29,18 @@ describe('the connection Secret', () => {
     expect(connectionValues(svc, 'mysqlservice', status, creds({ 'admin-username': 'upm_admin', 'admin-password': 'root-secret' }))).toBeUndefined();
   });
 
-  it('has host and port only for ZooKeeper, Kafka and Elasticsearch, even when their Secret has accounts', () => {
-    const zk = { endpoints: [{ name: 'zk-client', role: 'readwrite', addresses: [], port: 2181 }] };
-    for (const kind of ['zookeeperservice', 'kafkaservice', 'elasticsearchservice']) {
-      expect(connectionValues(svc, kind, zk, creds({ 'admin-username': 'super', 'admin-password': 'x' }))).toEqual({ host: 'zk-client.shop.svc', port: '2181' });
+  it('has host and port only for Kafka and Elasticsearch, even when their Secret has accounts', () => {
+    const kafka = { endpoints: [{ name: 'k-bootstrap', role: 'readwrite', addresses: [], port: 9092 }] };
+    for (const kind of ['kafkaservice', 'elasticsearchservice']) {
+      expect(connectionValues(svc, kind, kafka, creds({ 'admin-username': 'admin', 'admin-password': 'x', 'app-username': 'upm_app', 'app-password': 'y' }))).toEqual({ host: 'k-bootstrap.shop.svc', port: '9092' });
     }
+  });
+
+  it('has ZooKeeper\'s digest application account, never its super user', () => {
+    const zk = { endpoints: [{ name: 'zk-client', role: 'readwrite', addresses: [], port: 2181 }] };
+    expect(connectionValues(svc, 'zookeeperservice', zk, creds({ 'admin-username': 'super', 'admin-password': 'x' }))).toBeUndefined();
+    expect(connectionValues(svc, 'zookeeperservice', zk, creds({ 'admin-username': 'super', 'admin-password': 'x', 'app-username': 'upm_app', 'app-password': 'y' })))
+      .toEqual({ host: 'zk-client.shop.svc', port: '2181', user: 'upm_app', password: 'y' });
   });
 
   it('is labelled as the hub\'s, owned by nothing, and settled only when its data and labels are exactly those wanted', () => {

@@ -3,7 +3,8 @@
 // by dynamic reconfiguration (no server restarted, znodes readable on every server after each step, one leader);
 // a rolling restart with a prober writing through every server, reading each write back through another server
 // after a sync, and srvr sampled all along (followers first, the leader last after a hand-over, never a majority down,
-// one election by ZooKeeper's own epoch); kill -9 of the leader under load.
+// one election by ZooKeeper's own epoch); kill -9 of the leader under load. Writes use the application account of the
+// credentials Secret (digest upm_app): the root znode is everyone's to read and only the account's to write.
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import type { ZookeeperEnsemble } from '../../lib/api/compose.upm.io.generated.ts';
 import { ZookeeperEnsembleResource } from '../../lib/api/compose.upm.io.generated.ts';
@@ -15,6 +16,7 @@ import type { KubeObject } from '../../lib/kube/types.ts';
 import { waitFor } from '../../lib/wait.ts';
 import { tcpExchange } from '../../agent/engines/util.ts';
 import { membershipOf } from '../../agent/engines/zookeeper.ts';
+import { rootAcl } from '../../operators/compose/zookeeper/acl.ts';
 import { ZkError, ZkSession } from '../../operators/compose/zookeeper/client.ts';
 import { kubectl, kubectlOk } from '../kubectl.ts';
 import { useUnitOperator } from '../unit-operator.ts';
@@ -22,6 +24,8 @@ import { EnsembleProber, type ProbeReport } from '../zookeeper-prober.ts';
 
 const CLUSTER = 'member2';
 const NAME = 'zk';
+type Secret = KubeObject & { data?: Record<string, string> };
+const b64 = (s: string | undefined) => Buffer.from(s ?? '', 'base64').toString('utf8');
 type Event = KubeObject & { involvedObject?: { kind?: string; name?: string }; reason?: string; message?: string; type?: string; firstTimestamp?: string; eventTime?: string; metadata: { creationTimestamp?: string } };
 // srvr is read by a JVM that may be slow while another starts on the same cores: a generous timeout.
 const srvr = (ip: string) => tcpExchange(ip, 2181, 'srvr', 10_000).catch(() => '');
@@ -67,8 +71,19 @@ describe('ZookeeperEnsemble on real ZooKeeper', () => {
   async function session(ip: string): Promise<ZkSession> {
     return waitFor(`a session on ${ip}`, () => ZkSession.open(ip, 2181, { timeoutMs: 5000 }).catch(() => undefined), { timeoutMs: 30_000, intervalMs: 250 });
   }
+  /** The application account of the ensemble's credentials Secret, as digest credentials ("user:password"). */
+  const app = async () => {
+    const sec = await c.get<Secret>(Resources.secrets, `${NAME}-credentials`, ns);
+    return { user: b64(sec.data?.['app-username']), password: b64(sec.data?.['app-password']) };
+  };
+  async function appSession(ip: string): Promise<ZkSession> {
+    const { user, password } = await app();
+    const s = await session(ip);
+    await s.addDigestAuth(`${user}:${password}`);
+    return s;
+  }
   async function writeZnodes(prefix: string, n: number): Promise<void> {
-    const s = await session((await ips())[0] ?? '');
+    const s = await appSession((await ips())[0] ?? '');
     try {
       await s.create(`/${prefix}`, prefix).catch((e: unknown) => { if (!(e instanceof ZkError && e.codeName === 'NodeExists')) throw e; });
       for (let i = 0; i < n; i++) {
@@ -113,7 +128,8 @@ describe('ZookeeperEnsemble on real ZooKeeper', () => {
   const engineStarts = async () => Object.fromEntries((await units()).map((u) => [u.metadata.name ?? '', `${u.status?.engine?.pid}@${u.status?.engine?.startedAt}`]));
   async function probe(): Promise<EnsembleProber> {
     const servers = (await ips()).map((ip) => `${ip}:2181`);
-    const p = new EnsembleProber({ servers, root: '/probe' });
+    const { user, password } = await app();
+    const p = new EnsembleProber({ servers, root: '/probe', auth: `${user}:${password}` });
     p.setVoters(servers);
     await p.start();
     return p;
@@ -149,6 +165,56 @@ describe('ZookeeperEnsemble on real ZooKeeper', () => {
     await writeZnodes('formed', 50);
     await expectZnodesEverywhere();
   }, 300_000);
+
+  it('makes the data tree writable by the application account only: anonymous clients read, their writes are refused', async () => {
+    const z = await waitReady(3);
+    const { user, password } = await app();
+    expect(user).toBe('upm_app');
+    expect(z.status?.conditions?.find((cd) => cd.type === 'DataProtected')).toMatchObject({ status: 'True', reason: 'RootAclSet', message: 'the root znode: world:anyone read, digest:upm_app all' });
+    // Set once, while the ensemble formed (it was Ready only after), and never again since.
+    expect((await events('ProtectedData')).map((e) => e.message)).toEqual(['the root znode\'s ACL set to world:anyone read, digest:upm_app all (was world:anyone all)']);
+    for (const ip of await ips()) {
+      const anon = await session(ip);
+      try {
+        await anon.sync('/');
+        // ZooKeeper does not show an anonymous client the account's digest, only its user.
+        expect((await anon.getACL('/')).acl).toEqual(rootAcl(user, password).map((e) => (e.scheme === 'digest' ? { ...e, id: `${user}:x` } : e)));
+        // An anonymous client reads what the account wrote, and may not write next to it.
+        expect((await anon.getData('/formed/n0')).data.toString()).toBe('formed-0');
+        const refused = await anon.create(`/anonymous-${ip}`, 'x').then(() => undefined, (e: unknown) => e);
+        expect(refused).toBeInstanceOf(ZkError);
+        expect(`${ip} ${(refused as ZkError).codeName}`).toBe(`${ip} NoAuth`);
+        // Wrong credentials are not the account: refused as well.
+        const wrong = await session(ip);
+        try {
+          await wrong.addDigestAuth(`${user}:not-${password}`);
+          expect(await wrong.create(`/wrong-${ip}`, 'x').then(() => 'created', (e: unknown) => (e as ZkError).codeName)).toBe('NoAuth');
+        } finally { await wrong.close(); }
+      } finally { await anon.close(); }
+    }
+    // Whoever holds the account writes at the root, through any server.
+    const last = (await ips())[2] ?? '';
+    const s = await appSession(last);
+    try {
+      expect((await s.getACL('/')).acl).toEqual(rootAcl(user, password));
+      expect(await s.create('/by-the-account', 'yes')).toBe('/by-the-account');
+      await s.delete('/by-the-account');
+    } finally { await s.close(); }
+
+    // A new password in the Secret (set by hand: the Unit Operator never rotates one) is the account's from then on.
+    const rotated = `rotated-${password}`;
+    await c.patch(Resources.secrets, `${NAME}-credentials`, { data: { 'app-password': Buffer.from(rotated).toString('base64') } }, 'merge', { namespace: ns });
+    const tryAs = async (pw: string, path: string) => {
+      const z = await session(last);
+      try {
+        await z.addDigestAuth(`${user}:${pw}`);
+        return await z.create(path, 'x').then(async () => { await z.delete(path); return 'created'; }, (e: unknown) => (e instanceof ZkError ? e.codeName : String(e)));
+      } finally { await z.close(); }
+    };
+    await waitFor('the new password to write', async () => (await tryAs(rotated, '/rotated')) === 'created', { timeoutMs: 60_000, intervalMs: 500 });
+    expect(await tryAs(password, '/old-password')).toBe('NoAuth');
+    expect((await events('ProtectedData')).length).toBe(2);
+  }, 120_000);
 
   it('refuses bad specs at the API or with a condition, and changes nothing', async () => {
     const before = await c.get<UnitSet>(UnitSetResource, NAME, ns);

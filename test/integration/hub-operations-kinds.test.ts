@@ -232,8 +232,15 @@ describeHub('Operations run by the hub on Redis with Sentinel, Redis Cluster and
     const zkClient = async () => (await p.hubObject('zookeeperservice', 'zk')).status?.endpoints?.find((e) => e.role === 'readwrite');
     const open = (ip: string, port: number) => waitFor(`a session on ${ip}`, () => ZkSession.open(ip, port, { timeoutMs: 5000 }).catch(() => undefined), { timeoutMs: 30_000, intervalMs: 250 });
     const before = await zkClient();
+    // Written with the application account of the connection Secret, as the editor reads it (anonymous clients may not).
+    await p.hubReaches('zookeeperservice', 'zk', 'the connection Secret in the status', (s) => s.connectionSecret === 'zk-connection', 60_000);
+    const sec = JSON.parse(await p.as(['get', 'secret', 'zk-connection', '-n', p.project, '-o', 'json'])) as Secret;
+    const [user, password] = ['user', 'password'].map((k) => b64(sec.data?.[k]));
     const w = await open(before?.addresses?.[0] ?? '', before?.port ?? 0);
-    try { expect(await w.create('/before-scale', 'kept')).toBe('/before-scale'); } finally { await w.close(); }
+    try {
+      await w.addDigestAuth(`${user}:${password}`);
+      expect(await w.create('/before-scale', 'kept')).toBe('/before-scale');
+    } finally { await w.close(); }
 
     const o = await run('grow-zk', 'ZookeeperService', 'zk', { type: 'Scale', scale: { replicas: 5 } }, 480);
     expect(steps(o)).toEqual(['check:Succeeded', 'set-replicas:Succeeded', 'wait-ready:Succeeded']);

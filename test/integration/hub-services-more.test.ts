@@ -1,7 +1,8 @@
 // More of the hub driving member1, each service created by a project editor with the real kubectl: who may see and
 // change a service (a member of another project learns nothing of it, not even that it exists; a viewer of the
 // project reads it but changes nothing and reads no Secret of the project), a ZooKeeper service of 3 servers whose
-// znodes are read from every server, and a Redis Cluster service of 3 shards (a master and a replica each) holding
+// connection Secret's account (read by the editor) writes a znode read from every server, where anonymous clients
+// may read but not write, and a Redis Cluster service of 3 shards (a master and a replica each) holding
 // 1,000 keys written through a cluster client; deleting them removes what the hub put on the member. Real engines,
 // run by the engine runtime on member1 for the project's namespace, as in hub-services.
 import { expect, it } from '@jest/globals';
@@ -13,7 +14,7 @@ import { RedisClusterResource, ZookeeperEnsembleResource } from '../../lib/api/c
 import { UnitResource, UnitSetResource } from '../../lib/api/unit.upm.io.generated.ts';
 import { waitFor } from '../../lib/wait.ts';
 import { parseClusterNodes } from '../../operators/compose/rediscluster/plan.ts';
-import { ZkSession } from '../../operators/compose/zookeeper/client.ts';
+import { ZkError, ZkSession } from '../../operators/compose/zookeeper/client.ts';
 import { uniqueName } from '../env.ts';
 import { describeHub, kubectlAs, kubectlOkAs, userKubeconfig } from '../hub.ts';
 import { MEMBER, useHubProject } from '../hub-member.ts';
@@ -80,7 +81,7 @@ describeHub('more services driven by the hub onto member1', () => {
     }
   }, 90_000);
 
-  it('runs the ZooKeeper service of 3 servers: Ready with its client endpoint, a znode created through one server read from every server', async () => {
+  it('runs the ZooKeeper service of 3 servers: Ready with its client endpoint; the connection Secret\'s account creates a znode read from every server, anonymous writes are refused', async () => {
     const t0 = Date.now();
     const st = await p.hubReaches('zookeeperservice', 'zk', 'the ZookeeperService Ready', (s) => s.phase === 'Ready', 300_000);
     process.stdout.write(`ZookeeperService Ready after ${Date.now() - t0} ms\n`);
@@ -92,8 +93,18 @@ describeHub('more services driven by the hub onto member1', () => {
     expect(client?.addresses).toHaveLength(3);
     const [first, ...rest] = client?.addresses ?? [];
     const open = (ip: string) => waitFor(`a session on ${ip}`, () => ZkSession.open(ip, client?.port ?? 0, { timeoutMs: 5000 }).catch(() => undefined), { timeoutMs: 30_000, intervalMs: 250 });
+
+    // The connection Secret as the project's editor reads it with kubectl: the client Service and the account.
+    await p.hubReaches('zookeeperservice', 'zk', 'the connection Secret in the status', (s) => s.connectionSecret === 'zk-connection', 60_000);
+    const sec = JSON.parse(await p.as(['get', 'secret', 'zk-connection', '-n', p.project, '-o', 'json'])) as Secret;
+    const conn = Object.fromEntries(Object.entries(sec.data ?? {}).map(([k, v]) => [k, b64(v)]));
+    expect(Object.keys(conn).sort()).toEqual(['host', 'password', 'port', 'user']);
+    expect(conn).toMatchObject({ host: `zk-client.${p.project}.svc`, port: '2181', user: 'upm_app' });
+    expect(conn.password?.length).toBeGreaterThanOrEqual(16);
+    // The member's DNS name does not resolve here: the endpoint's addresses (of that Service) stand for it.
     const w = await open(first ?? '');
     try {
+      await w.addDigestAuth(`${conn.user}:${conn.password}`);
       expect(await w.create('/from-the-hub', 'hello')).toBe('/from-the-hub');
     } finally { await w.close(); }
     for (const ip of [first ?? '', ...rest]) {
@@ -101,6 +112,9 @@ describeHub('more services driven by the hub onto member1', () => {
       try {
         await r.sync('/from-the-hub');
         expect(`${ip}=${(await r.getData('/from-the-hub')).data.toString()}`).toBe(`${ip}=hello`);
+        // An anonymous client reads, and is refused a write, on every server.
+        const refused = await r.create(`/anonymous-${ip}`, 'x').then(() => 'created', (e: unknown) => (e instanceof ZkError ? e.codeName : String(e)));
+        expect(`${ip} ${refused}`).toBe(`${ip} NoAuth`);
       } finally { await r.close(); }
     }
   }, 360_000);

@@ -1,16 +1,22 @@
 // A small ZooKeeper client: one session over ZooKeeper's own wire protocol (length-prefixed jute records), with
-// just the requests the operator and its tests use: digest authentication, reconfig, and plain create / get / set /
-// delete / sync. The pure-JavaScript npm client has no reconfig request (and drops the connection on a reply type it
+// just the requests the operator and its tests use: digest authentication, reconfig, ACLs, and plain create / get /
+// set / delete / sync. The pure-JavaScript npm client has no reconfig request (and drops the connection on a reply type it
 // does not know), and the other one is a native binding compiled at install; ZooKeeper's Java CLI would need a JVM
 // per call. Requests are pipelined; ZooKeeper answers each session's requests in order.
 import { connect, type Socket } from 'node:net';
 
 /** Request types (ZooDefs.OpCode). */
-const OP = { create: 1, delete: 2, getData: 4, setData: 5, sync: 9, ping: 11, reconfig: 16, closeSession: -11, auth: 100 } as const;
+const OP = { create: 1, delete: 2, getData: 4, setData: 5, getACL: 6, setACL: 7, sync: 9, ping: 11, reconfig: 16, closeSession: -11, auth: 100 } as const;
 const XID_WATCH = -1;
 const XID_PING = -2;
 const XID_AUTH = -4;
-const PERMS_ALL = 31;
+/** ZooDefs.Perms: read, write, create, delete, admin (setACL); ALL is every one of them. */
+export const PERMS = { read: 1, write: 2, create: 4, delete: 8, admin: 16, all: 31 } as const;
+
+/** One entry of a znode's ACL: permissions for an identity of a scheme (world:anyone, digest:user:base64(sha1)). */
+export interface Acl { perms: number; scheme: string; id: string }
+/** The ACL create has always used here (ZooDefs.Ids.OPEN_ACL_UNSAFE): everyone may do everything. */
+export const OPEN_ACL: readonly Acl[] = [{ perms: PERMS.all, scheme: 'world', id: 'anyone' }];
 
 /** ZooKeeper's error codes (KeeperException.Code) that callers here tell apart. */
 export const ZK_ERRORS: Record<number, string> = {
@@ -30,7 +36,7 @@ export class ZkError extends Error {
   get codeName(): string { return ZK_ERRORS[this.code] ?? (this.code ? `error ${this.code}` : 'ConnectionFailed'); }
 }
 
-export interface Stat { czxid: bigint; mzxid: bigint; version: number; dataLength: number; numChildren: number }
+export interface Stat { czxid: bigint; mzxid: bigint; version: number; aversion: number; dataLength: number; numChildren: number }
 
 // ---- jute encoding ----
 
@@ -41,6 +47,7 @@ class Writer {
   bool(v: boolean): this { this.parts.push(Buffer.from([v ? 1 : 0])); return this; }
   buffer(v: Buffer | undefined): this { if (!v) return this.int(-1); this.int(v.length); this.parts.push(v); return this; }
   string(v: string | undefined): this { return this.buffer(v === undefined ? undefined : Buffer.from(v, 'utf8')); }
+  acl(list: readonly Acl[]): this { this.int(list.length); for (const a of list) this.int(a.perms).string(a.scheme).string(a.id); return this; }
   /** The record, prefixed with its length (one frame). */
   frame(): Buffer { const body = Buffer.concat(this.parts); const len = Buffer.alloc(4); len.writeInt32BE(body.length); return Buffer.concat([len, body]); }
 }
@@ -56,9 +63,13 @@ export class Reader {
   string(): string { return this.buffer()?.toString('utf8') ?? ''; }
   stat(): Stat {
     const czxid = this.long(); const mzxid = this.long(); this.long(); this.long(); // ctime, mtime
-    const version = this.int(); this.int(); this.int(); this.long(); // cversion, aversion, ephemeralOwner
+    const version = this.int(); this.int(); const aversion = this.int(); this.long(); // cversion, ephemeralOwner
     const dataLength = this.int(); const numChildren = this.int(); this.long(); // pzxid
-    return { czxid, mzxid, version, dataLength, numChildren };
+    return { czxid, mzxid, version, aversion, dataLength, numChildren };
+  }
+  acl(): Acl[] {
+    const n = this.int();
+    return Array.from({ length: Math.max(0, n) }, () => ({ perms: this.int(), scheme: this.string(), id: this.string() }));
   }
   get remaining(): number { return this.b.length - this.off; }
 }
@@ -158,9 +169,20 @@ export class ZkSession {
     });
   }
 
-  async create(path: string, data: Buffer | string, flags = 0): Promise<string> {
-    const body = new Writer().string(path).buffer(Buffer.from(data)).int(1).int(PERMS_ALL).string('world').string('anyone').int(flags);
+  /** Creates a znode; its ACL is everyone's unless given (an account's own: digest of the user this session added). */
+  async create(path: string, data: Buffer | string, flags = 0, acl: readonly Acl[] = OPEN_ACL): Promise<string> {
+    const body = new Writer().string(path).buffer(Buffer.from(data)).acl(acl).int(flags);
     return (await this.request('create', OP.create, body)).string();
+  }
+
+  async getACL(path: string): Promise<{ acl: Acl[]; stat: Stat }> {
+    const r = await this.request('getACL', OP.getACL, new Writer().string(path));
+    return { acl: r.acl(), stat: r.stat() };
+  }
+
+  /** Replaces a znode's ACL if its ACL version is still `aversion` (-1: whatever it is). */
+  async setACL(path: string, acl: readonly Acl[], aversion = -1): Promise<Stat> {
+    return (await this.request('setACL', OP.setACL, new Writer().string(path).acl(acl).int(aversion))).stat();
   }
 
   async getData(path: string): Promise<{ data: Buffer; stat: Stat }> {

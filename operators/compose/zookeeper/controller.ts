@@ -25,6 +25,7 @@ import { inheritedLabels, labelPods, ownerRef, type Role as PodRole } from '../c
 import { patchStatus } from '../common/status.ts';
 import { crashPoint } from '../common/steps.ts';
 import { stopConditions, stopView } from '../common/stopped.ts';
+import { appAccount, describeAcl, ensureRootAcl, rootAcl } from './acl.ts';
 import { ZkError, ZkSession } from './client.ts';
 import { CLIENT_PORT, hostOf, leaderView, portsOf, srvrOf, type LeaderView, type Srvr } from './observe.ts';
 import { done, inSync, leaderOf, nextStep, roleOf, type Observation, type ServerView, type Step } from './plan.ts';
@@ -34,6 +35,8 @@ export const KIND_LABEL = 'compose.upm.io/zookeeperensemble';
 const HEALTH_INTERVAL_MS = 10_000;
 const WAIT_RETRY_MS = 500;
 const RECONFIG_TIMEOUT_MS = 15_000;
+/** How long a root ACL this process found or set as wanted is taken as still so (a change by hand is put back then). */
+const ACL_RECHECK_MS = 300_000;
 
 type Status = ZookeeperEnsembleStatus;
 type Phase = NonNullable<Status['phase']>;
@@ -62,10 +65,12 @@ const EVENT_REASON: Record<Exclude<Step['kind'], 'done' | 'wait'>, string> = {
 export function zookeeperReconciler(d: ZookeeperDeps) {
   const cache = new MutationCache(d.ensembles);
   const unitSetCache = new MutationCache(d.unitSets);
+  /** Per ensemble (uid): the root ACL last found or set as wanted (its application account's digest), and when. */
+  const aclVerified = new Map<string, { digest: string; at: number }>();
 
   async function reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult> {
     const zke = cache.get(key);
-    if (!zke || zke.metadata.deletionTimestamp) { cache.forget(key); unitSetCache.forget(key); return; }
+    if (!zke || zke.metadata.deletionTimestamp) { cache.forget(key); unitSetCache.forget(key); if (zke) aclVerified.delete(zke.metadata.uid ?? ''); return; }
     let current = zke;
     const save = async (st: Status) => { current = (await patchStatus(d.client, ZookeeperEnsembleResource, current, st)) ?? current; cache.mutated(current); };
     const ns = zke.metadata.namespace ?? '';
@@ -167,6 +172,10 @@ export function zookeeperReconciler(d: ZookeeperDeps) {
         if (uncertain) failure = '';
       }
     }
+    // The application account: the root znode's ACL, set once a leader serves and checked again now and then.
+    const access = skip ? undefined : await protectData(d, zke, prev, leader, aclVerified);
+    if (access) condition('DataProtected', access.ok, access.reason, access.message);
+
     // Nothing named for update once nothing waits for one.
     const outdatedLeft = servers.some((s) => s.outdated || s.updating);
     if (!skip && !outdatedLeft && us.metadata.annotations?.[ANNOTATION_UPDATE_NEXT] && step.kind === 'done') {
@@ -195,12 +204,15 @@ export function zookeeperReconciler(d: ZookeeperDeps) {
       delete status.rollout;
     }
     const settled = step.kind === 'done' && !applied && !failure;
-    const ready = settled && healthy;
+    // Ready means clients get what the connection Secret promises: the data tree writable by the account only.
+    const unprotected = !!access?.blocksReady && !access.ok;
+    const ready = settled && healthy && !unprotected;
     const phase = phaseOf(step, status, healthy, !!leader, failure);
     const problems = servers.filter((s) => voters.includes(s.id) && !inSync(s, leader)).map((s) => `${s.unit} is ${roleOf(s, members)}${serverStatus[s.unit]?.message ? ` (${serverStatus[s.unit]?.message})` : ''}`);
     if (!leader) problems.unshift('no leader');
-    condition('Ready', ready, ready ? 'EnsembleReady' : failure ? 'StepFailed' : !healthy ? 'NotHealthy' : 'InProgress',
-      ready ? `${desired} voting servers in sync, ${leader?.unit} leads` : failure || (step.kind === 'wait' ? step.reason : applied || problems.join('; ')));
+    condition('Ready', ready, ready ? 'EnsembleReady' : failure ? 'StepFailed' : !healthy ? 'NotHealthy' : unprotected && settled ? 'DataNotProtected' : 'InProgress',
+      ready ? `${desired} voting servers in sync, ${leader?.unit} leads`
+        : failure || (step.kind === 'wait' ? step.reason : applied || (healthy && unprotected ? access?.message ?? '' : problems.join('; '))));
     condition('Degraded', problems.length > 0, problems.length ? (leader ? 'ServersNotServing' : 'NoLeader') : 'AsExpected', problems.join('; '));
     if (skip) condition('Progressing', false, 'ReconcileSkipped', `${ANNOTATION_SKIP}=true: the ensemble is observed, not changed${step.kind !== 'done' && step.kind !== 'wait' ? `; next step: ${step.reason}` : ''}`);
     else if (settled) condition('Progressing', false, 'Settled', 'nothing to do');
@@ -220,7 +232,7 @@ export function zookeeperReconciler(d: ZookeeperDeps) {
     if (failure) throw new Error(`${step.kind}: ${failure}`);
     if (skip) return { requeueAfterMs: HEALTH_INTERVAL_MS };
     if (applied) return { requeueAfterMs: 200 };
-    if (step.kind === 'wait') return { requeueAfterMs: WAIT_RETRY_MS };
+    if (step.kind === 'wait' || unprotected) return { requeueAfterMs: WAIT_RETRY_MS * (unprotected ? 2 : 1) };
     return { requeueAfterMs: healthy ? HEALTH_INTERVAL_MS : WAIT_RETRY_MS * 2 };
   }
 
@@ -279,6 +291,45 @@ export function serverLine(s: ServerView, obs: Observation, ns: string, unitSet:
   const host = byAddress ? s.address : `${s.unit}.${headlessServiceName(unitSet)}.${ns}.svc.cluster.local`;
   const client = byAddress ? `${s.address}:${CLIENT_PORT}` : `${CLIENT_PORT}`;
   return `server.${s.id}=${host}:${quorumPort}:${electionPort}:participant;${client}`;
+}
+
+interface DataAccess { ok: boolean; reason: string; message: string; blocksReady: boolean }
+
+/**
+ * Makes the data tree writable by the application account only (acl.ts): the root znode's ACL, set through the leader
+ * as the super user when it differs from what the credentials Secret asks for. Checked again after ACL_RECHECK_MS, so
+ * a changed password or an ACL changed by hand is put back. A Secret without the account (a template without the app
+ * role) leaves the tree as ZooKeeper makes it, open to anonymous clients, and says so.
+ */
+async function protectData(
+  d: ZookeeperDeps, zke: ZookeeperEnsemble, prev: Status, leader: ServerView | undefined, verified: Map<string, { digest: string; at: number }>,
+): Promise<DataAccess> {
+  const ns = zke.metadata.namespace ?? '';
+  const secretName = credentialsSecretName(zke.metadata.name ?? '');
+  const secret = d.secrets.get(`${ns}/${secretName}`);
+  const app = appAccount(secret);
+  if (!app) {
+    return { ok: false, reason: 'NoApplicationAccount', message: `Secret ${secretName} has no application account (app-username, app-password): anonymous clients may write`, blocksReady: false };
+  }
+  const want = rootAcl(app.user, app.password);
+  const digest = want.find((a) => a.scheme === 'digest')?.id ?? '';
+  const uid = zke.metadata.uid ?? '';
+  const seen = verified.get(uid);
+  const protectedMessage = `the root znode: ${describeAcl(want)}`;
+  if (seen?.digest === digest && Date.now() - seen.at < ACL_RECHECK_MS) return { ok: true, reason: 'RootAclSet', message: protectedMessage, blocksReady: true };
+  const adminPassword = b64(secret?.data?.['admin-password']);
+  if (!adminPassword) return { ok: false, reason: 'NoAdminAccount', message: `Secret ${secretName} has no admin-password yet`, blocksReady: true };
+  if (!leader) return { ok: false, reason: 'NoLeader', message: 'the root znode\'s ACL is set once a leader serves', blocksReady: true };
+  try {
+    const before = await ensureRootAcl(leader.address, { user: b64(secret?.data?.['admin-username']) || 'super', password: adminPassword }, want, RECONFIG_TIMEOUT_MS);
+    verified.set(uid, { digest, at: Date.now() });
+    if (before) await d.events.record(zke, 'Normal', 'ProtectedData', `the root znode's ACL set to ${describeAcl(want)} (was ${describeAcl(before) || 'empty'})`);
+    return { ok: true, reason: 'RootAclSet', message: protectedMessage, blocksReady: true };
+  } catch (err) {
+    const message = `setting the root znode's ACL through ${leader.unit}: ${err instanceof Error ? err.message : String(err)}`;
+    if (prev.conditions?.find((c) => c.type === 'DataProtected')?.message !== message) await d.events.record(zke, 'Warning', 'RootAclNotSet', message);
+    return { ok: false, reason: 'RootAclNotSet', message, blocksReady: true };
+  }
 }
 
 /** Runs one reconfig as the super user, through a serving member that is not leaving (the leader if need be). */
