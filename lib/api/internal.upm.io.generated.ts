@@ -218,6 +218,10 @@ export interface ElasticsearchServiceRecordSpec {
      * Servers in the order the engine needs (an Operation writes replicas before the source); servers not named go first, in ordinal order.
      */
     order?: string[];
+    /**
+     * Only these servers restart, in the order spec.restart.order gives among them; the others are left alone. Every server when left out. The kinds that restart in their own order (Kafka, ZooKeeper, OpenSearch/Elasticsearch) restart every server.
+     */
+    servers?: string[];
   };
   options?: {
     /**
@@ -405,6 +409,10 @@ export interface KafkaServiceRecordSpec {
      * Servers in the order the engine needs (an Operation writes replicas before the source); servers not named go first, in ordinal order.
      */
     order?: string[];
+    /**
+     * Only these servers restart, in the order spec.restart.order gives among them; the others are left alone. Every server when left out. The kinds that restart in their own order (Kafka, ZooKeeper, OpenSearch/Elasticsearch) restart every server.
+     */
+    servers?: string[];
   };
   options?: {
     /**
@@ -600,6 +608,10 @@ export interface MysqlServiceRecordSpec {
      * Servers in the order the engine needs (an Operation writes replicas before the source); servers not named go first, in ordinal order.
      */
     order?: string[];
+    /**
+     * Only these servers restart, in the order spec.restart.order gives among them; the others are left alone. Every server when left out. The kinds that restart in their own order (Kafka, ZooKeeper, OpenSearch/Elasticsearch) restart every server.
+     */
+    servers?: string[];
   };
   options?: {
     /**
@@ -1114,6 +1126,10 @@ export interface RedisClusterServiceRecordSpec {
      * Servers in the order the engine needs (an Operation writes replicas before the source); servers not named go first, in ordinal order.
      */
     order?: string[];
+    /**
+     * Only these servers restart, in the order spec.restart.order gives among them; the others are left alone. Every server when left out. The kinds that restart in their own order (Kafka, ZooKeeper, OpenSearch/Elasticsearch) restart every server.
+     */
+    servers?: string[];
   };
   options?: {
     /**
@@ -1313,6 +1329,10 @@ export interface RedisServiceRecordSpec {
      * Servers in the order the engine needs (an Operation writes replicas before the source); servers not named go first, in ordinal order.
      */
     order?: string[];
+    /**
+     * Only these servers restart, in the order spec.restart.order gives among them; the others are left alone. Every server when left out. The kinds that restart in their own order (Kafka, ZooKeeper, OpenSearch/Elasticsearch) restart every server.
+     */
+    servers?: string[];
   };
   options?: {
     /**
@@ -1540,6 +1560,10 @@ export interface ZookeeperServiceRecordSpec {
      * Servers in the order the engine needs (an Operation writes replicas before the source); servers not named go first, in ordinal order.
      */
     order?: string[];
+    /**
+     * Only these servers restart, in the order spec.restart.order gives among them; the others are left alone. Every server when left out. The kinds that restart in their own order (Kafka, ZooKeeper, OpenSearch/Elasticsearch) restart every server.
+     */
+    servers?: string[];
   };
   options?: {
     /**
