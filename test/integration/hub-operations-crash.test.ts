@@ -51,7 +51,7 @@ describeHub('Operations across kills of the hub controllers and a member outage'
     await p.hubReaches('mysqlservice', 'db', 'the service Ready', (s) => s.phase === 'Ready' && s.ready === '3/3', 240_000);
   }, 300_000);
 
-  it('finishes 20 Operations of three kinds across kills of the hub controllers, each effect made once', async () => {
+  it('finishes 20 Operations of four kinds across kills of the hub controllers, each effect made once', async () => {
     // Every change of the member's MysqlReplication (its source asked and reported) and of the hub's record.
     const asked: string[] = [];
     const reported: string[] = [];
@@ -189,6 +189,7 @@ describeHub('Operations across kills of the hub controllers and a member outage'
       const pod = pods.find((x) => x.metadata.name === name);
       const log = await readFile(join(p.dir, 'runtime', 'pods', pod?.metadata.uid ?? '', 'mariadb.log'), 'utf8');
       const starts = log.split('\n').filter((l) => l.includes('ready for connections')).length;
+      process.stdout.write(`${name}: its MariaDB logged ${starts} starts\n`);
       expect([name, starts]).toEqual([name, 1 + restarts.filter((r) => restartTakes(r.i).includes(name)).length]);
     }
   }, 1_800_000);
