@@ -144,6 +144,10 @@ export function serviceSchema(k: ServiceKind): JsonSchema {
             type: 'array', maxItems: 64, 'x-kubernetes-list-type': 'set', items: { type: 'string', maxLength: 253 },
             description: 'Servers in the order the engine needs (an Operation writes replicas before the source); servers not named go first, in ordinal order.',
           },
+          servers: {
+            type: 'array', minItems: 1, maxItems: 64, 'x-kubernetes-list-type': 'set', items: { type: 'string', maxLength: 253 },
+            description: 'Only these servers restart, in the order spec.restart.order gives among them; the others are left alone. Every server when left out. The kinds that restart in their own order (Kafka, ZooKeeper, OpenSearch/Elasticsearch) restart every server.',
+          },
         },
       },
       options: {

@@ -28,6 +28,7 @@ function member(svc: HubService, us: Record<string, unknown>, unit: (i: number) 
   for (let i = 0; i < 3; i++) objects.push({ apiVersion: 'unit.upm.io/v1alpha1', kind: 'Unit', metadata: { name: `db-${i}`, labels: { 'unit.upm.io/unitset': 'db' } }, status: { phase: 'Ready', ready: true, ...unit(i) } });
   return { reachable: true, objects, desired: d };
 }
+const find = (m: Observed, kind: string) => m.objects.find((o) => o.kind === kind) as O;
 const maria = (spec: Record<string, unknown>) => {
   const s = service('MysqlService', 'db', { engine: 'mariadb', version: '10.11', topology: { replicas: 3 }, ...spec });
   s.status = { phase: 'Ready', observedGeneration: 1 };
@@ -99,6 +100,23 @@ describe('a service being restarted', () => {
     const old = serviceStatus(svc, member(svc, { restart: { id: 'older', phase: 'Complete', done: ['db-0'] } }, () => ({})), NOW);
     expect(old.restart).toMatchObject({ id: 'op-uid', phase: 'Waiting' });
     expect(old.phase).toBe('Updating');
+  });
+
+  it('a restart of some servers: Complete with the UnitSet\'s record; Complete too once every server it named is gone, not before', () => {
+    const some = { id: 'op-uid', order: ['db-1'], servers: ['db-1'] };
+    const svc = maria({ restart: some });
+    const m = member(svc, { restart: { id: 'op-uid', phase: 'Complete', done: ['db-1'] } }, () => ({}));
+    expect(find(m, 'UnitSet').spec?.restart).toEqual({ id: 'op-uid', order: ['db-1'], units: ['db-1'] });
+    expect(serviceStatus(svc, m, NOW).restart).toMatchObject({ id: 'op-uid', phase: 'Complete', done: ['db-1'] });
+    // Scaled in since: db-3 named, no UnitSet carries the request (none holds db-3) and no Unit db-3 is left.
+    const gone = maria({ restart: { id: 'op-uid', servers: ['db-3'] } });
+    const mg = member(gone, {}, () => ({}));
+    expect(find(mg, 'UnitSet').spec?.restart).toBeUndefined();
+    expect(serviceStatus(gone, mg, NOW).restart).toMatchObject({ id: 'op-uid', phase: 'Complete' });
+    // A Unit it names is still there but the UnitSet does not carry the request yet: Waiting.
+    const early = member(svc, {}, () => ({}));
+    delete (find(early, 'UnitSet').spec as Record<string, unknown>).restart;
+    expect(serviceStatus(svc, early, NOW).restart).toMatchObject({ id: 'op-uid', phase: 'Waiting' });
   });
 
   it('for a ZookeeperEnsemble, is Complete once it acted on restartedAt and every server runs with it, ready', () => {

@@ -226,6 +226,13 @@ function restartProgress(svc: HubService, objects: Obj[], v: View): RestartProgr
     return { id, phase: 'Waiting', done, message: waiting ? `UnitSet ${waiting.us.metadata.name ?? ''}: ${str(waiting.p.message)}` : 'the Unit Operator has not taken the request yet' };
   }
   const c = v.compose;
+  // A restart of some servers only that no UnitSet carries any more: every server it named is gone (scaled in after
+  // it was done), so nothing is left to restart. While one of them is still a Unit, the UnitSet has not taken it yet.
+  const named = Array.isArray(r.servers) ? (r.servers as unknown[]).map(str).filter(Boolean) : [];
+  const unitNamesNow = new Set(objects.filter((o) => o.kind === 'Unit').map((o) => o.metadata.name ?? ''));
+  if (named.length && str(c?.spec?.restartedAt) !== id && !named.some((n) => unitNamesNow.has(n))) {
+    return { id, phase: 'Complete', done: [], message: `the servers it named (${named.join(', ')}) are gone` };
+  }
   if (!c || str(c.spec?.restartedAt) !== id) return { id, phase: 'Waiting', message: `${v.composeKind} ${svc.metadata.name ?? ''}: not asked yet` };
   const st = rec(c.status?.restart);
   const current = str(st.current) || str(st.next) || str(st.node) || undefined;

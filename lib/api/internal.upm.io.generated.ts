@@ -218,6 +218,10 @@ export interface ElasticsearchServiceRecordSpec {
      * Servers in the order the engine needs (an Operation writes replicas before the source); servers not named go first, in ordinal order.
      */
     order?: string[];
+    /**
+     * Only these servers restart, in the order spec.restart.order gives among them; the others are left alone. Every server when left out. The kinds that restart in their own order (Kafka, ZooKeeper, OpenSearch/Elasticsearch) restart every server.
+     */
+    servers?: string[];
   };
   options?: {
     /**
@@ -413,6 +417,10 @@ export interface KafkaServiceRecordSpec {
      * Servers in the order the engine needs (an Operation writes replicas before the source); servers not named go first, in ordinal order.
      */
     order?: string[];
+    /**
+     * Only these servers restart, in the order spec.restart.order gives among them; the others are left alone. Every server when left out. The kinds that restart in their own order (Kafka, ZooKeeper, OpenSearch/Elasticsearch) restart every server.
+     */
+    servers?: string[];
   };
   options?: {
     /**
@@ -616,6 +624,10 @@ export interface MysqlServiceRecordSpec {
      * Servers in the order the engine needs (an Operation writes replicas before the source); servers not named go first, in ordinal order.
      */
     order?: string[];
+    /**
+     * Only these servers restart, in the order spec.restart.order gives among them; the others are left alone. Every server when left out. The kinds that restart in their own order (Kafka, ZooKeeper, OpenSearch/Elasticsearch) restart every server.
+     */
+    servers?: string[];
   };
   options?: {
     /**
@@ -1138,6 +1150,10 @@ export interface RedisClusterServiceRecordSpec {
      * Servers in the order the engine needs (an Operation writes replicas before the source); servers not named go first, in ordinal order.
      */
     order?: string[];
+    /**
+     * Only these servers restart, in the order spec.restart.order gives among them; the others are left alone. Every server when left out. The kinds that restart in their own order (Kafka, ZooKeeper, OpenSearch/Elasticsearch) restart every server.
+     */
+    servers?: string[];
   };
   options?: {
     /**
@@ -1345,6 +1361,10 @@ export interface RedisServiceRecordSpec {
      * Servers in the order the engine needs (an Operation writes replicas before the source); servers not named go first, in ordinal order.
      */
     order?: string[];
+    /**
+     * Only these servers restart, in the order spec.restart.order gives among them; the others are left alone. Every server when left out. The kinds that restart in their own order (Kafka, ZooKeeper, OpenSearch/Elasticsearch) restart every server.
+     */
+    servers?: string[];
   };
   options?: {
     /**
@@ -1580,6 +1600,10 @@ export interface ZookeeperServiceRecordSpec {
      * Servers in the order the engine needs (an Operation writes replicas before the source); servers not named go first, in ordinal order.
      */
     order?: string[];
+    /**
+     * Only these servers restart, in the order spec.restart.order gives among them; the others are left alone. Every server when left out. The kinds that restart in their own order (Kafka, ZooKeeper, OpenSearch/Elasticsearch) restart every server.
+     */
+    servers?: string[];
   };
   options?: {
     /**

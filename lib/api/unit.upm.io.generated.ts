@@ -224,7 +224,7 @@ export interface UnitSetSpec {
    */
   stopped?: boolean;
   /**
-   * A request to restart every unit's engine once, one unit at a time, each next one only after the previous is Ready again and while fewer than updateStrategy.rollingUpdate.maxUnavailable units are unavailable. A new id is a new request; the same id is never done twice (status.restart records the progress, so a restarted operator resumes without restarting a unit again).
+   * A request to restart every unit's engine (or only those spec.restart.units names) once, one unit at a time, each next one only after the previous is Ready again and while fewer than updateStrategy.rollingUpdate.maxUnavailable units are unavailable. A new id is a new request; the same id is never done twice (status.restart records the progress, so a restarted operator resumes without restarting a unit again).
    */
   restart?: {
     /**
@@ -235,6 +235,10 @@ export interface UnitSetSpec {
      * Unit names in the order the engine needs (replicas before the source, followers before the leader, the active controller last). Units not named go first, in ordinal order; a name that is not a unit of this UnitSet refuses the whole request (status.restart.phase Invalid).
      */
     order?: string[];
+    /**
+     * Only these units restart, in the order spec.restart.order gives among them; the others are left alone. All units when left out. A name that is not a unit of this UnitSet refuses the whole request (status.restart.phase Invalid).
+     */
+    units?: string[];
   };
   /**
    * Compute resources of the engine container (core/v1 ResourceRequirements).
@@ -349,7 +353,7 @@ export interface UnitSetStatus {
      */
     id?: string;
     /**
-     * Restarting while a unit's engine is being restarted (current), Waiting while the next may not be restarted yet (the message says why), Complete when every unit was restarted, Invalid when the request is refused.
+     * Restarting while a unit's engine is being restarted (current), Waiting while the next may not be restarted yet (the message says why), Complete when every unit asked for (all, or those spec.restart.units names) was restarted, Invalid when the request is refused.
      */
     phase?: 'Waiting' | 'Restarting' | 'Complete' | 'Invalid';
     /**

@@ -75,7 +75,8 @@ describe('Restart', () => {
         ? { ...s.status, observedGeneration: s.metadata.generation, phase: 'Updating', restart: { id: 'uid-1', phase: 'Restarting', current: 'db-2', done: ['db-0'] } }
         : { ...s.status, observedGeneration: s.metadata.generation, phase: 'Ready', restart: { id: 'uid-1', phase: 'Complete', done: ['db-0', 'db-2', 'db-1'] } };
     });
-    expect(w.service?.spec.restart).toEqual({ id: 'uid-1', order: ['db-0', 'db-2', 'db-1'] });
+    // servers null: the merge patch clears the servers of an earlier restart of some only.
+    expect(w.service?.spec.restart).toEqual({ id: 'uid-1', order: ['db-0', 'db-2', 'db-1'], servers: null });
     expect(trace).toEqual(['run:check', 'complete:check', 'run:request-restart', 'complete:request-restart', 'run:wait-restarted', 'wait:wait-restarted', 'wait:wait-restarted', 'complete:wait-restarted', 'finish']);
     expect(op.status?.phase).toBe('Succeeded');
     expect(op.status?.steps?.find((s) => s.name === 'wait-restarted')?.message).toContain('restarted db-0, db-2, db-1');
@@ -108,15 +109,49 @@ describe('Restart', () => {
     expect(w.service?.spec.restart).toEqual({ id: 'uid-1', order: null });
   });
 
-  it('refuses servers that are not the service\'s, and a list of only some of them, before anything changes', () => {
-    for (const [servers, msg] of [[['db-9'], 'spec.restart.servers[0]: db-9 is not a server'], [['db-0'], 'restarting only some servers is not supported yet']] as const) {
-      const w = world(mysql());
-      const op = operation('MysqlService', { type: 'Restart', restart: { servers: [...servers] } });
+  it('refuses servers that are not the service\'s (or a subset of a kind that restarts in its own order), before anything changes', () => {
+    for (const [kind, svc, servers, msg] of [
+      ['MysqlService', mysql(), ['db-0', 'db-9'], 'spec.restart.servers[1]: db-9 is not a server'],
+      ['MysqlService', mysql(), ['db-proxysql-0'], 'spec.restart.servers[0]: db-proxysql-0 is not a server'],
+      ['ZookeeperService', service('ZookeeperService', [u('db-0', 'follower'), u('db-1', 'leader')]), ['db-0'], 'a ZookeeperService restarts every server in its own order'],
+    ] as const) {
+      const w = world(svc);
+      const op = operation(kind, { type: 'Restart', restart: { servers: [...servers] } });
       drive(op, w, () => undefined);
       expect(op.status?.phase).toBe('Failed');
       expect(op.status?.message).toContain(msg);
       expect(w.service?.spec.restart).toBeUndefined();
     }
+  });
+
+  it('restarts some servers only: writes them with their order (the source last), and waits for the member to report them', () => {
+    const w = world(mysql());
+    const op = operation('MysqlService', { type: 'Restart', restart: { servers: ['db-1', 'db-2'] } });
+    const trace = drive(op, w, () => {
+      const s = w.service as ServiceView;
+      s.status = { ...s.status, observedGeneration: s.metadata.generation, phase: 'Ready', restart: { id: 'uid-1', phase: 'Complete', done: ['db-2', 'db-1'] } };
+    });
+    expect(trace).toEqual(['run:check', 'complete:check', 'run:request-restart', 'complete:request-restart', 'run:wait-restarted', 'wait:wait-restarted', 'complete:wait-restarted', 'finish']);
+    expect(w.service?.spec.restart).toEqual({ id: 'uid-1', order: ['db-2', 'db-1'], servers: ['db-1', 'db-2'] });
+    expect(op.status?.phase).toBe('Succeeded');
+    expect(op.status?.steps?.find((s) => s.name === 'wait-restarted')?.message).toContain('restarted db-2, db-1');
+  });
+
+  it('naming every server is a restart of all: no servers written, and a later request of all clears an earlier subset', () => {
+    const svc = mysql();
+    svc.spec.restart = { id: 'old', order: ['db-0'], servers: ['db-0'] };
+    const w = world(svc);
+    const op = operation('MysqlService', { type: 'Restart', restart: { servers: ['db-2', 'db-1', 'db-0'] } });
+    step(op, w); step(op, w); step(op, w);
+    expect(w.service?.spec.restart).toEqual({ id: 'uid-1', order: ['db-0', 'db-2', 'db-1'], servers: null });
+  });
+
+  it('keeps the servers and order it wrote when the roles change afterwards (a switchover meanwhile)', () => {
+    const svc = mysql();
+    svc.spec.restart = { id: 'uid-1', order: ['db-2', 'db-1'], servers: ['db-1', 'db-2'] };
+    svc.status = { ...svc.status, units: [u('db-0', 'replica'), u('db-1', 'replica'), u('db-2', 'source')] };
+    const st = previewStatus(operation('MysqlService', { type: 'Restart', restart: { servers: ['db-1', 'db-2'] } }), world(svc));
+    expect(st.steps?.[1]?.description).toBe('ask the member to restart only db-1, db-2 (the others are left alone) once, one at a time, in the order db-2, db-1');
   });
 
   it('refuses to restart a stopped service', () => {
@@ -133,6 +168,10 @@ describe('Restart', () => {
     expect(st.message).toBe('plan: check, request-restart, wait-restarted');
     expect(st.steps?.[0]?.message).toContain('order: db-0, db-2, db-1');
     expect(st.steps?.[1]?.description).toContain('in the order db-0, db-2, db-1');
+    const one = previewStatus(operation('MysqlService', { type: 'Restart', restart: { servers: ['db-2'] } }), world(mysql()));
+    expect(one.steps?.[0]?.message).toContain('servers: 1 of 3 (db-0, db-1 left alone)');
+    expect(one.steps?.[1]?.description).toBe('ask the member to restart only db-2 (the others are left alone) once, one at a time, in the order db-2');
+    expect(one.steps?.[2]?.description).toBe('wait until db-2 was restarted once and the service is Ready');
   });
 });
 

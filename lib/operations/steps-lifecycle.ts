@@ -51,11 +51,32 @@ export function restartOrder(op: Operation, w: World): string[] {
   return [...first, ...after];
 }
 
-/** The order an Operation recorded when it wrote its request, else the one computed now. */
+interface RestartSpec { id?: string; order?: string[]; servers?: string[] }
+const written = (op: Operation, w: World): RestartSpec | undefined => {
+  const r = w.service?.spec.restart as RestartSpec | undefined;
+  return r?.id === restartId(op) ? r : undefined;
+};
+
+/**
+ * The servers a Restart takes when it names only some (spec.restart.servers narrower than all data servers); undefined
+ * when it takes every server. Once written, the service's record says it, so a later change of the servers' roles or
+ * count does not move it.
+ */
+export function someServers(op: Operation, w: World): string[] | undefined {
+  const w0 = written(op, w);
+  if (w0) return w0.servers?.length ? w0.servers : undefined;
+  const asked = op.spec.restart?.servers;
+  if (!asked?.length) return undefined;
+  const have = dataServers(op, w).map((u) => u.name);
+  return have.every((s) => asked.includes(s)) ? undefined : [...asked].sort(byOrdinal);
+}
+
+/** The order an Operation recorded when it wrote its request, else the one computed now (of the servers it takes). */
 const orderOf = (op: Operation, w: World): string[] => {
-  const written = (w.service?.spec.restart as { id?: string; order?: string[] } | undefined);
-  if (written?.id === restartId(op) && written.order?.length) return written.order;
-  return restartOrder(op, w);
+  const w0 = written(op, w);
+  if (w0?.order?.length) return w0.order;
+  const some = someServers(op, w);
+  return restartOrder(op, w).filter((s) => !some || some.includes(s));
 };
 
 export const restartId = (op: Operation): string => op.metadata.uid ?? op.metadata.name ?? '';
@@ -63,7 +84,7 @@ export const restartId = (op: Operation): string => op.metadata.uid ?? op.metada
 interface RestartView { id?: string; phase?: string; current?: string; done?: string[]; message?: string }
 const restartStatus = (w: World): RestartView => (w.service?.status?.restart ?? {}) as RestartView;
 
-/** spec.restart.servers: only a complete list (in any order) can be asked of the member's restart, which covers every server. */
+/** spec.restart.servers: data servers of the service; all of them, or some (the member then restarts only those). */
 function serversCheck(op: Operation, w: World): Check[] {
   const asked = op.spec.restart?.servers;
   if (!asked?.length) return [];
@@ -71,8 +92,7 @@ function serversCheck(op: Operation, w: World): Check[] {
   const unknown = asked.map((s, i) => [s, i] as const).filter(([s]) => !have.includes(s));
   if (unknown.length) return unknown.map(([s, i]) => refuse(`spec.restart.servers[${i}]: ${s} is not a server of ${op.spec.target.kind} ${op.spec.target.name}`));
   const left = have.filter((s) => !asked.includes(s));
-  if (left.length) return [refuse(`spec.restart.servers: restarting only some servers is not supported yet (the member restarts every server once); leave it out, or name all of them (missing: ${left.join(', ')})`)];
-  return [ok(`servers: all ${have.length}`)];
+  return [ok(left.length ? `servers: ${asked.length} of ${have.length} (${left.join(', ')} left alone)` : `servers: all ${have.length}`)];
 }
 
 function notStopped(op: Operation, w: World): Check {
@@ -86,6 +106,8 @@ export function restartSteps(op: Operation, w: World): StepDef[] {
   const own = COMPOSE_RESTARTS.has(kind);
   const order = w.service ? orderOf(op, w) : [];
   const said = order.length ? order.join(', ') : 'the servers';
+  const some = w.service && !own ? someServers(op, w) : undefined;
+  const which = some ? `only ${some.join(', ')} (the others are left alone)` : 'every server';
   return [
     {
       name: 'check', description: `the service is Ready and running, its cluster answers; the restart order: ${said}`, timeoutSeconds: 10 * MIN,
@@ -97,17 +119,21 @@ export function restartSteps(op: Operation, w: World): StepDef[] {
     },
     {
       name: 'request-restart',
-      description: own ? `ask the member to restart every server once in the engine's order (${said}: ${kind === 'KafkaService' ? 'the active controller last' : kind === 'ZookeeperService' ? 'the leader last' : 'the elected cluster manager last'})` : `ask the member to restart every server once, one at a time, in the order ${said}`,
+      description: own ? `ask the member to restart every server once in the engine's order (${said}: ${kind === 'KafkaService' ? 'the active controller last' : kind === 'ZookeeperService' ? 'the leader last' : 'the elected cluster manager last'})` : `ask the member to restart ${which} once, one at a time, in the order ${said}`,
       timeoutSeconds: 2 * MIN,
       effect: (o, world) => {
         const ord = orderOf(o, world);
-        return { on: 'service', patch: { restart: { id: restartId(o), order: own ? null : ord } }, what: `spec.restart = {id: ${restartId(o)}${own ? '' : `, order: ${ord.join(', ')}`}}` };
+        const only = own ? undefined : someServers(o, world);
+        return {
+          on: 'service', patch: { restart: { id: restartId(o), order: own ? null : ord, ...(own ? {} : { servers: only ?? null }) } },
+          what: `spec.restart = {id: ${restartId(o)}${own ? '' : `, order: ${ord.join(', ')}`}${only ? `, servers: ${only.join(', ')}` : ''}}`,
+        };
       },
       applied: (o, world) => (world.service?.spec.restart as { id?: string } | undefined)?.id === restartId(o),
       done: instant,
     },
     {
-      name: 'wait-restarted', description: `wait until every server was restarted once (${said}) and the service is Ready`, timeoutSeconds: 30 * MIN,
+      name: 'wait-restarted', description: `wait until ${some ? `${said} ${some.length === 1 ? 'was' : 'were'}` : 'every server was'} restarted once${some ? '' : ` (${said})`} and the service is Ready`, timeoutSeconds: 30 * MIN,
       done: (o, world) => {
         const r = restartStatus(world);
         if (r.id !== restartId(o)) return notYet('the member has not taken the request yet');

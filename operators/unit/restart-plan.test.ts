@@ -10,7 +10,7 @@ const open: RestartGate = { stopped: false, unavailable: 0, maxUnavailable: 1 };
 const req = { id: 'r1', order: ['db-2', 'db-0', 'db-1'] };
 
 /** Runs the plan the way the controller and the Unit controller would, one step at a time, to the end. */
-function runToEnd(units: RestartUnit[], request: { id: string; order?: string[] }, prev?: RestartStatus) {
+function runToEnd(units: RestartUnit[], request: { id: string; order?: string[]; units?: string[] }, prev?: RestartStatus) {
   const asked: string[] = [];
   let status = prev;
   for (let i = 0; i < 20; i++) {
@@ -124,5 +124,57 @@ describe('resuming', () => {
     // Units of the old request count nothing for the new one.
     const fresh = planRestart({ id: 'r2' }, status, three({ 'db-0': { requested: 'r1', restarted: 'r1' } }), open);
     expect(fresh).toMatchObject({ ask: 'db-0', status: { id: 'r2', done: [] } });
+  });
+});
+
+describe('some units only (spec.restart.units)', () => {
+  const some = { id: 'r1', order: ['db-2', 'db-0', 'db-1'], units: ['db-1', 'db-0'] };
+
+  it('restarts only the units named, each once, in the order the engine needs among them; the others are untouched', () => {
+    const units = three();
+    const { asked, status } = runToEnd(units, some);
+    expect(asked).toEqual(['db-0', 'db-1']);
+    expect(status).toMatchObject({ id: 'r1', phase: 'Complete', done: ['db-0', 'db-1'] });
+    expect(status.message).toBe('restarted 2 units');
+    expect(units.find((u) => u.name === 'db-2')).toMatchObject({ requested: '', restarted: '' });
+  });
+
+  it('puts the named units the order leaves out first, by ordinal', () => {
+    expect(runToEnd(three(), { id: 'r1', order: ['db-0'], units: ['db-2', 'db-0'] }).asked).toEqual(['db-2', 'db-0']);
+    expect(runToEnd(three(), { id: 'r1', units: ['db-1'] }).asked).toEqual(['db-1']);
+  });
+
+  it('does not wait for a unit left out, nor count it, even when it is not Ready', () => {
+    // db-2 is down and not named: with maxUnavailable 2 the named unit goes on, and the request completes without it.
+    const units = three({ 'db-2': { available: false } });
+    const p = planRestart({ id: 'r1', units: ['db-1'] }, undefined, units, { ...open, unavailable: 1, maxUnavailable: 2 });
+    expect(p).toMatchObject({ ask: 'db-1', status: { phase: 'Restarting', current: 'db-1', done: [] } });
+    const done = planRestart({ id: 'r1', units: ['db-1'] }, p.status, three({ 'db-1': { requested: 'r1', restarted: 'r1' }, 'db-2': { available: false } }), { ...open, unavailable: 1, maxUnavailable: 2 });
+    expect(done.ask).toBeUndefined();
+    expect(done.status).toMatchObject({ phase: 'Complete', done: ['db-1'] });
+    expect(done.status.skipped).toBeUndefined();
+  });
+
+  it('never asks again for a named unit that already restarted for this id (level-based: a fresh plan from the units alone)', () => {
+    // db-0 restarted for r1 and Ready, status.restart lost: the plan asks db-1 only, then completes.
+    const units = three({ 'db-0': { requested: 'r1', restarted: 'r1' } });
+    const { asked, status } = runToEnd(units, some);
+    expect(asked).toEqual(['db-1']);
+    expect(status.done).toEqual(['db-0', 'db-1']);
+    // The same plan again asks nothing.
+    expect(planRestart(some, status, units, open)).toEqual({ status });
+  });
+
+  it('refuses a name that is not a unit of the UnitSet, and asks for nothing', () => {
+    const p = planRestart({ id: 'r1', units: ['db-1', 'db-9'] }, undefined, three(), open);
+    expect(p.ask).toBeUndefined();
+    expect(p.status).toMatchObject({ phase: 'Invalid', done: [] });
+    expect(p.status.message).toBe('spec.restart.units names db-9, not a unit of this UnitSet; nothing was restarted');
+  });
+
+  it('skips a named unit in maintenance, and says so', () => {
+    const { asked, status } = runToEnd(three({ 'db-1': { maintenance: true } }), some);
+    expect(asked).toEqual(['db-0']);
+    expect(status).toMatchObject({ phase: 'Complete', done: ['db-0'], skipped: ['db-1'] });
   });
 });

@@ -1,7 +1,8 @@
 // The rolling restart of a UnitSet (spec.restart), decided without side effects: which unit is being restarted,
 // which are done, and whether the next may be asked for now. The durable record is on the Units themselves (a
 // unit's spec.restartId says it was asked, its status.lastRestartId that its engine did restart) and in
-// status.restart.done, so a plan made by a fresh operator from what the API holds never asks a unit twice.
+// status.restart.done, so a plan made by a fresh operator from what the API holds never asks a unit twice. A request
+// may name the units it takes (spec.restart.units): only those restart, in the order the sequence gives them.
 import type { UnitSet } from '../../lib/api/unit.upm.io.generated.ts';
 
 export type RestartRequest = NonNullable<UnitSet['spec']['restart']>;
@@ -52,11 +53,15 @@ export function planRestart(req: RestartRequest, prev: RestartStatus | undefined
   if (same && (prev.phase === 'Complete' || prev.phase === 'Invalid')) return { status: prev };
   const byName = new Map(units.map((u) => [u.name, u]));
   const order = req.order ?? [];
-  const unknown = order.filter((n) => !byName.has(n));
-  if (unknown.length) {
-    return { status: { id, phase: 'Invalid', done: [], message: `spec.restart.order names ${unknown.join(', ')}, not ${unknown.length > 1 ? 'units' : 'a unit'} of this UnitSet; nothing was restarted` } };
+  for (const [field, names] of [['order', order], ['units', req.units ?? []]] as const) {
+    const unknown = names.filter((n) => !byName.has(n));
+    if (unknown.length) {
+      return { status: { id, phase: 'Invalid', done: [], message: `spec.restart.${field} names ${unknown.join(', ')}, not ${unknown.length > 1 ? 'units' : 'a unit'} of this UnitSet; nothing was restarted` } };
+    }
   }
-  const sequence = restartSequence(units, order);
+  // spec.restart.units narrows the request: the others are neither asked, nor counted, nor waited for.
+  const only = req.units?.length ? new Set(req.units) : undefined;
+  const sequence = restartSequence(units, order).filter((n) => !only || only.has(n));
   // Done: what earlier passes recorded, and every unit whose engine restarted for this id and is Ready again.
   const done = (same ? prev.done ?? [] : []).filter((n) => byName.has(n));
   for (const name of sequence) {

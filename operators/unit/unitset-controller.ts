@@ -219,7 +219,7 @@ export function unitSetReconciler(d: UnitSetControllerDeps) {
       const ask = plan.ask ? live.find((u) => u.metadata.name === plan.ask) : undefined;
       if (ask) {
         expectations.written(await d.client.patch<Unit>(UnitResource, plan.ask ?? '', { spec: { restartId: us.spec.restart.id } }, 'merge', { namespace }));
-        await d.events.record(us, 'Normal', 'RestartingUnit', `restarting unit ${plan.ask}'s engine (restart ${us.spec.restart.id}, ${plan.status.done?.length ?? 0} of ${live.length} done)`);
+        await d.events.record(us, 'Normal', 'RestartingUnit', `restarting unit ${plan.ask}'s engine (restart ${us.spec.restart.id}, ${plan.status.done?.length ?? 0} of ${us.spec.restart.units?.length ?? live.length} done)`);
       }
       if (plan.status.phase !== restart?.phase || plan.status.id !== restart?.id) {
         if (plan.status.phase === 'Complete') await d.events.record(us, 'Normal', 'Restarted', `restart ${plan.status.id}: ${plan.status.message}`);

@@ -1,17 +1,22 @@
 // The Operations engine survives crashes and outages, end to end on a real MariaDB service (3 units on member1):
-// 20 Operations of three kinds (Switchover to the best replica, Reconfigure of a dynamic parameter, Scale 2 <-> 4)
-// queued at once while the hub controllers are killed with SIGKILL at random moments of most Operations (once at the exact point
-// between a step's effect and its status) and started again each time: every Operation reaches Succeeded and no
-// effect happens twice, counted from watches that cannot miss a change (a 410 fails the test): the member's
-// MysqlReplication changes its source once per Switchover, to that Operation's candidate, and the hub service's
-// record takes each size and each parameter value once, its generations without a gap. Then a member whose
-// kube-apiserver stops for 60 s in the middle of a Scale: the Operation waits, its status naming the cluster within
-// 30 s, and succeeds once the member is back.
+// 20 Operations of four kinds (Switchover to the best replica, Reconfigure of a dynamic parameter, Scale 2 <-> 4,
+// Restart of every server or of some only) queued at once while the hub controllers are killed with SIGKILL once
+// inside each Operation seen running (and once at the exact point between a step's effect and its status) and
+// started again each time: every Operation reaches Succeeded and no effect happens twice, counted from watches that
+// cannot miss a change (a 410 fails the test): the member's MysqlReplication changes its source once per Switchover,
+// to that Operation's candidate; the hub service's record takes each size and each parameter value once, its
+// generations without a gap; each Restart restarts each of its servers exactly once and no other (each Unit's
+// status.lastRestartId and engine start time, the UnitSet's status.restart, and the engine's own log of its starts).
+// Then a member whose kube-apiserver stops for 60 s in the middle of a Scale: the Operation waits, its status naming
+// the cluster within 30 s, and succeeds once the member is back.
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { MysqlReplicationResource, type MysqlReplication } from '../../lib/api/compose.upm.io.generated.ts';
 import { MysqlServiceRecordResource } from '../../lib/api/internal.upm.io.generated.ts';
+import { UnitResource, UnitSetResource, type Unit, type UnitSet } from '../../lib/api/unit.upm.io.generated.ts';
+import { Resources } from '../../lib/kube/resources.ts';
+import type { KubeObject } from '../../lib/kube/types.ts';
 import type { KubeClient } from '../../lib/kube/client.ts';
 import type { OperationStatus, ServiceView } from '../../lib/operations/types.ts';
 import { waitFor } from '../../lib/wait.ts';
@@ -21,7 +26,7 @@ import { describeHub, MGMT } from '../hub.ts';
 import { MEMBER, useHubProject } from '../hub-member.ts';
 import { watchStates, type WatchedStates } from '../watch-states.ts';
 
-interface Op { metadata: { name: string }; spec: Record<string, unknown> & { type: string }; status?: OperationStatus }
+interface Op { metadata: { name: string; uid?: string }; spec: Record<string, unknown> & { type: string }; status?: OperationStatus }
 
 describeHub('Operations across kills of the hub controllers and a member outage', () => {
   const p = useHubProject('hubcrash');
@@ -46,7 +51,7 @@ describeHub('Operations across kills of the hub controllers and a member outage'
     await p.hubReaches('mysqlservice', 'db', 'the service Ready', (s) => s.phase === 'Ready' && s.ready === '3/3', 240_000);
   }, 300_000);
 
-  it('finishes 20 Operations of three kinds across kills of the hub controllers, each effect made once', async () => {
+  it('finishes 20 Operations of four kinds across kills of the hub controllers, each effect made once', async () => {
     // Every change of the member's MysqlReplication (its source asked and reported) and of the hub's record.
     const asked: string[] = [];
     const reported: string[] = [];
@@ -64,19 +69,43 @@ describeHub('Operations across kills of the hub controllers and a member outage'
       const g = s?.metadata.generation ?? 0;
       if (s && g !== generations.at(-1)?.generation) generations.push({ generation: g, replicas: replicas(s), maxConnections: maxConnections(s) });
     }));
+    // Every Unit's life (by uid): the restart id it was created with, each restart id its engine did, each engine
+    // start time; and the UnitSet's record of each restart id.
+    const lives = new Map<string, { name: string; bornWith?: string; restartIds: string[]; starts: string[] }>();
+    watches.push(await watchStates<Unit>(p.member, UnitResource, { namespace: project, labelSelector: 'unit.upm.io/unitset=db' }, (objs) => {
+      for (const u of objs.values()) {
+        const uid = u.metadata.uid ?? '';
+        const life = lives.get(uid) ?? { name: u.metadata.name ?? '', ...(u.spec.restartId ? { bornWith: u.spec.restartId } : {}), restartIds: [], starts: [] };
+        lives.set(uid, life);
+        const r = u.status?.lastRestartId;
+        if (r && r !== life.restartIds.at(-1)) life.restartIds.push(r);
+        const at = u.status?.engine?.startedAt;
+        if (at && at !== life.starts.at(-1)) life.starts.push(at);
+      }
+    }));
+    const unitSetRestarts = new Map<string, { phase?: string; done?: string[] }>();
+    watches.push(await watchStates<UnitSet>(p.member, UnitSetResource, { namespace: project }, (objs) => {
+      const r = objs.get('db')?.status?.restart;
+      if (r?.id) unitSetRestarts.set(r.id, { phase: r.phase, done: r.done });
+    }));
     const start = { asked: asked.length, reported: reported.length, generations: generations.length };
 
-    // 8 Switchovers, 8 Reconfigures, 4 Scales (3 -> 4 -> 2 -> 4 -> 2: the API refuses a Scale to the size the service
-    // has when it is created), interleaved; created at once, so they queue in name order.
+    // 4 Switchovers, 8 Reconfigures, 4 Scales (3 -> 4 -> 2 -> 4 -> 2: the API refuses a Scale to the size the service
+    // has when it is created) and 4 Restarts (every server of 4, db-1 of 2, db-0 and db-2 of 4, db-0 of 2),
+    // interleaved; created at once, so they queue in name order.
+    const restartOf: (string[] | undefined)[] = [undefined, ['db-1'], ['db-2', 'db-0'], ['db-0']];
     const specs = Array.from({ length: 20 }, (_, i) => {
-      const n = Math.floor(i / 5) * 2 + (i % 5 > 2 ? 1 : 0);
+      const g = Math.floor(i / 5);
       switch (i % 5) {
-        case 0: case 3: return { type: 'Switchover' };
-        case 1: case 4: return { type: 'Reconfigure', reconfigure: { parameters: { max_connections: String(401 + n) } } };
-        default: return { type: 'Scale', scale: { replicas: i % 10 === 2 ? 4 : 2 } };
+        case 0: return { type: 'Switchover' };
+        case 1: case 4: return { type: 'Reconfigure', reconfigure: { parameters: { max_connections: String(401 + g * 2 + (i % 5 === 4 ? 1 : 0)) } } };
+        case 2: return { type: 'Scale', scale: { replicas: g % 2 === 0 ? 4 : 2 } };
+        default: { const servers = restartOf[g]; return { type: 'Restart', ...(servers ? { restart: { servers } } : {}) }; }
       }
     });
     const names = specs.map((_, i) => `c-${String(i).padStart(2, '0')}`);
+    /** The servers each Restart takes: those it names, else every server of the size the Scale before it set. */
+    const restartTakes = (i: number): string[] => restartOf[Math.floor(i / 5)] ?? Array.from({ length: Number((specs[i - 1] as { scale?: { replicas: number } }).scale?.replicas) }, (_, k) => `db-${k}`);
 
     const kills: string[] = [];
     let killedIn = '';
@@ -135,6 +164,34 @@ describeHub('Operations across kills of the hub controllers and a member outage'
     const changes = (f: 'replicas' | 'maxConnections') => seen.slice(1).filter((g, i) => g[f] !== seen[i]?.[f]).map((g) => g[f]);
     expect(changes('replicas')).toEqual(specs.filter((s) => s.type === 'Scale').map((s) => s.scale?.replicas));
     expect(changes('maxConnections')).toEqual(specs.filter((s) => s.type === 'Reconfigure').map((s) => s.reconfigure?.parameters.max_connections));
+
+    // Each Restart restarted each of its servers exactly once, and no other: the Units' record of the restarts their
+    // engines did (a Unit created during a later Scale carries the UnitSet's last id from birth: not a restart), and
+    // the UnitSet's record of each id, in the order the hub asked.
+    const restarts = names.map((n, i) => ({ i, id: byName.get(n)?.metadata.uid ?? '' })).filter((r) => specs[r.i]?.type === 'Restart');
+    const restartedBy = (life: { bornWith?: string; restartIds: string[] }) => life.restartIds.filter((id) => id !== life.bornWith);
+    const report: string[] = [];
+    for (const r of restarts) {
+      expect(r.id).not.toBe('');
+      const took = [...lives.values()].flatMap((l) => restartedBy(l).filter((id) => id === r.id).map(() => l.name)).sort();
+      report.push(`${names[r.i]}: ${took.join(', ')}`);
+      expect([names[r.i], took]).toEqual([names[r.i], [...restartTakes(r.i)].sort()]);
+      expect(unitSetRestarts.get(r.id)?.phase).toBe('Complete');
+      expect([...(unitSetRestarts.get(r.id)?.done ?? [])].sort()).toEqual([...restartTakes(r.i)].sort());
+    }
+    process.stdout.write(`restarts per Operation (Units' lastRestartId):\n  ${report.join('\n  ')}\n`);
+    // Every engine start after a Unit's first was one of those restarts: no engine restarted for anything else.
+    for (const l of lives.values()) expect([l.name, l.starts.length - 1]).toEqual([l.name, restartedBy(l).length]);
+    // The engine's own word: each MariaDB of the servers that lived through it all logged one start more than the
+    // Restarts that took it.
+    const pods = (await p.member.list<KubeObject>(Resources.pods, { namespace: project, labelSelector: 'unit.upm.io/unitset=db' })).items;
+    for (const name of ['db-0', 'db-1']) {
+      const pod = pods.find((x) => x.metadata.name === name);
+      const log = await readFile(join(p.dir, 'runtime', 'pods', pod?.metadata.uid ?? '', 'mariadb.log'), 'utf8');
+      const starts = log.split('\n').filter((l) => l.includes('ready for connections')).length;
+      process.stdout.write(`${name}: its MariaDB logged ${starts} starts\n`);
+      expect([name, starts]).toEqual([name, 1 + restarts.filter((r) => restartTakes(r.i).includes(name)).length]);
+    }
   }, 1_800_000);
 
   it('waits through a member outage of 60 s in the middle of a Scale, naming the cluster, and succeeds after', async () => {

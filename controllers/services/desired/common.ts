@@ -135,11 +135,14 @@ export interface UnitSetInput {
   lifecycle?: boolean;
 }
 
-/** The service's spec.restart as asked: its id and the servers named in order. */
-export function restartOf(svc: HubService): { id: string; order: string[] } | undefined {
+const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+
+/** The service's spec.restart as asked: its id, the servers named in order, and the servers it takes (all when undefined). */
+export function restartOf(svc: HubService): { id: string; order: string[]; servers?: string[] } | undefined {
   const r = obj(svc.spec.restart);
   if (typeof r.id !== 'string' || !r.id) return undefined;
-  return { id: r.id, order: Array.isArray(r.order) ? r.order.filter((x): x is string => typeof x === 'string') : [] };
+  const servers = strings(r.servers);
+  return { id: r.id, order: strings(r.order), ...(servers.length ? { servers } : {}) };
 }
 
 /** spec.stopped of a kind whose compose object makes its own UnitSets: it passes the stop on to them. */
@@ -149,16 +152,18 @@ export const composeStopped = (svc: HubService): { stopped?: true } => (svc.spec
 export const restartedAt = (svc: HubService): { restartedAt?: string } => { const r = restartOf(svc); return r ? { restartedAt: r.id } : {}; };
 
 /**
- * spec.stopped and spec.restart as one UnitSet of `units` takes them: the order keeps only its own units (a name
- * that is not one of its units would make the UnitSet refuse the whole request).
+ * spec.stopped and spec.restart as one UnitSet of `units` takes them: the order and the servers asked keep only its
+ * own units (a name that is not one of its units would make the UnitSet refuse the whole request). A restart of some
+ * servers only reaches the UnitSets that hold one of them, as spec.restart.units; the others are not asked at all.
  */
 export function lifecycleOf(svc: HubService, name: string, units: number): Pick<UnitSetSpec, 'stopped' | 'restart'> {
   const r = restartOf(svc);
   const mine = new Set(unitNames(name, units));
   const order = r?.order.filter((u) => mine.has(u)) ?? [];
+  const some = r?.servers?.filter((u) => mine.has(u));
   return {
     ...(svc.spec.stopped === true ? { stopped: true } : {}),
-    ...(r ? { restart: { id: r.id, ...(order.length ? { order } : {}) } } : {}),
+    ...(r && (!some || some.length) ? { restart: { id: r.id, ...(order.length ? { order } : {}), ...(some ? { units: some } : {}) } } : {}),
   };
 }
 

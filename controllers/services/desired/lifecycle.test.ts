@@ -1,6 +1,7 @@
 // spec.stopped and spec.restart of every kind, as the member gets them: each UnitSet of the service carries them (the
-// restart order cut to its own units), ProxySQL's carries neither, and the kinds that restart in their own order get
-// the request's id as their compose object's restartedAt.
+// restart order, and the servers of a restart of some only, cut to its own units; a UnitSet holding none of those is
+// not asked), ProxySQL's carries neither, and the kinds that restart in their own order get the request's id as their
+// compose object's restartedAt.
 import { describe, expect, it } from '@jest/globals';
 import type { UnitSet } from '../../../lib/api/unit.upm.io.generated.ts';
 import type { HubService } from '../contract.ts';
@@ -41,6 +42,16 @@ describe('spec.stopped and spec.restart on the member', () => {
     const s = spec(objs, 'UnitSet', 'db-sentinel');
     expect(s.stopped).toBe(true);
     expect(s.restart).toEqual({ id: 'r1' });
+  });
+
+  it('some servers only: the UnitSet holding them restarts just those (spec.restart.units); a UnitSet holding none is not asked', () => {
+    const some = { id: 'r1', order: ['db-2', 'db-0'], servers: ['db-2', 'db-0'] };
+    const mysql = objectsOf(desiredMysql(service('MysqlService', 'db', { engine: 'mariadb', version: '10.11', topology: { replicas: 3 }, options: { proxysql: { enabled: true } }, restart: some }), CLUSTER, []));
+    expect(spec(mysql, 'UnitSet', 'db').restart).toEqual({ id: 'r1', order: ['db-2', 'db-0'], units: ['db-2', 'db-0'] });
+    expect(spec(mysql, 'UnitSet', 'db-proxysql').restart).toBeUndefined();
+    const redis = objectsOf(desiredRedis(service('RedisService', 'db', { version: '7.2', topology: { replicas: 3 }, options: { sentinel: { enabled: true } }, restart: { id: 'r1', servers: ['db-1'] } }), CLUSTER, []));
+    expect(spec(redis, 'UnitSet', 'db').restart).toEqual({ id: 'r1', units: ['db-1'] });
+    expect(spec(redis, 'UnitSet', 'db-sentinel').restart).toBeUndefined();
   });
 
   it('Redis Cluster: one UnitSet with both', () => {
