@@ -31,8 +31,15 @@ describeHub('Stop and Start of a ZooKeeper service run by the hub', () => {
     addresses = [...(rw?.addresses ?? [])].sort();
     port = rw?.port ?? 0;
     expect(addresses).toHaveLength(3);
+    // Written with the connection Secret's application account, as the editor reads it (anonymous clients may not).
+    await p.hubReaches('zookeeperservice', 'zk', 'the connection Secret in the status', (s) => s.connectionSecret === 'zk-connection', 60_000);
+    const sec = JSON.parse(await p.as(['get', 'secret', 'zk-connection', '-n', p.project, '-o', 'json'])) as { data?: Record<string, string> };
+    const [user, password] = ['user', 'password'].map((k) => Buffer.from(sec.data?.[k] ?? '', 'base64').toString());
     const w = await open(addresses[0] ?? '', port);
-    try { expect(await w.create('/kept', 'before the stop')).toBe('/kept'); } finally { await w.close(); }
+    try {
+      await w.addDigestAuth(`${user}:${password}`);
+      expect(await w.create('/kept', 'before the stop')).toBe('/kept');
+    } finally { await w.close(); }
     warnings = await warningsOf(p, 'ZookeeperEnsemble', 'zk');
     configVersion = (await p.member.get<ZookeeperEnsemble>(ZookeeperEnsembleResource, 'zk', p.project)).status?.configVersion ?? '';
     expect(configVersion).not.toBe('');
