@@ -29,11 +29,19 @@ describe('the connection Secret', () => {
     expect(connectionValues(svc, 'mysqlservice', status, creds({ 'admin-username': 'upm_admin', 'admin-password': 'root-secret' }))).toBeUndefined();
   });
 
-  it('has host and port only for ZooKeeper, Kafka and Elasticsearch, even when their Secret has accounts', () => {
+  it('has host and port only for ZooKeeper and Elasticsearch, even when their Secret has accounts', () => {
     const zk = { endpoints: [{ name: 'zk-client', role: 'readwrite', addresses: [], port: 2181 }] };
-    for (const kind of ['zookeeperservice', 'kafkaservice', 'elasticsearchservice']) {
+    for (const kind of ['zookeeperservice', 'elasticsearchservice']) {
       expect(connectionValues(svc, kind, zk, creds({ 'admin-username': 'super', 'admin-password': 'x' }))).toEqual({ host: 'zk-client.shop.svc', port: '2181' });
     }
+  });
+
+  it('names Kafka\'s application account, never its admin account', () => {
+    const kafka = { endpoints: [{ name: 'ev-bootstrap', role: 'readwrite', addresses: [], port: 9092 }] };
+    expect(connectionValues(svc, 'kafkaservice', kafka, creds({ 'admin-username': 'admin', 'admin-password': 'x', 'app-username': 'upm_app', 'app-password': 'y' })))
+      .toEqual({ host: 'ev-bootstrap.shop.svc', port: '9092', user: 'upm_app', password: 'y' });
+    // A cluster whose Secret predates the application account: nothing is handed out until the account is there.
+    expect(connectionValues(svc, 'kafkaservice', kafka, creds({ 'admin-username': 'admin', 'admin-password': 'x' }))).toBeUndefined();
   });
 
   it('is labelled as the hub\'s, owned by nothing, and settled only when its data and labels are exactly those wanted', () => {

@@ -5,10 +5,11 @@
 // their namespace, its viewers may not (config/apiserver/base/user-roles.yaml). What is pure is here; the controller
 // reads, compares and writes.
 //
-// ZooKeeper, Kafka and Elasticsearch/OpenSearch services get host and port only: ZooKeeper's clients are anonymous
-// (the digest "super" user is the platform's), OpenSearch runs without its security plugin here; Kafka's SASL/PLAIN
-// listeners and Elasticsearch 8 take only the platform's admin account, never handed out, so their clients have no
-// account of their own yet.
+// Kafka's application account is a SASL/PLAIN user of the brokers' listener whose ACLs (the Compose Operator's) allow
+// data access only. ZooKeeper and Elasticsearch/OpenSearch services get host and port only: ZooKeeper's clients are
+// anonymous (the digest "super" user is the platform's), OpenSearch runs without its security plugin here, and
+// Elasticsearch 8 takes only the platform's admin account, never handed out, so its clients have no account of their
+// own yet.
 import type { KubeObject } from '../../lib/kube/types.ts';
 import { MANAGED_LABEL, MANAGED_VALUE, PROJECT_LABEL, SERVICE_KIND_LABEL, SERVICE_NAME_LABEL, type HubService, type ServiceStatus } from './contract.ts';
 
@@ -17,7 +18,7 @@ export const connectionSecretName = (service: string): string => `${service}-con
 export const credentialsSecretName = (service: string): string => `${service}-credentials`;
 
 /** The kinds (their label values) whose engines have an application account. */
-export const WITH_ACCOUNT: ReadonlySet<string> = new Set(['mysqlservice', 'redisservice', 'redisclusterservice']);
+export const WITH_ACCOUNT: ReadonlySet<string> = new Set(['mysqlservice', 'redisservice', 'redisclusterservice', 'kafkaservice']);
 
 export interface SecretObject extends KubeObject { type?: string; data?: Record<string, string> }
 
