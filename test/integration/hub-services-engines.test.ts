@@ -101,7 +101,7 @@ describeHub('Kafka, OpenSearch and MariaDB with ProxySQL driven by the hub onto 
     else expect((await ns())?.metadata.deletionTimestamp).toBeUndefined();
   };
 
-  it('runs the KafkaService of 3 brokers: Ready with its bootstrap endpoint, 1,000 messages produced and consumed through it', async () => {
+  it('runs the KafkaService of 3 brokers: Ready with its bootstrap endpoint, 1,000 messages produced and consumed through it by the connection Secret\'s application account, which may not administer', async () => {
     const st = await createReady('KafkaService', 'events', { version: '3.9', topology: { brokers: 3 }, resources: JVM_RESOURCES, storage: { size: '1Gi' } }, 480_000);
     expect(st.ready).toBe('3/3');
     const rw = endpoint(st, 'readwrite');
