@@ -1,8 +1,8 @@
 // Kafka's Admin API as the KafkaCluster controller needs it, over one SASL/PLAIN connection to any live broker
 // (@platformatic/kafka: a maintained client in plain JavaScript that speaks the protocol versions of Kafka 3.9 and
 // exposes every request the operator needs: Metadata, DescribeCluster, DescribeQuorum, DescribeConfigs,
-// Alter/ListPartitionReassignments, UnregisterBroker, Describe/CreateAcls). Each observation is one snapshot of the cluster; every
-// call has a deadline, and a broker that fails is left for the next address on the next call.
+// Alter/ListPartitionReassignments, UnregisterBroker, Describe/CreateAcls). Each observation is one snapshot of the
+// cluster; every call has a deadline, and a broker that fails is left for the next address on the next call.
 import {
   AclOperations, AclPermissionTypes, alterPartitionReassignmentsV0, Connection, ConfigResourceTypes, createAclsV3, describeAclsV3,
   describeClusterV1, describeConfigsV4, describeQuorumV2, DescribeClusterEndpointTypes, listPartitionReassignmentsV0, metadataV12,
