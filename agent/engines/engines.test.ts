@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { KAFKA4_VERSION, KAFKA_VERSION, OPENSEARCH_VERSION } from './jvm.ts';
-import { apiVersionsRequest, KAFKA_INSTALLS, kafkaInstallFor, localizeKafka, parseApiVersions, properties } from './kafka.ts';
+import { apiVersionsRequest, jaasValue, KAFKA_INSTALLS, kafkaInstallFor, localizeKafka, parseApiVersions, properties, propValue } from './kafka.ts';
 import { accountStatements, APP_PRIVILEGES, localizeMariadb, sqlValue } from './mariadb.ts';
 import { dropSetting, localizeOpensearch } from './opensearch.ts';
 import { APP_ACL_RULES, localizeRedis } from './redis.ts';
@@ -76,7 +76,7 @@ describe('redis paths', () => {
 });
 
 describe('kafka', () => {
-  const kenv: EngineEnv = { ...env, credentials: { 'admin-username': 'admin', 'admin-password': 'p"w\\1' }, resolve: (h) => (h.startsWith('k-1.') ? '127.250.9.2' : h) };
+  const kenv: EngineEnv = { ...env, credentials: { 'admin-username': 'admin', 'admin-password': 'p"w\\1', 'app-username': 'upm_app', 'app-password': 'q' }, resolve: (h) => (h.startsWith('k-1.') ? '127.250.9.2' : h) };
   const rendered = [
     '#upm:cluster-id=AE5u3joPWzFQS3Elu1iS7g', '#upm:heap-mb=128',
     'process.roles=broker,controller', 'node.id=1',
@@ -93,9 +93,23 @@ describe('kafka', () => {
     expect(out).toContain('\nlog.dirs=/vol/logs\nnum.io.threads=8\n');
     expect(out).toContain(`\nlog.cleaner.dedupe.buffer.size=${(128 * 1024 * 1024) / 8}\n`);
     // Escaped for JAAS (quotes, backslashes), then for the properties file (backslashes again).
-    const login = 'org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="p\\\\"w\\\\\\\\1" user_admin="p\\\\"w\\\\\\\\1";';
-    expect(out).toContain(`\nlistener.name.broker.plain.sasl.jaas.config=${login}\nlistener.name.controller.plain.sasl.jaas.config=${login}\n`);
+    const login = 'org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="p\\\\"w\\\\\\\\1" user_admin="p\\\\"w\\\\\\\\1"';
+    // The admin account is the authorizer's super user; the application account is a user of the brokers' listener only.
+    expect(out).toContain(`\nsuper.users=User:admin\nlistener.name.broker.plain.sasl.jaas.config=${login} user_upm_app="q";\nlistener.name.controller.plain.sasl.jaas.config=${login};\n`);
     expect(properties(out).get('node.id')).toBe('1');
+  });
+
+  it('escapes any password for JAAS and then for the properties file: no value ends its line or changes its characters', () => {
+    const hostile = { ...kenv, credentials: { ...kenv.credentials, 'app-password': 'é€😀"\\\r\n\t\u0001 =x;\nsuper.users=User:upm_app' } };
+    const out = localizeKafka(rendered, hostile);
+    // One super.users line, the admin's: the password's line break is an escape, not a new setting.
+    expect(out.match(/^super\.users=.*$/gm)).toEqual(['super.users=User:admin']);
+    const broker = /^listener\.name\.broker\.plain\.sasl\.jaas\.config=(.*)$/m.exec(out)?.[1] ?? '';
+    expect(broker).toMatch(/^[\x20-\x7e]+$/);
+    expect(broker).toContain(' user_upm_app="\\u00e9\\u20ac\\ud83d\\ude00\\\\"\\\\\\\\\\\\r\\\\n\\u0009\\u0001 =x;\\\\nsuper.users=User:upm_app";');
+    expect(jaasValue('a"b\\c\nd')).toBe('"a\\"b\\\\c\\nd"');
+    expect(propValue('a\\b\u00e9\n')).toBe('a\\\\b\\u00e9\\u000a');
+    expect(() => localizeKafka(rendered, { ...kenv, credentials: { ...kenv.credentials, 'app-username': 'x=y' } })).toThrow(/app username "x=y" cannot be a SASL\/PLAIN user/);
   });
 
   it('adds no login when the listeners are plaintext, and keeps a log-cleaner buffer that fits', () => {

@@ -89,18 +89,37 @@ function resolveVoters(value: string, env: EngineEnv): string {
   }).join(',');
 }
 
-const jaasValue = (s: string): string => `"${s.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
-/** A value as a line of a .properties file, which reads a backslash as an escape. */
-const propValue = (s: string): string => s.replace(/\\/g, '\\\\');
+/**
+ * A JAAS option value: a quoted string of Java's StreamTokenizer, which reads backslash escapes and ends at a line
+ * break, so backslashes, quotes and line breaks are escaped.
+ */
+export const jaasValue = (s: string): string => `"${s.replace(/[\\"\n\r]/g, (c) => (c === '\n' ? '\\n' : c === '\r' ? '\\r' : `\\${c}`))}"`;
+/**
+ * A value as a line of a .properties file, which Java reads as ISO-8859-1 with backslash escapes: backslashes doubled,
+ * and every character but printable ASCII (line breaks, controls, anything non-ASCII) as a \uXXXX escape, so that no
+ * value can end its line or be read as other characters.
+ */
+export const propValue = (s: string): string => s.replace(/\\/g, '\\\\').replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
-/** The admin account's PLAIN login; on a server also as its only user (user_<name>). */
-function plainLogin(env: EngineEnv, server: boolean): string | undefined {
-  const user = env.credentials['admin-username'];
-  const password = env.credentials['admin-password'];
+/** A SASL/PLAIN user of the credentials (role admin or app); its name becomes a JAAS option name (user_<name>). */
+function account(env: EngineEnv, role: string): { user: string; password: string } | undefined {
+  const user = env.credentials[`${role}-username`];
+  const password = env.credentials[`${role}-password`];
   if (!user || !password) return undefined;
-  if (!/^[A-Za-z0-9_.-]+$/.test(user)) throw new Error(`kafka ${env.unit}: admin username "${user}" cannot be a SASL/PLAIN user`);
-  const users = server ? ` user_${user}=${jaasValue(password)}` : '';
-  return `org.apache.kafka.common.security.plain.PlainLoginModule required username=${jaasValue(user)} password=${jaasValue(password)}${users};`;
+  if (!/^[A-Za-z0-9_.-]+$/.test(user)) throw new Error(`kafka ${env.unit}: ${role} username "${user}" cannot be a SASL/PLAIN user`);
+  return { user, password };
+}
+
+/**
+ * The admin account's PLAIN login; on a server also the users it accepts (user_<name>): the admin account, and on
+ * the brokers' listeners (`withApp`) the application account of the credentials too.
+ */
+function plainLogin(env: EngineEnv, server: boolean, withApp = false): string | undefined {
+  const admin = account(env, 'admin');
+  if (!admin) return undefined;
+  const accepted = server ? [admin, ...(withApp ? [account(env, 'app')].filter((a) => a !== undefined) : [])] : [];
+  const users = accepted.map((a) => ` user_${a.user}=${jaasValue(a.password)}`).join('');
+  return `org.apache.kafka.common.security.plain.PlainLoginModule required username=${jaasValue(admin.user)} password=${jaasValue(admin.password)}${users};`;
 }
 
 /** Listener names of the rendered config that use SASL, lower-cased as Kafka's listener.name.<name>. prefix wants. */
@@ -133,11 +152,15 @@ export function localizeKafka(rendered: string, env: EngineEnv): string {
     extra.push(`# node-local (unit agent): the heap is capped at ${heap} MB here, so the log cleaner's buffer shrinks with it`);
     extra.push(propSyntax.format('log.cleaner.dedupe.buffer.size', String(Math.floor((heap * 1024 * 1024) / 8))));
   }
-  const login = plainLogin(env, true);
+  const admin = account(env, 'admin');
   const sasl = saslListeners(props);
-  if (login && sasl.length) {
-    extra.push('# node-local (unit agent): the SASL/PLAIN account from the unit\'s credentials, as the pod\'s start command adds it');
-    for (const name of sasl) extra.push(propSyntax.format(`listener.name.${name}.plain.sasl.jaas.config`, propValue(login)));
+  if (admin && sasl.length) {
+    // As the pod's start command does: the admin account logs in everywhere and is the authorizer's super user (the
+    // brokers, the controllers and the operator are it); the application account is known to the brokers' listeners.
+    const controllers = new Set((props.get('controller.listener.names') ?? 'CONTROLLER').split(',').map((n) => n.trim().toLowerCase()));
+    extra.push('# node-local (unit agent): the SASL/PLAIN accounts from the unit\'s credentials, as the pod\'s start command adds them');
+    extra.push(propSyntax.format('super.users', `User:${admin.user}`));
+    for (const name of sasl) extra.push(propSyntax.format(`listener.name.${name}.plain.sasl.jaas.config`, propValue(plainLogin(env, true, !controllers.has(name)) ?? '')));
   }
   return `${[...lines, ...extra].join('\n')}\n`;
 }

@@ -29,11 +29,9 @@ describe('the connection Secret', () => {
     expect(connectionValues(svc, 'mysqlservice', status, creds({ 'admin-username': 'upm_admin', 'admin-password': 'root-secret' }))).toBeUndefined();
   });
 
-  it('has host and port only for Kafka and Elasticsearch, even when their Secret has accounts', () => {
-    const kafka = { endpoints: [{ name: 'k-bootstrap', role: 'readwrite', addresses: [], port: 9092 }] };
-    for (const kind of ['kafkaservice', 'elasticsearchservice']) {
-      expect(connectionValues(svc, kind, kafka, creds({ 'admin-username': 'admin', 'admin-password': 'x', 'app-username': 'upm_app', 'app-password': 'y' }))).toEqual({ host: 'k-bootstrap.shop.svc', port: '9092' });
-    }
+  it('has host and port only for Elasticsearch, even when its Secret has accounts', () => {
+    const es = { endpoints: [{ name: 'es-http', role: 'readwrite', addresses: [], port: 9200 }] };
+    expect(connectionValues(svc, 'elasticsearchservice', es, creds({ 'admin-username': 'admin', 'admin-password': 'x', 'app-username': 'upm_app', 'app-password': 'y' }))).toEqual({ host: 'es-http.shop.svc', port: '9200' });
   });
 
   it('has ZooKeeper\'s digest application account, never its super user', () => {
@@ -41,6 +39,14 @@ describe('the connection Secret', () => {
     expect(connectionValues(svc, 'zookeeperservice', zk, creds({ 'admin-username': 'super', 'admin-password': 'x' }))).toBeUndefined();
     expect(connectionValues(svc, 'zookeeperservice', zk, creds({ 'admin-username': 'super', 'admin-password': 'x', 'app-username': 'upm_app', 'app-password': 'y' })))
       .toEqual({ host: 'zk-client.shop.svc', port: '2181', user: 'upm_app', password: 'y' });
+  });
+
+  it('names Kafka\'s application account, never its admin account', () => {
+    const kafka = { endpoints: [{ name: 'ev-bootstrap', role: 'readwrite', addresses: [], port: 9092 }] };
+    expect(connectionValues(svc, 'kafkaservice', kafka, creds({ 'admin-username': 'admin', 'admin-password': 'x', 'app-username': 'upm_app', 'app-password': 'y' })))
+      .toEqual({ host: 'ev-bootstrap.shop.svc', port: '9092', user: 'upm_app', password: 'y' });
+    // A cluster whose Secret predates the application account: nothing is handed out until the account is there.
+    expect(connectionValues(svc, 'kafkaservice', kafka, creds({ 'admin-username': 'admin', 'admin-password': 'x' }))).toBeUndefined();
   });
 
   it('is labelled as the hub\'s, owned by nothing, and settled only when its data and labels are exactly those wanted', () => {

@@ -7,9 +7,10 @@
 //
 // For ZooKeeper the account is a digest user: the ZookeeperEnsemble operator makes the root znode writable by it only
 // (world:anyone may read), so clients write after "addauth digest <user>:<password>"; the digest "super" user stays
-// the platform's. Kafka and Elasticsearch/OpenSearch services get host and port only: OpenSearch runs without its
-// security plugin here; Kafka's SASL/PLAIN listeners and Elasticsearch 8 take only the platform's admin account,
-// never handed out, so their clients have no account of their own yet.
+// the platform's. Kafka's application account is a SASL/PLAIN user of the brokers' listener whose ACLs (the Compose
+// Operator's) allow data access only. Elasticsearch/OpenSearch services get host and port only: OpenSearch runs
+// without its security plugin here, and Elasticsearch 8 takes only the platform's admin account, never handed out,
+// so its clients have no account of their own yet.
 import type { KubeObject } from '../../lib/kube/types.ts';
 import { MANAGED_LABEL, MANAGED_VALUE, PROJECT_LABEL, SERVICE_KIND_LABEL, SERVICE_NAME_LABEL, type HubService, type ServiceStatus } from './contract.ts';
 
@@ -18,7 +19,7 @@ export const connectionSecretName = (service: string): string => `${service}-con
 export const credentialsSecretName = (service: string): string => `${service}-credentials`;
 
 /** The kinds (their label values) whose engines have an application account. */
-export const WITH_ACCOUNT: ReadonlySet<string> = new Set(['mysqlservice', 'redisservice', 'redisclusterservice', 'zookeeperservice']);
+export const WITH_ACCOUNT: ReadonlySet<string> = new Set(['mysqlservice', 'redisservice', 'redisclusterservice', 'zookeeperservice', 'kafkaservice']);
 
 export interface SecretObject extends KubeObject { type?: string; data?: Record<string, string> }
 

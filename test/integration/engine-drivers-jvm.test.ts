@@ -1,17 +1,20 @@
 // The Kafka and OpenSearch drivers against the real engines from Maven Central jars (installed by the project's
 // set-up), run as loopback processes: config rendered from the real EngineTemplate, localized, prepared, started
 // and exercised as the agent will, then restarted on the same data. Kafka once per release (3.9 and 4.1), each with
-// its own CLIs.
+// its own CLIs; its application account has a password with every character the config files could misread, and
+// may use the data once the Compose Operator's admin client has granted its ACLs, never administer.
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { driverFor } from '../../agent/engines/index.ts';
-import { adminClientConfig, KAFKA_INSTALLS, kafkaTool } from '../../agent/engines/kafka.ts';
+import { adminClientConfig, jaasValue, KAFKA_INSTALLS, kafkaTool, propValue } from '../../agent/engines/kafka.ts';
 import { clusterHealth, OPENSEARCH_UID, rest } from '../../agent/engines/opensearch.ts';
 import type { EngineEnv } from '../../agent/engines/types.ts';
+import { appAcls, principalOf } from '../../operators/compose/kafka/acls.ts';
+import { KafkaAdmin } from '../../operators/compose/kafka/admin.ts';
 import { alive, context, engineEnv, install, listening, Processes, render, start, template } from '../engine-harness.ts';
 
 // One /24 of 127.251.0.0/16 per run, so that concurrent runs rarely meet; every engine binds only these addresses.
@@ -30,7 +33,10 @@ afterAll(async () => {
   await rm(base, { recursive: true, force: true });
 });
 
-const credentials = { 'admin-username': 'admin', 'admin-password': 'kafka-"pw"\\1' };
+// The application account's password: a quote, backslashes, a line break with what would be a setting after it,
+// a tab, non-ASCII (the properties file is read as ISO-8859-1) and a character outside the BMP.
+const APP_PASSWORD = 'app "pw"\\n\\\n#x\nsuper.users=User:upm_app\té€😀';
+const credentials = { 'admin-username': 'admin', 'admin-password': 'kafka-"pw"\\1', 'app-username': 'upm_app', 'app-password': APP_PASSWORD };
 
 describe.each([['kafka-3.9', 0], ['kafka-4.1', 1]] as const)('kafka driver (%s)', (tpl, i) => {
   const driver = driverFor('kafka');
@@ -85,6 +91,35 @@ describe.each([['kafka-3.9', 0], ['kafka-4.1', 1]] as const)('kafka driver (%s)'
     await tool(version?.startsWith('3.') ? 'kafka.tools.ConsoleProducer' : 'org.apache.kafka.tools.ConsoleProducer', [...bootstrap(), '--producer.config', auth, '--producer-property', 'acks=all', '--topic', 'orders'], 'apple\npear\nfig\n');
     const got = await tool('org.apache.kafka.tools.consumer.ConsoleConsumer', [...bootstrap(), '--consumer.config', auth, '--topic', 'orders', '--partition', '0', '--offset', 'earliest', '--max-messages', '3', '--timeout-ms', '30000']);
     expect(got.trim().split('\n')).toEqual(['apple', 'pear', 'fig']);
+  });
+
+  it('takes the application account with its password as it is, lets it use the data by its ACLs, and refuses it administration', async () => {
+    const app = join(env.runDir, 'app.properties');
+    const login = `org.apache.kafka.common.security.plain.PlainLoginModule required username=${jaasValue('upm_app')} password=${jaasValue(APP_PASSWORD)};`;
+    await writeFile(app, ['security.protocol=SASL_PLAINTEXT', 'sasl.mechanism=PLAIN', `sasl.jaas.config=${propValue(login)}`, ''].join('\n'), { mode: 0o600 });
+    // Logged in, but no ACL yet: the authorizer lets it do nothing.
+    await expect(tool('org.apache.kafka.tools.TopicCommand', [...bootstrap(), '--command-config', app, '--create', '--topic', 'early', '--partitions', '1', '--replication-factor', '1']))
+      .rejects.toThrow(/TopicAuthorizationException|ClusterAuthorizationException|not authorized/i);
+    // The ACLs as the Compose Operator grants them: once, then nothing more to do.
+    const admin = new KafkaAdmin({ username: 'admin', password: credentials['admin-password'] });
+    admin.setAddresses([`${env.address}:9092`]);
+    try {
+      expect(await admin.ensureAcls(principalOf('upm_app'), appAcls('upm_app'))).toHaveLength(appAcls('upm_app').length);
+      expect(await admin.ensureAcls(principalOf('upm_app'), appAcls('upm_app'))).toEqual([]);
+    } finally { await admin.close(); }
+    await tool('org.apache.kafka.tools.TopicCommand', [...bootstrap(), '--command-config', app, '--create', '--topic', 'app-orders', '--partitions', '1', '--replication-factor', '1']);
+    await tool(version?.startsWith('3.') ? 'kafka.tools.ConsoleProducer' : 'org.apache.kafka.tools.ConsoleProducer', [...bootstrap(), '--producer.config', app, '--producer-property', 'acks=all', '--topic', 'app-orders'], 'kiwi\nlime\n');
+    // Read in a consumer group of its own (group ACLs), from the admin's topic too.
+    const got = await tool('org.apache.kafka.tools.consumer.ConsoleConsumer', [...bootstrap(), '--consumer.config', app, '--topic', 'app-orders', '--group', 'app-readers', '--from-beginning', '--max-messages', '2', '--timeout-ms', '30000']);
+    expect(got.trim().split('\n')).toEqual(['kiwi', 'lime']);
+    const theirs = await tool('org.apache.kafka.tools.consumer.ConsoleConsumer', [...bootstrap(), '--consumer.config', app, '--topic', 'orders', '--group', 'app-readers', '--from-beginning', '--max-messages', '3', '--timeout-ms', '30000']);
+    expect(theirs.trim().split('\n')).toEqual(['apple', 'pear', 'fig']);
+    // Administration is refused with Kafka's authorization errors: deleting a topic, a broker setting, an ACL.
+    await expect(tool('org.apache.kafka.tools.TopicCommand', [...bootstrap(), '--command-config', app, '--delete', '--topic', 'orders'])).rejects.toThrow(/TopicAuthorizationException/);
+    await expect(tool('kafka.admin.ConfigCommand', [...bootstrap(), '--command-config', app, '--entity-type', 'brokers', '--entity-name', '1', '--alter', '--add-config', 'num.io.threads=2'])).rejects.toThrow(/ClusterAuthorizationException/);
+    await expect(tool(version?.startsWith('3.') ? 'kafka.admin.AclCommand' : 'org.apache.kafka.tools.AclCommand', [...bootstrap(), '--command-config', app, '--add', '--allow-principal', 'User:upm_app', '--operation', 'All', '--cluster'])).rejects.toThrow(/ClusterAuthorizationException/);
+    // The topic is still there, as the admin sees it.
+    expect(await tool('org.apache.kafka.tools.TopicCommand', [...bootstrap(), '--command-config', adminClientConfig(env), '--list'])).toMatch(/^orders$/m);
   });
 
   it('changes dynamic broker settings live, and reports the broker\'s error for a bad value', async () => {

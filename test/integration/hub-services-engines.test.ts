@@ -1,7 +1,8 @@
 // The last three kinds the hub drives onto member1, each created by a project editor with the real kubectl and run
 // by the engine layer there on real engines, as in hub-services: a KafkaService of 3 brokers (KRaft, the first three
 // also the controllers) taking 1,000 messages with acks=all through its bootstrap endpoint, every one read back at
-// the offset its acknowledgement gave; an ElasticsearchService of the OpenSearch distribution, 3 nodes, indexing 100
+// the offset its acknowledgement gave, all as the application account of its connection Secret, which Kafka's
+// authorizer refuses deleting a topic, altering a broker setting and creating an ACL; an ElasticsearchService of the OpenSearch distribution, 3 nodes, indexing 100
 // documents and searching them; a MysqlService of MariaDB with a source and 2 replicas in semisync and ProxySQL sync
 // on, rows written through the readwrite endpoint read on every replica, and the hub saying that its ProxySQL units
 // cannot run here (no ProxySQL server exists in any registry this machine can use) while the database serves.
@@ -11,7 +12,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import { Admin } from '@platformatic/kafka';
+import { AclOperations, AclPermissionTypes, Admin, ConfigResourceTypes, IncrementalAlterConfigOperationTypes, ResourcePatternTypes, ResourceTypes } from '@platformatic/kafka';
+import { KafkaClusterResource, type KafkaCluster } from '../../lib/api/compose.upm.io.generated.ts';
 import { createConnection, type RowDataPacket } from 'mysql2/promise';
 import { UnitResource, type Unit } from '../../lib/api/unit.upm.io.generated.ts';
 import type { Condition } from '../../lib/conditions.ts';
@@ -62,10 +64,30 @@ describeHub('Kafka, OpenSearch and MariaDB with ProxySQL driven by the hub onto 
     if (!e) throw new Error(`no ${role} endpoint in ${JSON.stringify(st.endpoints)}`);
     return e;
   };
-  /** The admin account of a UnitSet's credentials Secret on member1 (the hub's connection Secret is not there yet). */
+  /** The admin account of a UnitSet's credentials Secret on member1. */
   const memberAccount = async (secret: string) => {
     const s = await p.member.get<Secret>(Resources.secrets, secret, p.project);
     return { username: b64(s.data?.['admin-username']), password: b64(s.data?.['admin-password']) };
+  };
+  /** A Secret of the project on the hub as the editor reads it with kubectl, decoded. */
+  const connection = async (name: string): Promise<Record<string, string>> => {
+    const s = JSON.parse(await p.as(['get', 'secret', name, '-n', p.project, '-o', 'json'])) as Secret;
+    return Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, b64(v)]));
+  };
+  /** The Kafka error names (apiId) a refused call carried, however deep the client wrapped them; [] if it succeeded. */
+  const kafkaRefusal = async (call: Promise<unknown>): Promise<string[]> => {
+    const err = await call.then(() => undefined, (e: unknown) => e);
+    const ids: string[] = [];
+    const walk = (e: unknown, depth: number) => {
+      if (!e || typeof e !== 'object' || depth > 5) return;
+      const x = e as { apiId?: unknown; errors?: unknown; cause?: unknown };
+      if (typeof x.apiId === 'string') ids.push(x.apiId);
+      if (Array.isArray(x.errors)) for (const i of x.errors) walk(i, depth + 1);
+      walk(x.cause, depth + 1);
+    };
+    walk(err, 0);
+    if (err && !ids.length) throw err; // refused for another reason than Kafka's: shown as it is
+    return ids;
   };
   /**
    * Deletes the service through the hub. The project's namespace on member1 goes with its last service there (and
@@ -79,7 +101,7 @@ describeHub('Kafka, OpenSearch and MariaDB with ProxySQL driven by the hub onto 
     else expect((await ns())?.metadata.deletionTimestamp).toBeUndefined();
   };
 
-  it('runs the KafkaService of 3 brokers: Ready with its bootstrap endpoint, 1,000 messages produced and consumed through it', async () => {
+  it('runs the KafkaService of 3 brokers: Ready with its bootstrap endpoint, 1,000 messages produced and consumed through it by the connection Secret\'s application account, which may not administer', async () => {
     const st = await createReady('KafkaService', 'events', { version: '3.9', topology: { brokers: 3 }, resources: JVM_RESOURCES, storage: { size: '1Gi' } }, 480_000);
     expect(st.ready).toBe('3/3');
     const rw = endpoint(st, 'readwrite');
@@ -93,7 +115,17 @@ describeHub('Kafka, OpenSearch and MariaDB with ProxySQL driven by the hub onto 
     expect(active).toHaveLength(1);
     expect(st.controller).toBe(active[0]?.name);
 
-    const auth = await memberAccount('events-credentials');
+    // The connection Secret, as the editor reads it on the hub: the application account, never the admin.
+    const c = await p.hubReaches('kafkaservice', 'events', 'the connection Secret in the status', (s) => s.connectionSecret === 'events-connection', 60_000).then(() => connection('events-connection'));
+    expect(c).toMatchObject({ host: `events-bootstrap.${p.project}.svc`, port: '9092', user: 'upm_app' });
+    expect(c.password).not.toBe((await memberAccount('events-credentials')).password);
+    // Its ACLs are the Compose Operator's on member1 (granted on a pass after the brokers answer).
+    const granted = await waitFor('the application account\'s ACLs granted', async () => {
+      const kc = await p.member.get<KafkaCluster>(KafkaClusterResource, 'events', p.project);
+      return kc.status?.conditions?.find((x) => x.type === 'AppAccount' && x.status === 'True');
+    }, { timeoutMs: 60_000, intervalMs: 1000 });
+    expect(granted.message).toContain('upm_app');
+    const auth = { username: c.user ?? '', password: c.password ?? '' };
     const bootstrap = rw.addresses.map((a) => `${a}:${rw.port}`);
     const admin = new Admin({ clientId: 'upm-hub-test', bootstrapBrokers: bootstrap, sasl: { mechanism: 'PLAIN', ...auth }, retries: 5, timeout: 10_000 });
     try {
@@ -108,6 +140,19 @@ describeHub('Kafka, OpenSearch and MariaDB with ProxySQL driven by the hub onto 
     const v = await verify(producer.acked, 'orders', bootstrap[1] ?? '', await writeClientConfig(join(scratch, 'kafka.properties'), auth));
     expect(v).toMatchObject({ acked: MESSAGES, missing: [], misplaced: [] });
     expect(v.consumed).toBeGreaterThanOrEqual(MESSAGES);
+
+    // Administration is refused with Kafka's authorization errors, and the topic is still there.
+    const app = new Admin({ clientId: 'upm-hub-test-app', bootstrapBrokers: bootstrap, sasl: { mechanism: 'PLAIN', ...auth }, retries: 0, timeout: 10_000 });
+    try {
+      expect(await kafkaRefusal(app.deleteTopics({ topics: ['orders'] }))).toContain('TOPIC_AUTHORIZATION_FAILED');
+      expect(await kafkaRefusal(app.incrementalAlterConfigs({
+        resources: [{ resourceType: ConfigResourceTypes.BROKER, resourceName: '1', configs: [{ name: 'log.retention.bytes', configOperation: IncrementalAlterConfigOperationTypes.SET, value: '1' }] }],
+      }))).toContain('CLUSTER_AUTHORIZATION_FAILED');
+      expect(await kafkaRefusal(app.createAcls({
+        creations: [{ resourceType: ResourceTypes.CLUSTER, resourceName: 'kafka-cluster', resourcePatternType: ResourcePatternTypes.LITERAL, principal: `User:${auth.username}`, host: '*', operation: AclOperations.ALL, permissionType: AclPermissionTypes.ALLOW }],
+      }))).toContain('CLUSTER_AUTHORIZATION_FAILED');
+      expect(await app.listTopics()).toContain('orders');
+    } finally { await app.close(); }
     await remove('kafkaservice', 'events', true);
   }, 900_000);
 

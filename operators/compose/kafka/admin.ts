@@ -1,12 +1,14 @@
 // Kafka's Admin API as the KafkaCluster controller needs it, over one SASL/PLAIN connection to any live broker
 // (@platformatic/kafka: a maintained client in plain JavaScript that speaks the protocol versions of Kafka 3.9 and
 // exposes every request the operator needs: Metadata, DescribeCluster, DescribeQuorum, DescribeConfigs,
-// Alter/ListPartitionReassignments, UnregisterBroker). Each observation is one snapshot of the cluster; every
-// call has a deadline, and a broker that fails is left for the next address on the next call.
+// Alter/ListPartitionReassignments, UnregisterBroker, Describe/CreateAcls). Each observation is one snapshot of the
+// cluster; every call has a deadline, and a broker that fails is left for the next address on the next call.
 import {
-  alterPartitionReassignmentsV0, Connection, ConfigResourceTypes, describeClusterV1, describeConfigsV4, describeQuorumV2,
-  DescribeClusterEndpointTypes, listPartitionReassignmentsV0, metadataV12, unregisterBrokerV0,
+  AclOperations, AclPermissionTypes, alterPartitionReassignmentsV0, Connection, ConfigResourceTypes, createAclsV3, describeAclsV3,
+  describeClusterV1, describeConfigsV4, describeQuorumV2, DescribeClusterEndpointTypes, listPartitionReassignmentsV0, metadataV12,
+  ResourcePatternTypes, ResourceTypes, unregisterBrokerV0, type Acl,
 } from '@platformatic/kafka';
+import { missingAcls } from './acls.ts';
 import type { ClusterSnapshot, Move, PartitionState } from './plan.ts';
 
 export interface KafkaCredentials { username: string; password: string }
@@ -198,6 +200,32 @@ export class KafkaAdmin {
       if (r?.errorCode === BROKER_ID_NOT_REGISTERED) return false;
       throw err;
     }
+  }
+
+  /** The ACLs of one principal, on any resource. */
+  async aclsOf(principal: string): Promise<Acl[]> {
+    const r = await this.call('DescribeAcls', (c) => describeAclsV3.api.async(c, {
+      resourceType: ResourceTypes.ANY, resourceName: null, resourcePatternType: ResourcePatternTypes.ANY,
+      principal, host: null, operation: AclOperations.ANY, permissionType: AclPermissionTypes.ANY,
+    }));
+    return r.resources.flatMap((res) => res.acls.map((a) => ({ resourceType: res.resourceType, resourceName: res.resourceName, resourcePatternType: res.resourcePatternType, ...a })));
+  }
+
+  /**
+   * Creates those of the wanted ACLs the cluster does not have (read first, so a settled cluster sees no write);
+   * returns the ones created, throws naming each one refused.
+   */
+  async ensureAcls(principal: string, wanted: Acl[]): Promise<Acl[]> {
+    const missing = missingAcls(wanted, await this.aclsOf(principal));
+    if (!missing.length) return [];
+    const r = await this.call('CreateAcls', (c) => createAclsV3.api.async(c, missing).catch((err: unknown) => {
+      const partial = responseOf(err) as Awaited<ReturnType<typeof createAclsV3.api.async>> | undefined;
+      if (partial?.results) return partial;
+      throw err;
+    }));
+    const refused = r.results.flatMap((x, i) => (x.errorCode !== 0 ? [`${JSON.stringify(missing[i])}: error ${x.errorCode}${x.errorMessage ? ` (${x.errorMessage})` : ''}`] : []));
+    if (refused.length) throw new Error(`the cluster refused ACLs of ${principal}: ${refused.join(', ')}`);
+    return missing;
   }
 
   private async drop(): Promise<void> {

@@ -6,7 +6,8 @@
 // partitions or a new active controller show in status soon. Every step first reads the state it changes: a
 // reassignment is asked for only for partitions whose replicas still name a leaving broker, a unit is named for
 // restart only while it is outdated, and the size moves only when the cluster says so; a pass killed anywhere is
-// finished by the next one.
+// finished by the next one. Each pass also makes sure the application account of the UnitSet's credentials has its
+// ACLs (acls.ts), reported as the condition AppAccount.
 import type { KafkaCluster, KafkaClusterStatus } from '../../../lib/api/compose.upm.io.generated.ts';
 import { KafkaClusterResource } from '../../../lib/api/compose.upm.io.generated.ts';
 import type { Unit, UnitSet } from '../../../lib/api/unit.upm.io.generated.ts';
@@ -27,6 +28,7 @@ import { Sessions } from '../common/sessions.ts';
 import { patchStatus } from '../common/status.ts';
 import { crashPoint } from '../common/steps.ts';
 import { stopConditions, stopView } from '../common/stopped.ts';
+import { appAcls, describeAcls, principalOf } from './acls.ts';
 import { KafkaAdmin } from './admin.ts';
 import {
   caughtUpVoters, healthBlocker, nextStep, nodeId, offline, replicaCounts, rolesOf, underMinIsr, underReplicated,
@@ -168,6 +170,18 @@ export function kafkaClusterReconciler(d: KafkaClusterDeps) {
       if (resuming) return stop('Starting', 'Starting', `waiting for the brokers to serve again after the stop (${nodes.filter((n) => n.ready).length}/${nodes.length} units ready)`, UNREACHABLE_RETRY_MS);
       condition('Degraded', formed, formed ? 'ClusterUnreachable' : 'Forming', message);
       return stop(formed ? 'Degraded' : 'Forming', formed ? 'ClusterUnreachable' : 'Forming', formed ? `no broker answers: ${message}` : `waiting for the brokers to serve (${nodes.filter((n) => n.ready).length}/${nodes.length} units ready)`, UNREACHABLE_RETRY_MS, formed);
+    }
+
+    // The application account's ACLs: the brokers' authorizer refuses it everything without them.
+    const appUser = b64(secret?.data?.['app-username']);
+    if (appUser && !skip) {
+      try {
+        const created = await admin.ensureAcls(principalOf(appUser), appAcls(appUser));
+        if (created.length) await d.events.record(kc, 'Normal', 'GrantedAppAcls', `granted the application account ${appUser} ${describeAcls(created)} on every name`);
+        condition('AppAccount', true, 'Granted', `the application account ${appUser} may produce, consume, create and describe topics and use consumer groups and transactions, nothing else`);
+      } catch (err) {
+        condition('AppAccount', false, 'AclsNotGranted', err instanceof Error ? err.message : String(err));
+      }
     }
 
     const now = Date.now();
