@@ -6,7 +6,9 @@
 // named replica reachable); the Failover to db-2 writes spec.failover.request with its uid into the member's
 // MysqlReplication, the Compose Operator promotes db-2 and records the failover with that id, and the Operation
 // Succeeds. Writes through the readwrite endpoint with the connection Secret go to db-2 and reach db-1; the old
-// source, started again, follows db-2.
+// source, started again, follows db-2. With automatic failover on (the default) the member promotes a replica by
+// itself within seconds: a Failover then finds it done and changes nothing, and one naming another server is refused
+// with the advice to use a Switchover.
 import { beforeAll, expect, it } from '@jest/globals';
 import { createConnection } from 'mysql2/promise';
 import { parse } from 'yaml';
@@ -133,4 +135,38 @@ describeHub('Failover run by the hub on a MariaDB service', () => {
     await waitFor('the rows on db-0', async () => Number((await sql.query('db-0', 'SELECT COUNT(*) AS n FROM app.notes'))[0]?.n) === 2, { timeoutMs: 30_000 });
     await p.hubReaches('mysqlservice', 'db', 'the service Ready 3/3 with db-2 the source', (s) => s.phase === 'Ready' && s.ready === '3/3' && s.source === 'db-2', 120_000);
   }, 300_000);
+
+  it('with automatic failover on (the default), finds the engine already failed over: changes nothing, and refuses to name another server', async () => {
+    const auto = operationsOf(p, { kind: 'MysqlService', name: 'auto' });
+    const autoSql = mysqlSuite(p.fixture, MEMBER, 'auto');
+    await as(['create', '-f', '-'], JSON.stringify({
+      apiVersion: 'upm.io/v1alpha1', kind: 'MysqlService', metadata: { name: 'auto', namespace: project },
+      spec: { engine: 'mariadb', version: '10.11', topology: { mode: 'async', replicas: 3 }, placement: { cluster: MEMBER }, resources: { cpu: '1', memory: '256Mi' }, storage: { size: '1Gi' } },
+    }));
+    await p.hubReaches('mysqlservice', 'auto', 'the service Ready', (s) => s.phase === 'Ready' && s.ready === '3/3', 240_000);
+    await autoSql.loadAdmin();
+    expect((await autoSql.mr()).spec.failover?.enabled).not.toBe(false);
+    await autoSql.loseEngine('auto-0');
+    await autoSql.waitReady('the member failed over by itself', (y) => y.status?.lastFailover?.from === 'auto-0' && !!y.status.source && y.status.source === y.status.lastFailover.to, 60_000, false);
+    const promoted = (await autoSql.mr()).status?.lastFailover?.to ?? '';
+    const other = ['auto-1', 'auto-2'].find((n) => n !== promoted) ?? '';
+    await p.hubReaches('mysqlservice', 'auto', `${promoted} the source on the hub`, (s) => s.source === promoted, 60_000);
+    const before = await autoSql.mr();
+
+    await as(['create', '-f', '-'], JSON.stringify(auto.operation('late', { type: 'Failover' })));
+    const o = await auto.waitSucceeded('late', 120);
+    expect(auto.steps(o)).toEqual(['check:Succeeded', 'request-failover:Succeeded', 'wait-promoted:Succeeded']);
+    expect(o.status?.steps?.[0]?.message).toMatch(new RegExp(`the engine already failed over from auto-0 to ${promoted} at \\S+ \\(auto-0 is still down\\): nothing left to do$`));
+    expect(o.status?.steps?.[1]?.message).toBe(`nothing asked: the engine already promoted ${promoted}`);
+    expect(o.status?.steps?.[1]?.attempts ?? 0).toBe(0);
+
+    await as(['create', '-f', '-'], JSON.stringify(auto.operation('elsewhere', { type: 'Failover', failover: { candidate: other } })));
+    const f = await waitFor('the Failover to another server failed', async () => { const x = await auto.getOp('elsewhere'); return x.status?.phase === 'Failed' ? x : undefined; }, { timeoutMs: 60_000 });
+    expect(auto.steps(f)).toEqual(['check:Failed', 'request-failover:Cancelled', 'wait-promoted:Cancelled']);
+    expect(f.status?.message).toContain(`(auto-0 is still down); to move the writes to ${other}, use a Switchover; nothing was changed`);
+    // Neither Operation asked the member for anything.
+    const after = await autoSql.mr();
+    expect(after.spec).toEqual(before.spec);
+    expect(after.spec.failover?.request).toBeUndefined();
+  }, 420_000);
 });
