@@ -1,7 +1,8 @@
 // Failover of a MysqlService: refused while the source is up (use a Switchover), the named or most advanced reachable
 // replica asked of the member's MysqlReplication once (spec.failover.request with the Operation's uid), done when the
 // member records that request's failover and the candidate takes writes, failed with the member's reason when it
-// refuses; a failover the engine made by itself changes nothing (or is refused when another server was named).
+// refuses; a failover the engine made by itself changes nothing (or is refused when another server was named). A
+// RedisService without Sentinel goes through its RedisReplication spec.source; with Sentinel it waits for theirs.
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { engineTemplates } from '../templates.ts';
@@ -132,5 +133,52 @@ describe('Failover of a MysqlService', () => {
   it('is not supported yet for the other kinds', () => {
     const o = { ...op({ type: 'Failover' }), spec: { type: 'Failover', target: { kind: 'KafkaService', name: 'db' } } };
     expect(stepsFor(o, world(db(sourceDown)))).toEqual({ unsupported: 'spec.type: Failover of a KafkaService is not supported yet' });
+  });
+});
+
+describe('Failover of a RedisService', () => {
+  function redis(units: ServiceUnit[], sentinel: boolean): ServiceView {
+    return {
+      apiVersion: 'internal.upm.io/v1alpha1', kind: 'RedisServiceRecord', metadata: { name: 'r', namespace: 'p', generation: 1 },
+      spec: { version: '7.2', topology: { mode: 'replication', replicas: 3 }, ...(sentinel ? { options: { sentinel: { enabled: true } } } : {}), placement: { cluster: 'member1' } },
+      status: { observedGeneration: 1, phase: 'Degraded', ready: '0/3', units },
+    };
+  }
+  const units: ServiceUnit[] = [{ name: 'r-0', role: 'none', ready: false }, { name: 'r-1', role: 'replica', ready: false }, { name: 'r-2', role: 'replica', ready: false }];
+  type RNode = { status: 'Healthy' | 'Failed'; role: 'Source' | 'Replica' | 'None'; offset?: number };
+  const rr = (source: string, topology: Record<string, RNode>, status: Record<string, unknown> = {}, sentinel = false): NonNullable<World['compose']> =>
+    ({ metadata: { name: 'r' }, spec: { source: { name: source, unit: source }, ...(sentinel ? { sentinel: { nodes: [] } } : {}) }, status: { source: '', topology, ...status } });
+  const down: Record<string, RNode> = { 'r-0': { status: 'Failed', role: 'None' }, 'r-1': { status: 'Healthy', role: 'Replica', offset: 900 }, 'r-2': { status: 'Healthy', role: 'Replica', offset: 1000 } };
+  const rop = (spec: Omit<OperationSpec, 'target'>): Operation => ({ ...op(spec), spec: { target: { kind: 'RedisService', name: 'r' }, ...spec } });
+
+  it('without Sentinel: names the most advanced replica (by offset) as the RedisReplication source, done when it takes the writes', () => {
+    const o = rop({ type: 'Failover' });
+    const w = world(redis(units, false), rr('r-0', down));
+    const run = runUntilWait(o, w).at(-1);
+    expect(run).toMatchObject({ kind: 'run', step: 'set-source', effect: { on: 'compose', kind: 'RedisReplication', name: 'r', patch: { spec: { source: { name: 'r-2', unit: 'r-2' }, replicas: [{ name: 'r-0', unit: 'r-0' }, { name: 'r-1', unit: 'r-1' }] } } } });
+    expect(o.status?.candidate).toBe('r-2');
+    w.compose = rr('r-2', down);
+    expect(runUntilWait(o, w).at(-1)).toMatchObject({ kind: 'wait', step: 'wait-promoted' });
+    w.compose = rr('r-2', { ...down, 'r-2': { status: 'Healthy', role: 'Source', offset: 1000 } }, { source: 'r-2', lastFailover: { from: 'r-0', to: 'r-2', by: 'Operator' } });
+    runUntilWait(o, w);
+    expect(o.status?.phase).toBe('Succeeded');
+    expect(o.status?.steps?.[2]?.message).toBe('r-2 takes the writes (promoted from r-0 by the Operator)');
+  });
+
+  it('with Sentinel: waits for the Sentinels, then reports their failover without changing anything', () => {
+    const o = rop({ type: 'Failover' });
+    const w = world(redis(units, true), rr('r-0', down, {}, true));
+    expect(runUntilWait(o, w).at(-1)).toMatchObject({ kind: 'wait', step: 'check', message: expect.stringContaining('the Sentinels fail the master over by themselves') });
+    w.compose = rr('r-1', { ...down, 'r-1': { status: 'Healthy', role: 'Source', offset: 900 } }, { source: 'r-1', lastFailover: { time: '2026-01-01T00:00:00Z', from: 'r-0', to: 'r-1', by: 'Sentinel' } }, true);
+    const ds = runUntilWait(o, w);
+    expect(ds.some((d) => d.kind === 'run' && d.effect)).toBe(false);
+    expect(o.status?.phase).toBe('Succeeded');
+    expect(o.status?.candidate).toBe('r-1');
+    expect(o.status?.steps?.[0]?.message).toContain('the engine already failed over from r-0 to r-1 at 2026-01-01T00:00:00Z (r-0 is still down): nothing left to do');
+  });
+
+  it('is refused while the master is up', () => {
+    const up = rr('r-0', { ...down, 'r-0': { status: 'Healthy', role: 'Source' } }, { source: 'r-0' });
+    expect(plan(rop({ type: 'Failover' }), world(redis(units, false), up))).toMatchObject({ kind: 'fail', message: 'precondition: spec.type: the source r-0 is up and takes writes: a Failover is only for a source that is down; use a Switchover' });
   });
 });
