@@ -156,6 +156,7 @@ describeHub('Failover run by the hub on a MariaDB service', () => {
     await as(['create', '-f', '-'], JSON.stringify(auto.operation('late', { type: 'Failover' })));
     const o = await auto.waitSucceeded('late', 120);
     expect(auto.steps(o)).toEqual(['check:Succeeded', 'request-failover:Succeeded', 'wait-promoted:Succeeded']);
+    expect(o.status?.candidate).toBe(promoted);
     expect(o.status?.steps?.[0]?.message).toMatch(new RegExp(`the engine already failed over from auto-0 to ${promoted} at \\S+ \\(auto-0 is still down\\): nothing left to do$`));
     expect(o.status?.steps?.[1]?.message).toBe(`nothing asked: the engine already promoted ${promoted}`);
     expect(o.status?.steps?.[1]?.attempts ?? 0).toBe(0);
