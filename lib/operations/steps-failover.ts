@@ -121,12 +121,12 @@ function failoverChecks(op: Operation, w: World): Check[] {
     if (n.role !== 'replica') return [refuse(`${field}: ${asked} is not a replica (${n.role})`)];
     return [...facts, ok(`candidate ${asked}: a reachable replica${n.pos ? ` at ${n.pos}` : ''}`), ...sentinelWait(op, w)];
   }
-  const all_ = candidates(v);
-  if (!all_.length) return [refuse(`spec.type: service ${name} has no reachable replica to promote`)];
+  const replicas = candidates(v);
+  if (!replicas.length) return [refuse(`spec.type: service ${name} has no reachable replica to promote`)];
   const best = failoverCandidate(op, w, v);
   const by = op.spec.target.kind === 'RedisService' ? 'replication offsets' : 'GTID positions';
-  if (!best) return [...facts, notYet(`candidate: the most advanced of ${all_.map((n) => n.name).join(', ')}, by the ${by} the member reports (not read yet)`), ...sentinelWait(op, w)];
-  return [...facts, ok(`candidate ${best}: the most advanced reachable replica (${all_.map((n) => `${n.name} ${n.pos || '?'}`).join(', ')})`), ...sentinelWait(op, w)];
+  if (!best) return [...facts, notYet(`candidate: the most advanced of ${replicas.map((n) => n.name).join(', ')}, by the ${by} the member reports (not read yet)`), ...sentinelWait(op, w)];
+  return [...facts, ok(`candidate ${best}: the most advanced reachable replica (${replicas.map((n) => `${n.name} ${n.pos || '?'}`).join(', ')})`), ...sentinelWait(op, w)];
 }
 
 /** With Sentinel, the master is the Sentinels' to elect: the Operation waits for them rather than compete. */
