@@ -264,6 +264,10 @@ const mysql: ServiceKind = {
   },
   options: {
     proxysql: { type: 'object', description: 'ProxySQL in front of the servers.', properties: { enabled: { type: 'boolean' }, replicas: int(1, 5, 'ProxySQL instances.') } },
+    failover: {
+      type: 'object', description: 'What happens when the source is lost.',
+      properties: { automatic: { type: 'boolean', description: 'Promote the most advanced replica once the source is unreachable for a few seconds (the default, true); false leaves it to an Operation of type Failover.' } },
+    },
   },
   statusFields: { source: { type: 'string', description: 'The server that takes writes.' } },
   columns: [

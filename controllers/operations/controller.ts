@@ -84,10 +84,10 @@ export function operationsReconciler(d: OperationsDeps): Reconciler {
     return m.client;
   };
 
-  /** The member's compose object of a switchover's service, or undefined when it cannot be read now. */
+  /** The member's compose object of a switchover's or failover's service, or undefined when it cannot be read now. */
   const composeOf = async (op: Operation, svc: ServiceView | undefined): Promise<World['compose']> => {
     const kind = SWITCHOVER_COMPOSE[op.spec.target.kind];
-    if (op.spec.type !== 'Switchover' || !svc || !kind) return undefined;
+    if ((op.spec.type !== 'Switchover' && op.spec.type !== 'Failover') || !svc || !kind) return undefined;
     try {
       return await (await memberClient(svc)).get(composeResource(kind), op.spec.target.name, op.metadata.namespace);
     } catch (err) {

@@ -628,6 +628,19 @@ export interface MysqlReplicationSpec {
      * Refuse to promote when the best replica lacks more transactions than this (from the source's last seen position). Unset means no bound.
      */
     maxLostTransactions?: number;
+    /**
+     * A forced failover: promote the candidate now that the source is unreachable, without waiting for downAfterSeconds or for every replica to lose the source (also with enabled false). Carried out once per id: status.lastFailover.request names the request done, status.failoverRequest answers the last one (Done or Refused). Refused when the source is reachable (that is a switchover: set spec.source).
+     */
+    request?: {
+      /**
+       * Names the request (an Operation of type Failover writes its uid).
+       */
+      id: string;
+      /**
+       * The name of the replica (in spec.replicas) to promote.
+       */
+      candidate: string;
+    };
   };
   switchover?: {
     /**
@@ -681,6 +694,19 @@ export interface MysqlReplicationStatus {
      * The promoted node's GTID position when it took over.
      */
     promotedPosition?: string;
+    /**
+     * The id of the spec.failover.request this failover carried out (none: an automatic one).
+     */
+    request?: string;
+  };
+  /**
+   * The answer to the last spec.failover.request, so that each id is acted on once.
+   */
+  failoverRequest?: {
+    id?: string;
+    outcome?: 'Done' | 'Refused';
+    message?: string;
+    time?: string;
   };
   topology?: {
     [k: string]: {

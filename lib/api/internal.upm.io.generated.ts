@@ -641,6 +641,15 @@ export interface MysqlServiceRecordSpec {
       replicas?: number;
     };
     /**
+     * What happens when the source is lost.
+     */
+    failover?: {
+      /**
+       * Promote the most advanced replica once the source is unreachable for a few seconds (the default, true); false leaves it to an Operation of type Failover.
+       */
+      automatic?: boolean;
+    };
+    /**
      * my.cnf parameters, checked against the engine template.
      */
     parameters?: {

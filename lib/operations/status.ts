@@ -4,7 +4,7 @@
 // start. Pure: the controller writes the result only when it differs.
 import { setCondition } from '../conditions.ts';
 import { waitsFor } from './plan.ts';
-import { candidateOf, stepsFor } from './steps.ts';
+import { chosenCandidate, stepsFor } from './steps.ts';
 import type { Decision, Operation, OperationPhase, OperationStatus, StepStatus, World } from './types.ts';
 
 const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -85,8 +85,8 @@ export function operationStatus(op: Operation, decision: Decision, w: World): Op
       break;
     }
   }
-  if (op.spec.type === 'Switchover' && phase !== 'Pending' && !out.candidate) {
-    const c = candidateOf(op, w);
+  if (phase !== 'Pending' && !out.candidate) {
+    const c = chosenCandidate(op, w);
     if (c) out.candidate = c;
   }
   return { ...out, phase, message, steps, observedGeneration: op.metadata.generation, conditions: conditionsFor(phase, message, prev, w.now, op.metadata.generation) };
@@ -103,7 +103,7 @@ export function previewStatus(op: Operation, w: World): OperationStatus {
     return { name: d.name, phase: 'Pending', description: d.description, message };
   });
   const refused = steps.find((s) => s.message?.startsWith('would fail'));
-  const c = op.spec.type === 'Switchover' ? candidateOf(op, w) : undefined;
+  const c = chosenCandidate(op, w);
   const ahead = waitsFor(op, w.others)?.metadata.name;
   const plan = refused ? `would fail at step ${refused.name}` : `plan: ${steps.map((s) => s.name).join(', ')}`;
   return { phase: 'Pending', message: ahead ? `would wait for Operation ${ahead} on the same service; ${plan}` : plan, steps, ...(c ? { candidate: c } : {}), ...(ahead ? { waitingFor: ahead } : {}) };

@@ -5,6 +5,7 @@
 import { parseQuantity } from '../quantity.ts';
 import { all, basics, kindOf, notYet, ok, refuse, serviceReady, templateOf } from './checks.ts';
 import { at, patchAt, type SizeField } from './kinds.ts';
+import { failoverCandidate, mysqlFailoverSteps, redisFailoverSteps } from './steps-failover.ts';
 import { redisSwitchoverSteps, scaleSettled } from './steps-kinds.ts';
 import { restartSteps, startSteps, stopSteps } from './steps-lifecycle.ts';
 import type { Check, Effect, Operation, World } from './types.ts';
@@ -177,6 +178,13 @@ export function candidateOf(op: Operation, w: World): string | undefined {
   return ready.sort((a, b) => (a.lagSeconds ?? 0) - (b.lagSeconds ?? 0))[0]?.name;
 }
 
+/** The server an Operation hands the writes to, of the types that choose one (Switchover, Failover). */
+export function chosenCandidate(op: Operation, w: World): string | undefined {
+  if (op.spec.type === 'Switchover') return candidateOf(op, w);
+  if (op.spec.type === 'Failover' && (op.spec.target.kind === 'MysqlService' || op.spec.target.kind === 'RedisService')) return failoverCandidate(op, w);
+  return undefined;
+}
+
 const composeSource = (w: World) => String((w.compose?.spec?.source as { unit?: string } | undefined)?.unit ?? '');
 
 /**
@@ -250,6 +258,7 @@ export function stepsFor(op: Operation, w: World): StepDef[] | { unsupported: st
     case 'Upgrade': return upgradeSteps(op);
     case 'Reconfigure': return reconfigureSteps(op, w);
     case 'Switchover': return kind === 'MysqlService' ? switchoverSteps(op) : kind === 'RedisService' ? redisSwitchoverSteps(op) : { unsupported: `spec.type: Switchover of a ${kind} is not supported yet` };
+    case 'Failover': return kind === 'MysqlService' ? mysqlFailoverSteps(op) : kind === 'RedisService' ? redisFailoverSteps(op) : { unsupported: `spec.type: Failover of a ${kind} is not supported yet` };
     case 'Restart': return restartSteps(op, w);
     case 'Stop': return stopSteps();
     case 'Start': return startSteps();

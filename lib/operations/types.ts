@@ -22,6 +22,7 @@ export interface OperationSpec {
   upgrade?: { version?: string };
   reconfigure?: { parameters?: Record<string, string> };
   switchover?: { candidate?: string };
+  failover?: { candidate?: string };
   restart?: { servers?: string[] };
 }
 

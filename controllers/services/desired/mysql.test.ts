@@ -34,6 +34,13 @@ describe('desired member objects of a MysqlService', () => {
     expect(objs.some((o) => o.kind === 'Secret')).toBe(false);
   });
 
+  it('turns the member\'s automatic failover off only when spec.options.failover.automatic is false', () => {
+    const failover = (options?: Record<string, unknown>) => (find<Mr>(objects(options ? { options } : {}), 'MysqlReplication', 'db').spec as Record<string, unknown>).failover;
+    expect(failover()).toBeUndefined();
+    expect(failover({ failover: { automatic: true } })).toBeUndefined();
+    expect(failover({ failover: { automatic: false } })).toEqual({ enabled: false });
+  });
+
   it('defaults to MySQL, async, two servers; a standalone server has no replicas', () => {
     const d = objectsOf(desiredMysql(service('MysqlService', 'm', { version: '8.4' }), CLUSTER, []));
     expect(find<UnitSet>(d, 'UnitSet', 'm').spec).toMatchObject({ engine: 'mysql', version: '8.4', units: 2 });

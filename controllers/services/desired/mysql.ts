@@ -42,6 +42,8 @@ export const desiredMysql: DesiredFn = (svc: HubService, cluster: ClusterRecord,
       secretName: `${name}-credentials`,
       source: { name: members.source, unit: members.source },
       replicas: members.replicas.map((u) => ({ name: u, unit: u })),
+      // Only when turned off: leaving it out keeps the member's default (on), and turning it on again drops the field.
+      ...(specOf(svc, 'options', 'failover', 'automatic') === false ? { failover: { enabled: false } } : {}),
     }),
   ];
   if (specOf(svc, 'options', 'proxysql', 'enabled') === true) {

@@ -3,7 +3,8 @@
 //      a server promoted by a failover this controller started and has not recorded yet (it is adopted instead);
 //   2. the wanted source unreachable for downAfterSeconds, as seen by the operator and by every replica's IO
 //      thread: fail over to the most advanced replica (bounded loss, no errant transactions), then record it in
-//      the spec (source and replica swap);
+//      the spec (source and replica swap); or at once to the replica a spec.failover.request names (once per id:
+//      status.failoverRequest answers it, Refused while the source is reachable);
 //   3. the wanted source is a replica (switchover): lag guard, fence the current source, wait until the candidate
 //      has applied everything the old source wrote, promote;
 //   4. the source writable (semi-sync on when asked); every other node read-only and replicating from it; a former
@@ -42,6 +43,7 @@ const RELAY_APPLY_TIMEOUT_S = 30;
 
 type Topology = NonNullable<NonNullable<MysqlReplication['status']>['topology']>;
 type Status = NonNullable<MysqlReplication['status']>;
+type FailoverRequest = NonNullable<NonNullable<MysqlReplication['spec']['failover']>['request']>;
 
 export interface MysqlReplicationDeps {
   client: KubeClient;
@@ -101,6 +103,9 @@ export function mysqlReplicationReconciler(deps: MysqlReplicationDeps) {
     const skip = mr.metadata.annotations?.[ANNOTATION_SKIP] === 'true';
     /** A switchover or failover was refused in this pass: its reason is the condition (derived again each pass). */
     let refused = false;
+    // A failover request not answered yet (each id is acted on once, Done or Refused).
+    const req = spec.failover?.request;
+    const pending = req && status.failoverRequest?.id !== req.id && status.lastFailover?.request !== req.id ? req : undefined;
 
     try {
       if (!skip) {
@@ -108,7 +113,8 @@ export function mysqlReplicationReconciler(deps: MysqlReplicationDeps) {
         const promotedElsewhere = writable.filter((o) => o !== want);
         if (!want.reachable && promotedElsewhere.length === 1 && mr.status?.phase === 'FailingOver') {
           // A failover promoted this node and was interrupted before it was recorded: record it now.
-          await recordFailover(d, mr, promotedElsewhere[0] as Observed, 'completing an interrupted failover', status);
+          const promoted = promotedElsewhere[0] as Observed;
+          await recordFailover(d, mr, promoted, 'completing an interrupted failover', status, 0, pending?.candidate === promoted.node.name ? pending.id : undefined);
           return { requeueAfterMs: 0 };
         }
         // 1. Fence every writable server but the wanted source (the switchover path below fences its own).
@@ -122,7 +128,7 @@ export function mysqlReplicationReconciler(deps: MysqlReplicationDeps) {
 
         if (!want.reachable) {
           // 2. Failover.
-          const r = await maybeFailOver(d, mr, observed, want, sql, status, steps);
+          const r = pending ? await forcedFailOver(d, mr, observed, want, sql, status, steps, pending) : await maybeFailOver(d, mr, observed, want, sql, status, steps);
           phase = r.phase;
           requeueMs = r.requeueMs;
           if (r.done) return { requeueAfterMs: 0 };
@@ -132,6 +138,7 @@ export function mysqlReplicationReconciler(deps: MysqlReplicationDeps) {
           }
         } else {
           delete status.sourceUnreachableSince;
+          if (pending) await answerReachable(d, mr, want, status, pending);
           if (!want.replica) delete status.failedSwitchover;
           if (want.replica) {
             // 3. Switchover to the wanted source.
@@ -351,6 +358,59 @@ async function maybeFailOver(d: Deps, mr: MysqlReplication, observed: Observed[]
   return { phase: 'FailingOver', requeueMs: 0, done: true };
 }
 
+/** The request's answer, kept in status so the id is never acted on again. */
+function answer(status: Status, req: FailoverRequest, outcome: 'Done' | 'Refused', message: string): void {
+  status.failoverRequest = { id: req.id, outcome, message, time: new Date().toISOString() };
+}
+
+/** A failover request while the wanted source answers: done when its candidate is that source, else refused. */
+async function answerReachable(d: Deps, mr: MysqlReplication, want: Observed, status: Status, req: FailoverRequest): Promise<void> {
+  if (req.candidate === want.node.name && !want.replica) {
+    answer(status, req, 'Done', `${want.node.name} is the source already`);
+    return;
+  }
+  const message = want.replica
+    ? `spec.failover.request: a switchover to ${want.node.name} is under way; not failed over`
+    : `spec.failover.request: the source ${want.node.name} is reachable and takes writes: a failover is only for a source that is down (to move the writes, name another source in spec.source: a switchover)`;
+  answer(status, req, 'Refused', message);
+  await d.events.record(mr, 'Warning', 'FailoverRefused', message);
+}
+
+/**
+ * A failover asked for by name (spec.failover.request) while the source is unreachable from the operator: no wait
+ * for downAfterSeconds nor for the replicas' verdict (whoever asked has decided the source is gone), but the same
+ * guards on the candidate as an automatic failover (a reachable replica without errant transactions, its relay log
+ * applied first) and the same record. A candidate that cannot be promoted refuses the request for good.
+ */
+async function forcedFailOver(d: Deps, mr: MysqlReplication, observed: Observed[], want: Observed, sql: DialectSql, status: Status, steps: StepLog, req: FailoverRequest): Promise<FailoverOutcome> {
+  status.sourceUnreachableSince ??= new Date().toISOString();
+  const refuse = async (message: string): Promise<FailoverOutcome> => {
+    answer(status, req, 'Refused', message);
+    await d.events.record(mr, 'Warning', 'FailoverRefused', message);
+    return { phase: 'Degraded', requeueMs: RETRY_MS, done: false, refused: { reason: 'FailoverRefused', message } };
+  };
+  const field = 'spec.failover.request.candidate';
+  const cand = observed.find((o) => o !== want && o.node.name === req.candidate);
+  if (!cand) return refuse(`${field}: ${req.candidate} is not a replica of ${mr.metadata.name ?? ''}`);
+  if (cand.node.isolated) return refuse(`${field}: ${req.candidate} is isolated`);
+  if (!cand.reachable) return refuse(`${field}: ${req.candidate} is unreachable too (${cand.error ?? 'no answer'})`);
+  if (!cand.replica) return refuse(`${field}: ${req.candidate} is not a replica`);
+  const dialect = mr.spec.engine ?? 'mariadb';
+  const errant = dialect === 'mariadb' ? hasErrantMariadb(cand.binlogPos, cand.appliedPos, cand.serverId) : hasErrant(mr, cand, status.sourcePosition ?? '');
+  if (errant) return refuse(`${field}: ${req.candidate} holds transactions the source never had (its position ${cand.binlogPos})`);
+  const lost = ahead(progress(status.sourcePosition ?? '', dialect), progress(cand.replica.receivedGtid || cand.appliedPos, dialect));
+  await writeStatus(d, mr, { ...status, phase: 'FailingOver' });
+  await d.events.record(mr, 'Warning', 'FailingOver', `failover requested (${req.id}): source ${mr.spec.source.name} unreachable; promoting ${cand.node.name} (${lost} transactions behind the source's last seen position)`);
+  const received = cand.replica.receivedGtid;
+  if (received && Number(await scalar(cand, sql.waitForGtid(received, RELAY_APPLY_TIMEOUT_S), (RELAY_APPLY_TIMEOUT_S + 5) * 1000)) !== 0) {
+    return blocked(d, mr, 'FailoverBlocked', `${cand.node.name} did not apply what it received (${received}) within ${RELAY_APPLY_TIMEOUT_S}s (SQL thread ${cand.replica.sqlRunning}); not promoted yet`, RETRY_MS * 2);
+  }
+  await promote(cand, sql, mr.spec.mode === 'semisync');
+  await steps.push(`promoted ${cand.node.name} as requested (${req.id}) after the loss of ${mr.spec.source.name}`, 'mysql.failover.promoted');
+  await recordFailover(d, mr, cand, `failover requested (${req.id}): source ${mr.spec.source.name} unreachable`, status, lost, req.id);
+  return { phase: 'FailingOver', requeueMs: 0, done: true };
+}
+
 /** A failover not taken: the event once, the reason for the TopologyReady condition. */
 async function blocked(d: Deps, mr: MysqlReplication, reason: string, message: string, requeueMs: number): Promise<FailoverOutcome> {
   const prev = mr.status?.conditions?.find((c) => c.type === 'TopologyReady');
@@ -359,7 +419,7 @@ async function blocked(d: Deps, mr: MysqlReplication, reason: string, message: s
 }
 
 /** Makes the promoted node the spec's source and the former source a replica; records what happened. */
-async function recordFailover(d: Deps, mr: MysqlReplication, promoted: Observed, reason: string, status: Status, lost = 0): Promise<void> {
+async function recordFailover(d: Deps, mr: MysqlReplication, promoted: Observed, reason: string, status: Status, lost = 0, request?: string): Promise<void> {
   const spec = mr.spec;
   const newSourceRef = (spec.replicas ?? []).find((r) => r.name === promoted.node.name);
   if (!newSourceRef) return;
@@ -367,10 +427,12 @@ async function recordFailover(d: Deps, mr: MysqlReplication, promoted: Observed,
   const replicas = [...(spec.replicas ?? []).filter((r) => r.name !== promoted.node.name), { ...spec.source }];
   const sql = dialectFor(spec.engine ?? 'mariadb');
   const promotedPosition = String(await scalar(promoted, sql.ownPosition).catch(() => promoted.binlogPos));
-  const lastFailover = { time: new Date().toISOString(), from: spec.source.name, to: promoted.node.name, reason, lostTransactions: lost, promotedPosition };
+  const time = new Date().toISOString();
+  const lastFailover = { time, from: spec.source.name, to: promoted.node.name, reason, lostTransactions: lost, promotedPosition, ...(request ? { request } : {}) };
   const updated = await d.client.patch<MysqlReplication>(MysqlReplicationResource, mr.metadata.name ?? '', { spec: { source: sourceRef, replicas } }, 'merge', { namespace: mr.metadata.namespace });
   const { sourceUnreachableSince: _s, ...rest } = status;
-  await writeStatus(d, updated, { ...rest, phase: 'Ready', lastFailover });
+  const answered = request ? { failoverRequest: { id: request, outcome: 'Done' as const, message: `${promoted.node.name} promoted (was ${spec.source.name})`, time } } : {};
+  await writeStatus(d, updated, { ...rest, phase: 'Ready', lastFailover, ...answered });
   await d.events.record(mr, 'Warning', 'FailedOver', `${promoted.node.name} is the source now (was ${spec.source.name}); ${lost} transactions of the old source's last seen position were not on it`);
 }
 
