@@ -64,6 +64,8 @@ export class MemberWatch {
   private readonly runs: Promise<void>[] = [];
   private readonly facts_: MemberFacts;
   private inventory: Inventory | undefined;
+  /** The inventory's caches that were filled (told by their first list: hasSynced follows the handlers). */
+  private readonly listed = new Set<'nodes' | 'classes'>();
   private versionWanted = true;
   private versionReading = false;
 
@@ -90,8 +92,8 @@ export class MemberWatch {
     // other changes (its status, every few seconds on a busy member) change nothing here and are not looked at.
     const labelsChanged = (a: KubeObject, b: KubeObject) => JSON.stringify(a.metadata.labels ?? {}) !== JSON.stringify(b.metadata.labels ?? {});
     const recount = () => this.recount();
-    this.nodes.addHandler({ onAdd: recount, onDelete: recount, onUpdate: (a, b) => { if (labelsChanged(a, b)) recount(); }, onRelist: recount });
-    this.classes.addHandler({ onAdd: recount, onDelete: recount, onUpdate: recount, onRelist: recount });
+    this.nodes.addHandler({ onAdd: recount, onDelete: recount, onUpdate: (a, b) => { if (labelsChanged(a, b)) recount(); }, onRelist: () => { this.listed.add('nodes'); recount(); } });
+    this.classes.addHandler({ onAdd: recount, onDelete: recount, onUpdate: recount, onRelist: () => { this.listed.add('classes'); recount(); } });
     for (const i of [this.leases, this.nodes, this.classes] as Informer<KubeObject>[]) this.runs.push(i.run(this.stop.signal));
     void this.readVersion();
   }
@@ -122,7 +124,7 @@ export class MemberWatch {
   }
 
   private recount(): void {
-    if (!this.nodes.hasSynced || !this.classes.hasSynced) return;
+    if (this.listed.size < 2) return;
     const next = readInventory(this.nodes.list(), this.classes.list());
     const count = this.nodes.size;
     if (sameInventory(this.inventory, next) && count === this.facts_.nodes) return;
