@@ -157,14 +157,16 @@ describe('Informer connection', () => {
     const api = new FakeApi();
     const accepts: (string | undefined)[] = [];
     const client = {
-      list: (rt: ResourceType, opts: Parameters<typeof api.client.list>[1]) => { accepts.push(opts?.accept); return api.client.list(rt, opts); },
+      list: async (rt: ResourceType, opts: Parameters<typeof api.client.list>[1]) => { accepts.push(opts?.accept); return { ...await api.client.list(rt, opts), items: null }; },
       watch: (rt: ResourceType, opts: Parameters<typeof api.client.watch>[1]) => { accepts.push(opts?.accept); return api.client.watch(rt, opts); },
-    } as typeof api.client;
+    } as unknown as typeof api.client;
     const inf = new Informer<KubeObject>(client, Things, { metadataOnly: true });
     const stop = new AbortController();
     stops.push(stop);
     void inf.run(stop.signal);
     await waitFor('listed and watching', () => accepts.length === 2);
+    await waitFor('synced from an empty list', () => inf.hasSynced, { timeoutMs: 5000 }); // the server's empty metadata list says items: null
+    expect(inf.size).toBe(0);
     expect(accepts).toEqual([
       'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json',
       'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json',

@@ -204,7 +204,8 @@ export class Informer<T extends KubeObject> implements IndexedStore<T> {
         signal,
         ...(this.opts.metadataOnly ? { accept: METADATA_LIST } : {}),
       });
-      for (const item of page.items) {
+      // An empty PartialObjectMetadataList says items: null.
+      for (const item of page.items ?? []) {
         // List items carry no kind; restore it so handlers and owners see complete objects.
         const obj = { apiVersion: page.apiVersion, kind: this.resource.kind, ...item };
         fresh.set(objectKey(item), this.opts.keepManagedFields ? obj : stripManagedFields(obj));
