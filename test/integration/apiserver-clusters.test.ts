@@ -151,8 +151,11 @@ describeHub('member clusters: registration, heartbeat and clusters/proxy', () =>
 
   it('asks a member nothing at steady state beyond its watches, whatever happens to its Cluster', async () => {
     await waitReady('member2', 'True', 'Healthy');
-    // What the hub used to ask every 10 s or every minute, and what it would ask if its watches were relisting.
-    const asked = (r: Record<string, number>) => ['GET /readyz', 'GET /version', 'LIST leases', 'LIST storageclasses'].map((k) => `${k}: ${r[k] ?? 0}`);
+    // What the hub used to ask every 10 s, and what it would ask if its watches were relisting. The member's counters
+    // cannot tell who asked, and do not count /version: Leases and Nodes are left out, which its controller manager
+    // and KWOK list again whenever their watches of those busy kinds restart (the fan-out bench counts the hub's own
+    // requests, by user, from the members' audit logs).
+    const asked = (r: Record<string, number>) => ['GET /readyz', 'LIST storageclasses'].map((k) => `${k}: ${r[k] ?? 0}`);
     const before = await memberRequests('member2');
     const started = Date.now();
     // Spec changes (a new generation each) do not change the member's health: nothing is asked of it for them.
