@@ -29,7 +29,7 @@ export interface MemberWatchOptions {
   now: () => number;
   /** Something the verdict depends on changed (the controller reconciles the member). */
   onChange: () => void;
-  /** Heard again after this long a silence: back (its /version is read again). */
+  /** Heard again after this long a silence: the member is back, and the controller is told at once. */
   staleMs: number;
   log?: Logger;
   /** Each request that is not a watch (/version). */
@@ -186,9 +186,6 @@ export class MemberWatches {
     this.watches.delete(cluster);
     void cur.close();
   }
-
-  /** The members watched now. */
-  clusters(): string[] { return [...this.watches.keys()]; }
 
   async close(): Promise<void> {
     const all = [...this.watches.values()];
