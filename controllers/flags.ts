@@ -7,16 +7,17 @@ import { MANAGER_FLAGS, type ManagerFlagValues } from '../lib/process.ts';
 
 const OPTIONS = {
   ...MANAGER_FLAGS,
-  'cluster-heartbeat-seconds': { type: 'string', default: '10' },
+  // A member is not Ready once the hub's watch of it has heard nothing for this long (its API server renews its
+  // identity Lease every 10 s); its heartbeat time is written at least once a report period.
+  'cluster-stale-seconds': { type: 'string', default: '25' },
   'cluster-report-seconds': { type: 'string', default: '60' },
-  'cluster-inventory-seconds': { type: 'string', default: '60' },
   // The engine templates an Operation's steps consult (an upgrade's target, which parameters apply live).
   templates: { type: 'string', default: join(import.meta.dirname, '..', 'config', 'templates') },
 } as const;
 
 export interface ControllerFlags {
   manager: ManagerFlagValues;
-  clusters: { periodMs: number; reportMs: number; inventoryMs: number };
+  clusters: { staleMs: number; reportMs: number };
   /** The engine templates' directory. */
   templates: string;
 }
@@ -24,10 +25,10 @@ export interface ControllerFlags {
 /** Reads the arguments (without node and the script); throws FlagError naming the first bad flag. */
 export function parseControllerFlags(args: string[]): ControllerFlags {
   const values = parseFlags(args, OPTIONS);
-  const ms = (name: 'cluster-heartbeat-seconds' | 'cluster-report-seconds' | 'cluster-inventory-seconds') => numberFlag(name, values[name], SECONDS) * 1000;
+  const ms = (name: 'cluster-stale-seconds' | 'cluster-report-seconds') => numberFlag(name, values[name], SECONDS) * 1000;
   return {
     manager: values,
-    clusters: { periodMs: ms('cluster-heartbeat-seconds'), reportMs: ms('cluster-report-seconds'), inventoryMs: ms('cluster-inventory-seconds') },
+    clusters: { staleMs: ms('cluster-stale-seconds'), reportMs: ms('cluster-report-seconds') },
     templates: values.templates,
   };
 }

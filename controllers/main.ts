@@ -1,6 +1,5 @@
 // The hub controllers as one process: `node controllers/main.ts [--kubeconfig FILE] [--health-port N]
-// [--leader-elect] [--cluster-heartbeat-seconds 10] [--cluster-report-seconds 60] [--cluster-inventory-seconds 60]
-// [--templates DIR]`.
+// [--leader-elect] [--cluster-stale-seconds 25] [--cluster-report-seconds 60] [--templates DIR]`.
 // In a pod it uses its service account. Each controller lives in controllers/<name>/.
 import { flagsOrExit } from '../lib/flags.ts';
 import { runUntilSignalled } from '../lib/manager.ts';
@@ -17,11 +16,7 @@ const flags = flagsOrExit(() => parseControllerFlags(process.argv.slice(2)));
 const COMPONENT = 'upm-hub-controllers';
 const { manager, events } = await controllerProcess(COMPONENT, flags.manager);
 registerProjects(manager, events);
-const members = registerClusters(manager, events, {
-  pace: { periodMs: flags.clusters.periodMs },
-  reportMs: flags.clusters.reportMs,
-  inventoryMs: flags.clusters.inventoryMs,
-});
+const members = registerClusters(manager, events, { staleMs: flags.clusters.staleMs, reportMs: flags.clusters.reportMs });
 registerServices(manager, events, members);
 registerOperations(manager, events, members, engineTemplates(flags.templates));
 await runUntilSignalled(manager);

@@ -110,3 +110,66 @@ describe('Informer indexes', () => {
     expect(names(inf.byIndex('team', 'red'))).toEqual(['good']);
   });
 });
+
+describe('Informer connection', () => {
+  it('reports each failed list or watch to its handlers, and goes on', async () => {
+    const api = new FakeApi();
+    api.put('things', thing('a'));
+    let refusals = 2;
+    const client = { ...api.client, list: async (...args: Parameters<typeof api.client.list>) => {
+      if (refusals-- > 0) throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
+      return api.client.list(...args);
+    } } as typeof api.client;
+    const inf = new Informer<KubeObject>(client, Things);
+    const failures: string[] = [];
+    inf.addHandler({ onFailure: (err) => failures.push(String(err)) });
+    const stop = new AbortController();
+    stops.push(stop);
+    void inf.run(stop.signal);
+    await inf.waitForSync();
+    expect(failures).toEqual(['Error: connect ECONNREFUSED 127.0.0.1:1', 'Error: connect ECONNREFUSED 127.0.0.1:1']);
+    expect(inf.stats).toMatchObject({ lists: 1, failures: 2 });
+  });
+
+  it('reconnect() ends a silent watch and resumes from the same resourceVersion, with no relist and no failure', async () => {
+    const api = new FakeApi();
+    api.put('things', thing('a'));
+    const watched: (string | undefined)[] = [];
+    const client = { ...api.client, watch: (rt: ResourceType, opts: Parameters<typeof api.client.watch>[1]) => {
+      watched.push(opts?.resourceVersion);
+      return api.client.watch(rt, opts);
+    } } as typeof api.client;
+    const inf = new Informer<KubeObject>(client, Things);
+    const stop = new AbortController();
+    stops.push(stop);
+    void inf.run(stop.signal);
+    await inf.waitForSync();
+    await waitFor('watching', () => watched.length === 1);
+    inf.reconnect();
+    await waitFor('watching again', () => watched.length === 2);
+    expect(watched).toEqual([inf.lastResourceVersion, inf.lastResourceVersion]);
+    api.put('things', thing('b'));
+    await waitFor('b through the new watch', () => !!inf.get('ns/b'));
+    expect(inf.stats).toMatchObject({ lists: 1, watches: 2, failures: 0 });
+  });
+
+  it('asks for metadata only when told to (PartialObjectMetadata, lists and watches)', async () => {
+    const api = new FakeApi();
+    const accepts: (string | undefined)[] = [];
+    const client = {
+      list: async (rt: ResourceType, opts: Parameters<typeof api.client.list>[1]) => { accepts.push(opts?.accept); return { ...await api.client.list(rt, opts), items: null }; },
+      watch: (rt: ResourceType, opts: Parameters<typeof api.client.watch>[1]) => { accepts.push(opts?.accept); return api.client.watch(rt, opts); },
+    } as unknown as typeof api.client;
+    const inf = new Informer<KubeObject>(client, Things, { metadataOnly: true });
+    const stop = new AbortController();
+    stops.push(stop);
+    void inf.run(stop.signal);
+    await waitFor('listed and watching', () => accepts.length === 2);
+    await waitFor('synced from an empty list', () => inf.hasSynced, { timeoutMs: 5000 }); // the server's empty metadata list says items: null
+    expect(inf.size).toBe(0);
+    expect(accepts).toEqual([
+      'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json',
+      'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json',
+    ]);
+  });
+});

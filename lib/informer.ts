@@ -29,6 +29,8 @@ export interface EventHandler<T extends KubeObject> {
   onWatchEvent?(event: { type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK'; object: T; previous?: T; resourceVersion: string }): void;
   /** A LIST replaced the whole cache (first sync, or after a 410): events may have been missed in between. */
   onRelist?(resourceVersion: string): void;
+  /** A LIST or WATCH failed (refused, unanswered, dropped; not a 410): the informer retries with backoff. */
+  onFailure?(err: unknown): void;
 }
 
 export interface InformerOptions {
@@ -41,6 +43,8 @@ export interface InformerOptions {
   watchTimeoutSeconds?: number;
   /** Keep metadata.managedFields (dropped by default: controllers never read them and they are often large). */
   keepManagedFields?: boolean;
+  /** Objects as PartialObjectMetadata (metadata only): for a cache that reads labels, not a Node's large status. */
+  metadataOnly?: boolean;
   logger?: Logger;
 }
 
@@ -74,6 +78,8 @@ export class Informer<T extends KubeObject> implements IndexedStore<T> {
   private resourceVersion = '';
   private synced = false;
   private syncWaiters: (() => void)[] = [];
+  /** Aborted by reconnect(): ends the request or backoff under way, not the informer. */
+  private interrupt = new AbortController();
 
   constructor(client: KubeClient, resource: ResourceType, opts: InformerOptions = {}) {
     this.client = client;
@@ -140,20 +146,32 @@ export class Informer<T extends KubeObject> implements IndexedStore<T> {
     });
   }
 
+  /**
+   * Ends the watch (or the list, or the wait before a retry) under way, and starts a new one at once from the same
+   * resourceVersion. For a watcher that has heard nothing for longer than it should: a connection that died without
+   * a word (a network that dropped it, a frozen server) never ends a watch by itself.
+   */
+  reconnect(): void {
+    this.interrupt.abort();
+  }
+
   /** Runs until the signal aborts. Never throws: failures are retried with backoff. */
   async run(signal: AbortSignal): Promise<void> {
     const backoff = exponentialBackoff({ initialMs: 200, maxMs: 30_000 });
     let needList = true;
     while (!signal.aborted) {
+      const attempt = AbortSignal.any([signal, this.interrupt.signal]);
       try {
         if (needList) {
-          await this.listAndReplace(signal);
+          await this.listAndReplace(attempt);
+          if (attempt.aborted) continue; // cut short: list again
           needList = false;
         }
-        await this.watchOnce(signal);
+        await this.watchOnce(attempt);
         backoff.reset();
       } catch (err) {
         if (signal.aborted) break;
+        if (this.interrupt.signal.aborted) continue; // reconnect(): at once, not a failure
         if (isGone(err)) {
           this.stats.gone++;
           this.log.info({ resourceVersion: this.resourceVersion }, 'resourceVersion expired (410 Gone): relisting');
@@ -161,9 +179,12 @@ export class Informer<T extends KubeObject> implements IndexedStore<T> {
           continue;
         }
         this.stats.failures++;
+        this.notify((h) => h.onFailure?.(err));
         const delay = backoff.next();
         this.log.warn({ err: String(err), delayMs: delay }, 'list/watch failed; retrying');
-        await sleep(delay, signal);
+        await sleep(delay, attempt);
+      } finally {
+        if (this.interrupt.signal.aborted) this.interrupt = new AbortController();
       }
     }
   }
@@ -180,8 +201,11 @@ export class Informer<T extends KubeObject> implements IndexedStore<T> {
         fieldSelector: this.opts.fieldSelector,
         limit: this.opts.pageSize ?? 500,
         continue: cont,
+        signal,
+        ...(this.opts.metadataOnly ? { accept: METADATA_LIST } : {}),
       });
-      for (const item of page.items) {
+      // An empty PartialObjectMetadataList says items: null.
+      for (const item of page.items ?? []) {
         // List items carry no kind; restore it so handlers and owners see complete objects.
         const obj = { apiVersion: page.apiVersion, kind: this.resource.kind, ...item };
         fresh.set(objectKey(item), this.opts.keepManagedFields ? obj : stripManagedFields(obj));
@@ -226,6 +250,7 @@ export class Informer<T extends KubeObject> implements IndexedStore<T> {
       allowWatchBookmarks: true,
       timeoutSeconds: Math.round(base * (1 + Math.random())),
       signal,
+      ...(this.opts.metadataOnly ? { accept: METADATA_OBJECT } : {}),
     });
     this.stats.watches++;
     for await (const event of stream) {
@@ -281,6 +306,11 @@ export class Informer<T extends KubeObject> implements IndexedStore<T> {
     }
   }
 }
+
+// Metadata only, as client-go's metadata informers ask (JSON here): a list of PartialObjectMetadata, and each watch
+// event's object one; a server too old for it answers the full objects (the second media type).
+const METADATA_LIST = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json';
+const METADATA_OBJECT = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json';
 
 /** managedFields are the API server's bookkeeping and often the largest part of an object: caches drop them. */
 function stripManagedFields<T extends KubeObject>(obj: T): T {

@@ -26,7 +26,7 @@ export const clusters: ResourceDefinition = {
     { name: 'Ready', type: 'string', description: 'The Ready condition: the member answers its /readyz.', cell: (o) => conditionStatus(o, 'Ready') || 'Unknown' },
     { name: 'Version', type: 'string', description: 'Kubernetes version.', cell: (o) => str(o.status?.kubernetesVersion) },
     { name: 'Nodes', type: 'integer', description: 'Number of nodes.', cell: (o) => (typeof o.status?.nodes === 'number' ? o.status.nodes : null) },
-    { name: 'Heartbeat', type: 'string', priority: 1, description: 'Time since the member last answered the heartbeat.', cell: (o, now) => (o.status?.lastHeartbeatTime ? humanAge(str(o.status.lastHeartbeatTime), now) : '') },
+    { name: 'Heartbeat', type: 'string', priority: 1, description: 'Time since the hub last heard the member through its watch.', cell: (o, now) => (o.status?.lastHeartbeatTime ? humanAge(str(o.status.lastHeartbeatTime), now) : '') },
     { name: 'Zones', type: 'string', priority: 1, description: 'Zones services may be placed in.', cell: (o) => (offered(o).zones ?? []).join(',') },
     { name: 'Node Groups', type: 'string', priority: 1, description: 'Node groups services may ask for.', cell: (o) => names(offered(o).nodeGroups) },
     { name: 'Storage Classes', type: 'string', priority: 1, description: 'Storage classes services may use.', cell: (o) => names(offered(o).storageClasses) },

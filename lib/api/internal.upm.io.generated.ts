@@ -14,7 +14,7 @@ export interface ClusterRecordSpec {
    */
   zones?: string[];
   /**
-   * Where the hub finds the member's credentials; never the credentials themselves. The identity in the kubeconfig needs to impersonate users, groups and user extras (config/member-access grants exactly that, and the reads of the heartbeat).
+   * Where the hub finds the member's credentials; never the credentials themselves. The identity in the kubeconfig needs to impersonate users, groups and user extras (config/member-access grants exactly that, and the watches of its liveness and inventory).
    */
   credentials?: {
     /**
@@ -75,7 +75,7 @@ export interface ClusterRecordStatus {
    */
   nodes?: number;
   /**
-   * When the member last answered the heartbeat (recorded at least once a minute while it answers).
+   * When the hub last heard the member through its watch of the API servers' identity Leases (recorded at least once a minute while it is heard).
    */
   lastHeartbeatTime?: string;
   /**

@@ -15,12 +15,14 @@ export interface ListOptions {
   limit?: number;
   continue?: string;
   resourceVersion?: string;
+  /** The Accept header instead of plain JSON, e.g. to read objects as PartialObjectMetadata (metadata only). */
+  accept?: string;
+  signal?: AbortSignal;
 }
 
 export interface WatchOptions extends Omit<ListOptions, 'limit' | 'continue'> {
   allowWatchBookmarks?: boolean;
   timeoutSeconds?: number;
-  signal?: AbortSignal;
 }
 
 export type PatchType = 'merge' | 'strategic' | 'json' | 'apply';
@@ -42,6 +44,7 @@ interface RequestArgs {
   signal?: AbortSignal;
   /** Milliseconds before the whole request is abandoned; watches pass 0 (their own timeout applies). */
   timeoutMs?: number;
+  headers?: Record<string, string>;
 }
 
 /** Called after every request: method, HTTP status (0 when no answer came) and seconds taken. */
@@ -126,7 +129,7 @@ export class KubeClient {
     return `${this.server}${path}${qs ? `?${qs}` : ''}`;
   }
 
-  private async send(method: Dispatcher.HttpMethod, path: string, args: RequestArgs & { headers?: Record<string, string> } = {}): Promise<Dispatcher.ResponseData> {
+  private async send(method: Dispatcher.HttpMethod, path: string, args: RequestArgs = {}): Promise<Dispatcher.ResponseData> {
     const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'upm', ...args.headers, ...(await this.headers()) };
     let body: string | undefined;
     if (args.body !== undefined) {
@@ -157,7 +160,7 @@ export class KubeClient {
    * A request whose answer is handed back whatever its status, with its headers and the body parsed as JSON when it
    * is JSON: for a proxy (the hub's API server) that passes the storage's answers, warnings included, on to its client.
    */
-  async raw(method: Dispatcher.HttpMethod, path: string, args: RequestArgs & { headers?: Record<string, string> } = {}): Promise<{ statusCode: number; headers: Record<string, string | string[] | undefined>; body: unknown }> {
+  async raw(method: Dispatcher.HttpMethod, path: string, args: RequestArgs = {}): Promise<{ statusCode: number; headers: Record<string, string | string[] | undefined>; body: unknown }> {
     const res = await this.send(method, path, args);
     const text = await res.body.text();
     let body: unknown = text;
@@ -206,8 +209,8 @@ export class KubeClient {
   }
 
   list<T extends KubeObject>(rt: ResourceType, opts: ListOptions = {}): Promise<ObjectList<T>> {
-    const { namespace, ...query } = opts;
-    return this.request<ObjectList<T>>('GET', collectionPath(rt, namespace), { query: { ...query } });
+    const { namespace, accept, signal, ...query } = opts;
+    return this.request<ObjectList<T>>('GET', collectionPath(rt, namespace), { query: { ...query }, signal, headers: accept ? { accept } : undefined });
   }
 
   create<T extends KubeObject>(rt: ResourceType, obj: T, opts: WriteOptions = {}): Promise<T> {
@@ -242,9 +245,9 @@ export class KubeClient {
    * throws). An ERROR event is turned into a thrown KubeApiError, so a 410 surfaces as isGone().
    */
   async *watch<T extends KubeObject>(rt: ResourceType, opts: WatchOptions = {}): AsyncGenerator<WatchEvent<T>> {
-    const { namespace, signal, ...query } = opts;
+    const { namespace, signal, accept, ...query } = opts;
     const path = collectionPath(rt, namespace);
-    const res = await this.send('GET', path, { query: { ...query, watch: true }, signal, timeoutMs: 0 });
+    const res = await this.send('GET', path, { query: { ...query, watch: true }, signal, timeoutMs: 0, headers: accept ? { accept } : undefined });
     if (res.statusCode >= 300) {
       const text = await res.body.text();
       let parsed: unknown;

@@ -1,7 +1,7 @@
 // Clients for member clusters, built from the kubeconfigs the hub keeps in Secrets (a Cluster's
 // spec.credentials names one). One client per Secret version: a rotated kubeconfig gets a new client at its next
 // use, and the old one is closed once the requests it carries (a proxied watch) have ended. Shared by the hub's
-// API server (clusters/proxy) and the clusters controller (heartbeat).
+// API server (clusters/proxy) and the clusters controller (its watches of each member).
 import type { Store } from '../informer.ts';
 import { KubeClient } from './client.ts';
 import { memberKubeconfigRefusal } from './member-kubeconfig.ts';

@@ -37,10 +37,11 @@ describeHub("the hub's identity on a member may write what it mirrors and no mor
     await kubectl(MEMBER, ['delete', 'namespace', foreign, managed, '--ignore-not-found', '--wait=false']);
   }, 60_000);
 
-  it('is allowed what the heartbeat, the inventory, the proxy and the mirror need', async () => {
+  it('is allowed what the liveness and inventory watches, the proxy and the mirror need', async () => {
     const allowed: string[][] = [
-      ['get', '/readyz'], ['get', '/version'],
-      ['list', 'nodes'], ['watch', 'nodes'], ['list', 'storageclasses.storage.k8s.io'],
+      // The member's liveness: its API servers' identity Leases, watched in kube-system; its version.
+      ['list', 'leases.coordination.k8s.io', '-n', 'kube-system'], ['watch', 'leases.coordination.k8s.io', '-n', 'kube-system'], ['get', '/version'],
+      ['list', 'nodes'], ['watch', 'nodes'], ['list', 'storageclasses.storage.k8s.io'], ['watch', 'storageclasses.storage.k8s.io'],
       ['impersonate', 'users'], ['impersonate', 'groups'], ['impersonate', 'serviceaccounts'],
       ['create', 'namespaces'], ['patch', 'namespaces'], ['list', 'namespaces'],
       ['create', 'unitsets.unit.upm.io', '-n', managed], ['patch', 'unitsets.unit.upm.io', '-n', managed], ['delete', 'unitsets.unit.upm.io', '-n', managed],
@@ -54,8 +55,13 @@ describeHub("the hub's identity on a member may write what it mirrors and no mor
     for (const a of allowed) expect(`${a.join(' ')}: ${await canI(...a)}`).toBe(`${a.join(' ')}: yes`);
   });
 
-  it('is denied everything else: nodes, pods, exec, RBAC, escalation, other workloads, updates outside apply', async () => {
+  it('is denied everything else: nodes, Leases elsewhere or written, pods, exec, RBAC, escalation, other workloads, updates outside apply', async () => {
     const denied: string[][] = [
+      // Leases: read in kube-system only, and never written (a Lease written is a leader elected or an API server's
+      // identity taken over).
+      ['list', 'leases.coordination.k8s.io', '-A'], ['watch', 'leases.coordination.k8s.io', '-n', 'kube-node-lease'], ['list', 'leases.coordination.k8s.io', '-n', 'default'],
+      ['update', 'leases.coordination.k8s.io', '-n', 'kube-system'], ['patch', 'leases.coordination.k8s.io', '-n', 'kube-system'],
+      ['create', 'leases.coordination.k8s.io', '-n', 'kube-system'], ['delete', 'leases.coordination.k8s.io', '-n', 'kube-system'],
       ['delete', 'nodes'], ['patch', 'nodes'], ['create', 'nodes'],
       ['get', 'pods', '-n', managed], ['create', 'pods', '-n', managed], ['create', 'pods/exec', '-n', managed], ['get', 'pods', '--subresource=exec', '-n', managed],
       ['delete', 'pods', '-n', managed], ['create', 'deployments.apps', '-n', managed], ['list', 'configmaps', '-n', 'kube-system'],
