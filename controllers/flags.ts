@@ -9,7 +9,7 @@ const OPTIONS = {
   ...MANAGER_FLAGS,
   // A member is not Ready once the hub's watch of it has heard nothing for this long (its API server renews its
   // identity Lease every 10 s); its heartbeat time is written at least once a report period.
-  'cluster-stale-seconds': { type: 'string', default: '25' },
+  'cluster-stale-seconds': { type: 'string', default: '20' },
   'cluster-report-seconds': { type: 'string', default: '60' },
   // The engine templates an Operation's steps consult (an upgrade's target, which parameters apply live).
   templates: { type: 'string', default: join(import.meta.dirname, '..', 'config', 'templates') },

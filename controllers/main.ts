@@ -1,5 +1,5 @@
 // The hub controllers as one process: `node controllers/main.ts [--kubeconfig FILE] [--health-port N]
-// [--leader-elect] [--cluster-stale-seconds 25] [--cluster-report-seconds 60] [--templates DIR]`.
+// [--leader-elect] [--cluster-stale-seconds 20] [--cluster-report-seconds 60] [--templates DIR]`.
 // In a pod it uses its service account. Each controller lives in controllers/<name>/.
 import { flagsOrExit } from '../lib/flags.ts';
 import { runUntilSignalled } from '../lib/manager.ts';

@@ -15,7 +15,7 @@ import { MemberWatch, MemberWatches } from './watch.ts';
 
 export interface ClustersOptions {
   namespace?: string;
-  /** Not Ready once nothing was heard from the member for this long (default 25 s: its Lease is renewed every 10 s). */
+  /** Not Ready once nothing was heard from the member for this long (default 20 s: its Lease is renewed every 10 s). */
   staleMs?: number;
   /** The longest wait between two restarts of a member's silent watches. */
   maxReconnectMs?: number;
@@ -32,7 +32,7 @@ export function registerClusters(manager: Manager, events: EventRecorder, opts: 
   const clusters = manager.informer<ClusterRecord>(ClusterRecordResource);
   const secrets = manager.informer<Secret>(Resources.secrets, { namespace });
   const members = new MemberClients(secrets, namespace);
-  const staleMs = opts.staleMs ?? 25_000;
+  const staleMs = opts.staleMs ?? 20_000;
   const bounds: Bounds = { staleMs, maxReconnectMs: opts.maxReconnectMs ?? Math.max(staleMs, 60_000) };
   if (!clusters.hasIndex(BY_SECRET)) clusters.addIndex(BY_SECRET, (c) => (c.spec?.credentials?.secretName ? [c.spec.credentials.secretName] : []));
   let enqueue: (cluster: string) => void = () => undefined;
