@@ -5,7 +5,7 @@ import { parseControllerFlags } from './flags.ts';
 
 describe('parseControllerFlags', () => {
   it('gives the documented defaults and reads each period', () => {
-    expect(parseControllerFlags([]).clusters).toEqual({ staleMs: 25_000, reportMs: 60_000 });
+    expect(parseControllerFlags([]).clusters).toEqual({ staleMs: 20_000, reportMs: 60_000 });
     const f = parseControllerFlags(['--cluster-stale-seconds', '12.5', '--cluster-report-seconds=30', '--leader-elect', '--health-port', '8080']);
     expect(f.clusters).toEqual({ staleMs: 12_500, reportMs: 30_000 });
     expect(f.manager['leader-elect']).toBe(true);
