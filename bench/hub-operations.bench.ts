@@ -14,11 +14,11 @@
 //   - the hub controllers' CPU seconds per Operation (/proc/<pid>/stat, over the burst);
 //   - their CPU over BENCH_IDLE_SECONDS (default 60) with BENCH_IDLE_SERVICES (default 1,000) settled services and no
 //     Operation running (goal about 0).
-import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { MysqlReplicationResource, type MysqlReplication } from '../lib/api/compose.upm.io.generated.ts';
 import { MysqlServiceRecordResource, OperationRecordResource } from '../lib/api/internal.upm.io.generated.ts';
@@ -28,7 +28,9 @@ import type { KubeClient } from '../lib/kube/client.ts';
 import { isConflict, isNotFound } from '../lib/kube/errors.ts';
 import type { Operation, ServiceView } from '../lib/operations/types.ts';
 import { LocalCluster } from '../hack/local/cluster.ts';
+import { OPERATOR_NODE_FLAGS } from '../hack/local/engine.ts';
 import { LocalHub } from '../hack/local/hub.ts';
+import { freePort } from '../hack/local/ports.ts';
 import { LocalSystem } from '../hack/local/system.ts';
 import { waitFor } from '../lib/wait.ts';
 
@@ -52,6 +54,50 @@ function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(f[11]) + Number(f[12])) / TICK;
+}
+/** The counters of the hub controllers' /metrics that say what they did: reconciles, queue adds, API requests. */
+async function counters(port: number): Promise<Map<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (!/^(controller_runtime_reconcile_total|workqueue_adds_total|workqueue_retries_total|rest_client_requests_total)\{/.test(line)) continue;
+    const at = line.lastIndexOf(' ');
+    out.set(line.slice(0, at), Number(line.slice(at + 1)));
+  }
+  return out;
+}
+const delta = (a: Map<string, number>, b: Map<string, number>) => [...b].map(([k, v]) => [k, v - (a.get(k) ?? 0)] as const).filter(([, d]) => d > 0);
+/** Self time by function of a V8 CPU profile, counting only the samples between two monotonic instants (µs). */
+function profileTop(file: string, fromUs: number, toUs: number, n: number): { total: number; top: [string, number][] } {
+  const p = JSON.parse(readFileSync(file, 'utf8')) as { nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[]; startTime: number; samples: number[]; timeDeltas: number[] };
+  const byId = new Map(p.nodes.map((x) => [x.id, x.callFrame]));
+  const self = new Map<string, number>();
+  let t = p.startTime; let total = 0;
+  p.samples.forEach((id, i) => {
+    const dt = p.timeDeltas[i + 1] ?? 0;
+    t += p.timeDeltas[i] ?? 0;
+    if (t < fromUs || t > toUs) return;
+    const f = byId.get(id);
+    const name = f ? `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\/(node_modules\/)?/, '')}:${f.lineNumber + 1}` : '?';
+    if (name.startsWith('(idle)')) return;
+    total += dt;
+    self.set(name, (self.get(name) ?? 0) + dt);
+  });
+  return { total, top: [...self].sort((a, b) => b[1] - a[1]).slice(0, n) };
+}
+const nowUs = () => Number(process.hrtime.bigint() / 1000n);
+/** CPU seconds so far of each thread of a process, by thread name ("main" for the JavaScript thread). */
+function threadSeconds(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = Number(tid) === pid ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(name, (out.get(name) ?? 0) + (Number(f[11]) + Number(f[12])) / TICK);
+    } catch { /* the thread ended */ }
+  }
+  return out;
 }
 async function pool<T>(items: T[], n: number, fn: (x: T) => Promise<void>): Promise<void> {
   let next = 0;
@@ -134,12 +180,17 @@ let member: LocalCluster | undefined;
 let hub: LocalHub | undefined;
 const clients: KubeClient[] = [];
 const abort = new AbortController();
+let bare: ReturnType<typeof spawn> | undefined;
 try {
   member = await LocalCluster.start({ name: MEMBER, dir: join(dir, 'system', MEMBER), etcdUrl: sys.etcd.url, bins: sys.bins, nodes: 0, components: { controllerManager: false, scheduler: false, kwok: false } });
   await run(sys.bins.kubectl, ['--kubeconfig', member.kubeconfig, 'apply', '--server-side', '-k', join(root, 'crds')], { maxBuffer: 16 << 20 });
   progress('starting the hub and registering the member');
   const mgmt = sys.cluster('mgmt');
-  hub = await LocalHub.start(sys.bins.kubectl, mgmt, join(dir, 'hub'), { members: [member] });
+  const metricsPort = await freePort();
+  // BENCH_CPU_PROF=1: a V8 CPU profile of the hub controllers, its idle-window samples summed by function.
+  const profDir = join(dir, 'prof');
+  hub = await LocalHub.start(sys.bins.kubectl, mgmt, join(dir, 'hub'), { members: [member], controllerHealthPort: metricsPort,
+    controllerNodeFlags: process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, '--cpu-prof-interval=500'] : [] });
   const pid = hub.processes[1]?.pid as number;
   const admin = await mgmt.client();
   const mc = await member.client();
@@ -147,6 +198,13 @@ try {
   await admin.request('POST', '/apis/upm.io/v1alpha1/projects', { body: { apiVersion: 'upm.io/v1alpha1', kind: 'Project', metadata: { name: PROJECT } } });
   await waitFor('the project namespace', async () => { try { await admin.request('GET', `/api/v1/namespaces/${PROJECT}`); return true; } catch { return false; } }, { timeoutMs: 30_000, intervalMs: 250 });
   await simulateOperators(mc, abort.signal).sync();
+  // Node's own floor: an idle Node process with the same heap flags, doing nothing, measured over the idle window.
+  bare = spawn(process.execPath, [...OPERATOR_NODE_FLAGS, '-e', 'setInterval(() => {}, 1 << 30)'], { stdio: 'ignore' });
+  // The baseline: the same process, the member registered, no service.
+  await sleep(10_000);
+  const base0 = cpuSeconds(pid);
+  await sleep(IDLE_S * 1000);
+  const baseCpu = cpuSeconds(pid) - base0;
 
   // The hub's records, watched: each service's status, each Operation's progress.
   const svcs = new Informer<ServiceView>(admin, MysqlServiceRecordResource, { namespace: PROJECT });
@@ -229,9 +287,18 @@ try {
   await pool(more, 8, createService);
   await waitFor('every service Ready', async () => settled([...names, ...more]), { timeoutMs: 1_800_000, intervalMs: 1000 });
   await sleep(15_000);
+  const m0 = await counters(metricsPort);
+  const idleFrom = nowUs();
   const idle0 = cpuSeconds(pid);
+  const threads0 = threadSeconds(pid);
+  const bare0 = cpuSeconds(bare.pid as number);
   await sleep(IDLE_S * 1000);
   const idleCpu = cpuSeconds(pid) - idle0;
+  const bareCpu = cpuSeconds(bare.pid as number) - bare0;
+  bare.kill();
+  const idleThreads = [...threadSeconds(pid)].map(([k, v]) => [k, v - (threads0.get(k) ?? 0)] as const).filter(([, d]) => d > 0).sort((a, b) => b[1] - a[1]);
+  const idleTo = nowUs();
+  const idleWork = delta(m0, await counters(metricsPort));
 
   console.log(`hub Operations: one bare member, the operators played by the bench (statuses written as they report), ${SERVICES} MysqlServices`);
   console.log(`burst: ${burst.length} Operations (${perService} per service: Scale, Reconfigure, Switchover, Scale), ended ${JSON.stringify(phases)} in ${burstSeconds.toFixed(1)} s; most running at once on one service: ${mostAtOnce} (goal 1)`);
@@ -244,8 +311,24 @@ try {
   console.log('|---|---|---|');
   console.log(`| hub controllers CPU per Operation (burst) | ${(cpuPerOp * 1000).toFixed(1)} ms | - |`);
   console.log(`| hub controllers CPU over ${IDLE_S} s idle, ${SERVICES + more.length} settled services | ${idleCpu.toFixed(2)} s (${((idleCpu / IDLE_S) * 100).toFixed(2)} % of a core) | about 0 |`);
+  console.log(`| the same process over ${IDLE_S} s with no service (its baseline) | ${baseCpu.toFixed(2)} s (${((baseCpu / IDLE_S) * 100).toFixed(2)} % of a core) | - |`);
+  console.log(`| an idle Node process with the same heap flags, same window | ${bareCpu.toFixed(2)} s (${((bareCpu / IDLE_S) * 100).toFixed(2)} % of a core) | - |`);
+  console.log(`hub controllers CPU in the idle window by thread: ${idleThreads.map(([k, v]) => `${k} ${v.toFixed(2)} s`).join(', ') || 'none'}`);
+  console.log(`work of the hub controllers in the ${IDLE_S} s idle window (counters of their /metrics that moved):`);
+  for (const [k, d] of idleWork) console.log(`  ${k} +${d}`);
+  if (!idleWork.length) console.log('  none');
+  if (process.env.BENCH_CPU_PROF) {
+    await hub.stop(); // the profile is written at exit
+    const file = (await readdir(profDir)).find((f) => f.endsWith('.cpuprofile'));
+    if (file) {
+      const { total, top } = profileTop(join(profDir, file), idleFrom, idleTo, 20);
+      console.log(`CPU profile of the idle window: ${(total / 1000).toFixed(0)} ms sampled; self time by function:`);
+      for (const [f, us] of top) console.log(`  ${(us / 1000).toFixed(1).padStart(8)} ms  ${f}`);
+    } else console.log('CPU profile: none written');
+  }
 } finally {
   abort.abort();
+  bare?.kill();
   for (const c of clients) await c.close().catch(() => undefined);
   await hub?.stop();
   await member?.stop();

@@ -90,7 +90,7 @@ export class LocalHub {
   }
 
   /** Installs the hub into the management cluster, starts its processes and waits for the APIService to be Available. */
-  static async start(kubectl: string, cluster: LocalCluster, dir: string, opts: { controllers?: boolean; members?: LocalCluster[]; bookmarkIntervalSeconds?: number } = {}): Promise<LocalHub> {
+  static async start(kubectl: string, cluster: LocalCluster, dir: string, opts: { controllers?: boolean; members?: LocalCluster[]; bookmarkIntervalSeconds?: number; controllerHealthPort?: number; controllerNodeFlags?: string[] } = {}): Promise<LocalHub> {
     const files = await install(kubectl, cluster, dir);
     const bookmarkIntervalSeconds = opts.bookmarkIntervalSeconds ?? 60;
     const port = await freePort();
@@ -105,7 +105,9 @@ export class LocalHub {
       processes.push(ManagedProcess.start({
         name: `${cluster.name}/hub-controllers`, command: process.execPath, logFile: logs.controllers, restartOnExit: true,
         // The heap limits of its Deployment: without them V8 keeps far more unused heap than the live objects need.
-        args: [...OPERATOR_NODE_FLAGS, join(root, 'controllers', 'main.ts'), '--kubeconfig', files.kubeconfigs.controllers],
+        // A bench may serve their metrics (a health port) or profile them (more node flags).
+        args: [...OPERATOR_NODE_FLAGS, ...(opts.controllerNodeFlags ?? []), join(root, 'controllers', 'main.ts'), '--kubeconfig', files.kubeconfigs.controllers,
+          ...(opts.controllerHealthPort ? ['--health-port', String(opts.controllerHealthPort)] : [])],
       }));
     }
     const hub = new LocalHub(processes, { port, caFile: files.ca, logs, members: (opts.members ?? []).map((m) => m.name), bookmarkIntervalSeconds, availableAt: 0 });
