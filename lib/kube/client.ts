@@ -137,7 +137,11 @@ export class KubeClient {
       body = typeof args.body === 'string' ? args.body : JSON.stringify(args.body);
     }
     const timeoutMs = args.timeoutMs ?? 60_000;
-    const signals = [args.signal, timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : undefined].filter((s): s is AbortSignal => !!s);
+    // The timeout covers the answer's body too. Its timer is cleared when the body is done: AbortSignal.timeout's
+    // cannot be, and each one, firing a minute after its request ended, is work for a process that is idle.
+    const timeout = timeoutMs > 0 ? new AbortController() : undefined;
+    const timer = timeout ? setTimeout(() => timeout.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), timeoutMs).unref() : undefined;
+    const signals = [args.signal, timeout?.signal].filter((s): s is AbortSignal => !!s);
     const started = performance.now();
     const verb = args.query?.watch ? 'WATCH' : method;
     try {
@@ -146,11 +150,13 @@ export class KubeClient {
         headers,
         body,
         dispatcher: this.dispatcher,
-        signal: signals.length ? AbortSignal.any(signals) : undefined,
+        signal: signals.length > 1 ? AbortSignal.any(signals) : signals[0],
       });
+      if (timer) res.body.once('close', () => clearTimeout(timer));
       this.observe?.(verb, res.statusCode, (performance.now() - started) / 1000);
       return res;
     } catch (err) {
+      clearTimeout(timer);
       this.observe?.(verb, 0, (performance.now() - started) / 1000);
       throw err;
     }
