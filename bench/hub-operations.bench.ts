@@ -13,7 +13,9 @@
 //   - the burst: all complete, the most Operations of one service running at once (a watch; goal 1), wall time;
 //   - the hub controllers' CPU seconds per Operation (/proc/<pid>/stat, over the burst);
 //   - their CPU over BENCH_IDLE_SECONDS (default 60) with BENCH_IDLE_SERVICES (default 1,000) settled services and no
-//     Operation running (goal about 0).
+//     Operation running (goal about 0), beside the same process before any service (its baseline) and an idle Node
+//     process with the same heap flags; by thread, and what the controllers did in that window (their /metrics:
+//     reconciles, queue adds, API requests). BENCH_CPU_PROF=1 adds the window's CPU profile, self time by function.
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
