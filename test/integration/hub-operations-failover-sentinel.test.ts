@@ -29,6 +29,15 @@ describeHub('Failover of a Redis service with Sentinel run by the hub', () => {
   const sentinels = ['cache-sentinel-0', 'cache-sentinel-1', 'cache-sentinel-2'];
   /** The master address each Sentinel reports for the service. */
   const sentinelMasters = async () => Promise.all(sentinels.map(async (s) => on(await units.ipOf(s), 26379, async (r) => ((await r.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', 'cache')) as string[])[0])));
+  /** What each Sentinel thinks of the master and the replicas (a string when it cannot be asked). */
+  interface SentinelView { name: string; master: string; flags: string; others: number; failover: string; replicas: { ip: string; flags: string; link: string }[] }
+  const sentinelViews = async (): Promise<(SentinelView | string)[]> => Promise.all(sentinels.map(async (s) => on(await units.ipOf(s), 26379, async (r) => {
+    const pairs = (xs: unknown): Record<string, string> => { const a = xs as string[]; return Object.fromEntries(a.flatMap((_, i) => (i % 2 ? [] : [[a[i], a[i + 1]]]))); };
+    const m = pairs(await r.call('SENTINEL', 'MASTER', 'cache'));
+    const replicas = ((await r.call('SENTINEL', 'REPLICAS', 'cache')) as unknown[]).map(pairs).map((x) => ({ ip: x.ip ?? '', flags: x.flags ?? '', link: x['master-link-status'] ?? '' }));
+    return { name: s, master: m.ip ?? '', flags: m.flags ?? '', others: Number(m['num-other-sentinels']), failover: m['failover-state'] ?? '', replicas };
+  }).catch((e: unknown) => `${s}: ${String(e)}`)));
+  const shown = async () => JSON.stringify(await sentinelViews());
 
   it('has a RedisService of 3 servers with 3 Sentinels Ready on member1, keys written; a Failover while the master is up is refused', async () => {
     await p.as(['create', '-f', '-'], JSON.stringify({
@@ -46,8 +55,11 @@ describeHub('Failover of a Redis service with Sentinel run by the hub', () => {
       // Both replicas have every key before the master is lost, so whichever is elected holds them.
       expect(await r.call('WAIT', '2', '5000')).toBe(2);
     });
+    // Sentinel learns of the replicas from the master's INFO (every 10 s) and of the other Sentinels from their hellos:
+    // one that does not know them when the master is lost cannot elect. Wait until every Sentinel knows them all.
     const ip0 = await units.ipOf('cache-0');
-    await waitFor('every Sentinel watches cache-0', async () => (await sentinelMasters()).every((a) => a === ip0), { timeoutMs: 30_000 });
+    const known = (v: SentinelView) => v.master === ip0 && v.others === 2 && v.replicas.filter((r) => r.link === 'ok').length === 2;
+    await waitFor('every Sentinel watches cache-0 and knows both replicas and the other Sentinels', async () => (await sentinelViews()).every((v) => typeof v !== 'string' && known(v)), { timeoutMs: 30_000, intervalMs: 500 });
 
     const up = 'spec.type: the source cache-0 is up and takes writes: a Failover is only for a source that is down; use a Switchover';
     const before = await rr();
@@ -67,7 +79,7 @@ describeHub('Failover of a Redis service with Sentinel run by the hub', () => {
     await waitFor('the member sees cache-0 down', async () => (await rr()).status?.topology?.['cache-0']?.status !== 'Healthy', { timeoutMs: 60_000, intervalMs: 250 });
     const asked = Date.now();
     await p.as(['create', '-f', '-'], JSON.stringify(operation('elected', { type: 'Failover' })));
-    const o = await waitSucceeded('elected', 180);
+    const o = await waitSucceeded('elected', 180).catch(async (e: unknown) => { throw new Error(`${String(e)}; Sentinels: ${await shown()}`); });
     expect(steps(o)).toEqual(['check:Succeeded', 'set-source:Succeeded', 'wait-promoted:Succeeded']);
     const elected = o.status?.candidate ?? '';
     expect(['cache-1', 'cache-2']).toContain(elected);
