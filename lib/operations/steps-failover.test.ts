@@ -177,6 +177,18 @@ describe('Failover of a RedisService', () => {
     expect(o.status?.steps?.[0]?.message).toContain('the engine already failed over from r-0 to r-1 at 2026-01-01T00:00:00Z (r-0 is still down): nothing left to do');
   });
 
+  it('with Sentinel: reports the election the member noted with spec.source before its status.lastFailover follows', () => {
+    const o = rop({ type: 'Failover' });
+    const w = world(redis(units, true), rr('r-0', down, {}, true));
+    expect(runUntilWait(o, w).at(-1)).toMatchObject({ kind: 'wait', step: 'check' });
+    const moved = rr('r-2', { ...down, 'r-2': { status: 'Healthy', role: 'Source', offset: 1000 } }, { source: 'r-2' }, true);
+    moved.metadata = { ...moved.metadata, annotations: { 'compose.upm.io/last-failover': JSON.stringify({ time: '2026-01-01T00:00:00Z', from: 'r-0', to: 'r-2', by: 'Sentinel' }) } };
+    w.compose = moved;
+    expect(runUntilWait(o, w).some((d) => d.kind === 'run' && d.effect)).toBe(false);
+    expect(o.status?.phase).toBe('Succeeded');
+    expect(o.status?.candidate).toBe('r-2');
+  });
+
   it('is refused while the master is up', () => {
     const up = rr('r-0', { ...down, 'r-0': { status: 'Healthy', role: 'Source' } }, { source: 'r-0' });
     expect(plan(rop({ type: 'Failover' }), world(redis(units, false), up))).toMatchObject({ kind: 'fail', message: 'precondition: spec.type: the source r-0 is up and takes writes: a Failover is only for a source that is down; use a Switchover' });

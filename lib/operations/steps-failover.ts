@@ -39,6 +39,15 @@ export interface ReplicationView {
   requested?: string;
 }
 
+// The Redis Compose Operator notes a Sentinel failover here in the same write that moves spec.source to the elected
+// server, before status.lastFailover follows: read both, or a check in between sees the new source up and no failover.
+const FAILOVER_NOTE = 'compose.upm.io/last-failover';
+function noted(raw: string | undefined): LastFailover | undefined {
+  if (!raw) return undefined;
+  try { const v = JSON.parse(raw) as LastFailover; return typeof v.to === 'string' && typeof v.from === 'string' ? v : undefined; } catch { return undefined; }
+}
+const newest = (a?: LastFailover, b?: LastFailover) => (b && Date.parse(b.time ?? '') > Date.parse(a?.time ?? '1970-01-01T00:00:00Z') ? b : a);
+
 type Topology = Record<string, { role?: string; status?: string; gtidPosition?: string; offset?: number; isolated?: boolean }>;
 
 export function replicationView(op: Operation, w: World): ReplicationView {
@@ -51,7 +60,7 @@ export function replicationView(op: Operation, w: World): ReplicationView {
       .map(([name, t]) => ({ name, reachable: t.status === 'Healthy', role: (t.role ?? 'None').toLowerCase(), pos: t.gtidPosition ?? (t.offset === undefined ? '' : String(t.offset)) }));
     return {
       fromMember: true, nodes, acting: String(st.source ?? ''), wanted: (spec.source as { name?: string } | undefined)?.name,
-      last: st.lastFailover as LastFailover | undefined, answer: st.failoverRequest as Answer | undefined,
+      last: newest(st.lastFailover as LastFailover | undefined, noted(c.metadata?.annotations?.[FAILOVER_NOTE])), answer: st.failoverRequest as Answer | undefined,
       requested: ((spec.failover as { request?: { id?: string } } | undefined)?.request)?.id,
     };
   }
@@ -74,7 +83,8 @@ function downSource(v: ReplicationView): string | undefined {
 export function engineFailedOver(op: Operation, v: ReplicationView): LastFailover | undefined {
   const l = v.last;
   if (!l?.to || !l.from || l.request === failoverId(op)) return undefined;
-  return l.to === v.acting && down(v, l.from) ? l : undefined;
+  // The source the member's object names already, before its status says it takes the writes.
+  return l.to === (v.acting || v.wanted) && down(v, l.from) ? l : undefined;
 }
 
 /** The replicas that could take over: reachable, replicating. */

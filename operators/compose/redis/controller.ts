@@ -232,7 +232,7 @@ export function redisReplicationReconciler(d: RedisReplicationDeps) {
       const fresh = acted ? plan({ ...input, nodes: seen.nodes, ...(settings ? { sentinel: { settings, states: seen.sentinels } } : {}) }) : p;
       const active = seen.nodes.find((n) => n.name === fresh.active);
       const desc = describeNodes(seen.nodes, active, active ?? seen.nodes.find((n) => n.name === spec.source.name), spec.source.name);
-      const sdesc = settings ? describeSentinels(seen.sentinels, active, settings, seen.nodes.filter((n) => n.isolated)) : undefined;
+      const sdesc = settings ? describeSentinels(seen.sentinels, active, settings, seen.nodes.filter((n) => n.isolated), seen.nodes.filter((n) => !n.isolated && n.reachable && n !== active)) : undefined;
       const roles = new Map<string, Role>();
       for (const [i, n] of nodes.entries()) if (refs[i]?.unit) roles.set(refs[i].unit, desc.roles.get(n.name) ?? 'none');
       const changed = await labelPods(d.client, d.pods, ns, KIND_LABEL, rr.metadata.name ?? '', roles);

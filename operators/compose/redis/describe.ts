@@ -67,15 +67,20 @@ export interface SentinelDescription {
   problems: string[];
 }
 
-/** A Sentinel is ready when it watches the source with the wanted settings and knows every other Sentinel. */
-export function describeSentinels(states: SentinelState[], active: NodeState | undefined, settings: SentinelSettings, isolated: NodeState[]): SentinelDescription {
+/**
+ * A Sentinel is ready when it watches the source with the wanted settings and knows every other Sentinel and every
+ * reachable replica (it learns them from the source's INFO every 10 s; one that knows none cannot fail the source over).
+ */
+export function describeSentinels(states: SentinelState[], active: NodeState | undefined, settings: SentinelSettings, isolated: NodeState[], replicas: NodeState[] = []): SentinelDescription {
   const sentinels: Sentinels = {};
   const problems: string[] = [];
   let agreeing = 0;
   for (const s of states) {
     const m = s.master;
     const watchesSource = !!m && !!active && isAt(active, m.host, m.port);
-    const knowsIsolated = !!m && isolated.some((n) => m.replicas.some((r) => { const i = r.lastIndexOf(':'); return isAt(n, r.slice(0, i), Number(r.slice(i + 1))); }));
+    const knows = (n: NodeState) => !!m && m.replicas.some((r) => { const i = r.lastIndexOf(':'); return isAt(n, r.slice(0, i), Number(r.slice(i + 1))); });
+    const knowsIsolated = isolated.some(knows);
+    const knownReplicas = replicas.filter(knows).length;
     const agrees = s.reachable && watchesSource && !!m && settingsDiff(m, settings).length === 0 && !knowsIsolated;
     if (agrees) agreeing++;
     const field = `spec.sentinel.nodes[${s.name}]`;
@@ -84,6 +89,7 @@ export function describeSentinels(states: SentinelState[], active: NodeState | u
     else if (!watchesSource) problems.push(`${field}: monitors ${m.host}:${m.port}, not the source`);
     else if (!agrees) problems.push(`${field}: has other settings than spec.sentinel`);
     else if (m.numOtherSentinels < states.length - 1) problems.push(`${field}: knows ${m.numOtherSentinels} of the ${states.length - 1} other Sentinels yet`);
+    else if (knownReplicas < replicas.length) problems.push(`${field}: knows ${knownReplicas} of the ${replicas.length} replicas yet`);
     sentinels[s.name] = {
       host: s.host, port: s.port, reachable: s.reachable,
       monitoring: m ? `${m.host}:${m.port}` : '',

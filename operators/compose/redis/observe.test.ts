@@ -89,4 +89,18 @@ describe('describeSentinels', () => {
     expect(d.problems).toEqual(['spec.sentinel.nodes[s1]: knows 1 of the 2 other Sentinels yet', 'spec.sentinel.nodes[s3]: unreachable (timeout)']);
     expect(d.sentinels.s1).toMatchObject({ monitoring: '10.0.0.1:6379', agrees: true, knownSentinels: 1 });
   });
+
+  it('is not ready while a Sentinel does not know every reachable replica yet: it could not fail the source over', () => {
+    const a = n('a', { repl: { role: 'master', offset: 1, failoverState: 'no-failover', replicas: [] } });
+    const [b, c] = [n('b', {}), n('c', {})];
+    const knowing = { host: '10.0.0.1', port: 6379, flags: ['master'], configEpoch: 0, numSlaves: 2, numOtherSentinels: 1, quorum: 2, downAfterMs: 5000, failoverTimeoutMs: 60000, parallelSyncs: 1, replicas: ['10.0.0.2:6379', '10.0.0.3:6379'] };
+    const states: SentinelState[] = [
+      { name: 's1', host: '10.1.0.1', port: 26379, reachable: true, master: knowing },
+      { name: 's2', host: '10.1.0.2', port: 26379, reachable: true, master: { ...knowing, numSlaves: 1, replicas: ['10.0.0.3:6379'] } },
+    ];
+    const d = describeSentinels(states, a, { quorum: 2, downAfterMs: 5000, failoverTimeoutMs: 60000, parallelSyncs: 1 }, [], [b, c]);
+    expect(d.problems).toEqual(['spec.sentinel.nodes[s2]: knows 1 of the 2 replicas yet']);
+    expect(d.ready).toBe(false);
+    expect(describeSentinels(states.slice(0, 1).map((s) => ({ ...s, master: { ...knowing, numOtherSentinels: 0 } })), a, { quorum: 2, downAfterMs: 5000, failoverTimeoutMs: 60000, parallelSyncs: 1 }, [], [b, c]).ready).toBe(true);
+  });
 });
