@@ -1,16 +1,17 @@
-// What the end-to-end Stop and Start tests of the clustered kinds (ZooKeeper, Kafka, OpenSearch) share: proof that
-// every engine of a service is down (each Unit reports its engine stopped, and nothing answers on the engine's port at
-// the unit's address any more), the compose object's own word that it holds still, and the Warning Events it
-// recorded (a stop must not read as a lost server or a new leader).
+// What the end-to-end Stop and Start tests share: the Stop and Start Operations run as a project editor asks for
+// them (their steps, the hub service Stopped), proof that every engine of a service is down (each Unit reports its
+// engine stopped, and nothing answers on the engine's port at the unit's address any more), the compose object's own
+// word that it holds still, and the Warning Events it recorded (a stop must not read as a lost server or a new leader).
 import { connect } from 'node:net';
 import { expect } from '@jest/globals';
 import { UnitResource, type Unit } from '../lib/api/unit.upm.io.generated.ts';
 import { Resources, type ResourceType } from '../lib/kube/resources.ts';
 import type { KubeObject } from '../lib/kube/types.ts';
 import type { HubProject } from './hub-member.ts';
+import { operationsOf, type Op } from './operations.ts';
 
 type Ev = KubeObject & { type?: string; reason?: string; message?: string; count?: number };
-type Composed = KubeObject & { status?: { phase?: string; conditions?: { type: string; status: string; reason?: string }[] } };
+type Composed = KubeObject & { spec?: { stopped?: boolean }; status?: { phase?: string; conditions?: { type: string; status: string; reason?: string }[] } };
 
 /** Whether something accepts a TCP connection at host:port (refused or timed out: no). */
 export function listening(host: string, port: number, timeoutMs = 2000): Promise<boolean> {
@@ -55,4 +56,62 @@ export async function expectHeldStill(p: HubProject, rt: ResourceType, name: str
 export async function warningsOf(p: HubProject, kind: string, name: string): Promise<string[]> {
   const events = (await p.member.list<Ev>(Resources.events, { namespace: p.project, fieldSelector: `involvedObject.kind=${kind},involvedObject.name=${name},type=Warning` })).items;
   return events.map((e) => `${e.reason}: ${e.message} (${e.count ?? 1})`);
+}
+
+/** How a stopped service of a clustered kind must look, for `stopHeld`. */
+export interface HeldStill {
+  /** How long the Stop may take. */
+  seconds: number;
+  /** The member's compose object (of the service's name) and its kind as Events name it. */
+  compose: ResourceType;
+  composeKind: string;
+  /** The engine's port, and the address of each unit while it ran. */
+  port: number;
+  addresses: string[];
+  /** The Warning Events of the compose object before the stop: the stop adds none. */
+  warnings: string[];
+  /** How long it must hold still: longer than a health pass of the compose object (default 12 s). */
+  settleMs?: number;
+}
+
+/**
+ * The Stop and Start Operations (named `stop` and `start`) of a hub service, as its project's editor creates them,
+ * each checked for what every kind shares.
+ */
+export function stopStartOf(p: HubProject, target: { kind: string; name: string }) {
+  const { operation, steps, waitSucceeded } = operationsOf(p, target);
+  const resource = target.kind.toLowerCase();
+  /** Stop: its steps all Succeeded, the hub service Stopped and not Ready (reason Stopped). */
+  const stop = async (seconds: number): Promise<Op> => {
+    await p.as(['create', '-f', '-'], JSON.stringify(operation('stop', { type: 'Stop' })));
+    const o = await waitSucceeded('stop', seconds);
+    expect(steps(o)).toEqual(['check:Succeeded', 'stop-servers:Succeeded', 'wait-stopped:Succeeded']);
+    const svc = await p.hubObject(resource, target.name);
+    expect(svc.status?.phase).toBe('Stopped');
+    expect(svc.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'Stopped' });
+    return o;
+  };
+  return {
+    stop,
+    /**
+     * Stop, then every engine down and, for longer than a health pass, the compose object held still (stopped in its
+     * spec, no server taken for lost: no Warning Event more). Returns the compose object for the kind's own checks.
+     */
+    stopHeld: async (h: HeldStill): Promise<Composed> => {
+      await stop(h.seconds);
+      await expectEnginesDown(p, target.name, h.addresses.length, h.port, h.addresses);
+      await new Promise((r) => setTimeout(r, h.settleMs ?? 12_000));
+      const c = await expectHeldStill(p, h.compose, target.name);
+      expect(c.spec?.stopped).toBe(true);
+      expect(await warningsOf(p, h.composeKind, target.name)).toEqual(h.warnings);
+      return c;
+    },
+    /** Start: its steps all Succeeded. */
+    start: async (seconds: number): Promise<Op> => {
+      await p.as(['create', '-f', '-'], JSON.stringify(operation('start', { type: 'Start' })));
+      const o = await waitSucceeded('start', seconds);
+      expect(steps(o)).toEqual(['check:Succeeded', 'start-servers:Succeeded', 'wait-ready:Succeeded']);
+      return o;
+    },
+  };
 }

@@ -14,8 +14,7 @@ import { describeHub } from '../hub.ts';
 import { MEMBER, useHubProject } from '../hub-member.ts';
 import { AckedProducer, verify, writeClientConfig } from '../kafka-load.ts';
 import { b64 } from '../mysql.ts';
-import { operationsOf } from '../operations.ts';
-import { expectEnginesDown, expectHeldStill, warningsOf } from '../stop-start.ts';
+import { stopStartOf, warningsOf } from '../stop-start.ts';
 
 type Secret = KubeObject & { data?: Record<string, string> };
 const NAME = 'events';
@@ -23,7 +22,7 @@ const MESSAGES = 500;
 
 describeHub('Stop and Start of a Kafka service run by the hub', () => {
   const p = useHubProject('hubkstop');
-  const { operation, steps, waitSucceeded } = operationsOf(p, { kind: 'KafkaService', name: NAME });
+  const { stopHeld, start } = stopStartOf(p, { kind: 'KafkaService', name: NAME });
   let scratch = '';
   beforeAll(async () => { scratch = await mkdtemp(join(tmpdir(), 'upm-hubkstop-')); });
   afterAll(async () => { if (scratch) await rm(scratch, { recursive: true, force: true }); });
@@ -57,27 +56,15 @@ describeHub('Stop and Start of a Kafka service run by the hub', () => {
   }, 720_000);
 
   it('stops every unit at once: the KafkaCluster holds still, the service shows Stopped', async () => {
-    await p.as(['create', '-f', '-'], JSON.stringify(operation('stop', { type: 'Stop' })));
-    const o = await waitSucceeded('stop', 420);
-    expect(steps(o)).toEqual(['check:Succeeded', 'stop-servers:Succeeded', 'wait-stopped:Succeeded']);
-    const svc = await p.hubObject('kafkaservice', NAME);
-    expect(svc.status?.phase).toBe('Stopped');
-    expect(svc.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'Stopped' });
-    await expectEnginesDown(p, NAME, 3, 9092, addresses);
-    // Several of the KafkaCluster's health passes: it stays held, no broker taken for lost.
-    await new Promise((r) => setTimeout(r, 12_000));
-    const kc = await expectHeldStill(p, KafkaClusterResource, NAME) as KafkaCluster;
-    expect(kc.spec.stopped).toBe(true);
+    // Several of the KafkaCluster's health passes (stopHeld waits 12 s): it stays held, no broker taken for lost.
+    const kc = await stopHeld({ seconds: 420, compose: KafkaClusterResource, composeKind: 'KafkaCluster', port: 9092, addresses, warnings }) as KafkaCluster;
     expect(kc.status?.nodes?.map((n) => n.state)).toEqual(['Stopped', 'Stopped', 'Stopped']);
     expect(kc.status?.restart).toBeUndefined();
     expect(kc.status?.reassignment).toBeUndefined();
-    expect(await warningsOf(p, 'KafkaCluster', NAME)).toEqual(warnings);
   }, 480_000);
 
   it('starts them again: Ready, every acknowledged message read back at its offset, nothing reported lost', async () => {
-    await p.as(['create', '-f', '-'], JSON.stringify(operation('start', { type: 'Start' })));
-    const o = await waitSucceeded('start', 600);
-    expect(steps(o)).toEqual(['check:Succeeded', 'start-servers:Succeeded', 'wait-ready:Succeeded']);
+    await start(600);
     const st = (await p.hubObject('kafkaservice', NAME)).status;
     expect(st).toMatchObject({ phase: 'Ready', ready: '3/3' });
     const kc = await p.member.get<KafkaCluster>(KafkaClusterResource, NAME, p.project);

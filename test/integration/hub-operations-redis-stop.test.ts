@@ -9,11 +9,11 @@ import { UnitResource, UnitSetResource, type Unit, type UnitSet } from '../../li
 import { waitFor } from '../../lib/wait.ts';
 import { describeHub } from '../hub.ts';
 import { MEMBER, useHubProject } from '../hub-member.ts';
-import { operationsOf } from '../operations.ts';
+import { stopStartOf } from '../stop-start.ts';
 
 describeHub('Stop and Start of a Redis service with Sentinel run by the hub', () => {
   const p = useHubProject('hubrstop');
-  const { operation, steps, waitSucceeded } = operationsOf(p, { kind: 'RedisService', name: 'cache' });
+  const { stop, start } = stopStartOf(p, { kind: 'RedisService', name: 'cache' });
   const conn = (host: string, port: number) => new Redis({ host, port, lazyConnect: true, connectTimeout: 2000, maxRetriesPerRequest: 0, retryStrategy: () => null });
   const withMaster = async <T>(f: (r: Redis) => Promise<T>): Promise<T> => {
     const st = (await p.hubObject('redisservice', 'cache')).status;
@@ -37,12 +37,7 @@ describeHub('Stop and Start of a Redis service with Sentinel run by the hub', ()
   }, 300_000);
 
   it('stops every server and Sentinel in place: the RedisReplication holds still, the service shows Stopped', async () => {
-    await p.as(['create', '-f', '-'], JSON.stringify(operation('stop', { type: 'Stop' })));
-    const o = await waitSucceeded('stop', 300);
-    expect(steps(o)).toEqual(['check:Succeeded', 'stop-servers:Succeeded', 'wait-stopped:Succeeded']);
-    const svc = await p.hubObject('redisservice', 'cache');
-    expect(svc.status?.phase).toBe('Stopped');
-    expect(svc.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'Stopped' });
+    await stop(300);
     for (const name of ['cache', 'cache-sentinel']) expect((await p.member.get<UnitSet>(UnitSetResource, name, p.project)).status?.phase).toBe('Stopped');
     for (const u of (await p.member.list<Unit>(UnitResource, { namespace: p.project, labelSelector: 'upm.io/service=cache' })).items) expect(`${u.metadata.name}: ${u.status?.phase}`).toBe(`${u.metadata.name}: Stopped`);
     await waitFor('the RedisReplication Stopped', async () => (await p.member.get<RedisReplication>(RedisReplicationResource, 'cache', p.project)).status?.phase === 'Stopped', { timeoutMs: 30_000, intervalMs: 250 });
@@ -56,9 +51,7 @@ describeHub('Stop and Start of a Redis service with Sentinel run by the hub', ()
   }, 360_000);
 
   it('starts them again: Ready, the same master, the key there', async () => {
-    await p.as(['create', '-f', '-'], JSON.stringify(operation('start', { type: 'Start' })));
-    const o = await waitSucceeded('start', 300);
-    expect(steps(o)).toEqual(['check:Succeeded', 'start-servers:Succeeded', 'wait-ready:Succeeded']);
+    await start(300);
     const st = (await p.hubObject('redisservice', 'cache')).status;
     expect(st).toMatchObject({ phase: 'Ready', ready: '3/3', master });
     expect(await withMaster((r) => r.get('kept'))).toBe('before the stop');

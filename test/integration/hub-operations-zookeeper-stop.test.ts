@@ -8,12 +8,11 @@ import { waitFor } from '../../lib/wait.ts';
 import { ZkSession } from '../../operators/compose/zookeeper/client.ts';
 import { describeHub } from '../hub.ts';
 import { MEMBER, useHubProject } from '../hub-member.ts';
-import { operationsOf } from '../operations.ts';
-import { expectEnginesDown, expectHeldStill, warningsOf } from '../stop-start.ts';
+import { stopStartOf, warningsOf } from '../stop-start.ts';
 
 describeHub('Stop and Start of a ZooKeeper service run by the hub', () => {
   const p = useHubProject('hubzkstop');
-  const { operation, steps, waitSucceeded } = operationsOf(p, { kind: 'ZookeeperService', name: 'zk' });
+  const { stopHeld, start } = stopStartOf(p, { kind: 'ZookeeperService', name: 'zk' });
   const open = (ip: string, port: number) => waitFor(`a session on ${ip}`, () => ZkSession.open(ip, port, { timeoutMs: 5000 }).catch(() => undefined), { timeoutMs: 30_000, intervalMs: 250 });
   const endpoint = async () => (await p.hubObject('zookeeperservice', 'zk')).status?.endpoints?.find((e) => e.role === 'readwrite');
   let addresses: string[] = [];
@@ -46,27 +45,15 @@ describeHub('Stop and Start of a ZooKeeper service run by the hub', () => {
   }, 360_000);
 
   it('stops all three servers at once: the ensemble holds still, the service shows Stopped', async () => {
-    await p.as(['create', '-f', '-'], JSON.stringify(operation('stop', { type: 'Stop' })));
-    const o = await waitSucceeded('stop', 300);
-    expect(steps(o)).toEqual(['check:Succeeded', 'stop-servers:Succeeded', 'wait-stopped:Succeeded']);
-    const svc = await p.hubObject('zookeeperservice', 'zk');
-    expect(svc.status?.phase).toBe('Stopped');
-    expect(svc.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'Stopped' });
-    await expectEnginesDown(p, 'zk', 3, port, addresses);
-    // Longer than a health pass of the ensemble: it stays held, with no server taken for lost.
-    await new Promise((r) => setTimeout(r, 12_000));
-    const zke = await expectHeldStill(p, ZookeeperEnsembleResource, 'zk') as ZookeeperEnsemble;
-    expect(zke.spec.stopped).toBe(true);
+    // Longer than a health pass of the ensemble (stopHeld waits 12 s): it stays held, with no server taken for lost.
+    const zke = await stopHeld({ seconds: 300, compose: ZookeeperEnsembleResource, composeKind: 'ZookeeperEnsemble', port, addresses, warnings }) as ZookeeperEnsemble;
     expect(zke.status?.leader).toBe('');
     expect(Object.values(zke.status?.servers ?? {}).map((s) => s.serving)).toEqual([false, false, false]);
     expect(zke.status?.configVersion).toBe(configVersion);
-    expect(await warningsOf(p, 'ZookeeperEnsemble', 'zk')).toEqual(warnings);
   }, 360_000);
 
   it('starts them again: Ready with one leader, the znode read from every server, nothing reported lost', async () => {
-    await p.as(['create', '-f', '-'], JSON.stringify(operation('start', { type: 'Start' })));
-    const o = await waitSucceeded('start', 300);
-    expect(steps(o)).toEqual(['check:Succeeded', 'start-servers:Succeeded', 'wait-ready:Succeeded']);
+    await start(300);
     const st = (await p.hubObject('zookeeperservice', 'zk')).status;
     expect(st).toMatchObject({ phase: 'Ready', ready: '3/3' });
     expect(st?.units?.filter((u) => u.role === 'leader')).toHaveLength(1);
