@@ -18,25 +18,21 @@ import { UnitResource, UnitSetResource, type Unit, type UnitSet } from '../../li
 import { Resources } from '../../lib/kube/resources.ts';
 import type { KubeObject } from '../../lib/kube/types.ts';
 import type { KubeClient } from '../../lib/kube/client.ts';
-import type { OperationStatus, ServiceView } from '../../lib/operations/types.ts';
+import type { ServiceView } from '../../lib/operations/types.ts';
 import { waitFor } from '../../lib/wait.ts';
 import { client, kubeconfig } from '../env.ts';
 import { hubControllersPid, killHubControllers, nextHubControllers } from '../hub-controllers.ts';
 import { describeHub, MGMT } from '../hub.ts';
 import { MEMBER, useHubProject } from '../hub-member.ts';
+import { operationsOf, TERMINAL_PHASES, type Op } from '../operations.ts';
 import { watchStates, type WatchedStates } from '../watch-states.ts';
-
-interface Op { metadata: { name: string; uid?: string }; spec: Record<string, unknown> & { type: string }; status?: OperationStatus }
 
 describeHub('Operations across kills of the hub controllers and a member outage', () => {
   const p = useHubProject('hubcrash');
   const project = p.project;
   let mgmt: KubeClient;
-  const target = { kind: 'MysqlService', name: 'db' };
-  const operation = (name: string, spec: Record<string, unknown>) => ({ apiVersion: 'upm.io/v1alpha1', kind: 'Operation', metadata: { name, namespace: project }, spec: { target, ...spec } });
-  const listOps = async (): Promise<Op[]> => (JSON.parse(await p.as(['get', 'operations', '-n', project, '-o', 'json'])) as { items: Op[] }).items;
-  const getOp = async (name: string): Promise<Op> => JSON.parse(await p.as(['get', 'operation', name, '-n', project, '-o', 'json'])) as Op;
-  const terminal = (o: Op) => ['Succeeded', 'Failed', 'Cancelled'].includes(o.status?.phase ?? '');
+  const { operation, getOp, listOps, steps, waitPhase } = operationsOf(p, { kind: 'MysqlService', name: 'db' });
+  const terminal = (o: Op) => TERMINAL_PHASES.includes(o.status?.phase ?? '');
   const maxConnections = (s?: ServiceView) => (s?.spec.options as { parameters?: Record<string, string> } | undefined)?.parameters?.max_connections;
   const replicas = (s?: ServiceView) => (s?.spec.topology as { replicas?: number } | undefined)?.replicas;
 
@@ -216,9 +212,9 @@ describeHub('Operations across kills of the hub controllers and a member outage'
     } finally {
       process.kill(pid, 'SIGCONT');
     }
-    const done = await waitFor('the Scale Succeeded', async () => { const o = await getOp('outage'); return terminal(o) ? o : undefined; }, { timeoutMs: 300_000, intervalMs: 1000 });
+    const done = await waitPhase('outage', TERMINAL_PHASES, { timeoutMs: 300_000, intervalMs: 1000 });
     expect(done.status?.phase).toBe('Succeeded');
-    expect(done.status?.steps?.map((s) => `${s.name}:${s.phase}`)).toEqual(['check:Succeeded', 'set-replicas:Succeeded', 'wait-ready:Succeeded']);
+    expect(steps(done)).toEqual(['check:Succeeded', 'set-replicas:Succeeded', 'wait-ready:Succeeded']);
     expect((await p.hubObject('mysqlservice', 'db')).status?.ready).toBe('3/3');
   }, 480_000);
 });

@@ -11,7 +11,6 @@
 // with the advice to use a Switchover.
 import { beforeAll, expect, it } from '@jest/globals';
 import { createConnection } from 'mysql2/promise';
-import { parse } from 'yaml';
 import { MysqlReplicationResource, type MysqlReplication } from '../../lib/api/compose.upm.io.generated.ts';
 import type { KubeClient } from '../../lib/kube/client.ts';
 import type { KubeObject } from '../../lib/kube/types.ts';
@@ -19,7 +18,7 @@ import { waitFor } from '../../lib/wait.ts';
 import { describeHub } from '../hub.ts';
 import { MEMBER, useHubProject } from '../hub-member.ts';
 import { b64, mysqlSuite, SQL_CONNECT_TIMEOUT_MS } from '../mysql.ts';
-import { operationsOf, type Op } from '../operations.ts';
+import { operationsOf } from '../operations.ts';
 
 describeHub('Failover run by the hub on a MariaDB service', () => {
   const p = useHubProject('hubfail');
@@ -27,9 +26,8 @@ describeHub('Failover run by the hub on a MariaDB service', () => {
   const sql = mysqlSuite(p.fixture, MEMBER);
   let m: KubeClient;
   const as = (args: string[], input?: string) => p.as(args, input);
-  const { operation, getOp, steps, waitSucceeded } = operationsOf(p, { kind: 'MysqlService', name: 'db' });
+  const { operation, preview, steps, waitPhase, waitSucceeded } = operationsOf(p, { kind: 'MysqlService', name: 'db' });
   const mr = () => m.get<MysqlReplication>(MysqlReplicationResource, 'db', project);
-  const preview = async (name: string, spec: Record<string, unknown>) => parse(await as(['create', '--dry-run=server', '-o', 'yaml', '-f', '-'], JSON.stringify(operation(name, spec)))) as Op;
   /** Writes a row with the application account of the connection Secret, at the address the readwrite endpoint reports. */
   const writeThroughReadwrite = async (id: number, body: string): Promise<string> => {
     const s = JSON.parse(await as(['get', 'secret', 'db-connection', '-n', project, '-o', 'json'])) as KubeObject & { data: Record<string, string> };
@@ -67,7 +65,7 @@ describeHub('Failover run by the hub on a MariaDB service', () => {
     expect(plan.status?.steps?.[0]?.message).toBe('would fail: spec.type: the source db-0 is up and takes writes: a Failover is only for a source that is down; use a Switchover');
     const before = await mr();
     await as(['create', '-f', '-'], JSON.stringify(operation('too-soon', spec)));
-    const o = await waitFor('the Failover failed', async () => { const x = await getOp('too-soon'); return x.status?.phase === 'Failed' ? x : undefined; }, { timeoutMs: 60_000 });
+    const o = await waitPhase('too-soon', ['Failed'], { timeoutMs: 60_000 });
     expect(steps(o)).toEqual(['check:Failed', 'request-failover:Cancelled', 'wait-promoted:Cancelled']);
     expect(o.status?.message).toBe('step check failed: precondition: spec.type: the source db-0 is up and takes writes: a Failover is only for a source that is down; use a Switchover; nothing was changed');
     const after = await mr();
@@ -162,7 +160,7 @@ describeHub('Failover run by the hub on a MariaDB service', () => {
     expect(o.status?.steps?.[1]?.attempts ?? 0).toBe(0);
 
     await as(['create', '-f', '-'], JSON.stringify(auto.operation('elsewhere', { type: 'Failover', failover: { candidate: other } })));
-    const f = await waitFor('the Failover to another server failed', async () => { const x = await auto.getOp('elsewhere'); return x.status?.phase === 'Failed' ? x : undefined; }, { timeoutMs: 60_000 });
+    const f = await auto.waitPhase('elsewhere', ['Failed'], { timeoutMs: 60_000 });
     expect(auto.steps(f)).toEqual(['check:Failed', 'request-failover:Cancelled', 'wait-promoted:Cancelled']);
     expect(f.status?.message).toContain(`(auto-0 is still down); to move the writes to ${other}, use a Switchover; nothing was changed`);
     // Neither Operation asked the member for anything.

@@ -10,19 +10,15 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { beforeAll, expect, it } from '@jest/globals';
-import { parse } from 'yaml';
 import { MysqlReplicationResource, type MysqlReplication } from '../../lib/api/compose.upm.io.generated.ts';
 import { UnitResource, type Unit } from '../../lib/api/unit.upm.io.generated.ts';
 import type { KubeClient } from '../../lib/kube/client.ts';
-import type { OperationStatus } from '../../lib/operations/types.ts';
 import { waitFor } from '../../lib/wait.ts';
 import { killHubControllers } from '../hub-controllers.ts';
 import { describeHub, hubState, kubectlAs } from '../hub.ts';
 import { MEMBER, useHubProject } from '../hub-member.ts';
 import { mysqlSuite } from '../mysql.ts';
-
-interface Op { metadata: { name: string }; spec: Record<string, unknown>; status?: OperationStatus }
-
+import { operationsOf } from '../operations.ts';
 
 describeHub('Operations run by the hub on a MariaDB service', () => {
   const p = useHubProject('hubops');
@@ -30,16 +26,7 @@ describeHub('Operations run by the hub on a MariaDB service', () => {
   const sql = mysqlSuite(p.fixture, MEMBER);
   let m: KubeClient;
   const as = (args: string[], input?: string) => p.as(args, input);
-  const target = { kind: 'MysqlService', name: 'db' };
-  const operation = (name: string, spec: Record<string, unknown>) => ({ apiVersion: 'upm.io/v1alpha1', kind: 'Operation', metadata: { name, namespace: project }, spec: { target, ...spec } });
-  const getOp = async (name: string): Promise<Op> => JSON.parse(await as(['get', 'operation', name, '-n', project, '-o', 'json'])) as Op;
-  const steps = (o: Op) => (o.status?.steps ?? []).map((s) => `${s.name}:${s.phase}`);
-  /** `kubectl wait` for the Operation's Succeeded condition; on a timeout the error carries its status. */
-  const waitSucceeded = async (name: string, seconds: number) => {
-    const r = await kubectlAs(p.kc, ['wait', '--for=condition=Succeeded', `operation/${name}`, '-n', project, `--timeout=${seconds}s`], undefined, (seconds + 30) * 1000);
-    if (r.code !== 0) throw new Error(`operation ${name} did not succeed: ${r.stderr}; status ${JSON.stringify((await getOp(name)).status)}`);
-    return getOp(name);
-  };
+  const { operation, getOp, preview, steps, waitPhase, waitSucceeded } = operationsOf(p, { kind: 'MysqlService', name: 'db' });
   const opEvents = async (name: string): Promise<string[]> => {
     const out = await as(['get', 'events', '-n', project, '--field-selector', `involvedObject.kind=Operation,involvedObject.name=${name}`, '-o', 'jsonpath={range .items[*]}{.reason}{" "}{.message}{"\\n"}{end}']);
     return out.split('\n').filter(Boolean);
@@ -68,8 +55,7 @@ describeHub('Operations run by the hub on a MariaDB service', () => {
   }, 300_000);
 
   it('previews a Scale with a server-side dry run: the steps as they would run, preconditions evaluated now, nothing stored', async () => {
-    const out = await as(['create', '--dry-run=server', '-o', 'yaml', '-f', '-'], JSON.stringify(operation('preview', { type: 'Scale', scale: { replicas: 5 } })));
-    const o = parse(out) as Op;
+    const o = await preview('preview', { type: 'Scale', scale: { replicas: 5 } });
     expect(o.status?.steps?.map((s) => [s.name, s.phase])).toEqual([['check', 'Pending'], ['set-replicas', 'Pending'], ['wait-ready', 'Pending']]);
     expect(o.status?.steps?.[0]?.message).toBe(`ready: service db: found; cluster ${MEMBER}: Ready; service db: Ready (3/3); spec.scale.replicas: 5 servers (1 to 9)`);
     expect(o.status?.message).toBe('plan: check, set-replicas, wait-ready');
@@ -121,7 +107,7 @@ describeHub('Operations run by the hub on a MariaDB service', () => {
 
   it('switches the source over to db-1 through the member MysqlReplication, done when the service reports it', async () => {
     const spec = { type: 'Switchover', switchover: { candidate: 'db-1' } };
-    const plan = parse(await as(['create', '--dry-run=server', '-o', 'yaml', '-f', '-'], JSON.stringify(operation('switch', spec)))) as Op;
+    const plan = await preview('switch', spec);
     expect(plan.status?.candidate).toBe('db-1');
     expect(plan.status?.steps?.[0]?.message).toMatch(new RegExp(`^ready: service db: found; cluster ${MEMBER}: Ready; service db: Ready \\(5/5\\); candidate db-1 in sync: yes \\(lag \\d+ s, within 60 s\\)$`));
     expect(plan.status?.steps?.[1]?.message).toMatch(/^would change: name the candidate as the source of the member's MysqlReplication/);
@@ -154,7 +140,7 @@ describeHub('Operations run by the hub on a MariaDB service', () => {
     // q-2 said whom it waited for. Its Event is the record: the Pending status lasts only as long as q-1 runs, which
     // a poll started after the create can miss.
     expect(await opEvents('q-2')).toContain('Queued waiting for Operation q-1 on the same service');
-    const q3 = await waitFor('q-3 cancelled', async () => { const o = await getOp('q-3'); return o.status?.phase === 'Cancelled' ? o : undefined; }, { timeoutMs: 30_000, intervalMs: 500 });
+    const q3 = await waitPhase('q-3', ['Cancelled'], { timeoutMs: 30_000, intervalMs: 500 });
     expect(q3.status?.message).toBe('cancelled before it began: nothing was changed');
     expect(q3.status?.startTime).toBeUndefined();
     expect(q3.status?.steps?.every((s) => s.phase === 'Cancelled')).toBe(true);
