@@ -15,6 +15,7 @@ import type { OperationStatus } from '../../lib/operations/types.ts';
 import { waitFor } from '../../lib/wait.ts';
 import { parseClusterNodes } from '../../operators/compose/rediscluster/plan.ts';
 import { ZkSession } from '../../operators/compose/zookeeper/client.ts';
+import { connectionOf } from '../connection.ts';
 import { describeHub, kubectlAs } from '../hub.ts';
 import { MEMBER, useHubProject } from '../hub-member.ts';
 
@@ -233,12 +234,10 @@ describeHub('Operations run by the hub on Redis with Sentinel, Redis Cluster and
     const open = (ip: string, port: number) => waitFor(`a session on ${ip}`, () => ZkSession.open(ip, port, { timeoutMs: 5000 }).catch(() => undefined), { timeoutMs: 30_000, intervalMs: 250 });
     const before = await zkClient();
     // Written with the application account of the connection Secret, as the editor reads it (anonymous clients may not).
-    await p.hubReaches('zookeeperservice', 'zk', 'the connection Secret in the status', (s) => s.connectionSecret === 'zk-connection', 60_000);
-    const sec = JSON.parse(await p.as(['get', 'secret', 'zk-connection', '-n', p.project, '-o', 'json'])) as Secret;
-    const [user, password] = ['user', 'password'].map((k) => b64(sec.data?.[k]));
+    const conn = await connectionOf(p, 'zookeeperservice', 'zk');
     const w = await open(before?.addresses?.[0] ?? '', before?.port ?? 0);
     try {
-      await w.addDigestAuth(`${user}:${password}`);
+      await w.addDigestAuth(`${conn.user ?? ''}:${conn.password ?? ''}`);
       expect(await w.create('/before-scale', 'kept')).toBe('/before-scale');
     } finally { await w.close(); }
 

@@ -6,6 +6,7 @@ import { expect, it } from '@jest/globals';
 import { ZookeeperEnsembleResource, type ZookeeperEnsemble } from '../../lib/api/compose.upm.io.generated.ts';
 import { waitFor } from '../../lib/wait.ts';
 import { ZkSession } from '../../operators/compose/zookeeper/client.ts';
+import { connectionOf } from '../connection.ts';
 import { describeHub } from '../hub.ts';
 import { MEMBER, useHubProject } from '../hub-member.ts';
 import { stopStartOf, warningsOf } from '../stop-start.ts';
@@ -31,12 +32,10 @@ describeHub('Stop and Start of a ZooKeeper service run by the hub', () => {
     port = rw?.port ?? 0;
     expect(addresses).toHaveLength(3);
     // Written with the connection Secret's application account, as the editor reads it (anonymous clients may not).
-    await p.hubReaches('zookeeperservice', 'zk', 'the connection Secret in the status', (s) => s.connectionSecret === 'zk-connection', 60_000);
-    const sec = JSON.parse(await p.as(['get', 'secret', 'zk-connection', '-n', p.project, '-o', 'json'])) as { data?: Record<string, string> };
-    const [user, password] = ['user', 'password'].map((k) => Buffer.from(sec.data?.[k] ?? '', 'base64').toString());
+    const conn = await connectionOf(p, 'zookeeperservice', 'zk');
     const w = await open(addresses[0] ?? '', port);
     try {
-      await w.addDigestAuth(`${user}:${password}`);
+      await w.addDigestAuth(`${conn.user ?? ''}:${conn.password ?? ''}`);
       expect(await w.create('/kept', 'before the stop')).toBe('/kept');
     } finally { await w.close(); }
     warnings = await warningsOf(p, 'ZookeeperEnsemble', 'zk');

@@ -15,6 +15,7 @@ import { UnitResource, UnitSetResource } from '../../lib/api/unit.upm.io.generat
 import { waitFor } from '../../lib/wait.ts';
 import { parseClusterNodes } from '../../operators/compose/rediscluster/plan.ts';
 import { ZkError, ZkSession } from '../../operators/compose/zookeeper/client.ts';
+import { connectionOf } from '../connection.ts';
 import { uniqueName } from '../env.ts';
 import { describeHub, kubectlAs, kubectlOkAs, userKubeconfig } from '../hub.ts';
 import { MEMBER, useHubProject } from '../hub-member.ts';
@@ -95,9 +96,7 @@ describeHub('more services driven by the hub onto member1', () => {
     const open = (ip: string) => waitFor(`a session on ${ip}`, () => ZkSession.open(ip, client?.port ?? 0, { timeoutMs: 5000 }).catch(() => undefined), { timeoutMs: 30_000, intervalMs: 250 });
 
     // The connection Secret as the project's editor reads it with kubectl: the client Service and the account.
-    await p.hubReaches('zookeeperservice', 'zk', 'the connection Secret in the status', (s) => s.connectionSecret === 'zk-connection', 60_000);
-    const sec = JSON.parse(await p.as(['get', 'secret', 'zk-connection', '-n', p.project, '-o', 'json'])) as Secret;
-    const conn = Object.fromEntries(Object.entries(sec.data ?? {}).map(([k, v]) => [k, b64(v)]));
+    const conn = await connectionOf(p, 'zookeeperservice', 'zk');
     expect(Object.keys(conn).sort()).toEqual(['host', 'password', 'port', 'user']);
     expect(conn).toMatchObject({ host: `zk-client.${p.project}.svc`, port: '2181', user: 'upm_app' });
     expect(conn.password?.length).toBeGreaterThanOrEqual(16);
