@@ -10,7 +10,7 @@
 // Failover that finds the engine already did it (the old source still down, the writes on the server it promoted)
 // changes nothing and says so; asked for another server, it is refused with the advice to use a Switchover, which
 // needs no source down.
-import { pickCandidate } from '../../operators/compose/mysql/gtid.ts';
+import { pickCandidate } from '../mysql/gtid.ts';
 import { all, clusterReady, notYet, ok, refuse, serviceFound } from './checks.ts';
 import { dataServers, replicasBut } from './steps-kinds.ts';
 import type { StepDef } from './steps.ts';

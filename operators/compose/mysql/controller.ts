@@ -28,7 +28,7 @@ import { MutationCache } from '../../../lib/mutationcache.ts';
 import { StepLog } from '../common/steps.ts';
 import { ensureRoleServices, labelPods, type Role } from '../common/roles.ts';
 import { dialectFor, type DialectSql, type ReplicaStatus } from './dialect.ts';
-import { ahead, divergedMariadb, hasErrantMariadb, hasErrantMysql, pickCandidate, progress } from './gtid.ts';
+import { ahead, divergedMariadb, hasErrantMariadb, hasErrantMysql, pickCandidate, progress } from '../../../lib/mysql/gtid.ts';
 import { closeAll, exec, observe, scalar, type Observed } from './node.ts';
 import { judgeSourceLoss } from './vantage.ts';
 

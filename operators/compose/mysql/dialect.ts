@@ -3,7 +3,9 @@
 // Statements only; the controller runs them. MariaDB is what runs locally; the MySQL statements never meet a MySQL
 // server here (unit tests pin their shape only).
 
-export type Dialect = 'mariadb' | 'mysql';
+import type { Dialect } from '../../../lib/mysql/gtid.ts';
+
+export type { Dialect };
 
 export interface SourceAddress { host: string; port: number; user: string; password: string }
 

@@ -1,7 +1,10 @@
 // GTID positions as comparable progress, for both dialects: MariaDB "domain-server-seq" lists (one entry per
 // domain, the last transaction) and MySQL GTID sets ("uuid:1-100:105"). Used to pick the most advanced replica, to
-// tell how many transactions a promotion would lose, and to find errant transactions. Pure.
-import type { Dialect } from './dialect.ts';
+// tell how many transactions a promotion would lose, and to find errant transactions. Pure, and in lib/ because
+// the hub's Failover plan picks its candidate the way the Compose Operator does.
+
+/** The two SQL dialects of replication: MariaDB's GTIDs and wording, and MySQL's. */
+export type Dialect = 'mariadb' | 'mysql';
 
 /** Transactions per stream: MariaDB domain -> last seq; MySQL source uuid -> number of transactions. */
 export type Progress = Map<string, number>;
