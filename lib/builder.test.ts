@@ -132,6 +132,26 @@ describe('ControllerBuilder', () => {
     expect(await w.settle('apps', 'ns/c')).toBe(1);
   });
 
+  it('watches only: several primary kinds under keys of their own, each with its predicate', async () => {
+    const w = world();
+    const apps = w.manager.informer<KubeObject>(Apps);
+    const parts = w.manager.informer<KubeObject>(Parts);
+    w.manager.build('kinds')
+      .watches(apps, (a) => [`app/${objectKey(a)}`], { predicate: generationChanged })
+      .watches(parts, (p) => [`part/${objectKey(p)}`])
+      .complete(w.reconcile);
+    start(w.manager);
+    const a = w.api.put('apps', obj('App', 'a'));
+    w.api.put('parts', obj('Part', 'a'));
+    await waitFor('both reconciled', () => w.count('app/ns/a') === 1 && w.count('part/ns/a') === 1);
+    w.api.put('apps', { ...a, status: { ready: true } }); // a status write: filtered out
+    w.api.put('parts', obj('Part', 'a', {}, { status: { ready: true } }));
+    await waitFor('the part reconciled again', () => w.count('part/ns/a') === 2);
+    w.api.put('apps', { ...a, spec: { size: 2 } }, { specChanged: true });
+    await waitFor('the app reconciled again', () => w.count('app/ns/a') === 2);
+    expect(w.runs.map((r) => r.key)).toEqual(['app/ns/a', 'part/ns/a', 'part/ns/a', 'app/ns/a']);
+  });
+
   it('coalesces a burst of owned changes into one reconcile of the owner', async () => {
     const w = world();
     const apps = w.manager.informer<KubeObject>(Apps);
@@ -206,8 +226,9 @@ describe('ControllerBuilder', () => {
     const w = world();
     const apps = w.manager.informer<KubeObject>(Apps);
     const parts = w.manager.informer<KubeObject>(Parts);
-    expect(() => w.manager.build('none').owns(parts).complete(w.reconcile)).toThrow('controller none: for() must be given exactly once (given 0 times)');
-    expect(() => w.manager.build('two').for(apps).for(parts).complete(w.reconcile)).toThrow(/given 2 times/);
+    expect(() => w.manager.build('none').owns(parts).complete(w.reconcile)).toThrow('controller none: owns(parts) needs the owner: for() was not given');
+    expect(() => w.manager.build('empty').complete(w.reconcile)).toThrow('controller empty: no sources: give for(), or watches() for a controller whose keys are not one resource\'s own');
+    expect(() => w.manager.build('two').for(apps).for(parts).complete(w.reconcile)).toThrow('controller two: for() must be given at most once (given 2 times)');
     expect(() => w.manager.build('self').for(apps).owns(apps).complete(w.reconcile)).toThrow('controller self: owns(apps): a resource cannot own itself');
     expect(() => w.manager.build('label').for(apps).owns(parts, { label: '' }).complete(w.reconcile)).toThrow(/owner label must not be empty/);
     expect(() => w.manager.build('workers').for(apps).withConcurrency(0).complete(w.reconcile)).toThrow(/concurrency must be a whole number of at least 1, not 0/);

@@ -58,7 +58,10 @@ export class ControllerBuilder {
     this.create = create;
   }
 
-  /** The primary resource: its own events enqueue its own key. Exactly one. */
+  /**
+   * The primary resource: its own events enqueue its own key. At most one; a controller whose keys are not one
+   * resource's own (several primary kinds under prefixed keys) declares every source with watches() instead.
+   */
   for<T extends KubeObject>(informer: Informer<T>, opts: ForOptions<T> = {}): this {
     this.declared.push({ kind: 'for', informer: erase(informer), predicate: opts.predicate as Predicate<KubeObject> | undefined });
     return this;
@@ -93,15 +96,18 @@ export class ControllerBuilder {
     if (this.completed) throw fail('complete() was already called');
     if (!this.name) throw new Error('a controller needs a name');
     const fors = this.declared.filter((d) => d.kind === 'for');
-    if (fors.length !== 1) throw fail(`for() must be given exactly once (given ${fors.length} times)`);
+    if (fors.length > 1) throw fail(`for() must be given at most once (given ${fors.length} times)`);
+    const primary = fors[0];
+    const owned = this.declared.find((d) => d.kind === 'owns');
+    if (!primary && owned) throw fail(`owns(${owned.informer.resource.plural}) needs the owner: for() was not given`);
+    if (!primary && !this.declared.some((d) => d.kind === 'watches')) throw fail('no sources: give for(), or watches() for a controller whose keys are not one resource\'s own');
     if (!Number.isInteger(this.concurrency) || this.concurrency < 1) throw fail(`concurrency must be a whole number of at least 1, not ${this.concurrency}`);
-    const primary = (fors[0] as Declared).informer.resource;
     const owners = new Map<Declared, { name: string; fn: IndexFn<KubeObject> }>();
     for (const d of this.declared) {
-      if (d.kind !== 'owns') continue;
+      if (d.kind !== 'owns' || !primary) continue;
       if (d.label === '') throw fail(`owns(${d.informer.resource.plural}): the owner label must not be empty`);
-      if (d.informer === (fors[0] as Declared).informer) throw fail(`owns(${d.informer.resource.plural}): a resource cannot own itself`);
-      owners.set(d, ownerIndex(primary, d.label === undefined ? {} : { label: d.label }));
+      if (d.informer === primary.informer) throw fail(`owns(${d.informer.resource.plural}): a resource cannot own itself`);
+      owners.set(d, ownerIndex(primary.informer.resource, d.label === undefined ? {} : { label: d.label }));
     }
     this.completed = true;
 

@@ -13,6 +13,7 @@ import type { Informer } from '../../lib/informer.ts';
 import type { MemberClients } from '../../lib/kube/member-clients.ts';
 import type { KubeObject } from '../../lib/kube/types.ts';
 import type { Manager } from '../../lib/manager.ts';
+import { onUpdate, resourceVersionChanged } from '../../lib/predicates.ts';
 import { PROJECT_LABEL, type HubService } from './contract.ts';
 import { CLUSTER_INDEX, PROJECT_CLUSTER_INDEX, projectOn, SERVICE_INDEXES, serviceKey, servicesReconciler, type ServiceKind } from './controller.ts';
 import { DESIRED } from './desired/index.ts';
@@ -68,23 +69,23 @@ export function registerServices(manager: Manager, events: EventRecorder, member
     },
   });
 
-  const controller = manager.controller({
-    name: 'services',
-    concurrency: 4,
-    reconcile: servicesReconciler({ client: manager.client, events, kinds, services, clusters, members, mirror, status: serviceStatus }, MIRRORED_RESOURCES.map((r) => r.kind)),
-  });
-  enqueue = (key) => controller.queue.addAfter(key, COALESCE_MS);
+  // Keys are `<kind label>/<namespace>/<name>` over several storage kinds: every source is a watches().
+  let builder = manager.build('services');
   for (const k of kinds) {
-    controller.watch(services.get(k.label) as Informer<HubService>, (s) => [serviceKey(k.label, s)],
-      (a, b) => a.metadata.generation !== b.metadata.generation || !!a.metadata.deletionTimestamp !== !!b.metadata.deletionTimestamp || !sameFinalizers(a, b));
+    builder = builder.watches(services.get(k.label) as Informer<HubService>, (s) => [serviceKey(k.label, s)],
+      { predicate: onUpdate((a, b) => a.metadata.generation !== b.metadata.generation || !!a.metadata.deletionTimestamp !== !!b.metadata.deletionTimestamp || !sameFinalizers(a, b)) });
   }
-  controller.watch(clusters, (c) => onCluster(c.metadata.name ?? ''),
-    (a, b) => a.metadata.generation !== b.metadata.generation || readyOf(a) !== readyOf(b) || !!b.metadata.deletionTimestamp);
-  // The members' credentials: a service reconciled before this cache filled would find its Cluster's Secret missing
-  // and wait for nothing (a restarted process left a service unreachable with its Cluster Ready); a new Secret moves
-  // its Cluster's services.
-  controller.watch(manager.informer<KubeObject>(Resources.secrets, { namespace: members.namespace }),
-    (s) => clusters.list().filter((c) => c.spec?.credentials?.secretName === s.metadata.name).flatMap((c) => onCluster(c.metadata.name ?? '')),
-    (a, b) => a.metadata.resourceVersion !== b.metadata.resourceVersion);
+  const controller = builder
+    .watches(clusters, (c) => onCluster(c.metadata.name ?? ''),
+      { predicate: onUpdate((a, b) => a.metadata.generation !== b.metadata.generation || readyOf(a) !== readyOf(b) || !!b.metadata.deletionTimestamp) })
+    // The members' credentials: a service reconciled before this cache filled would find its Cluster's Secret missing
+    // and wait for nothing (a restarted process left a service unreachable with its Cluster Ready); a new Secret
+    // moves its Cluster's services.
+    .watches(manager.informer<KubeObject>(Resources.secrets, { namespace: members.namespace }),
+      (s) => clusters.list().filter((c) => c.spec?.credentials?.secretName === s.metadata.name).flatMap((c) => onCluster(c.metadata.name ?? '')),
+      { predicate: resourceVersionChanged })
+    .withConcurrency(4)
+    .complete(servicesReconciler({ client: manager.client, events, kinds, services, clusters, members, mirror, status: serviceStatus }, MIRRORED_RESOURCES.map((r) => r.kind)));
+  enqueue = (key) => controller.queue.addAfter(key, COALESCE_MS);
   return mirror;
 }
