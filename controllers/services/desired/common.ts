@@ -13,6 +13,12 @@ const DNS_LABEL_MAX = 63;
 
 export type Refusal = { refused: { field: string; message: string } };
 export const refuse = (field: string, message: string): Refusal => ({ refused: { field, message } });
+/** A value as Kubernetes' field errors print it: a string quoted, a number or a boolean bare. */
+const shown = (value: string | number | boolean): string => (typeof value === 'string' ? `"${value}"` : String(value));
+/** Refused as Kubernetes' field.Invalid says it: "Invalid value: <value>: <why>". */
+export const invalid = (field: string, value: string | number | boolean, why: string): Refusal => refuse(field, `Invalid value: ${shown(value)}: ${why}`);
+/** Refused as field.NotSupported says it: "Unsupported value: "<value>": <why>". */
+export const unsupported = (field: string, value: string, why: string): Refusal => refuse(field, `Unsupported value: ${shown(value)}: ${why}`);
 export const isRefusal = (x: unknown): x is Refusal => !!x && typeof x === 'object' && 'refused' in x;
 
 type Json = Record<string, unknown>;
@@ -51,13 +57,13 @@ export function liveObject<T extends KubeObject>(live: KubeObject[], kind: strin
 export function checkName(svc: HubService, longest: string, max = DNS_LABEL_MAX): Refusal | undefined {
   const name = svc.metadata.name ?? '';
   if (name.length + longest.length <= max) return undefined;
-  return refuse('metadata.name', `Invalid value: "${name}": at most ${max - longest.length} characters: the member's objects are named after it (e.g. "${name}${longest}", which must fit ${max})`);
+  return invalid('metadata.name', name, `at most ${max - longest.length} characters: the member's objects are named after it (e.g. "${name}${longest}", which must fit ${max})`);
 }
 
 /** The service is placed on this cluster (the controller passes the Cluster of spec.placement.cluster). */
 export function checkCluster(svc: HubService, cluster: ClusterRecord): Refusal | undefined {
   const want = svc.spec.placement?.cluster;
-  return want === cluster.metadata.name ? undefined : refuse('spec.placement.cluster', `Invalid value: "${want ?? ''}": the desired objects were asked for Cluster "${cluster.metadata.name ?? ''}"`);
+  return want === cluster.metadata.name ? undefined : invalid('spec.placement.cluster', want ?? '', `the desired objects were asked for Cluster "${cluster.metadata.name ?? ''}"`);
 }
 
 export interface Placement {
@@ -79,15 +85,15 @@ export function placementOf(svc: HubService, cluster: ClusterRecord): Placement 
   const has = offer(cluster.spec, cluster.status);
   const clusterName = cluster.metadata.name ?? '';
   for (const [i, z] of zones.entries()) {
-    if (has.zones && !has.zones.includes(z)) return refuse(`spec.placement.zones[${i}]`, `Unsupported value: "${z}": the Cluster "${clusterName}" has ${has.zones.length ? `the zones ${has.zones.map((x) => `"${x}"`).join(', ')}` : 'no zones'}`);
+    if (has.zones && !has.zones.includes(z)) return unsupported(`spec.placement.zones[${i}]`, z, `the Cluster "${clusterName}" has ${has.zones.length ? `the zones ${has.zones.map((x) => `"${x}"`).join(', ')}` : 'no zones'}`);
   }
   const out: Placement = {};
   if (p.nodeGroup) {
     const group = has.nodeGroups?.find((g) => g.name === p.nodeGroup);
-    if (!group) return refuse('spec.placement.nodeGroup', `Unsupported value: "${p.nodeGroup}": the Cluster "${clusterName}" has no such node group${has.read ? '' : ' (its nodes have not been read yet)'}`);
-    if (zones.length && group.zones.length && !group.zones.some((z) => zones.includes(z))) return refuse('spec.placement.nodeGroup', `Invalid value: "${p.nodeGroup}": its nodes are in ${group.zones.map((z) => `"${z}"`).join(', ')}, none of spec.placement.zones`);
+    if (!group) return unsupported('spec.placement.nodeGroup', p.nodeGroup, `the Cluster "${clusterName}" has no such node group${has.read ? '' : ' (its nodes have not been read yet)'}`);
+    if (zones.length && group.zones.length && !group.zones.some((z) => zones.includes(z))) return invalid('spec.placement.nodeGroup', p.nodeGroup, `its nodes are in ${group.zones.map((z) => `"${z}"`).join(', ')}, none of spec.placement.zones`);
     const selector = Object.keys(group.nodeSelector).length ? group.nodeSelector : group.zones.length === 1 ? { [ZONE_LABEL]: group.zones[0] as string } : undefined;
-    if (!selector) return refuse('spec.placement.nodeGroup', `Invalid value: "${p.nodeGroup}": the Cluster's node group selects no nodes (neither nodeSelector nor one zone)`);
+    if (!selector) return invalid('spec.placement.nodeGroup', p.nodeGroup, `the Cluster's node group selects no nodes (neither nodeSelector nor one zone)`);
     out.nodeSelector = { ...selector };
   }
   if (zones.length) {
@@ -104,7 +110,7 @@ export function storageOf(svc: HubService, cluster: ClusterRecord): { size: stri
   const asked = specOf(svc, 'storage', 'storageClassName');
   const classes = offer(cluster.spec, cluster.status).storageClasses;
   if (typeof asked === 'string' && asked) {
-    if (classes && !classes.some((c) => c.name === asked)) return refuse('spec.storage.storageClassName', `Unsupported value: "${asked}": the Cluster "${cluster.metadata.name ?? ''}" offers ${classes.length ? classes.map((c) => `"${c.name}"`).join(', ') : 'no storage class'}`);
+    if (classes && !classes.some((c) => c.name === asked)) return unsupported('spec.storage.storageClassName', asked, `the Cluster "${cluster.metadata.name ?? ''}" offers ${classes.length ? classes.map((c) => `"${c.name}"`).join(', ') : 'no storage class'}`);
     return { size, storageClassName: asked };
   }
   const dflt = classes?.find((c) => c.default)?.name;
@@ -229,7 +235,7 @@ export function retainedOf(desired: Desired): { claims: string[]; secrets: strin
  * cannot be asked for: their UnitSets delete their volumes with them, so Retain would not keep the data.
  */
 export function composeOwnedChecks(svc: HubService, composeKind: string): Refusal | undefined {
-  if (svc.spec.deletionPolicy === 'Retain') return refuse('spec.deletionPolicy', `Unsupported value: "Retain": a ${composeKind} deletes the volumes of its servers with it; only Delete is supported for this kind`);
+  if (svc.spec.deletionPolicy === 'Retain') return unsupported('spec.deletionPolicy', 'Retain', `a ${composeKind} deletes the volumes of its servers with it; only Delete is supported for this kind`);
   return undefined;
 }
 

@@ -5,7 +5,7 @@ import type { KafkaCluster } from '../../../lib/api/compose.upm.io.generated.ts'
 import type { KubeObject } from '../../../lib/kube/types.ts';
 import type { Desired, DesiredFn, HubService } from '../contract.ts';
 import {
-  basics, composeOwnedChecks, isRefusal, liveObject, memberObject, numAt, parametersOf, placementFields, restartedAt, composeStopped, projectNamespace, refuse, resourcesOf, specOf,
+  basics, composeOwnedChecks, invalid, isRefusal, liveObject, memberObject, numAt, parametersOf, placementFields, restartedAt, composeStopped, projectNamespace, resourcesOf, specOf,
 } from './common.ts';
 
 export const KIND = 'KafkaService';
@@ -20,10 +20,10 @@ export const desiredKafka: DesiredFn = (svc: HubService, cluster: ClusterRecord,
   const roles = dedicated > 0 ? 'Dedicated' : 'Combined';
   // The quorum's size and where it runs are fixed when the cluster is made: what the member has wins.
   const current = liveObject<KafkaCluster>(live, 'KafkaCluster', name)?.spec;
-  if (current?.roles && current.roles !== roles) return refuse('spec.topology.dedicatedControllers', `Invalid value: ${dedicated}: the KafkaCluster runs its controllers ${current.roles === 'Dedicated' ? 'on units of their own' : 'among the brokers'}, fixed when it was made`);
+  if (current?.roles && current.roles !== roles) return invalid('spec.topology.dedicatedControllers', dedicated, `the KafkaCluster runs its controllers ${current.roles === 'Dedicated' ? 'on units of their own' : 'among the brokers'}, fixed when it was made`);
   const controllers = dedicated > 0 ? dedicated : current?.controllers ?? (brokers >= 3 ? 3 : 1);
-  if (current?.controllers !== undefined && current.controllers !== controllers) return refuse('spec.topology.dedicatedControllers', `Invalid value: ${dedicated}: the KafkaCluster's quorum has ${current.controllers} controllers, fixed when it was made`);
-  if (roles === 'Combined' && brokers < controllers) return refuse('spec.topology.brokers', `Invalid value: ${brokers}: the first ${controllers} brokers are the KRaft controllers (fixed when the cluster was made), so there must be at least ${controllers}`);
+  if (current?.controllers !== undefined && current.controllers !== controllers) return invalid('spec.topology.dedicatedControllers', dedicated, `the KafkaCluster's quorum has ${current.controllers} controllers, fixed when it was made`);
+  if (roles === 'Combined' && brokers < controllers) return invalid('spec.topology.brokers', brokers, `the first ${controllers} brokers are the KRaft controllers (fixed when the cluster was made), so there must be at least ${controllers}`);
   const parameters = parametersOf(svc);
   const rf = specOf(svc, 'options', 'defaultReplicationFactor');
   if (typeof rf === 'number') parameters['default.replication.factor'] = String(rf);

@@ -7,7 +7,7 @@ import type { MysqlReplication } from '../../../lib/api/compose.upm.io.generated
 import type { KubeObject } from '../../../lib/kube/types.ts';
 import type { Desired, DesiredFn, HubService } from '../contract.ts';
 import {
-  basics, isRefusal, liveObject, memberObject, numAt, parametersOf, projectNamespace, replicationMembers, resourcesOf, specOf, strAt, unitNames, unitSet,
+  basics, invalid, isRefusal, liveObject, memberObject, numAt, parametersOf, projectNamespace, replicationMembers, resourcesOf, specOf, strAt, unitNames, unitSet,
 } from './common.ts';
 
 export const KIND = 'MysqlService';
@@ -27,7 +27,7 @@ export const desiredMysql: DesiredFn = (svc: HubService, cluster: ClusterRecord,
   const engine = strAt(svc, ['engine'], 'mysql');
   const mode = strAt(svc, ['topology', 'mode'], 'async');
   const wanted = mode === 'standalone' ? 1 : numAt(svc, ['topology', 'replicas'], 2);
-  if (mode === 'semisync' && wanted < 2) return { refused: { field: 'spec.topology.replicas', message: `Invalid value: ${wanted}: semisync needs a replica to acknowledge each commit` } };
+  if (mode === 'semisync' && wanted < 2) return invalid('spec.topology.replicas', wanted, 'semisync needs a replica to acknowledge each commit');
   const members = replicationMembers(name, wanted, liveObject<MysqlReplication>(live, 'MysqlReplication', name));
 
   const objects: KubeObject[] = [

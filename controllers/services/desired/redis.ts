@@ -6,7 +6,7 @@ import type { RedisReplication } from '../../../lib/api/compose.upm.io.generated
 import type { KubeObject } from '../../../lib/kube/types.ts';
 import type { Desired, DesiredFn, HubService } from '../contract.ts';
 import {
-  basics, isRefusal, liveObject, memberObject, numAt, parametersOf, projectNamespace, replicationMembers, resourcesOf, specOf, strAt, unitNames, unitSet,
+  basics, invalid, isRefusal, liveObject, memberObject, numAt, parametersOf, projectNamespace, replicationMembers, resourcesOf, specOf, strAt, unitNames, unitSet,
 } from './common.ts';
 
 export const KIND = 'RedisService';
@@ -24,7 +24,7 @@ export const desiredRedis: DesiredFn = (svc: HubService, cluster: ClusterRecord,
   const wanted = mode === 'standalone' ? 1 : numAt(svc, ['topology', 'replicas'], 2);
   const members = replicationMembers(name, wanted, liveObject<RedisReplication>(live, 'RedisReplication', name));
   const sentinelOn = specOf(svc, 'options', 'sentinel', 'enabled') === true;
-  if (sentinelOn && mode === 'standalone') return { refused: { field: 'spec.options.sentinel.enabled', message: 'Invalid value: true: Sentinel needs replicas: set spec.topology.mode to replication' } };
+  if (sentinelOn && mode === 'standalone') return invalid('spec.options.sentinel.enabled', true, 'Sentinel needs replicas: set spec.topology.mode to replication');
   const sentinel = `${name}-sentinel`;
   const sentinels = numAt(svc, ['options', 'sentinel', 'replicas'], 3);
   const quorum = specOf(svc, 'options', 'sentinel', 'quorum');

@@ -4,7 +4,7 @@ import type { ClusterRecord } from '../../../lib/api/internal.upm.io.generated.t
 import type { RedisCluster } from '../../../lib/api/compose.upm.io.generated.ts';
 import type { KubeObject } from '../../../lib/kube/types.ts';
 import type { Desired, DesiredFn, HubService } from '../contract.ts';
-import { basics, isRefusal, liveObject, memberObject, numAt, ordinalIn, parametersOf, projectNamespace, resourcesOf, unitSet } from './common.ts';
+import { basics, invalid, isRefusal, liveObject, memberObject, numAt, ordinalIn, parametersOf, projectNamespace, resourcesOf, unitSet } from './common.ts';
 
 export const KIND = 'RedisClusterService';
 export const DATA_PATH = '/data';
@@ -57,7 +57,7 @@ export const desiredRedisCluster: DesiredFn = (svc: HubService, cluster: Cluster
   const perShard = numAt(svc, ['topology', 'replicasPerShard'], 1);
   const parameters = parametersOf(svc);
   if (parameters['cluster-enabled'] !== undefined && parameters['cluster-enabled'] !== 'yes') {
-    return { refused: { field: 'spec.options.parameters[cluster-enabled]', message: `Invalid value: "${parameters['cluster-enabled']}": a Redis Cluster's servers run with cluster-enabled yes` } };
+    return invalid('spec.options.parameters[cluster-enabled]', parameters['cluster-enabled'] ?? '', "a Redis Cluster's servers run with cluster-enabled yes");
   }
   const rc = liveObject<RedisCluster>(live, 'RedisCluster', name);
   const layout = shardLayout(name, shards, perShard, rc?.spec.shards as Shard[] | undefined);

@@ -3,7 +3,7 @@
 import type { ClusterRecord } from '../../../lib/api/internal.upm.io.generated.ts';
 import type { KubeObject } from '../../../lib/kube/types.ts';
 import type { Desired, DesiredFn, HubService } from '../contract.ts';
-import { basics, composeOwnedChecks, isRefusal, memberObject, numAt, parametersOf, placementFields, restartedAt, composeStopped, projectNamespace, resourcesOf } from './common.ts';
+import { basics, composeOwnedChecks, invalid, isRefusal, memberObject, numAt, parametersOf, placementFields, restartedAt, composeStopped, projectNamespace, resourcesOf } from './common.ts';
 
 export const KIND = 'ZookeeperService';
 
@@ -13,7 +13,7 @@ export const desiredZookeeper: DesiredFn = (svc: HubService, cluster: ClusterRec
   if (isRefusal(b)) return b;
   const { placement, storage } = b;
   const replicas = numAt(svc, ['topology', 'replicas'], 3);
-  if (replicas < 3) return { refused: { field: 'spec.topology.replicas', message: `Invalid value: ${replicas}: a ZookeeperEnsemble has at least 3 servers` } };
+  if (replicas < 3) return invalid('spec.topology.replicas', replicas, 'a ZookeeperEnsemble has at least 3 servers');
   const resources = resourcesOf(svc);
   const parameters = parametersOf(svc);
   return {
