@@ -14,7 +14,7 @@ import { Resources } from '../../lib/kube/resources.ts';
 import type { KubeObject } from '../../lib/kube/types.ts';
 import { waitFor } from '../../lib/wait.ts';
 import { kubectl, kubectlOk } from '../kubectl.ts';
-import { searchHttp } from '../search-http.ts';
+import { accountOf, searchHttp, statusOf, type SearchAccount } from '../search-http.ts';
 import { useUnitOperator } from '../unit-operator.ts';
 
 const CLUSTER = 'member2';
@@ -42,7 +42,17 @@ describe('ElasticsearchCluster on real OpenSearch', () => {
   };
   const pids = async (unitSet: string) => Object.fromEntries((await unitsOf(unitSet)).map((u) => [u.metadata.name ?? '', u.status?.engine?.pid ?? 0]));
 
-  const http = async <T>(unit: string, method: string, path: string, body?: unknown, timeoutMs = 60_000): Promise<T> => searchHttp<T>(`${await ipOf(unit)}:9200`, method, path, body, timeoutMs);
+  /** The platform's admin account of a cluster (the security plugin refuses anonymous requests). */
+  const admins = new Map<string, SearchAccount>();
+  const adminOf = async (cluster: string): Promise<SearchAccount> => {
+    const known = admins.get(cluster);
+    if (known) return known;
+    const account = accountOf((await c.get<KubeObject & { data?: Record<string, string> }>(Resources.secrets, `${cluster}-credentials`, ns)).data, 'admin');
+    admins.set(cluster, account);
+    return account;
+  };
+  const http = async <T>(unit: string, method: string, path: string, body?: unknown, timeoutMs = 60_000): Promise<T> =>
+    searchHttp<T>(`${await ipOf(unit)}:9200`, method, path, body, timeoutMs, await adminOf(unit.split('-')[0] ?? ''));
   /** The first node of `names` that answers. */
   const anyHttp = async <T>(names: string[], method: string, path: string, body?: unknown): Promise<T> => {
     let last: unknown;
@@ -142,6 +152,34 @@ spec:
     expect(await count('docs')).toBe(DOCS);
     await waitReady('green with the index', (e) => e.status?.shards?.active === 6);
   }, 300_000);
+
+  it('makes the application account with data rights only, and a hostile password set in the Secret takes over', async () => {
+    const e = await waitReady('application account granted', (x) => x.status?.conditions?.find((k) => k.type === 'AppAccount')?.status === 'True');
+    expect(e.status?.conditions?.find((k) => k.type === 'AppAccount')?.message).toMatch(/^the application account upm_app may read, write/);
+    type Secret = KubeObject & { data?: Record<string, string> };
+    const app = accountOf((await c.get<Secret>(Resources.secrets, 'logs-credentials', ns)).data, 'app');
+    expect(app.user).toBe('upm_app');
+    const as = async (account: SearchAccount | undefined, method: string, path: string, body?: unknown) => searchHttp(`${await ipOf('logs-nodes-0')}:9200`, method, path, body, 30_000, account);
+    await as(app, 'PUT', '/app-data', { settings: { number_of_shards: 1, number_of_replicas: 1 } });
+    expect(await as(app, 'POST', '/app-data/_doc?refresh=true', { n: 1 })).toMatchObject({ result: 'created' });
+    expect(await as(app, 'GET', '/app-data/_count')).toMatchObject({ count: 1 });
+    expect(await statusOf(as(app, 'PUT', '/_cluster/settings', { persistent: { 'search.max_buckets': 100 } }))).toBe(403);
+    expect(await statusOf(as(app, 'GET', '/_plugins/_security/api/internalusers'))).toBe(403);
+    expect(await statusOf(as(undefined, 'GET', '/app-data/_count'))).toBe(401);
+
+    // Quotes, a backslash, a newline, non-ASCII and a dollar sign: the Secret's new password is the account's.
+    const hostile = 'q"\'\\ \n€ü$x${HOME}';
+    await c.patch(Resources.secrets, 'logs-credentials', { data: { 'app-password': Buffer.from(hostile).toString('base64') } }, 'merge', { namespace: ns });
+    const changed = { user: app.user, password: hostile };
+    await waitFor('the new password logs in', () => statusOf(as(changed, 'GET', '/app-data/_count')).then((s) => s === 200), { timeoutMs: 60_000, intervalMs: 500 });
+    expect(await statusOf(as(app, 'GET', '/app-data/_count'))).toBe(401);
+    expect(await as(changed, 'POST', '/app-data/_doc?refresh=true', { n: 2 })).toMatchObject({ result: 'created' });
+    expect(await statusOf(as(changed, 'PUT', '/_cluster/settings', { persistent: { 'search.max_buckets': 100 } }))).toBe(403);
+    expect((await events()).filter((x) => x.reason === 'AppAccount').map((x) => x.message).join('\n')).toMatch(/set the application account upm_app's password/);
+    // No event or status carries a password.
+    expect(JSON.stringify([await esc(), await events()])).not.toContain('€ü$x');
+    await http('logs-nodes-0', 'DELETE', '/app-data');
+  }, 420_000);
 
   it('scales out 3 -> 4: the new node joins and takes shards, no other node restarts', async () => {
     const before = await pids('logs-nodes');
