@@ -6,6 +6,9 @@
 // exclusions, voting exclusions, a UnitSet's size and update-next annotation), so a pass killed anywhere is finished
 // by the next one, which reads the same state again.
 //
+// On OpenSearch each pass also keeps the application account of the credentials Secret as it should be (created where
+// missing, its password the Secret's; security.ts), reported as the condition AppAccount.
+//
 // Failures are the engine's to handle (a lost node's shards are promoted and rebuilt by the cluster itself); the
 // operator records them: a wanted node that leaves the cluster without being asked to is status.lastNodeLoss and a
 // Warning event, its return and the way back to green are added to it, a new elected manager is lastManagerChange.
