@@ -81,7 +81,8 @@ try {
   }
   await http(ips[0]!, 'POST', '/docs/_refresh');
   const indexed = performance.now() - t1;
-  await ready('green with the index', (e) => e.status?.shards?.active === 6);
+  // The index's 6 shard copies and the security plugin's index, one copy per data node.
+  await ready('green with the index', (e) => e.status?.shards?.active === 6 + 3);
   const loaded = await rss();
 
   // Rolling restart.

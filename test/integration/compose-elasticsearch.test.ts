@@ -150,7 +150,10 @@ spec:
     }
     await http('logs-nodes-0', 'POST', '/docs/_refresh');
     expect(await count('docs')).toBe(DOCS);
-    await waitReady('green with the index', (e) => e.status?.shards?.active === 6);
+    // The status counts every shard copy: the index's 6 and the security plugin's index, one copy per data node
+    // (auto_expand_replicas 0-all).
+    await waitReady('green with the index', (e) => e.status?.shards?.active === 6 + 3);
+    expect(await http('logs-nodes-0', 'GET', '/_cluster/health/docs')).toMatchObject({ status: 'green', active_shards: 6 });
   }, 300_000);
 
   it('makes the application account with data rights only, and a hostile password set in the Secret takes over', async () => {
