@@ -36,7 +36,7 @@ const decode = (s: SecretObject | undefined, key: string): string | undefined =>
 };
 
 /**
- * Pure: the connection Secret's values (plain text, keys host, port and for kinds WITH_ACCOUNT user and password), or
+ * Pure: the connection Secret's values (plain text, keys host, port and for services withAccount user and password), or
  * undefined while they are not known (no readwrite endpoint reported yet; the member's credentials Secret without the
  * application account yet). The host is the readwrite Service's DNS name on the member, which stays the same across a
  * failover (the endpoint's addresses do not).
