@@ -19,7 +19,7 @@ import type { EngineTemplate, Unit, UnitSet } from '../../../lib/api/unit.upm.io
 import { UnitSetResource } from '../../../lib/api/unit.upm.io.generated.ts';
 import { LABEL_UNITSET, ordinalOf, templateName } from '../../unit/naming.ts';
 import { credentialsLabels } from '../../unit/unitset-controller.ts';
-import { transportCredentials } from '../../../lib/transportcerts.ts';
+import { needsTransportCerts, TRANSPORT_KEYS, transportCredentials } from '../../../lib/transportcerts.ts';
 import { setCondition, type Condition } from '../../../lib/conditions.ts';
 import type { ReconcileContext, ReconcileResult } from '../../../lib/controller.ts';
 import type { EventRecorder } from '../../../lib/events.ts';
@@ -127,6 +127,7 @@ export function elasticsearchReconciler(d: ElasticsearchDeps) {
     if (!secret && spec.secretName) return fail('SecretNotFound', `spec.secretName: Secret "${spec.secretName}" not found in ${ns}`);
     if (!secret && users.length && !skip) secret = await createSecret(d, esc, defaultSecret, users, spec.engine);
     if (secret && !spec.secretName && !skip) await labelSecret(d, esc, secret);
+    if (secret && !skip) secret = await ensureTransport(d, esc, secret);
     const credentials: Credentials | undefined = secret?.data?.['admin-password']
       ? { username: b64(secret.data['admin-username']) || 'elastic', password: b64(secret.data['admin-password']) } : undefined;
     if (users.length && !credentials && secret) return fail('SecretIncomplete', `spec.secretName: Secret "${secretName}" has no admin-password`);
@@ -170,6 +171,7 @@ export function elasticsearchReconciler(d: ElasticsearchDeps) {
             await d.events.record(esc, 'Normal', 'CreatedNodeSet', `created UnitSet ${usName}: ${set.units} ${spec.engine} ${spec.version} nodes with roles [${(set.roles ?? []).join(', ')}]`);
           }
         } else {
+          if (secret) await syncTransport(d, esc, secret, `${usName}-credentials`);
           const patch = unitSetPatch(cur, want);
           if (patch) {
             byName.set(usName, await d.client.patch<UnitSet>(UnitSetResource, usName, patch, 'merge', { namespace: ns }));
@@ -553,6 +555,28 @@ async function labelSecret(d: ElasticsearchDeps, esc: ElasticsearchCluster, secr
   const labels = credentialsLabels(esc);
   if (Object.entries(labels).every(([k, v]) => secret.metadata.labels?.[k] === v)) return;
   await d.client.patch(Resources.secrets, secret.metadata.name ?? '', { metadata: { labels } }, 'merge', { namespace: esc.metadata.namespace });
+}
+
+/**
+ * The cluster's transport TLS material in its Secret (one made before it, or given with spec.secretName, has none):
+ * made here, once, so that every node set gets the same CA.
+ */
+async function ensureTransport(d: ElasticsearchDeps, esc: ElasticsearchCluster, secret: Secret): Promise<Secret> {
+  const keys = Object.values(TRANSPORT_KEYS);
+  if (!needsTransportCerts(esc.spec.engine) || keys.some((k) => secret.data?.[k])) return secret;
+  const data = Object.fromEntries(Object.entries(await transportCredentials(esc.spec.engine)).map(([k, v]) => [k, Buffer.from(v).toString('base64')]));
+  const patched = await d.client.patch<Secret>(Resources.secrets, secret.metadata.name ?? '', { data }, 'merge', { namespace: esc.metadata.namespace });
+  await d.events.record(esc, 'Normal', 'CreatedTransportCertificates', `added the cluster's transport TLS CA and node certificate to Secret ${secret.metadata.name}`);
+  return patched;
+}
+
+/** A node set's copy carries the cluster's transport material (nodes of another CA could not join). */
+async function syncTransport(d: ElasticsearchDeps, esc: ElasticsearchCluster, from: Secret, name: string): Promise<void> {
+  const copy = d.secrets.get(`${esc.metadata.namespace}/${name}`);
+  if (!copy || !needsTransportCerts(esc.spec.engine)) return;
+  const stale = Object.values(TRANSPORT_KEYS).filter((k) => from.data?.[k] && copy.data?.[k] !== from.data[k]);
+  if (!stale.length) return;
+  await d.client.patch(Resources.secrets, name, { data: Object.fromEntries(stale.map((k) => [k, from.data?.[k]])) }, 'merge', { namespace: esc.metadata.namespace });
 }
 
 /** A node set's credentials Secret, the same accounts as every other set's (the Unit Operator keeps one that exists). */
