@@ -417,7 +417,14 @@ spec:
     }, 240_000);
     afterAll(async () => { await kubectl(CLUSTER, ['-n', ns, 'delete', 'esc', 'tiers', '--wait=false']); });
 
-    it('forms one cluster of a dedicated cluster manager and data nodes, sharing its name and seeds', async () => {
+    it('forms one cluster of a dedicated cluster manager and data nodes, sharing its name, seeds and transport CA', async () => {
+      // A Secret of the user's own, with the accounts only: the operator adds the cluster's transport TLS material
+      // once, and both node sets get the same CA (nodes of different CAs could not form one cluster).
+      const own = { 'admin-username': 'upm_admin', 'admin-password': 'tiers-"admin"\\ €', 'app-username': 'upm_app', 'app-password': 'tiers-app' };
+      await c.create(Resources.secrets, {
+        apiVersion: 'v1', kind: 'Secret', metadata: { name: 'tiers-own', namespace: ns },
+        data: Object.fromEntries(Object.entries(own).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
+      } as KubeObject);
       await kubectlOk(CLUSTER, ['apply', '-f', '-'], `
 apiVersion: compose.upm.io/v1alpha1
 kind: ElasticsearchCluster
@@ -425,11 +432,19 @@ metadata: { name: tiers, namespace: ${ns} }
 spec:
   engine: opensearch
   version: "2.19"
+  secretName: tiers-own
   nodeSets:
     - { name: managers, units: 1, roles: [cluster_manager], resources: { limits: { memory: 512Mi } } }
     - { name: data, units: 1, roles: [data, ingest], resources: { limits: { memory: 512Mi } } }
 `);
       const e = await waitReady('tiers ready', (x) => x.status?.nodes === '2/2', 420_000, 'tiers');
+      type Secret = KubeObject & { data?: Record<string, string> };
+      const secrets = await Promise.all(['tiers-own', 'tiers-managers-credentials', 'tiers-data-credentials'].map((n) => c.get<Secret>(Resources.secrets, n, ns)));
+      for (const k of ['transport-ca', 'transport-cert', 'transport-key']) {
+        expect(secrets[0]?.data?.[k]).toBeTruthy();
+        expect(secrets.map((x) => x.data?.[k])).toEqual(secrets.map(() => secrets[0]?.data?.[k]));
+      }
+      admins.set('tiers', { user: own['admin-username'], password: own['admin-password'] });
       expect(e.status?.bootstrap?.initialManagers).toEqual(['tiers-managers-0']);
       expect(e.status?.clusterManager).toBe('tiers-managers-0');
       expect(e.status?.topology?.['tiers-managers-0']?.roles).toEqual(['cluster_manager']);
