@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the JVM engines the local engine runtime runs from Maven Central jars: Kafka 3.9 and 4.1 (KRaft; two
-# releases, so that a cluster can be upgraded in place) and OpenSearch (the local stand-in for Elasticsearch). Each goes to $UPM_CACHE_DIR/engines/<name>-<version>/, built in a temporary
+# releases, so that a cluster can be upgraded in place) and OpenSearch (the local stand-in for Elasticsearch) with its security plugin. Each goes to $UPM_CACHE_DIR/engines/<name>-<version>/, built in a temporary
 # directory and renamed into place, so a half-finished install is never used. Quick no-op when present; safe to run
 # concurrently (flock). Maven's local repository is kept in the cache too, so an install can be redone offline.
 # Without java or mvn, or when Maven Central cannot be reached, prints why and carries on: those two engines are
