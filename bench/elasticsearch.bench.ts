@@ -6,6 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { ElasticsearchClusterResource, type ElasticsearchCluster } from '../lib/api/compose.upm.io.generated.ts';
 import { UnitResource, type Unit } from '../lib/api/unit.upm.io.generated.ts';
+import { Resources } from '../lib/kube/resources.ts';
+import type { KubeObject } from '../lib/kube/types.ts';
 import { waitFor } from '../lib/wait.ts';
 import { startComposeBenchSystem } from './lib/compose-system.ts';
 
@@ -18,10 +20,18 @@ const sec = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 try {
   const units = async () => (await c.list<Unit>(UnitResource, { namespace: ns, labelSelector: 'unit.upm.io/unitset=logs-nodes' })).items
     .filter((u) => !u.metadata.deletionTimestamp).sort((a, b) => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? '', 'en', { numeric: true }));
+  // OpenSearch's security plugin refuses anonymous calls: the admin account of the cluster's credentials Secret.
+  let auth = '';
   const http = async <T>(ip: string, method: string, path: string, body?: string | object, timeoutMs = 60_000): Promise<T> => {
+    if (!auth) {
+      const secret = await c.get<KubeObject & { data?: Record<string, string> }>(Resources.secrets, 'logs-credentials', ns);
+      const v = (k: string) => Buffer.from(secret.data?.[k] ?? '', 'base64').toString();
+      auth = `Basic ${Buffer.from(`${v('admin-username')}:${v('admin-password')}`).toString('base64')}`;
+    }
     const res = await fetch(`http://${ip}:9200${path}`, {
       method, signal: AbortSignal.timeout(timeoutMs),
-      ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+      headers: { authorization: auth, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
     });
     const text = await res.text();
     if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text.slice(0, 200)}`);
@@ -71,7 +81,8 @@ try {
   }
   await http(ips[0]!, 'POST', '/docs/_refresh');
   const indexed = performance.now() - t1;
-  await ready('green with the index', (e) => e.status?.shards?.active === 6);
+  // The index's 6 shard copies and the security plugin's index, one copy per data node.
+  await ready('green with the index', (e) => e.status?.shards?.active === 6 + 3);
   const loaded = await rss();
 
   // Rolling restart.

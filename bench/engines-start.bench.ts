@@ -67,6 +67,8 @@ try {
   await waitFor('service account', () => client.get(Resources.serviceAccounts, 'default', ns).then(() => true), { timeoutMs: 30_000 });
 
   const kafkaAuth = join(dir, 'kafka-client.properties');
+  // OpenSearch's security plugin refuses anonymous calls: the admin account of the UnitSet's credentials Secret.
+  let searchAuth: Record<string, string> = {};
   const engines: Engine[] = [
     {
       name: 'ZooKeeper 3.8', engine: 'zookeeper', version: '3.8', mountPath: '/data',
@@ -97,11 +99,11 @@ try {
       },
     },
     {
-      name: 'OpenSearch 2.19.6', engine: 'opensearch', version: '2.19', mountPath: '/usr/share/opensearch/data',
+      name: 'OpenSearch 2.19.4', engine: 'opensearch', version: '2.19', mountPath: '/usr/share/opensearch/data',
       async healthy(addrs) {
         const at = performance.now();
         try {
-          const res = await fetch(`http://${addrs[0]}:9200/_cluster/health`, { signal: AbortSignal.timeout(2000) });
+          const res = await fetch(`http://${addrs[0]}:9200/_cluster/health`, { signal: AbortSignal.timeout(2000), headers: searchAuth });
           const h = (await res.json()) as { status?: string; number_of_nodes?: number };
           return h.status === 'green' && h.number_of_nodes === 3 ? at : undefined;
         } catch {
@@ -110,8 +112,8 @@ try {
       },
       async work(addrs) {
         const bulk = Array.from({ length: 2000 }, (_, i) => `{"index":{}}\n{"n":${i},"text":"document ${i}"}\n`).join('');
-        await fetch(`http://${addrs[0]}:9200/bench`, { method: 'PUT', body: JSON.stringify({ settings: { number_of_shards: 3, number_of_replicas: 1 } }), headers: { 'content-type': 'application/json' } });
-        const res = await fetch(`http://${addrs[1]}:9200/bench/_bulk?refresh=true`, { method: 'POST', body: bulk, headers: { 'content-type': 'application/x-ndjson' } });
+        await fetch(`http://${addrs[0]}:9200/bench`, { method: 'PUT', body: JSON.stringify({ settings: { number_of_shards: 3, number_of_replicas: 1 } }), headers: { ...searchAuth, 'content-type': 'application/json' } });
+        const res = await fetch(`http://${addrs[1]}:9200/bench/_bulk?refresh=true`, { method: 'POST', body: bulk, headers: { ...searchAuth, 'content-type': 'application/x-ndjson' } });
         if (!res.ok) throw new Error(`bulk: ${res.status}`);
       },
     },
@@ -132,6 +134,11 @@ try {
       const secret = await client.get<Secret>(Resources.secrets, `${name}-credentials`, ns);
       const v = (k: string) => Buffer.from(secret.data?.[k] ?? '', 'base64').toString();
       await writeFile(kafkaAuth, `security.protocol=SASL_PLAINTEXT\nsasl.mechanism=PLAIN\nsasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="${v('admin-username')}" password="${v('admin-password')}";\n`, { mode: 0o600 });
+    }
+    if (e.engine === 'opensearch') {
+      const secret = await waitFor(`${name} credentials`, () => client.get<Secret>(Resources.secrets, `${name}-credentials`, ns).catch(() => undefined), { timeoutMs: 60_000 });
+      const v = (k: string) => Buffer.from(secret.data?.[k] ?? '', 'base64').toString();
+      searchAuth = { authorization: `Basic ${Buffer.from(`${v('admin-username')}:${v('admin-password')}`).toString('base64')}` };
     }
     let readyAt = NaN;
     const ready = async () => {

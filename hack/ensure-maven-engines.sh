@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the JVM engines the local engine runtime runs from Maven Central jars: Kafka 3.9 and 4.1 (KRaft; two
-# releases, so that a cluster can be upgraded in place) and OpenSearch (the local stand-in for Elasticsearch). Each goes to $UPM_CACHE_DIR/engines/<name>-<version>/, built in a temporary
+# releases, so that a cluster can be upgraded in place) and OpenSearch (the local stand-in for Elasticsearch) with its security plugin. Each goes to $UPM_CACHE_DIR/engines/<name>-<version>/, built in a temporary
 # directory and renamed into place, so a half-finished install is never used. Quick no-op when present; safe to run
 # concurrently (flock). Maven's local repository is kept in the cache too, so an install can be redone offline.
 # Without java or mvn, or when Maven Central cannot be reached, prints why and carries on: those two engines are
@@ -23,17 +23,17 @@ flock 9
 installed && exit 0
 # Maven itself is a Debian package; install it where this command may (root with apt-get), under the lock the
 # Debian engine packages are installed with.
-if ! command -v mvn >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-  log "installing Maven (Debian package maven) to fetch Kafka and OpenSearch"
+if { ! command -v mvn >/dev/null || ! command -v unzip >/dev/null; } && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+  log "installing Maven and unzip (Debian packages) to fetch Kafka and OpenSearch"
   (
     exec 8>"$UPM_CACHE_DIR/apt.lock"
     flock 8
     export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -qq --no-install-recommends maven >/dev/null 2>&1 \
-      || { apt-get update -qq && apt-get install -y -qq --no-install-recommends maven >/dev/null 2>&1; }
+    apt-get install -y -qq --no-install-recommends maven unzip >/dev/null 2>&1 \
+      || { apt-get update -qq && apt-get install -y -qq --no-install-recommends maven unzip >/dev/null 2>&1; }
   ) || true
 fi
-for tool in java mvn; do
+for tool in java mvn unzip; do
   if ! command -v "$tool" >/dev/null; then
     log "no $tool: Kafka and OpenSearch cannot be installed (they come from Maven Central); install a Java 17 JDK and Maven to run them locally"
     exit 0
@@ -70,6 +70,23 @@ fetch() {
     log "could not fetch $* from Maven Central (is it reachable?); Kafka and OpenSearch stay NotRunnable locally"
     exit 0
   fi
+}
+
+# Fetches one artifact ("group:artifact:version[:type]") into Maven's local repository and prints its path there
+# (it runs in a command substitution: the caller says what failed and stops).
+fetch_file() {
+  local g a v t dir
+  IFS=: read -r g a v t <<<"$1"
+  t=${t:-jar}
+  dir=$(mktemp -d "$work/get.XXXXXX")
+  pom >"$dir/pom.xml"
+  local goal="org.apache.maven.plugins:maven-dependency-plugin:$MAVEN_DEPENDENCY_PLUGIN:get"
+  local args=(-B -q -Dstyle.color=never -f "$dir/pom.xml" "-Dmaven.repo.local=$MAVEN_REPO" "$goal" "-Dartifact=$1" -Dtransitive=false)
+  if ! mvn -o "${args[@]}" >"$dir/offline.log" 2>&1 && ! mvn "${args[@]}" >"$dir/online.log" 2>&1; then
+    grep -m 1 -E 'ERROR\] (Plugin|Failed|Could not|Couldn)' "$dir/online.log" | sed 's/.*\[ERROR\] //' >&2 || tail -n 5 "$dir/online.log" >&2
+    return 1
+  fi
+  printf '%s/%s/%s/%s/%s-%s.%s\n' "$MAVEN_REPO" "${g//.//}" "$a" "$v" "$a" "$v" "$t"
 }
 
 install_kafka() {
@@ -136,12 +153,25 @@ PROPS
   mv "$dir" "$KAFKA4_DIR"
 }
 
+# The security plugin (authentication, roles, transport TLS) as the plugin CLI would install it: the zip's jars,
+# descriptor and security policy in plugins/opensearch-security. Its config/ (the demo's users and roles) and tools/
+# are left out: the unit agent writes each node's security configuration itself.
+install_security_plugin() {
+  local to=$1 zip
+  zip=$(fetch_file "org.opensearch.plugin:opensearch-security:$OPENSEARCH_SECURITY_VERSION:zip") \
+    || { log "could not fetch the OpenSearch security plugin from Maven Central (is it reachable?); OpenSearch stays NotRunnable locally"; exit 0; }
+  mkdir -p "$to"
+  unzip -q -o "$zip" -x 'config/*' 'tools/*' -d "$to"
+  grep -qx "opensearch.version=$OPENSEARCH_VERSION" "$to/plugin-descriptor.properties" \
+    || { log "the security plugin $OPENSEARCH_SECURITY_VERSION is not for OpenSearch $OPENSEARCH_VERSION"; exit 1; }
+}
+
 install_opensearch() {
   local dir="$work/opensearch"
   local netty="$dir/modules/transport-netty4"
   log "installing OpenSearch $OPENSEARCH_VERSION from Maven Central jars"
   # The server's POM names no log4j-core and no plugin class loader, which the server needs at run time.
-  fetch "$dir/lib" "org.opensearch:opensearch:$OPENSEARCH_VERSION" "org.opensearch:opensearch-plugin-classloader:$OPENSEARCH_VERSION" \
+  fetch "$dir/lib" "org.opensearch:opensearch:$OPENSEARCH_VERSION" "org.opensearch:opensearch-plugin-classloader:$OPENSEARCH_CLASSLOADER_VERSION" \
     "org.apache.logging.log4j:log4j-core:$OPENSEARCH_LOG4J_VERSION"
   # HTTP and node-to-node transport come from the netty module, which OpenSearch loads from modules/ with a class
   # loader of its own: its jars must not be on the server's class path.
@@ -169,6 +199,7 @@ grant {
 POLICY
   # OpenSearch grants itself access to bin/ and wants it there, though the jars are started directly.
   mkdir -p "$dir/config" "$dir/plugins" "$dir/bin"
+  install_security_plugin "$dir/plugins/opensearch-security"
   cat >"$dir/config/log4j2.properties" <<'PROPS'
 # OpenSearch logs to stdout (the agent keeps it in the unit's engine log).
 status = error

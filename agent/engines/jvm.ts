@@ -8,7 +8,7 @@ import type { Requirement } from './util.ts';
 /** Must equal KAFKA_VERSION, KAFKA4_VERSION and OPENSEARCH_VERSION in hack/versions.env (a unit test checks it). */
 export const KAFKA_VERSION = '3.9.2';
 export const KAFKA4_VERSION = '4.1.1';
-export const OPENSEARCH_VERSION = '2.19.6';
+export const OPENSEARCH_VERSION = '2.19.4';
 
 /** The set-up's marker file: written last, so an engine directory with it is complete. */
 const MARKER = '.upm-installed';

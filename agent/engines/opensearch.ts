@@ -1,10 +1,13 @@
 // OpenSearch driver (the local stand-in for Elasticsearch: the same REST API for everything used here). The server
 // and its netty transport module come from Maven Central jars, installed by the project's set-up with the module
-// layout OpenSearch expects. OpenSearch refuses to run as root, so on a root agent it runs as nobody (uid 65534),
-// owning only its data and scratch directories. Cluster-wide dynamic settings change through _cluster/settings.
-import { chmod, chown, copyFile, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+// layout OpenSearch expects, with the security plugin: every REST call here is the platform's admin account's (basic
+// authentication over plain HTTP), nodes talk to each other over TLS (opensearch-security.ts writes the files).
+// OpenSearch refuses to run as root, so on a root agent it runs as nobody (uid 65534), owning only its data, config
+// and scratch directories. Cluster-wide dynamic settings change through _cluster/settings.
+import { chmod, chown, copyFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { securityFiles } from './opensearch-security.ts';
 import { engineHome, heapMb, installedRequirement, OPENSEARCH_VERSION, smallJvm } from './jvm.ts';
 import type { EngineDriver, EngineEnv, LaunchSpec } from './types.ts';
 import { exists, resolveHost, rewriteLines, type LineSyntax, type Requirement, type Rewrite } from './util.ts';
@@ -114,6 +117,22 @@ async function prepare(env: EngineEnv, configPath: string): Promise<void> {
   if (runsAsRoot()) await chmod(osDir(env, 'tmp'), 0o1777);
   await writeFile(join(osDir(env, 'config'), 'opensearch.yml'), yml, { mode: 0o644 });
   await copyFile(join(OPENSEARCH_HOME, 'config', 'log4j2.properties'), join(osDir(env, 'config'), 'log4j2.properties'));
+  await writeSecurityFiles(env);
+}
+
+/**
+ * The security plugin's files: its first configuration (the admin account hashed) and the transport TLS material,
+ * in directories and files only OpenSearch's user may read (the plugin warns of anything more open).
+ */
+async function writeSecurityFiles(env: EngineEnv): Promise<void> {
+  for (const [rel, text] of Object.entries(await securityFiles(env.credentials, env.unit))) {
+    const path = join(osDir(env, 'config'), rel);
+    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    await own(dirname(path));
+    await rm(path, { force: true });
+    await writeFile(path, text, { mode: 0o600, flag: 'wx' });
+    await own(path);
+  }
 }
 
 function launch(env: EngineEnv, configPath: string): LaunchSpec {
@@ -142,11 +161,19 @@ function launch(env: EngineEnv, configPath: string): LaunchSpec {
 
 // --- REST ---------------------------------------------------------------------------------------------------------
 
-/** One REST call to this node; throws with OpenSearch's own reason when it answers an error. */
+/** Basic authentication as the platform's admin account (the security plugin refuses anonymous requests). */
+export function adminAuth(env: EngineEnv): Record<string, string> {
+  const user = env.credentials['admin-username'] ?? '';
+  const password = env.credentials['admin-password'] ?? '';
+  return { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` };
+}
+
+/** One REST call to this node as the admin account; throws with OpenSearch's own reason when it answers an error. */
 export async function rest<T>(env: EngineEnv, method: string, path: string, body?: unknown, timeoutMs = 10_000): Promise<T> {
   const res = await fetch(`http://${env.address}:${HTTP_PORT}${path}`, {
     method,
-    ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+    headers: { ...adminAuth(env), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     signal: AbortSignal.timeout(timeoutMs),
   });
   const text = await res.text();

@@ -29,9 +29,19 @@ describe('the connection Secret', () => {
     expect(connectionValues(svc, 'mysqlservice', status, creds({ 'admin-username': 'upm_admin', 'admin-password': 'root-secret' }))).toBeUndefined();
   });
 
-  it('has host and port only for Elasticsearch, even when its Secret has accounts', () => {
+  it('has host and port only for Elasticsearch 8, even when its Secret has accounts', () => {
     const es = { endpoints: [{ name: 'es-http', role: 'readwrite', addresses: [], port: 9200 }] };
-    expect(connectionValues(svc, 'elasticsearchservice', es, creds({ 'admin-username': 'admin', 'admin-password': 'x', 'app-username': 'upm_app', 'app-password': 'y' }))).toEqual({ host: 'es-http.shop.svc', port: '9200' });
+    const elastic = service('ElasticsearchService', 'es', { distribution: 'elasticsearch', version: '8.17', placement: { cluster: 'm1' } });
+    expect(connectionValues(elastic, 'elasticsearchservice', es, creds({ 'admin-username': 'admin', 'admin-password': 'x', 'app-username': 'upm_app', 'app-password': 'y' }))).toEqual({ host: 'es-http.shop.svc', port: '9200' });
+  });
+
+  it('names OpenSearch\'s application account, never its admin account', () => {
+    const es = { endpoints: [{ name: 'es-readwrite', role: 'readwrite', addresses: [], port: 9200 }] };
+    const search = service('ElasticsearchService', 'es', { distribution: 'opensearch', version: '2.19', placement: { cluster: 'm1' } });
+    expect(connectionValues(search, 'elasticsearchservice', es, creds({ 'admin-username': 'upm_admin', 'admin-password': 'x', 'app-username': 'upm_app', 'app-password': 'y' })))
+      .toEqual({ host: 'es-readwrite.shop.svc', port: '9200', user: 'upm_app', password: 'y' });
+    // Before the Secret has the application account nothing is handed out, least of all the admin account.
+    expect(connectionValues(search, 'elasticsearchservice', es, creds({ 'admin-username': 'upm_admin', 'admin-password': 'x' }))).toBeUndefined();
   });
 
   it('has ZooKeeper\'s digest application account, never its super user', () => {

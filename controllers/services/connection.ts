@@ -8,9 +8,10 @@
 // For ZooKeeper the account is a digest user: the ZookeeperEnsemble operator makes the root znode writable by it only
 // (world:anyone may read), so clients write after "addauth digest <user>:<password>"; the digest "super" user stays
 // the platform's. Kafka's application account is a SASL/PLAIN user of the brokers' listener whose ACLs (the Compose
-// Operator's) allow data access only. Elasticsearch/OpenSearch services get host and port only: OpenSearch runs
-// without its security plugin here, and Elasticsearch 8 takes only the platform's admin account, never handed out,
-// so its clients have no account of their own yet.
+// Operator's) allow data access only. An ElasticsearchService of distribution OpenSearch hands out its application
+// account too, an internal user of the security plugin whose role (the ElasticsearchCluster operator's) has data
+// rights on indices only; one of distribution Elasticsearch gets host and port only: Elasticsearch 8 takes only the
+// platform's admin account, never handed out, so its clients have no account of their own yet.
 import type { KubeObject } from '../../lib/kube/types.ts';
 import { MANAGED_LABEL, MANAGED_VALUE, PROJECT_LABEL, SERVICE_KIND_LABEL, SERVICE_NAME_LABEL, type HubService, type ServiceStatus } from './contract.ts';
 
@@ -21,6 +22,12 @@ export const credentialsSecretName = (service: string): string => `${service}-cr
 /** The kinds (their label values) whose engines have an application account. */
 export const WITH_ACCOUNT: ReadonlySet<string> = new Set(['mysqlservice', 'redisservice', 'redisclusterservice', 'zookeeperservice', 'kafkaservice']);
 
+/** Whether the service's engine has an application account (an ElasticsearchService only with OpenSearch). */
+export function withAccount(svc: HubService, kindLabel: string): boolean {
+  if (kindLabel === 'elasticsearchservice') return (svc.spec as { distribution?: string }).distribution === 'opensearch';
+  return WITH_ACCOUNT.has(kindLabel);
+}
+
 export interface SecretObject extends KubeObject { type?: string; data?: Record<string, string> }
 
 const decode = (s: SecretObject | undefined, key: string): string | undefined => {
@@ -29,7 +36,7 @@ const decode = (s: SecretObject | undefined, key: string): string | undefined =>
 };
 
 /**
- * Pure: the connection Secret's values (plain text, keys host, port and for kinds WITH_ACCOUNT user and password), or
+ * Pure: the connection Secret's values (plain text, keys host, port and for services withAccount user and password), or
  * undefined while they are not known (no readwrite endpoint reported yet; the member's credentials Secret without the
  * application account yet). The host is the readwrite Service's DNS name on the member, which stays the same across a
  * failover (the endpoint's addresses do not).
@@ -38,7 +45,7 @@ export function connectionValues(svc: HubService, kindLabel: string, status: Ser
   const rw = status.endpoints?.find((e) => e.role === 'readwrite');
   if (!rw) return undefined;
   const values: Record<string, string> = { host: `${rw.name}.${svc.metadata.namespace ?? ''}.svc`, port: String(rw.port) };
-  if (!WITH_ACCOUNT.has(kindLabel)) return values;
+  if (!withAccount(svc, kindLabel)) return values;
   const user = decode(credentials, 'app-username');
   const password = decode(credentials, 'app-password');
   if (!user || !password) return undefined;

@@ -89,7 +89,7 @@ export interface ElasticsearchClusterSpec {
     [k: string]: unknown;
   }[];
   /**
-   * A Secret with admin-username and admin-password: the operator's account on the REST API (basic auth) and the built-in accounts of every node set. Default "<name>-credentials", created by the operator with the template's accounts (none for OpenSearch without its security plugin, so plain HTTP).
+   * A Secret with admin-username and admin-password: the operator's account on the REST API (basic auth) and the built-in accounts of every node set. Default "<name>-credentials", created by the operator with the template's accounts (and, for OpenSearch, the cluster's transport TLS certificates).
    */
   secretName?: string;
   /**

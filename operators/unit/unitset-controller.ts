@@ -20,6 +20,7 @@ import { Resources } from '../../lib/kube/resources.ts';
 import { splitKey, type KubeObject } from '../../lib/kube/types.ts';
 import { AGENT_TOKEN_KEY, AGENT_TOKEN_SECRET, type ConfigInput } from '../../agent/api.ts';
 import { validateParameters } from '../../lib/paramcheck.ts';
+import { needsTransportCerts, TRANSPORT_KEYS, transportCredentials } from '../../lib/transportcerts.ts';
 import { WriteExpectations } from './expectations.ts';
 import {
   ANNOTATION_CONFIG_BASE, ANNOTATION_CONFIG_HASH, ANNOTATION_MAINTENANCE, ANNOTATION_STOPPED_BY_UNITSET, ANNOTATION_UPDATE_NEXT, CONFIG_INPUT_KEY, LABEL_UNIT, LABEL_UNITSET, configMapName, credentialsSecretName, headlessServiceName, ordinalOf, templateName, unitName,
@@ -292,7 +293,7 @@ const keepsData = (us: UnitSet) => us.spec.pvcRetentionPolicy?.whenDeleted === '
  * The UnitSet's `upm.io/` labels (the hub's service, kind and project), also on its credentials Secret: the hub finds
  * the Secrets of its services by them, and reads no other.
  */
-export const credentialsLabels = (us: UnitSet): Record<string, string> =>
+export const credentialsLabels = (us: KubeObject): Record<string, string> =>
   Object.fromEntries(Object.entries(us.metadata.labels ?? {}).filter(([k]) => k.startsWith('upm.io/')));
 
 async function ensureCredentials(d: UnitSetControllerDeps, us: UnitSet, tpl: EngineTemplate): Promise<string> {
@@ -303,6 +304,11 @@ async function ensureCredentials(d: UnitSetControllerDeps, us: UnitSet, tpl: Eng
   for (const u of tpl.spec.users ?? []) {
     want[`${u.role}-username`] = Buffer.from(u.username).toString('base64');
     want[`${u.role}-password`] = randomBytes(18).toString('base64url');
+  }
+  // Transport TLS material, all or nothing (one CA for every node of the UnitSet); generated only when missing.
+  const transport = Object.values(TRANSPORT_KEYS);
+  if (needsTransportCerts(tpl.spec.engine) && transport.every((k) => !existing?.data?.[k])) {
+    for (const [k, v] of Object.entries(await transportCredentials(tpl.spec.engine))) want[k] = Buffer.from(v).toString('base64');
   }
   if (!existing) {
     const data = Object.fromEntries(Object.entries(want).map(([k, v]) => [k, k.endsWith('-password') ? Buffer.from(v).toString('base64') : v]));

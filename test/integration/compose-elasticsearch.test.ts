@@ -14,7 +14,7 @@ import { Resources } from '../../lib/kube/resources.ts';
 import type { KubeObject } from '../../lib/kube/types.ts';
 import { waitFor } from '../../lib/wait.ts';
 import { kubectl, kubectlOk } from '../kubectl.ts';
-import { searchHttp } from '../search-http.ts';
+import { accountOf, searchHttp, statusOf, type SearchAccount } from '../search-http.ts';
 import { useUnitOperator } from '../unit-operator.ts';
 
 const CLUSTER = 'member2';
@@ -42,7 +42,17 @@ describe('ElasticsearchCluster on real OpenSearch', () => {
   };
   const pids = async (unitSet: string) => Object.fromEntries((await unitsOf(unitSet)).map((u) => [u.metadata.name ?? '', u.status?.engine?.pid ?? 0]));
 
-  const http = async <T>(unit: string, method: string, path: string, body?: unknown, timeoutMs = 60_000): Promise<T> => searchHttp<T>(`${await ipOf(unit)}:9200`, method, path, body, timeoutMs);
+  /** The platform's admin account of a cluster (the security plugin refuses anonymous requests). */
+  const admins = new Map<string, SearchAccount>();
+  const adminOf = async (cluster: string): Promise<SearchAccount> => {
+    const known = admins.get(cluster);
+    if (known) return known;
+    const account = accountOf((await c.get<KubeObject & { data?: Record<string, string> }>(Resources.secrets, `${cluster}-credentials`, ns)).data, 'admin');
+    admins.set(cluster, account);
+    return account;
+  };
+  const http = async <T>(unit: string, method: string, path: string, body?: unknown, timeoutMs = 60_000): Promise<T> =>
+    searchHttp<T>(`${await ipOf(unit)}:9200`, method, path, body, timeoutMs, await adminOf(unit.split('-')[0] ?? ''));
   /** The first node of `names` that answers. */
   const anyHttp = async <T>(names: string[], method: string, path: string, body?: unknown): Promise<T> => {
     let last: unknown;
@@ -140,8 +150,39 @@ spec:
     }
     await http('logs-nodes-0', 'POST', '/docs/_refresh');
     expect(await count('docs')).toBe(DOCS);
-    await waitReady('green with the index', (e) => e.status?.shards?.active === 6);
+    // The status counts every shard copy: the index's 6 and the security plugin's index, one copy per data node
+    // (auto_expand_replicas 0-all).
+    await waitReady('green with the index', (e) => e.status?.shards?.active === 6 + 3);
+    expect(await http('logs-nodes-0', 'GET', '/_cluster/health/docs')).toMatchObject({ status: 'green', active_shards: 6 });
   }, 300_000);
+
+  it('makes the application account with data rights only, and a hostile password set in the Secret takes over', async () => {
+    const e = await waitReady('application account granted', (x) => x.status?.conditions?.find((k) => k.type === 'AppAccount')?.status === 'True');
+    expect(e.status?.conditions?.find((k) => k.type === 'AppAccount')?.message).toMatch(/^the application account upm_app may read, write/);
+    type Secret = KubeObject & { data?: Record<string, string> };
+    const app = accountOf((await c.get<Secret>(Resources.secrets, 'logs-credentials', ns)).data, 'app');
+    expect(app.user).toBe('upm_app');
+    const as = async (account: SearchAccount | undefined, method: string, path: string, body?: unknown) => searchHttp(`${await ipOf('logs-nodes-0')}:9200`, method, path, body, 30_000, account);
+    await as(app, 'PUT', '/app-data', { settings: { number_of_shards: 1, number_of_replicas: 1 } });
+    expect(await as(app, 'POST', '/app-data/_doc?refresh=true', { n: 1 })).toMatchObject({ result: 'created' });
+    expect(await as(app, 'GET', '/app-data/_count')).toMatchObject({ count: 1 });
+    expect(await statusOf(as(app, 'PUT', '/_cluster/settings', { persistent: { 'search.max_buckets': 100 } }))).toBe(403);
+    expect(await statusOf(as(app, 'GET', '/_plugins/_security/api/internalusers'))).toBe(403);
+    expect(await statusOf(as(undefined, 'GET', '/app-data/_count'))).toBe(401);
+
+    // Quotes, a backslash, a newline, non-ASCII and a dollar sign: the Secret's new password is the account's.
+    const hostile = 'q"\'\\ \n€ü$x${HOME}';
+    await c.patch(Resources.secrets, 'logs-credentials', { data: { 'app-password': Buffer.from(hostile).toString('base64') } }, 'merge', { namespace: ns });
+    const changed = { user: app.user, password: hostile };
+    await waitFor('the new password logs in', () => statusOf(as(changed, 'GET', '/app-data/_count')).then((s) => s === 200), { timeoutMs: 60_000, intervalMs: 500 });
+    expect(await statusOf(as(app, 'GET', '/app-data/_count'))).toBe(401);
+    expect(await as(changed, 'POST', '/app-data/_doc?refresh=true', { n: 2 })).toMatchObject({ result: 'created' });
+    expect(await statusOf(as(changed, 'PUT', '/_cluster/settings', { persistent: { 'search.max_buckets': 100 } }))).toBe(403);
+    expect((await events()).filter((x) => x.reason === 'AppAccount').map((x) => x.message).join('\n')).toMatch(/set the application account upm_app's password/);
+    // No event or status carries a password.
+    expect(JSON.stringify([await esc(), await events()])).not.toContain('€ü$x');
+    await http('logs-nodes-0', 'DELETE', '/app-data');
+  }, 420_000);
 
   it('scales out 3 -> 4: the new node joins and takes shards, no other node restarts', async () => {
     const before = await pids('logs-nodes');
@@ -376,7 +417,14 @@ spec:
     }, 240_000);
     afterAll(async () => { await kubectl(CLUSTER, ['-n', ns, 'delete', 'esc', 'tiers', '--wait=false']); });
 
-    it('forms one cluster of a dedicated cluster manager and data nodes, sharing its name and seeds', async () => {
+    it('forms one cluster of a dedicated cluster manager and data nodes, sharing its name, seeds and transport CA', async () => {
+      // A Secret of the user's own, with the accounts only: the operator adds the cluster's transport TLS material
+      // once, and both node sets get the same CA (nodes of different CAs could not form one cluster).
+      const own = { 'admin-username': 'upm_admin', 'admin-password': 'tiers-"admin"\\ €', 'app-username': 'upm_app', 'app-password': 'tiers-app' };
+      await c.create(Resources.secrets, {
+        apiVersion: 'v1', kind: 'Secret', metadata: { name: 'tiers-own', namespace: ns },
+        data: Object.fromEntries(Object.entries(own).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
+      } as KubeObject);
       await kubectlOk(CLUSTER, ['apply', '-f', '-'], `
 apiVersion: compose.upm.io/v1alpha1
 kind: ElasticsearchCluster
@@ -384,11 +432,19 @@ metadata: { name: tiers, namespace: ${ns} }
 spec:
   engine: opensearch
   version: "2.19"
+  secretName: tiers-own
   nodeSets:
     - { name: managers, units: 1, roles: [cluster_manager], resources: { limits: { memory: 512Mi } } }
     - { name: data, units: 1, roles: [data, ingest], resources: { limits: { memory: 512Mi } } }
 `);
       const e = await waitReady('tiers ready', (x) => x.status?.nodes === '2/2', 420_000, 'tiers');
+      type Secret = KubeObject & { data?: Record<string, string> };
+      const secrets = await Promise.all(['tiers-own', 'tiers-managers-credentials', 'tiers-data-credentials'].map((n) => c.get<Secret>(Resources.secrets, n, ns)));
+      for (const k of ['transport-ca', 'transport-cert', 'transport-key']) {
+        expect(secrets[0]?.data?.[k]).toBeTruthy();
+        expect(secrets.map((x) => x.data?.[k])).toEqual(secrets.map(() => secrets[0]?.data?.[k]));
+      }
+      admins.set('tiers', { user: own['admin-username'], password: own['admin-password'] });
       expect(e.status?.bootstrap?.initialManagers).toEqual(['tiers-managers-0']);
       expect(e.status?.clusterManager).toBe('tiers-managers-0');
       expect(e.status?.topology?.['tiers-managers-0']?.roles).toEqual(['cluster_manager']);

@@ -11,8 +11,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { driverFor } from '../../agent/engines/index.ts';
 import { adminClientConfig, jaasValue, KAFKA_INSTALLS, kafkaTool, propValue } from '../../agent/engines/kafka.ts';
-import { clusterHealth, OPENSEARCH_UID, rest } from '../../agent/engines/opensearch.ts';
+import { clusterHealth, HTTP_PORT, OPENSEARCH_UID, rest } from '../../agent/engines/opensearch.ts';
 import type { EngineEnv } from '../../agent/engines/types.ts';
+import { transportCredentials } from '../../lib/transportcerts.ts';
 import { appAcls, principalOf } from '../../operators/compose/kafka/acls.ts';
 import { KafkaAdmin } from '../../operators/compose/kafka/admin.ts';
 import { alive, context, engineEnv, install, listening, Processes, render, start, template } from '../engine-harness.ts';
@@ -179,7 +180,9 @@ describe('opensearch driver', () => {
   let child: ChildProcess;
 
   beforeAll(async () => {
-    env = engineEnv(base, ctx.unit.name, address(2), new Map([[ctx.unit.fqdn, address(2)]]));
+    // The security plugin's admin account (a hostile password) and the cluster's transport TLS material.
+    const accounts = { 'admin-username': 'upm_admin', 'admin-password': 'os-"pw"\\1 €$x\n', ...(await transportCredentials('opensearch')) };
+    env = engineEnv(base, ctx.unit.name, address(2), new Map([[ctx.unit.fqdn, address(2)]]), accounts);
     const rendered = render(template('opensearch-2.19'), ctx, {}, env);
     configPath = await install(driver, env, rendered.text, 'opensearch.yml');
     const t0 = Date.now();
@@ -196,6 +199,17 @@ describe('opensearch driver', () => {
     expect(health).toMatchObject({ number_of_nodes: 1 });
     expect(listening(child.pid ?? 0).sort()).toEqual([`${env.address}:9200`, `${env.address}:9300`]);
     if (process.getuid?.() === 0) expect(euidOf(child.pid ?? 0)).toBe(OPENSEARCH_UID);
+  });
+
+  it('refuses anonymous requests and a wrong password; its files hold no password in clear', async () => {
+    expect((await fetch(`http://${env.address}:${HTTP_PORT}/_cluster/health`)).status).toBe(401);
+    const wrong = Buffer.from('upm_admin:wrong').toString('base64');
+    expect((await fetch(`http://${env.address}:${HTTP_PORT}/_cluster/health`, { headers: { authorization: `Basic ${wrong}` } })).status).toBe(401);
+    const users = await readFile(join(env.runDir, 'opensearch', 'config', 'opensearch-security', 'internal_users.yml'), 'utf8');
+    expect(users).toMatch(/hash: "\$2[aby]\$12\$/);
+    expect(users).not.toContain(env.credentials['admin-password']);
+    const key = await stat(join(env.runDir, 'opensearch', 'config', 'upm-transport', 'node-key.pem'));
+    expect(key.mode & 0o077).toBe(0);
   });
 
   it('indexes and counts documents', async () => {

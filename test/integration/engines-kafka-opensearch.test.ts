@@ -14,7 +14,7 @@ import type { KubeObject } from '../../lib/kube/types.ts';
 import { waitFor } from '../../lib/wait.ts';
 import { unitSetId } from '../../lib/engineconfig.ts';
 import { listening } from '../engine-harness.ts';
-import { searchHttp } from '../search-http.ts';
+import { accountOf, searchHttp, type SearchAccount } from '../search-http.ts';
 import { kubectlOk } from '../kubectl.ts';
 import { useUnitOperator } from '../unit-operator.ts';
 
@@ -151,12 +151,15 @@ describe('Kafka and OpenSearch units on real engines', () => {
 
   describe('OpenSearch 2.19 (the local stand-in for Elasticsearch)', () => {
     let addrs: string[];
-    const http = <T>(addr: string, method: string, path: string, body?: unknown): Promise<T> => searchHttp<T>(`${addr}:9200`, method, path, body, HTTP_MS);
+    // The platform's admin account of the UnitSet's credentials Secret: the security plugin refuses anonymous calls.
+    let admin: SearchAccount;
+    const http = <T>(addr: string, method: string, path: string, body?: unknown): Promise<T> => searchHttp<T>(`${addr}:9200`, method, path, body, HTTP_MS, admin);
 
     beforeAll(async () => {
       await kubectlOk(CLUSTER, ['apply', '-f', '-'], unitSet(ns, 'search', 'opensearch', '2.19', '/usr/share/opensearch/data'));
       await waitReady('search');
       addrs = await ips('search');
+      admin = accountOf((await c.get<KubeObject & { data?: Record<string, string> }>(Resources.secrets, 'search-credentials', ns)).data, 'admin');
     }, READY_MS + 60_000);
 
     it('forms one green cluster of three nodes with one elected cluster manager', async () => {

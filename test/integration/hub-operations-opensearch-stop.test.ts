@@ -4,10 +4,12 @@
 // and the service shows Stopped. Start brings it back: Ready and green, allocation resumed, every document there.
 import { expect, it } from '@jest/globals';
 import { ElasticsearchClusterResource, type ElasticsearchCluster } from '../../lib/api/compose.upm.io.generated.ts';
+import { Resources } from '../../lib/kube/resources.ts';
+import type { KubeObject } from '../../lib/kube/types.ts';
 import { describeHub } from '../hub.ts';
 import { MEMBER, useHubProject } from '../hub-member.ts';
 import { operationsOf } from '../operations.ts';
-import { searchHttp } from '../search-http.ts';
+import { accountOf, searchHttp, type SearchAccount } from '../search-http.ts';
 import { expectEnginesDown, expectHeldStill, warningsOf } from '../stop-start.ts';
 
 const DOCUMENTS = 40;
@@ -16,6 +18,12 @@ const allocation = (s: Settings): unknown => (s.persistent?.cluster as { routing
 
 describeHub('Stop and Start of an OpenSearch service run by the hub', () => {
   const p = useHubProject('hubosstop');
+  /** A REST call as the cluster's admin account on member1 (the security plugin refuses anonymous calls). */
+  let admin: SearchAccount | undefined;
+  const adminHttp = async <T>(address: string, method: string, path: string, body?: unknown): Promise<T> => {
+    admin ??= accountOf((await p.member.get<KubeObject & { data?: Record<string, string> }>(Resources.secrets, 'search-credentials', p.project)).data, 'admin');
+    return searchHttp<T>(address, method, path, body, 60_000, admin);
+  };
   const { operation, steps, waitSucceeded } = operationsOf(p, { kind: 'ElasticsearchService', name: 'search' });
   let address = '';
   let warnings: string[] = [];
@@ -30,9 +38,9 @@ describeHub('Stop and Start of an OpenSearch service run by the hub', () => {
     address = rw?.addresses[0] ?? '';
     expect(address).not.toBe('');
     const at = `${address}:${rw?.port ?? 9200}`;
-    await searchHttp(at, 'PUT', '/kept', { settings: { number_of_shards: 2, number_of_replicas: 0 } });
+    await adminHttp(at, 'PUT', '/kept', { settings: { number_of_shards: 2, number_of_replicas: 0 } });
     const bulk = Array.from({ length: DOCUMENTS }, (_, i) => `{"index":{"_id":"${i}"}}\n{"n":${i}}\n`).join('');
-    expect((await searchHttp<{ errors: boolean }>(at, 'POST', '/kept/_bulk?refresh=true', bulk)).errors).toBe(false);
+    expect((await adminHttp<{ errors: boolean }>(at, 'POST', '/kept/_bulk?refresh=true', bulk)).errors).toBe(false);
     warnings = await warningsOf(p, 'ElasticsearchCluster', 'search');
   }, 660_000);
 
@@ -61,9 +69,9 @@ describeHub('Stop and Start of an OpenSearch service run by the hub', () => {
     expect(svc.status).toMatchObject({ phase: 'Ready', ready: '1/1', health: 'green' });
     const rw = svc.status?.endpoints?.find((e) => e.role === 'readwrite');
     const at = `${rw?.addresses[0] ?? address}:${rw?.port ?? 9200}`;
-    expect(allocation(await searchHttp<Settings>(at, 'GET', '/_cluster/settings'))).toBeUndefined();
-    expect((await searchHttp<{ count: number }>(at, 'GET', '/kept/_count')).count).toBe(DOCUMENTS);
-    expect((await searchHttp<{ _source: { n: number } }>(at, 'GET', '/kept/_doc/7'))._source).toEqual({ n: 7 });
+    expect(allocation(await adminHttp<Settings>(at, 'GET', '/_cluster/settings'))).toBeUndefined();
+    expect((await adminHttp<{ count: number }>(at, 'GET', '/kept/_count')).count).toBe(DOCUMENTS);
+    expect((await adminHttp<{ _source: { n: number } }>(at, 'GET', '/kept/_doc/7'))._source).toEqual({ n: 7 });
     const esc = await p.member.get<ElasticsearchCluster>(ElasticsearchClusterResource, 'search', p.project);
     expect(esc.status?.phase).toBe('Ready');
     expect(esc.status?.stop).toBeUndefined();

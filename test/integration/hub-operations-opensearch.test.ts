@@ -12,13 +12,19 @@ import type { KubeObject } from '../../lib/kube/types.ts';
 import { describeHub } from '../hub.ts';
 import { MEMBER, useHubProject } from '../hub-member.ts';
 import { operationsOf, type Op } from '../operations.ts';
-import { searchHttp } from '../search-http.ts';
+import { accountOf, searchHttp, type SearchAccount } from '../search-http.ts';
 
 type Ev = KubeObject & { reason?: string; message?: string; count?: number };
 const DOCUMENTS = 50;
 
 describeHub('Restart of an OpenSearch service run by the hub', () => {
   const p = useHubProject('hubosr');
+  /** A REST call as the cluster's admin account on member1 (the security plugin refuses anonymous calls). */
+  let admin: SearchAccount | undefined;
+  const adminHttp = async <T>(address: string, method: string, path: string, body?: unknown): Promise<T> => {
+    admin ??= accountOf((await p.member.get<KubeObject & { data?: Record<string, string> }>(Resources.secrets, 'search-credentials', p.project)).data, 'admin');
+    return searchHttp<T>(address, method, path, body, 60_000, admin);
+  };
   const { operation, steps, waitSucceeded } = operationsOf(p, { kind: 'ElasticsearchService', name: 'search' });
   let elected = '';
   let address = '';
@@ -33,9 +39,9 @@ describeHub('Restart of an OpenSearch service run by the hub', () => {
     expect(elected).toMatch(/^search-nodes-\d$/);
     const rw = st.endpoints?.find((e) => e.role === 'readwrite');
     address = `${rw?.addresses[0] ?? ''}:${rw?.port ?? 9200}`;
-    await searchHttp(address, 'PUT', '/kept', { settings: { number_of_shards: 1, number_of_replicas: 1 } });
+    await adminHttp(address, 'PUT', '/kept', { settings: { number_of_shards: 1, number_of_replicas: 1 } });
     const bulk = Array.from({ length: DOCUMENTS }, (_, i) => `{"index":{"_id":"${i}"}}\n{"n":${i}}\n`).join('');
-    expect((await searchHttp<{ errors: boolean }>(address, 'POST', '/kept/_bulk?refresh=true', bulk)).errors).toBe(false);
+    expect((await adminHttp<{ errors: boolean }>(address, 'POST', '/kept/_bulk?refresh=true', bulk)).errors).toBe(false);
   }, 660_000);
 
   it('restarts every node once, the elected cluster manager last, as the dry run said', async () => {
@@ -68,7 +74,7 @@ describeHub('Restart of an OpenSearch service run by the hub', () => {
     for (const n of others) expect(started(n)).toBeLessThan(started(elected));
     // Through the endpoint as it is now (a node's address may have changed with its restart).
     const rw = svc.status?.endpoints?.find((e) => e.role === 'readwrite');
-    const count = await searchHttp<{ count: number }>(`${rw?.addresses[0] ?? address}:${rw?.port ?? 9200}`, 'GET', '/kept/_count');
+    const count = await adminHttp<{ count: number }>(`${rw?.addresses[0] ?? address}:${rw?.port ?? 9200}`, 'GET', '/kept/_count');
     expect(count.count).toBe(DOCUMENTS);
   }, 960_000);
 });

@@ -3,7 +3,8 @@
 // also the controllers) taking 1,000 messages with acks=all through its bootstrap endpoint, every one read back at
 // the offset its acknowledgement gave, all as the application account of its connection Secret, which Kafka's
 // authorizer refuses deleting a topic, altering a broker setting and creating an ACL; an ElasticsearchService of the OpenSearch distribution, 3 nodes, indexing 100
-// documents and searching them; a MysqlService of MariaDB with a source and 2 replicas in semisync and ProxySQL sync
+// documents and searching them as the application account of its connection Secret, which the security plugin
+// refuses cluster settings and its own API (and anonymous requests everything); a MysqlService of MariaDB with a source and 2 replicas in semisync and ProxySQL sync
 // on, rows written through the readwrite endpoint read on every replica, and the hub saying that its ProxySQL units
 // cannot run here (no ProxySQL server exists in any registry this machine can use) while the database serves.
 // Kafka is deleted through the hub once shown, so the others have the machine's cores; OpenSearch is deleted while
@@ -13,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { AclOperations, AclPermissionTypes, Admin, ConfigResourceTypes, IncrementalAlterConfigOperationTypes, ResourcePatternTypes, ResourceTypes } from '@platformatic/kafka';
-import { KafkaClusterResource, type KafkaCluster } from '../../lib/api/compose.upm.io.generated.ts';
+import { ElasticsearchClusterResource, KafkaClusterResource, type KafkaCluster } from '../../lib/api/compose.upm.io.generated.ts';
 import { createConnection, type RowDataPacket } from 'mysql2/promise';
 import { UnitResource, type Unit } from '../../lib/api/unit.upm.io.generated.ts';
 import type { Condition } from '../../lib/conditions.ts';
@@ -26,7 +27,7 @@ import { describeHub, kubectlAs } from '../hub.ts';
 import { MEMBER, useHubProject } from '../hub-member.ts';
 import { AckedProducer, verify, writeClientConfig } from '../kafka-load.ts';
 import { b64, SQL_CONNECT_TIMEOUT_MS } from '../mysql.ts';
-import { searchHttp } from '../search-http.ts';
+import { searchHttp, statusOf } from '../search-http.ts';
 
 type Secret = KubeObject & { data?: Record<string, string> };
 const svc = (kind: string, name: string, ns: string, spec: Record<string, unknown>) =>
@@ -170,21 +171,38 @@ describeHub('Kafka, OpenSearch and MariaDB with ProxySQL driven by the hub onto 
     for (const u of st.units ?? []) expect(u.role).toMatch(/^cluster_manager,data,ingest(,elected)?$/);
     expect(st.units?.filter((u) => u.role?.endsWith(',elected'))).toHaveLength(1);
 
+    // The connection Secret, as the editor reads it on the hub: the application account, never the admin. The
+    // security plugin's role for it is the Compose Operator's on member1 (made on a pass after the nodes answer).
+    const c = await p.hubReaches('elasticsearchservice', 'search', 'the connection Secret in the status', (s) => s.connectionSecret === 'search-connection', 60_000).then(() => connection('search-connection'));
+    expect(c).toMatchObject({ host: `search-readwrite.${p.project}.svc`, port: '9200', user: 'upm_app' });
+    expect(c.password).toBeTruthy();
+    expect(c.password).not.toBe((await memberAccount('search-credentials')).password);
+    await waitFor('the application account granted', async () => {
+      const esc = await p.member.get<KubeObject & { status?: { conditions?: Condition[] } }>(ElasticsearchClusterResource, 'search', p.project);
+      return esc.status?.conditions?.find((x) => x.type === 'AppAccount' && x.status === 'True');
+    }, { timeoutMs: 120_000, intervalMs: 1000 });
+    const app = { user: c.user ?? '', password: c.password ?? '' };
+    const as = <T>(address: string, method: string, path: string, body?: unknown) => searchHttp<T>(address, method, path, body, 60_000, app);
+
     const [first = '', second = '', third = ''] = rw.addresses.map((a) => `${a}:${rw.port}`);
-    await searchHttp(first, 'PUT', '/orders', { settings: { number_of_shards: 2, number_of_replicas: 1 } });
+    await as(first, 'PUT', '/orders', { settings: { number_of_shards: 2, number_of_replicas: 1 } });
     const bulk = Array.from({ length: DOCUMENTS }, (_, i) => `{"index":{"_id":"${i}"}}\n{"item":"item-${i}","qty":${i % 7}}\n`).join('');
-    const r = await searchHttp<{ errors: boolean; items: unknown[] }>(second, 'POST', '/orders/_bulk?refresh=true', bulk);
+    const r = await as<{ errors: boolean; items: unknown[] }>(second, 'POST', '/orders/_bulk?refresh=true', bulk);
     expect(r.errors).toBe(false);
     expect(r.items).toHaveLength(DOCUMENTS);
     // Searched through every node the endpoint names: all of them, and a query that matches some.
     for (const a of [first, second, third]) {
-      const all = await searchHttp<{ hits: { total: { value: number } } }>(a, 'POST', '/orders/_search', { size: 0, track_total_hits: true });
+      const all = await as<{ hits: { total: { value: number } } }>(a, 'POST', '/orders/_search', { size: 0, track_total_hits: true });
       expect(`${a}: ${all.hits.total.value}`).toBe(`${a}: ${DOCUMENTS}`);
     }
-    const some = await searchHttp<{ hits: { total: { value: number }; hits: { _id: string; _source: { qty: number } }[] } }>(third, 'POST', '/orders/_search', { size: DOCUMENTS, query: { term: { qty: 3 } } });
+    const some = await as<{ hits: { total: { value: number }; hits: { _id: string; _source: { qty: number } }[] } }>(third, 'POST', '/orders/_search', { size: DOCUMENTS, query: { term: { qty: 3 } } });
     const ids = Array.from({ length: DOCUMENTS }, (_, i) => i).filter((i) => i % 7 === 3).map(String);
     expect(some.hits.total.value).toBe(ids.length);
     expect(some.hits.hits.map((h) => h._id).sort()).toEqual([...ids].sort());
+    // The account administers nothing: cluster settings and the security API are refused, and so is anyone anonymous.
+    expect(await statusOf(as(first, 'PUT', '/_cluster/settings', { persistent: { 'search.max_buckets': 100 } }))).toBe(403);
+    expect(await statusOf(as(first, 'GET', '/_plugins/_security/api/internalusers'))).toBe(403);
+    expect(await statusOf(searchHttp(first, 'GET', '/orders/_count'))).toBe(401);
   }, 900_000);
 
   it('runs the MysqlService of MariaDB, a source and 2 semisync replicas with ProxySQL sync on: Ready, rows on every replica, and its ProxySQL units reported as unable to run here', async () => {

@@ -6,6 +6,9 @@
 // exclusions, voting exclusions, a UnitSet's size and update-next annotation), so a pass killed anywhere is finished
 // by the next one, which reads the same state again.
 //
+// On OpenSearch each pass also keeps the application account of the credentials Secret as it should be (created where
+// missing, its password the Secret's; security.ts), reported as the condition AppAccount.
+//
 // Failures are the engine's to handle (a lost node's shards are promoted and rebuilt by the cluster itself); the
 // operator records them: a wanted node that leaves the cluster without being asked to is status.lastNodeLoss and a
 // Warning event, its return and the way back to green are added to it, a new elected manager is lastManagerChange.
@@ -15,6 +18,8 @@ import { ElasticsearchClusterResource } from '../../../lib/api/compose.upm.io.ge
 import type { EngineTemplate, Unit, UnitSet } from '../../../lib/api/unit.upm.io.generated.ts';
 import { UnitSetResource } from '../../../lib/api/unit.upm.io.generated.ts';
 import { LABEL_UNITSET, ordinalOf, templateName } from '../../unit/naming.ts';
+import { credentialsLabels } from '../../unit/unitset-controller.ts';
+import { needsTransportCerts, TRANSPORT_KEYS, transportCredentials } from '../../../lib/transportcerts.ts';
 import { setCondition, type Condition } from '../../../lib/conditions.ts';
 import type { ReconcileContext, ReconcileResult } from '../../../lib/controller.ts';
 import type { EventRecorder } from '../../../lib/events.ts';
@@ -33,6 +38,7 @@ import { stopConditions, stopView } from '../common/stopped.ts';
 import { dialectOf, isDataRole, isManagerRole } from './dialect.ts';
 import { leavingNodes, nextStep, type Action, type ClusterView, type NodeSetState, type Phase, type PlanInput, type Step, type UnitState } from './plan.ts';
 import { HTTP_PORT, SearchRest, type Credentials } from './rest.ts';
+import { ensureAppAccount } from './security.ts';
 import {
   ANNOTATION_UPDATE_NEXT, LABEL_CLUSTER, LABEL_NODE_SET, desiredUnitSet, initialManagers, isDataSet, isManagerSet, unitSetName, unitSetPatch,
 } from './unitsets.ts';
@@ -119,7 +125,9 @@ export function elasticsearchReconciler(d: ElasticsearchDeps) {
     const users = template.spec.users ?? [];
     let secret = d.secrets.get(`${ns}/${secretName}`);
     if (!secret && spec.secretName) return fail('SecretNotFound', `spec.secretName: Secret "${spec.secretName}" not found in ${ns}`);
-    if (!secret && users.length && !skip) secret = await createSecret(d, esc, defaultSecret, users);
+    if (!secret && users.length && !skip) secret = await createSecret(d, esc, defaultSecret, users, spec.engine);
+    if (secret && !spec.secretName && !skip) await labelSecret(d, esc, secret);
+    if (secret && !skip) secret = await ensureTransport(d, esc, secret);
     const credentials: Credentials | undefined = secret?.data?.['admin-password']
       ? { username: b64(secret.data['admin-username']) || 'elastic', password: b64(secret.data['admin-password']) } : undefined;
     if (users.length && !credentials && secret) return fail('SecretIncomplete', `spec.secretName: Secret "${secretName}" has no admin-password`);
@@ -163,6 +171,7 @@ export function elasticsearchReconciler(d: ElasticsearchDeps) {
             await d.events.record(esc, 'Normal', 'CreatedNodeSet', `created UnitSet ${usName}: ${set.units} ${spec.engine} ${spec.version} nodes with roles [${(set.roles ?? []).join(', ')}]`);
           }
         } else {
+          if (secret) await syncTransport(d, esc, secret, `${usName}-credentials`);
           const patch = unitSetPatch(cur, want);
           if (patch) {
             byName.set(usName, await d.client.patch<UnitSet>(UnitSetResource, usName, patch, 'merge', { namespace: ns }));
@@ -222,6 +231,21 @@ export function elasticsearchReconciler(d: ElasticsearchDeps) {
     if (view && !formed && view.clusterUUID && view.clusterUUID !== '_na_') {
       status.bootstrap = { ...status.bootstrap, formedAt: now, clusterUUID: view.clusterUUID };
       await d.events.record(esc, 'Normal', 'ClusterFormed', `cluster ${view.clusterName} formed (${view.clusterUUID}) with ${view.nodes.length} nodes; ${view.nodes.find((n) => n.id === view?.managerId)?.name ?? 'no node'} is the elected cluster manager`);
+    }
+
+    // The application account (OpenSearch's security plugin): made by the operator, level-based, as the admin.
+    if (view && via && !skip && spec.engine === 'opensearch') {
+      const appUser = b64(secret?.data?.['app-username']);
+      const appPassword = b64(secret?.data?.['app-password']);
+      if (appUser && appPassword) {
+        try {
+          const done = await ensureAppAccount(rest, via, appUser, appPassword);
+          if (done.length) await d.events.record(esc, 'Normal', 'AppAccount', done.join('; '));
+          condition('AppAccount', true, 'Granted', `the application account ${appUser} may read, write, create and delete indices not starting with "." and run bulk, multi-get and multi-search, nothing else`);
+        } catch (err) {
+          condition('AppAccount', false, 'NotGranted', (err as Error).message);
+        }
+      }
     }
 
     const input: PlanInput = { cluster: name, sets, units: unitStates, ...(view ? { view } : {}), ...(viewError ? { viewError } : {}), formed: !!status.bootstrap?.formedAt, restarting: !!prev.restart, stopPaused: !spec.stopped && !!status.stop?.allocationPaused };
@@ -499,16 +523,21 @@ function phaseOf(step: Step, applied: string): Phase {
   }
 }
 
-/** The shared accounts: random passwords for the template's users, created once. */
-async function createSecret(d: ElasticsearchDeps, esc: ElasticsearchCluster, name: string, users: NonNullable<EngineTemplate['spec']['users']>): Promise<Secret> {
+/**
+ * The shared accounts: random passwords for the template's users, and the transport TLS material of the engines
+ * that need it (one CA for every node set), created once. Labelled with the hub's service too (its `upm.io/` labels):
+ * the hub reads the application account from it for the service's connection Secret.
+ */
+async function createSecret(d: ElasticsearchDeps, esc: ElasticsearchCluster, name: string, users: NonNullable<EngineTemplate['spec']['users']>, engine: string): Promise<Secret> {
   const data: Record<string, string> = {};
   for (const u of users) {
     data[`${u.role}-username`] = Buffer.from(u.username).toString('base64');
     data[`${u.role}-password`] = Buffer.from(randomBytes(18).toString('base64url')).toString('base64');
   }
+  for (const [k, v] of Object.entries(await transportCredentials(engine))) data[k] = Buffer.from(v).toString('base64');
   const secret: Secret = {
     apiVersion: 'v1', kind: 'Secret', type: 'Opaque',
-    metadata: { name, namespace: esc.metadata.namespace, labels: { [LABEL_CLUSTER]: esc.metadata.name ?? '' }, ownerReferences: [ownerRef(esc)] },
+    metadata: { name, namespace: esc.metadata.namespace, labels: { ...credentialsLabels(esc), [LABEL_CLUSTER]: esc.metadata.name ?? '' }, ownerReferences: [ownerRef(esc)] },
     data,
   } as Secret;
   try {
@@ -519,6 +548,35 @@ async function createSecret(d: ElasticsearchDeps, esc: ElasticsearchCluster, nam
     if (!isAlreadyExists(err)) throw err;
     return d.client.get<Secret>(Resources.secrets, name, esc.metadata.namespace);
   }
+}
+
+/** The hub's service labels reach a Secret made before they were given. */
+async function labelSecret(d: ElasticsearchDeps, esc: ElasticsearchCluster, secret: Secret): Promise<void> {
+  const labels = credentialsLabels(esc);
+  if (Object.entries(labels).every(([k, v]) => secret.metadata.labels?.[k] === v)) return;
+  await d.client.patch(Resources.secrets, secret.metadata.name ?? '', { metadata: { labels } }, 'merge', { namespace: esc.metadata.namespace });
+}
+
+/**
+ * The cluster's transport TLS material in its Secret (one made before it, or given with spec.secretName, has none):
+ * made here, once, so that every node set gets the same CA.
+ */
+async function ensureTransport(d: ElasticsearchDeps, esc: ElasticsearchCluster, secret: Secret): Promise<Secret> {
+  const keys = Object.values(TRANSPORT_KEYS);
+  if (!needsTransportCerts(esc.spec.engine) || keys.some((k) => secret.data?.[k])) return secret;
+  const data = Object.fromEntries(Object.entries(await transportCredentials(esc.spec.engine)).map(([k, v]) => [k, Buffer.from(v).toString('base64')]));
+  const patched = await d.client.patch<Secret>(Resources.secrets, secret.metadata.name ?? '', { data }, 'merge', { namespace: esc.metadata.namespace });
+  await d.events.record(esc, 'Normal', 'CreatedTransportCertificates', `added the cluster's transport TLS CA and node certificate to Secret ${secret.metadata.name}`);
+  return patched;
+}
+
+/** A node set's copy carries the cluster's transport material (nodes of another CA could not join). */
+async function syncTransport(d: ElasticsearchDeps, esc: ElasticsearchCluster, from: Secret, name: string): Promise<void> {
+  const copy = d.secrets.get(`${esc.metadata.namespace}/${name}`);
+  if (!copy || !needsTransportCerts(esc.spec.engine)) return;
+  const stale = Object.values(TRANSPORT_KEYS).filter((k) => from.data?.[k] && copy.data?.[k] !== from.data[k]);
+  if (!stale.length) return;
+  await d.client.patch(Resources.secrets, name, { data: Object.fromEntries(stale.map((k) => [k, from.data?.[k]])) }, 'merge', { namespace: esc.metadata.namespace });
 }
 
 /** A node set's credentials Secret, the same accounts as every other set's (the Unit Operator keeps one that exists). */

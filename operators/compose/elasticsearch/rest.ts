@@ -1,5 +1,5 @@
-// The REST calls the operator makes to an Elasticsearch or OpenSearch node, over plain HTTP with basic auth when the
-// cluster has accounts (Elasticsearch 8's security; OpenSearch runs here without its security plugin). Reading builds
+// The REST calls the operator makes to an Elasticsearch or OpenSearch node, over plain HTTP with basic auth as the
+// cluster's admin account (Elasticsearch 8's security; OpenSearch's security plugin). Reading builds
 // the ClusterView the planner decides from; every write is one idempotent call.
 import { Agent, request } from 'undici';
 import type { Dialect } from './dialect.ts';
@@ -20,6 +20,9 @@ export class RestError extends Error {
 
 export interface Credentials { username: string; password: string }
 
+/** HTTP basic authentication (user name and password as UTF-8, as the engines decode them). */
+export const basicAuth = (user: string, password: string): string => `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
+
 /** What the cluster settings API returns with flat_settings. */
 interface Settings { persistent: Record<string, unknown>; transient: Record<string, unknown> }
 
@@ -33,7 +36,7 @@ export class SearchRest {
 
   constructor(dialect: Dialect, credentials?: Credentials) {
     this.dialect = dialect;
-    if (credentials?.password) this.auth = `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`;
+    if (credentials?.password) this.auth = basicAuth(credentials.username, credentials.password);
   }
 
   /** One call; throws RestError with the engine's own reason when it answers an error. */
@@ -55,6 +58,15 @@ export class SearchRest {
       throw new RestError(res.statusCode, type, `${method} ${path.split('?')[0]}: ${res.statusCode}${type ? ` ${type}` : ''}: ${reason}`);
     }
     return (text ? JSON.parse(text) : {}) as T;
+  }
+
+  /** Whether an account logs in with this authorization (OpenSearch's security plugin answers 401 when not). */
+  async loginWorks(host: string, authorization: string): Promise<boolean> {
+    const res = await request(`http://${host}:${HTTP_PORT}/_plugins/_security/authinfo`, { method: 'GET', dispatcher: this.dispatcher, headersTimeout: 10_000, bodyTimeout: 10_000, headers: { authorization } });
+    await res.body.text();
+    if (res.statusCode === 401) return false;
+    if (res.statusCode >= 300) throw new RestError(res.statusCode, '', `GET /_plugins/_security/authinfo: ${res.statusCode}`);
+    return true;
   }
 
   /** Whether the node has an elected manager (its own view, answered at once). */
