@@ -22,6 +22,9 @@ describe('a restart of some units', () => {
     expect(fullRestartStamp({ restartedAt: 'r2', restartUnits: ['zk-0'] }, 'r1')).toBe('r1');
     expect(fullRestartStamp({ restartedAt: 'r2', restartUnits: ['zk-0'] }, undefined)).toBeUndefined();
     expect(fullRestartStamp({ restartedAt: 'r2' }, 'r1')).toBe('r2');
+    // restartUnits cleared after r2 was taken for some units: r2 is done, nothing restarts again.
+    expect(fullRestartStamp({ restartedAt: 'r2' }, 'r1', 'r2')).toBe('r1');
+    expect(fullRestartStamp({ restartedAt: 'r3' }, 'r1', 'r2')).toBe('r3');
   });
 
   it('orders the units by ordinal, those that must go last after', () => {

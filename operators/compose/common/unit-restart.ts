@@ -23,10 +23,11 @@ export function unitRestartRequest(spec: { restartedAt?: string; restartUnits?: 
 
 /**
  * The restart stamp the UnitSet's template carries: the spec's for a restart of every unit; while some units only are
- * asked for, the one it carries already (changing it would restart every unit).
+ * asked for, the one it carries already (changing it would restart every unit), and so too once restartUnits is
+ * cleared after that id was taken for some units (`takenForSome`: status.unitRestart.id): an id is done once.
  */
-export function fullRestartStamp(spec: { restartedAt?: string; restartUnits?: string[] }, carried: string | undefined): string | undefined {
-  return unitRestartRequest(spec) ? carried : spec.restartedAt;
+export function fullRestartStamp(spec: { restartedAt?: string; restartUnits?: string[] }, carried: string | undefined, takenForSome?: string): string | undefined {
+  return unitRestartRequest(spec) || (!!spec.restartedAt && spec.restartedAt === takenForSome) ? carried : spec.restartedAt;
 }
 
 /** The order among `units`: the others by ordinal, then those that must go last (the leader, the active controller). */

@@ -191,7 +191,7 @@ export function kafkaClusterReconciler(d: KafkaClusterDeps) {
     // Outdated: what the UnitSet says, and units that do not carry the restart request or version yet (the UnitSet's
     // status follows a moment after its annotations and spec change).
     // A restart of some units only leaves the UnitSet's stamp as it was (those restart through its spec.restart).
-    const stamp = fullRestartStamp(kc.spec, us.metadata.annotations?.[ANNOTATION_RESTARTED_AT]);
+    const stamp = fullRestartStamp(kc.spec, us.metadata.annotations?.[ANNOTATION_RESTARTED_AT], prev.unitRestart?.id);
     const behind = units.filter((u) => (u.metadata.annotations?.[ANNOTATION_RESTARTED_AT] ?? '') !== (stamp ?? '') || u.spec.version !== us.spec.version)
       .map((u) => u.metadata.name ?? '').filter((u) => !(us.status?.updating ?? []).includes(u));
     const outdated = [...new Set([...(us.status?.outdated ?? []), ...behind])].sort();

@@ -116,7 +116,7 @@ export function unitSetPatch(kc: KafkaCluster, us: UnitSet): { patch: Record<str
   const patch: Record<string, Json> = {};
   if (fields.length) patch.spec = spec;
   const restartedAt = us.metadata.annotations?.[ANNOTATION_RESTARTED_AT];
-  const stamp = fullRestartStamp(kc.spec, restartedAt);
+  const stamp = fullRestartStamp(kc.spec, restartedAt, kc.status?.unitRestart?.id);
   if ((stamp ?? undefined) !== restartedAt) {
     patch.metadata = { annotations: { [ANNOTATION_RESTARTED_AT]: stamp ?? null } };
     fields.push(`metadata.annotations[${ANNOTATION_RESTARTED_AT}]`);

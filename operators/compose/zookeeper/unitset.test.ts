@@ -15,5 +15,7 @@ describe('the restart stamp of the owned UnitSet', () => {
     expect(unitSetDrift(us, zke({ restartedAt: 'r2', restartUnits: ['zk-0'] }))).toBeUndefined();
     expect(unitSetDrift(us, zke({ restartedAt: 'r3' }))?.patch).toEqual({ spec: { env: [{ name: RESTART_ENV, value: 'r3' }] } });
     expect(desiredUnitSetSpec(zke({ restartedAt: 'r2', restartUnits: ['zk-0'] }), 3).env).toEqual([]);
+    // restartUnits cleared once r2 was taken for zk-0: r2 is not done again for every server.
+    expect(unitSetDrift(us, { ...zke({ restartedAt: 'r2' }), status: { unitRestart: { id: 'r2', phase: 'Complete' } } })).toBeUndefined();
   });
 });

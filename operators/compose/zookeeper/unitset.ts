@@ -20,7 +20,7 @@ export function whitelist(zke: ZookeeperEnsemble): string {
 /** The UnitSet's spec for this ensemble with `units` units (`carried`: the restart stamp its servers carry now). */
 export function desiredUnitSetSpec(zke: ZookeeperEnsemble, units: number, carried?: string): UnitSetSpec & { parameters: Record<string, string> } {
   const s = zke.spec;
-  const stamp = fullRestartStamp(s, carried);
+  const stamp = fullRestartStamp(s, carried, zke.status?.unitRestart?.id);
   return {
     engine: 'zookeeper',
     version: s.version ?? '3.8',
