@@ -50,8 +50,9 @@ describe('a restart of some units', () => {
     expect(taken.status).toMatchObject({ phase: 'Restarting', order: ['zk-0', 'zk-1'], message: 'the Unit Operator has not taken the request yet' });
     const going = unitRestartStep(req, us(written, { id: 'r1', phase: 'Restarting', current: 'zk-1', done: ['zk-0'], message: 'restarting zk-1 (2/2)' }), ['zk-1', 'zk-0'], undefined);
     expect(going).toEqual({ status: { id: 'r1', units: ['zk-0', 'zk-1'], order: ['zk-0', 'zk-1'], phase: 'Restarting', current: 'zk-1', done: ['zk-0'], message: 'restarting zk-1 (2/2)' } });
-    const over = unitRestartStep(req, us(written, { id: 'r1', phase: 'Complete', done: ['zk-0', 'zk-1'] }), [], undefined);
+    const over = unitRestartStep(req, us(written, { id: 'r1', phase: 'Complete', current: 'zk-1', done: ['zk-0', 'zk-1'] }), [], undefined);
     expect(over.status).toMatchObject({ phase: 'Complete', done: ['zk-0', 'zk-1'] });
+    expect(over.status.current).toBeUndefined();
     // The UnitSet's record of an earlier id is not this one's.
     expect(unitRestartStep(req, us(written, { id: 'r0', phase: 'Complete', done: ['zk-2'] }), [], undefined).status).toMatchObject({ phase: 'Restarting', done: [] });
   });

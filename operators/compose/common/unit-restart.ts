@@ -65,7 +65,7 @@ export function unitRestartStep(req: UnitRestartRequest, us: UnitSet, order: str
   if (p?.id !== req.id) return { status: { ...written, phase: 'Restarting', done: [], message: 'the Unit Operator has not taken the request yet' } };
   return {
     status: {
-      ...written, phase: p.phase ?? 'Restarting', done: p.done ?? [], ...(p.current ? { current: p.current } : {}),
+      ...written, phase: p.phase ?? 'Restarting', done: p.done ?? [], ...(p.current && p.phase !== 'Complete' ? { current: p.current } : {}),
       ...(p.message ? { message: p.message } : {}),
     },
   };
