@@ -146,7 +146,7 @@ export function serviceSchema(k: ServiceKind): JsonSchema {
           },
           servers: {
             type: 'array', minItems: 1, maxItems: 64, 'x-kubernetes-list-type': 'set', items: { type: 'string', maxLength: 253 },
-            description: 'Only these servers restart, in the order spec.restart.order gives among them; the others are left alone. Every server when left out. The kinds that restart in their own order (Kafka, ZooKeeper, OpenSearch/Elasticsearch) restart every server.',
+            description: 'Only these servers restart, in the order spec.restart.order gives among them; the others are left alone. Every server when left out. Kafka and ZooKeeper restart them in their own order among them (the active controller, the leader last); OpenSearch/Elasticsearch restarts every server.',
           },
         },
       },
@@ -385,7 +385,7 @@ const kafka: ServiceKind = {
   ],
   wideColumns: [col('Active Controller', 'The active KRaft controller.', (o) => str(o.status?.controller))],
   stopNote: 'Every broker and controller stops at once (the KafkaCluster holds still: no reassignment, scaling or restart while stopped).',
-  restartNote: 'The KafkaCluster restarts its brokers in its own order, the active controller last; spec.restart.order is not used.',
+  restartNote: 'The KafkaCluster restarts its brokers (all, or those spec.restart.servers names) in its own order, the active controller last; spec.restart.order is not used.',
   operations: [...LIFECYCLE],
   scale: { replicas: { path: ['topology', 'brokers'], default: (s) => specNum(s, ['topology', 'brokers'], 3), min: 1, max: 32, noun: 'brokers' } },
 };
@@ -408,7 +408,7 @@ const zookeeper: ServiceKind = {
   columns: [versionCol, col('Replicas', 'ZooKeeper servers.', (o) => num(at(o, 'topology', 'replicas'), 3), 'integer')],
   wideColumns: [col('Leader', 'The server that leads the ensemble.', (o) => str(o.status?.leader))],
   stopNote: 'Every server stops at once (the ZookeeperEnsemble holds still: no reconfiguration while stopped).',
-  restartNote: 'The ZookeeperEnsemble restarts follower by follower, the leader last; spec.restart.order is not used.',
+  restartNote: 'The ZookeeperEnsemble restarts follower by follower (all, or those spec.restart.servers names), the leader last; spec.restart.order is not used.',
   operations: [...LIFECYCLE],
   // The ZookeeperEnsemble runs 3 to 9 voting servers, odd.
   scale: { replicas: { path: ['topology', 'replicas'], default: (s) => specNum(s, ['topology', 'replicas'], 3), min: 3, max: 7, odd: true, noun: 'servers' } },

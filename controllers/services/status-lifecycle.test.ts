@@ -138,4 +138,21 @@ describe('a service being restarted', () => {
     expect(at({}, ['op-uid', '', 'op-uid']).restart).toMatchObject({ phase: 'Restarting' });
     expect(at({}).restart).toMatchObject({ id: 'op-uid', phase: 'Complete' });
   });
+
+  it('for a ZookeeperEnsemble asked to restart some servers, follows its status.unitRestart for that id (the others keep their stamp)', () => {
+    const svc = service('ZookeeperService', 'db', { version: '3.8', restart: { id: 'op-uid', servers: ['db-0'] } });
+    svc.status = { phase: 'Ready', observedGeneration: 1 };
+    const d = desiredZookeeper(svc, CLUSTER, []);
+    if (!('objects' in d)) throw new Error('refused');
+    const zke = { ...d.objects[1], metadata: { ...d.objects[1]?.metadata, generation: 2 } } as O;
+    expect(zke.spec?.restartUnits).toEqual(['db-0']);
+    const servers = Object.fromEntries([0, 1, 2].map((i) => [`db-${i}`, { role: i === 1 ? 'leader' : 'follower', serving: true, synced: true }]));
+    const at = (unitRestart?: Record<string, unknown>) =>
+      serviceStatus(svc, { reachable: true, objects: [{ ...zke, status: { observedGeneration: 2, ready: true, servers, ...(unitRestart ? { unitRestart } : {}) } } as O], desired: d }, NOW).restart;
+    expect(at()).toMatchObject({ id: 'op-uid', phase: 'Waiting' });
+    expect(at({ id: 'older', phase: 'Complete', done: ['db-2'] })).toMatchObject({ id: 'op-uid', phase: 'Waiting' });
+    expect(at({ id: 'op-uid', phase: 'Restarting', current: 'db-0', done: [] })).toMatchObject({ phase: 'Restarting', current: 'db-0' });
+    expect(at({ id: 'op-uid', phase: 'Complete', done: ['db-0'] })).toMatchObject({ id: 'op-uid', phase: 'Complete', done: ['db-0'] });
+    expect(at({ id: 'op-uid', phase: 'Invalid', done: [], message: 'spec.restart.units names db-7' })).toMatchObject({ phase: 'Invalid' });
+  });
 });

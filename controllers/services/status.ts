@@ -212,6 +212,8 @@ function restartProgress(svc: HubService, objects: Obj[], v: View): RestartProgr
   const r = rec(svc.spec.restart);
   const id = str(r.id);
   if (!id) return undefined;
+  const some = someRestarted(id, v);
+  if (some) return some;
   const sets = objects.filter((o) => o.kind === 'UnitSet' && str(rec(o.spec?.restart).id) === id);
   if (sets.length) {
     const all = sets.map((us) => ({ us, p: rec(us.status?.restart) }));
@@ -245,6 +247,22 @@ function restartProgress(svc: HubService, objects: Obj[], v: View): RestartProgr
   const through = units.length > 0 && units.every((u) => carries(u) && unitReady(u));
   if (acted && v.ready && !current && through && !rollingUnitSet(objects)) return { id, phase: 'Complete', message: `${v.composeKind} ${c.metadata.name ?? ''} restarted its servers` };
   return { id, phase: 'Restarting', ...(current ? { current } : {}), message: `${v.composeKind} ${c.metadata.name ?? ''}: ${current ? `restarting ${current}` : 'restarting its servers'}` };
+}
+
+/**
+ * A restart of some servers that the compose object carries out itself, in its own order among them (restartUnits
+ * beside restartedAt): its status.unitRestart for this id says how far it got.
+ */
+function someRestarted(id: string, v: View): RestartProgress | undefined {
+  const c = v.compose;
+  const units = c?.spec?.restartUnits;
+  if (!c || str(c.spec?.restartedAt) !== id || !Array.isArray(units) || !units.length) return undefined;
+  const p = rec(c.status?.unitRestart);
+  const name = `${v.composeKind} ${c.metadata.name ?? ''}`;
+  if (str(p.id) !== id) return { id, phase: 'Waiting', message: `${name}: not taken yet` };
+  const done = Array.isArray(p.done) ? p.done.map(str).filter(Boolean) : [];
+  const phase = p.phase === 'Complete' || p.phase === 'Invalid' || p.phase === 'Waiting' ? p.phase : 'Restarting';
+  return { id, phase, ...(str(p.current) ? { current: str(p.current) } : {}), done, message: `${name}: ${str(p.message) || phase}` };
 }
 
 /** The compose kinds that make their own UnitSets (the hub does not watch those): their phase says the stop is done. */

@@ -346,9 +346,13 @@ export interface KafkaClusterSpec {
     onScaleOut?: boolean;
   };
   /**
-   * Change it (e.g. to the current time) to restart every unit, broker by broker in the safe order. Changing nothing else.
+   * Change it (e.g. to the current time) to restart every unit (or those spec.restartUnits names), broker by broker in the safe order. Changing nothing else.
    */
   restartedAt?: string;
+  /**
+   * With restartedAt, only these units restart (their engines in place, one at a time, each only after the previous is Ready again), brokers first and the active controller last if it is among them; the others are left alone. Every server when left out. Taken once per restartedAt (status.unitRestart says how far it got).
+   */
+  restartUnits?: string[];
   /**
    * True stops every unit at once (the UnitSet's spec.stopped; volumes and data stay); the cluster then holds still (no scaling, reassignment or rolling restart) and says Stopped. False starts them again.
    */
@@ -521,6 +525,33 @@ export interface KafkaClusterStatus {
     partitionsMoved?: number;
     seconds?: number;
     finishedAt?: string;
+  };
+  /**
+   * The restart of some units only (spec.restartedAt with spec.restartUnits), carried out by the UnitSet's spec.restart.
+   */
+  unitRestart?: {
+    /**
+     * The spec.restartedAt it is for.
+     */
+    id?: string;
+    /**
+     * The units it takes.
+     */
+    units?: string[];
+    /**
+     * The order they restart in, decided when it began.
+     */
+    order?: string[];
+    phase?: 'Waiting' | 'Restarting' | 'Complete' | 'Invalid';
+    /**
+     * The unit being restarted now.
+     */
+    current?: string;
+    /**
+     * Units restarted for this id, in the order they were.
+     */
+    done?: string[];
+    message?: string;
   };
   /**
    * A rolling restart in progress.
@@ -1350,9 +1381,13 @@ export interface ZookeeperEnsembleSpec {
     | 'conf'
   )[];
   /**
-   * Changing this value (e.g. to the current time) restarts every server once, followers first and the leader last, each only after the ensemble is whole and in sync again.
+   * Changing this value (e.g. to the current time) restarts every server (or those spec.restartUnits names) once, followers first and the leader last, each only after the ensemble is whole and in sync again.
    */
   restartedAt?: string;
+  /**
+   * With restartedAt, only these units restart (their engines in place, one at a time, each only after the previous is Ready again), followers first and the leader last if it is among them; the others are left alone. Every server when left out. Taken once per restartedAt (status.unitRestart says how far it got).
+   */
+  restartUnits?: string[];
   /**
    * True stops every server in place (the UnitSet's spec.stopped; volumes and data stay); the ensemble then holds still (no reconfiguration, no updates, no failure records) and says Stopped. False starts them again.
    */
@@ -1460,6 +1495,33 @@ export interface ZookeeperEnsembleStatus {
       restarts?: number;
       message?: string;
     };
+  };
+  /**
+   * The restart of some units only (spec.restartedAt with spec.restartUnits), carried out by the UnitSet's spec.restart.
+   */
+  unitRestart?: {
+    /**
+     * The spec.restartedAt it is for.
+     */
+    id?: string;
+    /**
+     * The units it takes.
+     */
+    units?: string[];
+    /**
+     * The order they restart in, decided when it began.
+     */
+    order?: string[];
+    phase?: 'Waiting' | 'Restarting' | 'Complete' | 'Invalid';
+    /**
+     * The unit being restarted now.
+     */
+    current?: string;
+    /**
+     * Units restarted for this id, in the order they were.
+     */
+    done?: string[];
+    message?: string;
   };
   /**
    * A rolling restart or config change in progress.

@@ -219,7 +219,7 @@ export interface ElasticsearchServiceRecordSpec {
      */
     order?: string[];
     /**
-     * Only these servers restart, in the order spec.restart.order gives among them; the others are left alone. Every server when left out. The kinds that restart in their own order (Kafka, ZooKeeper, OpenSearch/Elasticsearch) restart every server.
+     * Only these servers restart, in the order spec.restart.order gives among them; the others are left alone. Every server when left out. Kafka and ZooKeeper restart them in their own order among them (the active controller, the leader last); OpenSearch/Elasticsearch restarts every server.
      */
     servers?: string[];
   };
@@ -406,7 +406,7 @@ export interface KafkaServiceRecordSpec {
    */
   stopped?: boolean;
   /**
-   * A request to restart every engine of the service once, one server at a time, each next one only after the previous serves again. A new id is a new request; an id already carried out is never done again (status.restart says how far it got). The KafkaCluster restarts its brokers in its own order, the active controller last; spec.restart.order is not used.
+   * A request to restart every engine of the service once, one server at a time, each next one only after the previous serves again. A new id is a new request; an id already carried out is never done again (status.restart says how far it got). The KafkaCluster restarts its brokers (all, or those spec.restart.servers names) in its own order, the active controller last; spec.restart.order is not used.
    */
   restart?: {
     /**
@@ -418,7 +418,7 @@ export interface KafkaServiceRecordSpec {
      */
     order?: string[];
     /**
-     * Only these servers restart, in the order spec.restart.order gives among them; the others are left alone. Every server when left out. The kinds that restart in their own order (Kafka, ZooKeeper, OpenSearch/Elasticsearch) restart every server.
+     * Only these servers restart, in the order spec.restart.order gives among them; the others are left alone. Every server when left out. Kafka and ZooKeeper restart them in their own order among them (the active controller, the leader last); OpenSearch/Elasticsearch restarts every server.
      */
     servers?: string[];
   };
@@ -625,7 +625,7 @@ export interface MysqlServiceRecordSpec {
      */
     order?: string[];
     /**
-     * Only these servers restart, in the order spec.restart.order gives among them; the others are left alone. Every server when left out. The kinds that restart in their own order (Kafka, ZooKeeper, OpenSearch/Elasticsearch) restart every server.
+     * Only these servers restart, in the order spec.restart.order gives among them; the others are left alone. Every server when left out. Kafka and ZooKeeper restart them in their own order among them (the active controller, the leader last); OpenSearch/Elasticsearch restarts every server.
      */
     servers?: string[];
   };
@@ -1160,7 +1160,7 @@ export interface RedisClusterServiceRecordSpec {
      */
     order?: string[];
     /**
-     * Only these servers restart, in the order spec.restart.order gives among them; the others are left alone. Every server when left out. The kinds that restart in their own order (Kafka, ZooKeeper, OpenSearch/Elasticsearch) restart every server.
+     * Only these servers restart, in the order spec.restart.order gives among them; the others are left alone. Every server when left out. Kafka and ZooKeeper restart them in their own order among them (the active controller, the leader last); OpenSearch/Elasticsearch restarts every server.
      */
     servers?: string[];
   };
@@ -1371,7 +1371,7 @@ export interface RedisServiceRecordSpec {
      */
     order?: string[];
     /**
-     * Only these servers restart, in the order spec.restart.order gives among them; the others are left alone. Every server when left out. The kinds that restart in their own order (Kafka, ZooKeeper, OpenSearch/Elasticsearch) restart every server.
+     * Only these servers restart, in the order spec.restart.order gives among them; the others are left alone. Every server when left out. Kafka and ZooKeeper restart them in their own order among them (the active controller, the leader last); OpenSearch/Elasticsearch restarts every server.
      */
     servers?: string[];
   };
@@ -1598,7 +1598,7 @@ export interface ZookeeperServiceRecordSpec {
    */
   stopped?: boolean;
   /**
-   * A request to restart every engine of the service once, one server at a time, each next one only after the previous serves again. A new id is a new request; an id already carried out is never done again (status.restart says how far it got). The ZookeeperEnsemble restarts follower by follower, the leader last; spec.restart.order is not used.
+   * A request to restart every engine of the service once, one server at a time, each next one only after the previous serves again. A new id is a new request; an id already carried out is never done again (status.restart says how far it got). The ZookeeperEnsemble restarts follower by follower (all, or those spec.restart.servers names), the leader last; spec.restart.order is not used.
    */
   restart?: {
     /**
@@ -1610,7 +1610,7 @@ export interface ZookeeperServiceRecordSpec {
      */
     order?: string[];
     /**
-     * Only these servers restart, in the order spec.restart.order gives among them; the others are left alone. Every server when left out. The kinds that restart in their own order (Kafka, ZooKeeper, OpenSearch/Elasticsearch) restart every server.
+     * Only these servers restart, in the order spec.restart.order gives among them; the others are left alone. Every server when left out. Kafka and ZooKeeper restart them in their own order among them (the active controller, the leader last); OpenSearch/Elasticsearch restarts every server.
      */
     servers?: string[];
   };

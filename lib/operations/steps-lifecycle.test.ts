@@ -106,14 +106,41 @@ describe('Restart', () => {
     const w = world(zk);
     const op = operation('ZookeeperService', { type: 'Restart' });
     step(op, w); step(op, w); step(op, w);
-    expect(w.service?.spec.restart).toEqual({ id: 'uid-1', order: null });
+    expect(w.service?.spec.restart).toEqual({ id: 'uid-1', order: null, servers: null });
   });
 
-  it('refuses servers that are not the service\'s (or a subset of a kind that restarts in its own order), before anything changes', () => {
+  it('for ZooKeeper and Kafka, asks for some servers by id and names, in the engine\'s order among them (the leader, the active controller last)', () => {
+    const zk = service('ZookeeperService', [u('db-0', 'follower'), u('db-1', 'leader'), u('db-2', 'follower')]);
+    const zop = operation('ZookeeperService', { type: 'Restart', restart: { servers: ['db-1', 'db-2'] } });
+    const zst = previewStatus(zop, world(zk));
+    expect(zst.steps?.[0]?.message).toContain('servers: 2 of 3 (db-0 left alone)');
+    expect(zst.steps?.[0]?.message).toContain('order: db-2, db-1');
+    expect(zst.steps?.[1]?.description).toBe('ask the member to restart only db-1, db-2 once in the engine\'s order among them (db-2, db-1: the leader last if among them; the others are left alone)');
+    const zw = world(zk);
+    drive(zop, zw, () => {
+      const s = zw.service as ServiceView;
+      s.status = { ...s.status, observedGeneration: s.metadata.generation, phase: 'Ready', restart: { id: 'uid-1', phase: 'Complete', done: ['db-2', 'db-1'] } };
+    });
+    expect(zw.service?.spec.restart).toEqual({ id: 'uid-1', order: null, servers: ['db-1', 'db-2'] });
+    expect(zop.status?.phase).toBe('Succeeded');
+
+    const kafka = service('KafkaService', [u('db-0', 'controller,broker,active-controller'), u('db-1', 'controller,broker'), u('db-2', 'controller,broker')]);
+    const kop = operation('KafkaService', { type: 'Restart', restart: { servers: ['db-2'] } });
+    const kst = previewStatus(kop, world(kafka));
+    expect(kst.steps?.[0]?.message).toContain('servers: 1 of 3 (db-0, db-1 left alone)');
+    expect(kst.steps?.[1]?.description).toBe('ask the member to restart only db-2 once in the engine\'s order among them (db-2: the active controller last if among them; the others are left alone)');
+    expect(kst.steps?.[2]?.description).toBe('wait until db-2 was restarted once and the service is Ready');
+    const kw = world(kafka);
+    step(kop, kw); step(kop, kw); step(kop, kw);
+    expect(kw.service?.spec.restart).toEqual({ id: 'uid-1', order: null, servers: ['db-2'] });
+  });
+
+  it('refuses servers that are not the service\'s (or a subset of OpenSearch/Elasticsearch, which restarts all or none), before anything changes', () => {
     for (const [kind, svc, servers, msg] of [
       ['MysqlService', mysql(), ['db-0', 'db-9'], 'spec.restart.servers[1]: db-9 is not a server'],
       ['MysqlService', mysql(), ['db-proxysql-0'], 'spec.restart.servers[0]: db-proxysql-0 is not a server'],
-      ['ZookeeperService', service('ZookeeperService', [u('db-0', 'follower'), u('db-1', 'leader')]), ['db-0'], 'a ZookeeperService restarts every server in its own order'],
+      ['ZookeeperService', service('ZookeeperService', [u('db-0', 'follower'), u('db-1', 'leader')]), ['db-0', 'db-5'], 'spec.restart.servers[1]: db-5 is not a server of ZookeeperService db'],
+      ['ElasticsearchService', service('ElasticsearchService', [u('db-nodes-0', 'cluster_manager,data'), u('db-nodes-1', 'cluster_manager,data,elected')]), ['db-nodes-0'], 'spec.restart.servers: an OpenSearch/Elasticsearch service restarts every server in its own order'],
     ] as const) {
       const w = world(svc);
       const op = operation(kind, { type: 'Restart', restart: { servers: [...servers] } });

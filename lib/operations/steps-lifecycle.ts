@@ -1,7 +1,8 @@
 // Stop, Start and Restart as step lists. Each works through the hub service's spec (spec.stopped, spec.restart),
 // which the services controller passes into every UnitSet of the service (the Unit Operator stops the engines in
 // place, or restarts them one at a time in the order given) or, for the kinds that restart their servers in their
-// own order (ZooKeeper, Kafka, OpenSearch/Elasticsearch), into the compose object's restartedAt. The hub service's
+// own order (ZooKeeper, Kafka, OpenSearch/Elasticsearch), into the compose object's restartedAt (ZooKeeper and Kafka
+// take some servers too, as restartUnits, still in their own order among them). The hub service's
 // status says when the member did it (phase Stopped; status.restart with the request's id Complete).
 import { all, basics, clusterReady, notYet, ok, refuse, serviceFound } from './checks.ts';
 import type { StepDef } from './steps.ts';
@@ -12,6 +13,10 @@ const instant = (): Check => ok('done');
 
 /** The kinds whose compose object restarts the servers itself, in the engine's order (spec.restart.order unused). */
 export const COMPOSE_RESTARTS: ReadonlySet<string> = new Set(['ZookeeperService', 'KafkaService', 'ElasticsearchService']);
+/** Of those, the kinds whose compose object restarts every server or none (spec.restart.servers is refused). */
+const ALL_OR_NONE: ReadonlySet<string> = new Set(['ElasticsearchService']);
+/** What goes last in a kind's own order. */
+const OWN_LAST: Record<string, string> = { KafkaService: 'the active controller last', ZookeeperService: 'the leader last', ElasticsearchService: 'the elected cluster manager last' };
 /**
  * The kinds the hub can stop. Every engine stops at once (the Unit Operator's UnitSet spec.stopped); the compose
  * objects hold still meanwhile, and an ElasticsearchCluster pauses replica allocation and flushes before its nodes go.
@@ -106,26 +111,27 @@ export function restartSteps(op: Operation, w: World): StepDef[] {
   const own = COMPOSE_RESTARTS.has(kind);
   const order = w.service ? orderOf(op, w) : [];
   const said = order.length ? order.join(', ') : 'the servers';
-  const some = w.service && !own ? someServers(op, w) : undefined;
+  const some = w.service && !ALL_OR_NONE.has(kind) ? someServers(op, w) : undefined;
   const which = some ? `only ${some.join(', ')} (the others are left alone)` : 'every server';
+  const ownWhich = some ? `only ${some.join(', ')} once in the engine's order among them (${said}: ${OWN_LAST[kind] ?? ''} if among them; the others are left alone)` : `every server once in the engine's order (${said}: ${OWN_LAST[kind] ?? ''})`;
   return [
     {
       name: 'check', description: `the service is Ready and running, its cluster answers; the restart order: ${said}`, timeoutSeconds: 10 * MIN,
       precondition: (o, world) => {
         if (world.service && restartStatus(world).id === restartId(o)) return all(serviceFound(o, world), clusterReady(world)); // resumed after writing it
-        return all(...basics(o, world), ...(world.service ? [notStopped(o, world), ...(own && o.spec.restart?.servers?.length ? [refuse(`spec.restart.servers: a ${kind} restarts every server in its own order`)] : serversCheck(o, world)), ok(`order: ${orderOf(o, world).join(', ')}`)] : []));
+        return all(...basics(o, world), ...(world.service ? [notStopped(o, world), ...(ALL_OR_NONE.has(kind) && o.spec.restart?.servers?.length ? [refuse('spec.restart.servers: an OpenSearch/Elasticsearch service restarts every server in its own order')] : serversCheck(o, world)), ok(`order: ${orderOf(o, world).join(', ')}`)] : []));
       },
       done: instant,
     },
     {
       name: 'request-restart',
-      description: own ? `ask the member to restart every server once in the engine's order (${said}: ${kind === 'KafkaService' ? 'the active controller last' : kind === 'ZookeeperService' ? 'the leader last' : 'the elected cluster manager last'})` : `ask the member to restart ${which} once, one at a time, in the order ${said}`,
+      description: own ? `ask the member to restart ${ownWhich}` : `ask the member to restart ${which} once, one at a time, in the order ${said}`,
       timeoutSeconds: 2 * MIN,
       effect: (o, world) => {
         const ord = orderOf(o, world);
-        const only = own ? undefined : someServers(o, world);
+        const only = ALL_OR_NONE.has(kind) ? undefined : someServers(o, world);
         return {
-          on: 'service', patch: { restart: { id: restartId(o), order: own ? null : ord, ...(own ? {} : { servers: only ?? null }) } },
+          on: 'service', patch: { restart: { id: restartId(o), order: own ? null : ord, ...(ALL_OR_NONE.has(kind) ? {} : { servers: only ?? null }) } },
           what: `spec.restart = {id: ${restartId(o)}${own ? '' : `, order: ${ord.join(', ')}`}${only ? `, servers: ${only.join(', ')}` : ''}}`,
         };
       },

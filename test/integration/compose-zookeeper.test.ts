@@ -342,6 +342,39 @@ describe('ZookeeperEnsemble on real ZooKeeper', () => {
     await expectZnodesEverywhere();
   }, 900_000);
 
+  it('restarts only the units spec.restartUnits names, in place, the leader last among them; the third runs on, and an id is done once', async () => {
+    const before = await waitReady(3);
+    const leader = before.status?.leader ?? '';
+    const all = (await units()).map((u) => u.metadata.name ?? '');
+    const follower = all.find((u) => u !== leader) ?? '';
+    const third = all.find((u) => u !== leader && u !== follower) ?? '';
+    const starts = await engineStarts();
+    const revisions = Object.fromEntries((await units()).map((u) => [u.metadata.name ?? '', u.spec.revision]));
+    const id = `some-${Date.now()}`;
+    await kubectlOk(CLUSTER, ['-n', ns, 'patch', 'zke', NAME, '--type', 'merge', '-p', JSON.stringify({ spec: { restartedAt: id, restartUnits: [leader, follower] } })]);
+    const z = await waitFor('the restart of two units complete', async () => {
+      const x = await zke();
+      return x.status?.unitRestart?.id === id && x.status.unitRestart.phase === 'Complete' && x.status.ready ? x : undefined;
+    }, { timeoutMs: 300_000, intervalMs: 500 });
+    say(`restart of ${leader} (leader) and ${follower}: ${JSON.stringify(z.status?.unitRestart)}`);
+    // The order decided when it began: the follower first, the leader last; both done in it.
+    expect(z.status?.unitRestart).toMatchObject({ order: [follower, leader], done: [follower, leader] });
+    const now = await engineStarts();
+    expect(now[leader]).not.toBe(starts[leader]);
+    expect(now[follower]).not.toBe(starts[follower]);
+    expect(now[third]).toBe(starts[third]);
+    // In place: no unit got a new revision.
+    for (const u of await units()) expect(`${u.metadata.name}: ${u.spec.revision}`).toBe(`${u.metadata.name}: ${revisions[u.metadata.name ?? '']}`);
+    await waitReady(3);
+    // restartUnits cleared with the same id: that id was done, nothing restarts (a new id would restart every server).
+    await kubectlOk(CLUSTER, ['-n', ns, 'patch', 'zke', NAME, '--type', 'merge', '-p', JSON.stringify({ spec: { restartUnits: null } })]);
+    const gen = (await zke()).metadata.generation;
+    await waitFor('the change seen', async () => ((await zke()).status?.observedGeneration ?? 0) >= (gen ?? 0), { timeoutMs: 30_000, intervalMs: 250 });
+    await new Promise((r) => setTimeout(r, 3000));
+    expect((await zke()).status?.rollout).toBeUndefined();
+    expect(await engineStarts()).toEqual(now);
+  }, 420_000);
+
   it('recovers from kill -9 of the leader under load, and status says what happened', async () => {
     const before = await waitReady(3);
     const leader = before.status?.leader ?? '';

@@ -3,7 +3,8 @@
 // topic of replication factor 3 and min.insync.replicas 2, then an Operation {type: Upgrade, version 4.1}: its dry
 // run's plan first, then the real one, which sets the service's version and waits for the roll. A pod watch on
 // member1 sees every state of the roll (never more than one broker down); after it the hub reports 4.1 and Ready,
-// each broker's own start-up log names Kafka 4.1.1, and every message is read back at its offset.
+// each broker's own start-up log names Kafka 4.1.1, and every message is read back at its offset. Then a Restart naming
+// one broker that is not the active controller: its engine process is replaced, the others' run on, every message kept.
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,8 +12,11 @@ import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { parse } from 'yaml';
 import { Admin } from '@platformatic/kafka';
 import { KAFKA4_VERSION, KAFKA_VERSION } from '../../agent/engines/jvm.ts';
+import { KafkaClusterResource } from '../../lib/api/compose.upm.io.generated.ts';
+import { UnitResource, UnitSetResource, type Unit, type UnitSet } from '../../lib/api/unit.upm.io.generated.ts';
 import { Resources } from '../../lib/kube/resources.ts';
 import type { KubeObject } from '../../lib/kube/types.ts';
+import { pidOf, running, watchEngineRestarts } from '../engine-restarts.ts';
 import { describeHub } from '../hub.ts';
 import { MEMBER, useHubProject } from '../hub-member.ts';
 import { AckedProducer, verify, writeClientConfig } from '../kafka-load.ts';
@@ -25,9 +29,9 @@ const NAME = 'events';
 const UNITS = [0, 1, 2].map((o) => `${NAME}-${o}`);
 const MESSAGES = 1000;
 
-describeHub('Upgrade of a Kafka service from 3.9 to 4.1 run by the hub', () => {
+describeHub('Upgrade of a Kafka service from 3.9 to 4.1, and a Restart of one broker, run by the hub', () => {
   const p = useHubProject('hubkup');
-  const { operation, steps, waitSucceeded } = operationsOf(p, { kind: 'KafkaService', name: NAME });
+  const { operation, preview, steps, waitSucceeded } = operationsOf(p, { kind: 'KafkaService', name: NAME });
   let scratch = '';
   beforeAll(async () => { scratch = await mkdtemp(join(tmpdir(), 'upm-hubkup-')); });
   afterAll(async () => { if (scratch) await rm(scratch, { recursive: true, force: true }); });
@@ -101,4 +105,47 @@ describeHub('Upgrade of a Kafka service from 3.9 to 4.1 run by the hub', () => {
     expect(v).toMatchObject({ acked: MESSAGES, missing: [], misplaced: [] });
     expect(v.consumed).toBeGreaterThanOrEqual(MESSAGES);
   }, 1_620_000);
+
+  it('restarts one broker only when the Restart names it (not the active controller): its engine restarts once, the others run on, every message kept', async () => {
+    const svc0 = await p.hubObject('kafkaservice', NAME);
+    const active = svc0.status?.units?.find((u) => (u.role ?? '').split(',').includes('active-controller'))?.name;
+    const broker = UNITS.find((u) => u !== active) ?? '';
+    const others = UNITS.filter((u) => u !== broker);
+    const spec = { type: 'Restart', restart: { servers: [broker] } };
+    const plan = await preview('restart-one', spec);
+    expect(plan.status?.steps?.[0]?.message).toContain(`servers: 1 of 3 (${others.join(', ')} left alone)`);
+    expect(plan.status?.steps?.[1]?.description).toBe(`ask the member to restart only ${broker} once in the engine's order among them (${broker}: the active controller last if among them; the others are left alone)`);
+
+    const engines = await watchEngineRestarts(p.member, p.project, NAME);
+    await p.as(['create', '-f', '-'], JSON.stringify(operation('restart-one', spec)));
+    const o = await waitSucceeded('restart-one', 600);
+    const seen = await engines.stop();
+    expect(steps(o)).toEqual(['check:Succeeded', 'request-restart:Succeeded', 'wait-restarted:Succeeded']);
+    const id = o.metadata.uid ?? '';
+    const svc = await p.hubObject('kafkaservice', NAME);
+    expect(svc.spec.restart).toEqual({ id, servers: [broker] });
+    expect(svc.status?.restart).toMatchObject({ id, phase: 'Complete', done: [broker] });
+    // The KafkaCluster passed it to its UnitSet as spec.restart (no new revision for the others) and reports it.
+    const kc = await p.member.get<KubeObject & { status?: { unitRestart?: Record<string, unknown> } }>(KafkaClusterResource, NAME, p.project);
+    expect(kc.status?.unitRestart).toMatchObject({ id, phase: 'Complete', order: [broker], done: [broker] });
+    const us = await p.member.get<UnitSet>(UnitSetResource, NAME, p.project);
+    expect(us.spec.restart).toEqual({ id, order: [broker], units: [broker] });
+    // The engines: the broker's process was replaced (its first one is gone), the others kept theirs throughout.
+    process.stdout.write(`kafka engines while restarting ${broker} (active controller ${active ?? '?'}): ${JSON.stringify(Object.fromEntries(seen))}\n`);
+    expect(seen.get(broker)?.length).toBeGreaterThanOrEqual(2);
+    expect(running(pidOf(seen.get(broker)?.[0]))).toBe(false);
+    for (const u of others) {
+      expect(`${u}: ${seen.get(u)?.length}`).toBe(`${u}: 1`);
+      expect(running(pidOf(seen.get(u)?.[0]))).toBe(true);
+    }
+    const units = await p.member.list<Unit>(UnitResource, { namespace: p.project, labelSelector: `unit.upm.io/unitset=${NAME}` });
+    for (const u of units.items) expect(`${u.metadata.name}: ${u.status?.lastRestartId === id}`).toBe(`${u.metadata.name}: ${u.metadata.name === broker}`);
+    // Every message, read back through the restarted broker.
+    const st = await p.hubReaches('kafkaservice', NAME, 'the service Ready', (s) => s.phase === 'Ready', 120_000);
+    const rw = st.endpoints?.find((e) => e.role === 'readwrite');
+    const addr = units.items.find((u) => u.metadata.name === broker)?.status?.podIP ?? '';
+    expect(rw?.addresses).toContain(addr);
+    const v = await verify(producer?.acked ?? new Map(), 'orders', `${addr}:${rw?.port ?? 9092}`, await writeClientConfig(join(scratch, 'kafka.properties'), auth), KAFKA4_VERSION);
+    expect(v).toMatchObject({ acked: MESSAGES, missing: [], misplaced: [] });
+  }, 900_000);
 });

@@ -2,24 +2,27 @@
 // member1: a Redis service with Sentinel switched over to a named replica (the keys written before it read from the new
 // master, the hub reporting it, every Sentinel watching it) and scaled 2 -> 3 servers; a Redis Cluster resized
 // 3 -> 4 -> 3 shards with 1,000 keys all read back after each (the Operation done only once the slots are settled);
-// a ZooKeeper ensemble scaled 3 -> 5 servers, a znode written before it read from every server after. Each Operation
-// reaches Succeeded with its steps; the dry-run plans of the switchover and of the shard growth are held to what ran.
+// a ZooKeeper ensemble whose one follower is restarted alone (its engine process replaced, the others' kept, a znode
+// written before read from every server after), then scaled 3 -> 5 servers, a znode written before it read from every
+// server after. Each Operation reaches Succeeded with its steps; the dry-run plans of the switchover, of the shard
+// growth and of the restart are held to what ran.
 import { afterAll, expect, it } from '@jest/globals';
 import { Cluster, Redis } from 'ioredis';
 import { parse } from 'yaml';
 import type { KubeObject } from '../../lib/kube/types.ts';
 import { Resources } from '../../lib/kube/resources.ts';
-import { RedisClusterResource, RedisReplicationResource, type RedisCluster, type RedisReplication } from '../../lib/api/compose.upm.io.generated.ts';
+import { RedisClusterResource, RedisReplicationResource, ZookeeperEnsembleResource, type RedisCluster, type RedisReplication } from '../../lib/api/compose.upm.io.generated.ts';
 import { UnitResource, UnitSetResource, type Unit, type UnitSet } from '../../lib/api/unit.upm.io.generated.ts';
 import type { OperationStatus } from '../../lib/operations/types.ts';
 import { waitFor } from '../../lib/wait.ts';
 import { parseClusterNodes } from '../../operators/compose/rediscluster/plan.ts';
 import { ZkSession } from '../../operators/compose/zookeeper/client.ts';
 import { connectionOf } from '../connection.ts';
+import { pidOf, running, watchEngineRestarts } from '../engine-restarts.ts';
 import { describeHub, kubectlAs } from '../hub.ts';
 import { MEMBER, useHubProject } from '../hub-member.ts';
 
-interface Op { metadata: { name: string }; spec: Record<string, unknown>; status?: OperationStatus }
+interface Op { metadata: { name: string; uid?: string }; spec: Record<string, unknown>; status?: OperationStatus }
 type Secret = KubeObject & { data?: Record<string, string> };
 const b64 = (s: string | undefined) => Buffer.from(s ?? '', 'base64').toString('utf8');
 const small = { resources: { cpu: '250m', memory: '256Mi' }, storage: { size: '1Gi' } };
@@ -228,6 +231,56 @@ describeHub('Operations run by the hub on Redis with Sentinel, Redis Cluster and
     const shards = await kubectlAs(p.kc, ['create', '-f', '-'], operation('rc-two', 'RedisClusterService', 'rc', { type: 'Scale', scale: { shards: 2 } }));
     expect(shards.stderr).toContain('spec.scale.shards: Invalid value: 2: must be >= 3');
   });
+
+  it('restarts one ZooKeeper follower only when the Restart names it: its engine restarts once, the leader and the other follower run on, the data stays', async () => {
+    const svc0 = await p.hubObject('zookeeperservice', 'zk');
+    const follower = svc0.status?.units?.find((u) => u.role === 'follower')?.name ?? '';
+    const others = ['zk-0', 'zk-1', 'zk-2'].filter((u) => u !== follower);
+    expect(follower).toMatch(/^zk-\d$/);
+    const conn = await connectionOf(p, 'zookeeperservice', 'zk');
+    const rw = svc0.status?.endpoints?.find((e) => e.role === 'readwrite');
+    const w = await waitFor('a ZooKeeper session', () => ZkSession.open(rw?.addresses?.[0] ?? '', rw?.port ?? 0, { timeoutMs: 5000 }).catch(() => undefined), { timeoutMs: 30_000, intervalMs: 250 });
+    try {
+      await w.addDigestAuth(`${conn.user ?? ''}:${conn.password ?? ''}`);
+      expect(await w.create('/before-restart', 'kept')).toBe('/before-restart');
+    } finally { await w.close(); }
+
+    const spec = { type: 'Restart', restart: { servers: [follower] } };
+    const plan = await preview('zk-restart-one', 'ZookeeperService', 'zk', spec);
+    expect(plan.status?.steps?.[0]?.message).toContain(`servers: 1 of 3 (${others.join(', ')} left alone)`);
+    expect(plan.status?.steps?.[1]?.description).toBe(`ask the member to restart only ${follower} once in the engine's order among them (${follower}: the leader last if among them; the others are left alone)`);
+    const watch = await watchEngineRestarts(p.member, project, 'zk');
+    const o = await run('zk-restart-one', 'ZookeeperService', 'zk', spec, 300);
+    const engines = await watch.stop();
+    expect(steps(o)).toEqual(['check:Succeeded', 'request-restart:Succeeded', 'wait-restarted:Succeeded']);
+    const id = o.metadata.uid ?? '';
+    const svc = await p.hubObject('zookeeperservice', 'zk');
+    expect(svc.spec.restart).toEqual({ id, servers: [follower] });
+    expect(svc.status?.restart).toMatchObject({ id, phase: 'Complete', done: [follower] });
+    // The ensemble passed it to its UnitSet as spec.restart (no new revision: the others keep theirs) and reports it.
+    const zke = await p.member.get<KubeObject & { status?: { unitRestart?: Record<string, unknown> } }>(ZookeeperEnsembleResource, 'zk', project);
+    expect(zke.status?.unitRestart).toMatchObject({ id, phase: 'Complete', order: [follower], done: [follower] });
+    const us = await p.member.get<UnitSet>(UnitSetResource, 'zk', project);
+    expect(us.spec.restart).toEqual({ id, order: [follower], units: [follower] });
+    // The engines: the follower's process was replaced (its first one is gone), the others kept theirs throughout.
+    process.stdout.write(`zookeeper engines while restarting ${follower}: ${JSON.stringify(Object.fromEntries(engines))}\n`);
+    expect(engines.get(follower)?.length).toBeGreaterThanOrEqual(2);
+    expect(running(pidOf(engines.get(follower)?.[0]))).toBe(false);
+    for (const u of others) {
+      expect(`${u}: ${engines.get(u)?.length}`).toBe(`${u}: 1`);
+      expect(running(pidOf(engines.get(u)?.[0]))).toBe(true);
+    }
+    const units = await p.member.list<Unit>(UnitResource, { namespace: project, labelSelector: 'unit.upm.io/unitset=zk' });
+    for (const u of units.items) expect(`${u.metadata.name}: ${u.status?.lastRestartId === id}`).toBe(`${u.metadata.name}: ${u.metadata.name === follower}`);
+    // The data: the znode written before is read from every server, the restarted one included.
+    for (const ip of rw?.addresses ?? []) {
+      const r = await waitFor(`a session on ${ip}`, () => ZkSession.open(ip, rw?.port ?? 0, { timeoutMs: 5000 }).catch(() => undefined), { timeoutMs: 30_000, intervalMs: 250 });
+      try {
+        await r.sync('/before-restart');
+        expect(`${ip}=${(await r.getData('/before-restart')).data.toString()}`).toBe(`${ip}=kept`);
+      } finally { await r.close(); }
+    }
+  }, 420_000);
 
   it('scales the ZooKeeper ensemble 3 -> 5: a znode written before it read from every server after', async () => {
     const zkClient = async () => (await p.hubObject('zookeeperservice', 'zk')).status?.endpoints?.find((e) => e.role === 'readwrite');

@@ -158,6 +158,15 @@ export const composeStopped = (svc: HubService): { stopped?: true } => (svc.spec
 export const restartedAt = (svc: HubService): { restartedAt?: string } => { const r = restartOf(svc); return r ? { restartedAt: r.id } : {}; };
 
 /**
+ * spec.restart of a kind whose compose object restarts some servers too, in its own order among them (ZooKeeper,
+ * Kafka): the id is its restartedAt, the servers asked its restartUnits.
+ */
+export const restartedSome = (svc: HubService): { restartedAt?: string; restartUnits?: string[] } => {
+  const r = restartOf(svc);
+  return r ? { restartedAt: r.id, ...(r.servers ? { restartUnits: r.servers } : {}) } : {};
+};
+
+/**
  * spec.stopped and spec.restart as one UnitSet of `units` takes them: the order and the servers asked keep only its
  * own units (a name that is not one of its units would make the UnitSet refuse the whole request). A restart of some
  * servers only reaches the UnitSets that hold one of them, as spec.restart.units; the others are not asked at all.

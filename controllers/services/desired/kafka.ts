@@ -5,7 +5,7 @@ import type { KafkaCluster } from '../../../lib/api/compose.upm.io.generated.ts'
 import type { KubeObject } from '../../../lib/kube/types.ts';
 import type { Desired, DesiredFn, HubService } from '../contract.ts';
 import {
-  basics, composeOwnedChecks, invalid, isRefusal, liveObject, memberObject, numAt, parametersOf, placementFields, restartedAt, composeStopped, projectNamespace, resourcesOf, specOf,
+  basics, composeOwnedChecks, invalid, isRefusal, liveObject, memberObject, numAt, parametersOf, placementFields, restartedSome, composeStopped, projectNamespace, resourcesOf, specOf,
 } from './common.ts';
 
 export const KIND = 'KafkaService';
@@ -35,7 +35,7 @@ export const desiredKafka: DesiredFn = (svc: HubService, cluster: ClusterRecord,
         version: svc.spec.version, brokers, controllers, roles, ...(resources ? { resources } : {}), storage,
         ...(Object.keys(parameters).length ? { parameters } : {}),
         ...placementFields(placement),
-        ...restartedAt(svc),
+        ...restartedSome(svc),
         ...composeStopped(svc),
       }),
     ],

@@ -66,6 +66,14 @@ describe('spec.stopped and spec.restart on the member', () => {
     }
   });
 
+  it('ZooKeeper, Kafka: a restart of some servers names them as the compose object\'s restartUnits; a restart of all does not', () => {
+    for (const [kind, fn, compose, base] of COMPOSE_KINDS.filter(([k]) => k !== 'ElasticsearchService')) {
+      const some = find(objectsOf(fn(service(kind, 'db', { ...base, restart: { id: 'r2', servers: ['db-1'] } }))), compose, 'db').spec;
+      expect(`${kind}: ${JSON.stringify([some.restartedAt, some.restartUnits])}`).toBe(`${kind}: ["r2",["db-1"]]`);
+      expect(find(objectsOf(fn(service(kind, 'db', { ...base, restart: { id: 'r1' } }))), compose, 'db').spec.restartUnits).toBeUndefined();
+    }
+  });
+
   it('ZooKeeper, Kafka, OpenSearch: spec.stopped goes to the compose object, which stops its own UnitSets; nothing while running', () => {
     for (const [kind, fn, compose, base] of COMPOSE_KINDS) {
       const stopped = objectsOf(fn(service(kind, 'db', { ...base, stopped: true })));

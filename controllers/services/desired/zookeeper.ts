@@ -3,7 +3,7 @@
 import type { ClusterRecord } from '../../../lib/api/internal.upm.io.generated.ts';
 import type { KubeObject } from '../../../lib/kube/types.ts';
 import type { Desired, DesiredFn, HubService } from '../contract.ts';
-import { basics, composeOwnedChecks, invalid, isRefusal, memberObject, numAt, parametersOf, placementFields, restartedAt, composeStopped, projectNamespace, resourcesOf } from './common.ts';
+import { basics, composeOwnedChecks, invalid, isRefusal, memberObject, numAt, parametersOf, placementFields, restartedSome, composeStopped, projectNamespace, resourcesOf } from './common.ts';
 
 export const KIND = 'ZookeeperService';
 
@@ -23,7 +23,7 @@ export const desiredZookeeper: DesiredFn = (svc: HubService, cluster: ClusterRec
         version: svc.spec.version, replicas, ...(resources ? { resources } : {}), storage,
         ...(Object.keys(parameters).length ? { parameters } : {}),
         ...placementFields(placement),
-        ...restartedAt(svc),
+        ...restartedSome(svc),
         ...composeStopped(svc),
       }),
     ],

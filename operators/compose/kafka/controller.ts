@@ -28,10 +28,12 @@ import { Sessions } from '../common/sessions.ts';
 import { patchStatus } from '../common/status.ts';
 import { crashPoint } from '../common/steps.ts';
 import { stopConditions, stopView } from '../common/stopped.ts';
+import { fullRestartStamp, plannedRestarts, unitRestartRequest } from '../common/unit-restart.ts';
+import { syncUnitRestart } from '../common/unit-restart-sync.ts';
 import { appAcls, describeAcls, principalOf } from './acls.ts';
 import { KafkaAdmin } from './admin.ts';
 import {
-  caughtUpVoters, healthBlocker, nextStep, nodeId, offline, replicaCounts, rolesOf, underMinIsr, underReplicated,
+  caughtUpVoters, healthBlocker, nextStep, nodeId, offline, replicaCounts, restartOrder, rolesOf, underMinIsr, underReplicated,
   type ClusterSnapshot, type Node, type Phase, type Step,
 } from './plan.ts';
 import { ANNOTATION_RESTARTED_AT, configuredReplication, desiredUnitSet, ownedBy, shapeOf, unitSetPatch } from './unitset.ts';
@@ -188,7 +190,9 @@ export function kafkaClusterReconciler(d: KafkaClusterDeps) {
     const nowIso = new Date(now).toISOString();
     // Outdated: what the UnitSet says, and units that do not carry the restart request or version yet (the UnitSet's
     // status follows a moment after its annotations and spec change).
-    const behind = units.filter((u) => (u.metadata.annotations?.[ANNOTATION_RESTARTED_AT] ?? '') !== (kc.spec.restartedAt ?? '') || u.spec.version !== us.spec.version)
+    // A restart of some units only leaves the UnitSet's stamp as it was (those restart through its spec.restart).
+    const stamp = fullRestartStamp(kc.spec, us.metadata.annotations?.[ANNOTATION_RESTARTED_AT], prev.unitRestart?.id);
+    const behind = units.filter((u) => (u.metadata.annotations?.[ANNOTATION_RESTARTED_AT] ?? '') !== (stamp ?? '') || u.spec.version !== us.spec.version)
       .map((u) => u.metadata.name ?? '').filter((u) => !(us.status?.updating ?? []).includes(u));
     const outdated = [...new Set([...(us.status?.outdated ?? []), ...behind])].sort();
     const updating = us.status?.updating ?? [];
@@ -209,13 +213,13 @@ export function kafkaClusterReconciler(d: KafkaClusterDeps) {
     const restartActive = outdated.length > 0 || updateNext.some((u) => updating.includes(u));
 
     // What the cluster did by itself: brokers lost and back, engines that crashed, a new active controller.
-    await noticeIncidents(d, kc, prev, status, nodes, world, restartActive ? updateNext : [], nowIso);
+    await noticeIncidents(d, kc, prev, status, nodes, world, [...(restartActive ? updateNext : []), ...plannedRestarts(prev.unitRestart)], nowIso);
 
     // A rolling restart starts when units became outdated (recorded before its first step).
     if ((restartActive || step.kind === 'restart') && !status.restart) {
-      const byRequest = !!kc.spec.restartedAt && kc.spec.restartedAt !== prev.lastRestart?.restartedAt;
-      const reason = byRequest ? `spec.restartedAt changed to ${kc.spec.restartedAt}` : 'the units have a new revision (version, resources or a setting that needs a restart)';
-      status.restart = { reason, ...(kc.spec.restartedAt ? { restartedAt: kc.spec.restartedAt } : {}), startedAt: nowIso, done: [] };
+      const byRequest = !!stamp && stamp !== prev.lastRestart?.restartedAt;
+      const reason = byRequest ? `spec.restartedAt changed to ${stamp}` : 'the units have a new revision (version, resources or a setting that needs a restart)';
+      status.restart = { reason, ...(stamp ? { restartedAt: stamp } : {}), startedAt: nowIso, done: [] };
       await d.events.record(kc, 'Normal', 'RollingRestart', `rolling restart of ${outdated.length} units, broker by broker: ${reason}`);
     }
     // Act: one step.
@@ -325,6 +329,21 @@ export function kafkaClusterReconciler(d: KafkaClusterDeps) {
       await d.events.record(kc, 'Normal', 'RollingRestartDone', `restarted ${done.length} units in ${status.lastRestart.seconds} s (${done.join(', ')}); no partition under-replicated`);
     }
 
+    // A restart of some units only: begun once the cluster is healthy and has nothing else to do; brokers first, the
+    // active controller last (decided then, and kept by the UnitSet's spec.restart).
+    const some = unitRestartRequest(kc.spec);
+    if (some && !skip) {
+      const busy = step.kind !== 'done' || !!applied || !!status.restart || !!status.reassignment;
+      const notYet = health ?? (busy ? 'another change is in progress' : undefined);
+      const engineOrder = restartOrder(nodes, some.units, world.quorum && world.quorum.leader >= 0 ? world.quorum.leader : undefined).map((n) => n.unit);
+      // A name that is no unit goes last as it is: the UnitSet refuses the whole request (Invalid), nothing restarts.
+      const order = [...engineOrder, ...some.units.filter((u) => !engineOrder.includes(u))];
+      const r = await syncUnitRestart(d.client, d.events, kc, us, some, order, notYet, prev.unitRestart);
+      if (r.unitSet) unitSets.mutated(r.unitSet);
+      status.unitRestart = r.status;
+    }
+    const restartingSome = !!some && status.unitRestart?.phase !== 'Complete' && status.unitRestart?.phase !== 'Invalid';
+
     // Status: the cluster as observed.
     const urp = underReplicated(world.partitions);
     const belowMin = underMinIsr(world.partitions, world.minIsr);
@@ -333,7 +352,7 @@ export function kafkaClusterReconciler(d: KafkaClusterDeps) {
     const leaders = new Map<number, number>();
     for (const p of world.partitions) if (p.leader >= 0) leaders.set(p.leader, (leaders.get(p.leader) ?? 0) + 1);
     const caughtUp = world.quorum ? caughtUpVoters(world.quorum, Math.max(now, ...world.quorum.voters.map((v) => v.lastFetchMs))) : [];
-    const ours = restartActive ? updateNext : [];
+    const ours = [...(restartActive ? updateNext : []), ...(restartingSome ? plannedRestarts(status.unitRestart) : [])];
     const nodeStatus: NodeStatus[] = nodes.map((n) => {
       const up = n.broker ? world.brokers.includes(n.id) : caughtUp.includes(n.id);
       const state: NodeStatus['state'] = n.ordinal >= shape.units && n.ordinal < unitSetUnits ? 'Leaving'
@@ -366,7 +385,7 @@ export function kafkaClusterReconciler(d: KafkaClusterDeps) {
     // Conditions and phase.
     const missing = nodeStatus.filter((n) => n.state === 'Offline' || (resuming && n.state === 'Starting'));
     const healthy = !missing.length && !urp.length && !belowMin.length && !off.length && leader !== undefined;
-    const settled = step.kind === 'done' && !applied && !failure && !status.restart && !status.reassignment;
+    const settled = step.kind === 'done' && !applied && !failure && !status.restart && !status.reassignment && !restartingSome;
     const ready = settled && healthy && liveWanted === shape.brokers;
     const problems = [
       ...missing.map((n) => `${n.unit} (node ${n.id}) offline`),
@@ -383,7 +402,7 @@ export function kafkaClusterReconciler(d: KafkaClusterDeps) {
           : step.kind === 'reassign' ? (step.reason === 'Drain' ? 'Draining' : 'Rebalancing')
             : step.kind === 'restart' ? 'Restarting'
               : step.kind === 'wait' ? phaseFor(step.phase, healthy)
-                : healthy ? (ready ? 'Ready' : 'Degraded') : 'Degraded';
+                : restartingSome ? 'Restarting' : healthy ? (ready ? 'Ready' : 'Degraded') : 'Degraded';
     const summary = `${liveWanted}/${shape.brokers} brokers live, ${urp.length} under-replicated partitions, active controller ${leader ?? 'none'}${leader !== undefined ? ` (${unitOf(leader)})` : ''}`;
     if (step.kind === 'refuse') {
       const message = `${step.field}: ${step.message}`;
@@ -395,7 +414,7 @@ export function kafkaClusterReconciler(d: KafkaClusterDeps) {
       else condition('Ready', false, failure ? 'StepFailed' : phase, failure || (step.kind === 'wait' ? step.reason : applied || summary));
       if (skip) condition('Progressing', false, 'ReconcileSkipped', `${ANNOTATION_SKIP}=true: the cluster is observed, not changed${step.kind !== 'done' ? `; next step: ${step.kind}` : ''}`);
       else if (settled) condition('Progressing', false, 'Settled', 'nothing to do');
-      else condition('Progressing', true, phase, applied || (step.kind === 'wait' ? step.reason : failure || summary));
+      else condition('Progressing', true, phase, applied || (step.kind === 'wait' ? step.reason : failure || (restartingSome ? status.unitRestart?.message ?? summary : summary)));
     }
     condition('Degraded', !healthy, healthy ? 'AsExpected' : missing.length ? 'BrokersOffline' : off.length ? 'OfflinePartitions' : urp.length ? 'UnderReplicated' : 'QuorumLeaderless', problems.join('; '));
     await save({ ...status, ready, phase, conditions });
@@ -404,7 +423,7 @@ export function kafkaClusterReconciler(d: KafkaClusterDeps) {
     if (failure) throw new Error(`${step.kind}: ${failure}`);
     if (skip) return { requeueAfterMs: HEALTH_INTERVAL_MS };
     if (applied || step.kind === 'balanced') return { requeueAfterMs: step.kind === 'restart' ? 500 : 0 };
-    if (step.kind === 'wait' || status.restart || status.reassignment) return { requeueAfterMs: BUSY_INTERVAL_MS };
+    if (step.kind === 'wait' || status.restart || status.reassignment || restartingSome) return { requeueAfterMs: BUSY_INTERVAL_MS };
     if (step.kind === 'refuse') return { requeueAfterMs: HEALTH_INTERVAL_MS };
     return { requeueAfterMs: healthy ? HEALTH_INTERVAL_MS : BUSY_INTERVAL_MS };
   }

@@ -103,6 +103,9 @@ describe('restart safety', () => {
   it('orders brokers first, then controllers, the active controller last', () => {
     const ns = nodes(5, 'Combined', 3);
     expect(restartOrder(ns, ['k-0', 'k-1', 'k-2', 'k-3', 'k-4'], 2).map((n) => n.unit)).toEqual(['k-4', 'k-3', 'k-2', 'k-0', 'k-1']);
+    // Some units only (spec.restartUnits): the same order among them, the others not in it.
+    expect(restartOrder(ns, ['k-1', 'k-3'], 2).map((n) => n.unit)).toEqual(['k-3', 'k-1']);
+    expect(restartOrder(ns, ['k-2', 'k-0'], 3).map((n) => n.unit)).toEqual(['k-0', 'k-2']);
   });
 });
 

@@ -69,3 +69,13 @@ describe('the owned UnitSet', () => {
     expect(configuredReplication({ 'default.replication.factor': '4' })).toBe(4);
   });
 });
+
+describe('a restart of some units', () => {
+  it('leaves the UnitSet\'s restart annotation as it is (no new revision); a restart of all changes it', () => {
+    const before = desiredUnitSet(kc({ restartedAt: 'r1' }), 3);
+    expect(before.metadata.annotations?.[ANNOTATION_RESTARTED_AT]).toBe('r1');
+    expect(unitSetPatch(kc({ restartedAt: 'r2', restartUnits: ['ev-1'] }), before)).toBeUndefined();
+    expect(desiredUnitSet(kc({ restartedAt: 'r2', restartUnits: ['ev-1'] }), 3).metadata.annotations).toBeUndefined();
+    expect(unitSetPatch(kc({ restartedAt: 'r3' }), before)?.patch).toEqual({ metadata: { annotations: { [ANNOTATION_RESTARTED_AT]: 'r3' } } });
+  });
+});

@@ -7,12 +7,16 @@ import type { KafkaCluster } from '../../../lib/api/compose.upm.io.generated.ts'
 import type { UnitSet, UnitSetSpec } from '../../../lib/api/unit.upm.io.generated.ts';
 import { canonicalJson, mergePatch, type Json } from '../../../lib/mergepatch.ts';
 import { inheritedLabels, ownerRef } from '../common/roles.ts';
+import { fullRestartStamp } from '../common/unit-restart.ts';
 import { unitsFor, type Roles } from './plan.ts';
 
 export const ENGINE = 'kafka';
 export const DEFAULT_VERSION = '3.9';
 export const DATA_PATH = '/var/lib/kafka/data';
-/** Carries spec.restartedAt to the UnitSet, whose pods take its annotations: a new revision for every unit. */
+/**
+ * Carries spec.restartedAt to the UnitSet, whose pods take its annotations: a new revision for every unit. A restart of
+ * some units only (spec.restartUnits) leaves it as it is: those restart through the UnitSet's spec.restart.
+ */
 export const ANNOTATION_RESTARTED_AT = 'compose.upm.io/restarted-at';
 
 /** Internal topics get this replication factor unless the parameters say otherwise (capped by the brokers there are). */
@@ -75,6 +79,7 @@ export function desiredSpec(kc: KafkaCluster, existing: UnitSet | undefined, uni
 }
 
 export function desiredUnitSet(kc: KafkaCluster, units: number): UnitSet {
+  const stamp = fullRestartStamp(kc.spec, undefined);
   return {
     apiVersion: 'unit.upm.io/v1alpha1',
     kind: 'UnitSet',
@@ -82,7 +87,7 @@ export function desiredUnitSet(kc: KafkaCluster, units: number): UnitSet {
       name: kc.metadata.name,
       namespace: kc.metadata.namespace,
       labels: { ...inheritedLabels(kc), 'compose.upm.io/kafkacluster': kc.metadata.name ?? '' },
-      ...(kc.spec.restartedAt ? { annotations: { [ANNOTATION_RESTARTED_AT]: kc.spec.restartedAt } } : {}),
+      ...(stamp ? { annotations: { [ANNOTATION_RESTARTED_AT]: stamp } } : {}),
       ownerReferences: [ownerRef(kc)],
     },
     spec: desiredSpec(kc, undefined, units),
@@ -111,8 +116,9 @@ export function unitSetPatch(kc: KafkaCluster, us: UnitSet): { patch: Record<str
   const patch: Record<string, Json> = {};
   if (fields.length) patch.spec = spec;
   const restartedAt = us.metadata.annotations?.[ANNOTATION_RESTARTED_AT];
-  if ((kc.spec.restartedAt ?? undefined) !== restartedAt) {
-    patch.metadata = { annotations: { [ANNOTATION_RESTARTED_AT]: kc.spec.restartedAt ?? null } };
+  const stamp = fullRestartStamp(kc.spec, restartedAt, kc.status?.unitRestart?.id);
+  if ((stamp ?? undefined) !== restartedAt) {
+    patch.metadata = { annotations: { [ANNOTATION_RESTARTED_AT]: stamp ?? null } };
     fields.push(`metadata.annotations[${ANNOTATION_RESTARTED_AT}]`);
   }
   return fields.length ? { patch, fields } : undefined;

@@ -29,6 +29,8 @@ import { appAccount, describeAcl, ensureRootAcl, rootAcl } from './acl.ts';
 import { ZkError, ZkSession } from './client.ts';
 import { CLIENT_PORT, hostOf, leaderView, portsOf, srvrOf, type LeaderView, type Srvr } from './observe.ts';
 import { done, inSync, leaderOf, nextStep, roleOf, type Observation, type ServerView, type Step } from './plan.ts';
+import { orderAmong, plannedRestarts, unitRestartRequest } from '../common/unit-restart.ts';
+import { syncUnitRestart } from '../common/unit-restart-sync.ts';
 import { desiredUnitSetSpec, specErrors, unitSetDrift, whitelist } from './unitset.ts';
 
 export const KIND_LABEL = 'compose.upm.io/zookeeperensemble';
@@ -203,20 +205,30 @@ export function zookeeperReconciler(d: ZookeeperDeps) {
       await d.events.record(zke, 'Normal', 'RolloutComplete', `${status.rollout.reason}: ${(status.rollout.done ?? []).join(', ')} updated in ${seconds.toFixed(1)} s`);
       delete status.rollout;
     }
-    const settled = step.kind === 'done' && !applied && !failure;
+    // A restart of some servers only: begun once the ensemble is whole, in sync and has nothing else to do.
+    const some = unitRestartRequest(zke.spec);
+    if (some && !skip) {
+      const notYet = !healthy ? 'the ensemble is not whole and in sync' : step.kind !== 'done' || applied || status.rollout || status.scaling ? 'another change is in progress' : undefined;
+      const order = orderAmong(some.units, (u) => (u === leader?.unit ? 1 : 0));
+      const r = await syncUnitRestart(d.client, d.events, zke, us, some, order, notYet, prev.unitRestart);
+      if (r.unitSet) unitSetCache.mutated(r.unitSet);
+      status.unitRestart = r.status;
+    }
+    const restartingSome = !!some && status.unitRestart?.phase !== 'Complete' && status.unitRestart?.phase !== 'Invalid';
+    const settled = step.kind === 'done' && !applied && !failure && !restartingSome;
     // Ready means clients get what the connection Secret promises: the data tree writable by the account only.
     const unprotected = !!access?.blocksReady && !access.ok;
     const ready = settled && healthy && !unprotected;
-    const phase = phaseOf(step, status, healthy, !!leader, failure);
+    const phase = restartingSome && !failure ? 'Restarting' : phaseOf(step, status, healthy, !!leader, failure);
     const problems = servers.filter((s) => voters.includes(s.id) && !inSync(s, leader)).map((s) => `${s.unit} is ${roleOf(s, members)}${serverStatus[s.unit]?.message ? ` (${serverStatus[s.unit]?.message})` : ''}`);
     if (!leader) problems.unshift('no leader');
     condition('Ready', ready, ready ? 'EnsembleReady' : failure ? 'StepFailed' : !healthy ? 'NotHealthy' : unprotected && settled ? 'DataNotProtected' : 'InProgress',
       ready ? `${desired} voting servers in sync, ${leader?.unit} leads`
-        : failure || (step.kind === 'wait' ? step.reason : applied || (healthy && unprotected ? access?.message ?? '' : problems.join('; '))));
+        : failure || (step.kind === 'wait' ? step.reason : applied || (healthy && unprotected ? access?.message ?? '' : problems.join('; ') || (restartingSome ? status.unitRestart?.message ?? '' : ''))));
     condition('Degraded', problems.length > 0, problems.length ? (leader ? 'ServersNotServing' : 'NoLeader') : 'AsExpected', problems.join('; '));
     if (skip) condition('Progressing', false, 'ReconcileSkipped', `${ANNOTATION_SKIP}=true: the ensemble is observed, not changed${step.kind !== 'done' && step.kind !== 'wait' ? `; next step: ${step.reason}` : ''}`);
     else if (settled) condition('Progressing', false, 'Settled', 'nothing to do');
-    else condition('Progressing', true, phase, applied || (step.kind === 'wait' ? step.reason : failure));
+    else condition('Progressing', true, phase, applied || (step.kind === 'wait' ? step.reason : failure || (restartingSome ? status.unitRestart?.message ?? '' : '')));
 
     // Role labels on the pods: the leader "source", voting followers "replica", everything else "none".
     const roles = new Map<string, PodRole>(servers.map((s) => [s.unit, s.mode === 'leader' ? 'source' : roleOf(s, members) === 'follower' ? 'replica' : 'none']));
@@ -232,7 +244,7 @@ export function zookeeperReconciler(d: ZookeeperDeps) {
     if (failure) throw new Error(`${step.kind}: ${failure}`);
     if (skip) return { requeueAfterMs: HEALTH_INTERVAL_MS };
     if (applied) return { requeueAfterMs: 200 };
-    if (step.kind === 'wait' || unprotected) return { requeueAfterMs: WAIT_RETRY_MS * (unprotected ? 2 : 1) };
+    if (step.kind === 'wait' || unprotected || restartingSome) return { requeueAfterMs: WAIT_RETRY_MS * (unprotected || restartingSome ? 2 : 1) };
     return { requeueAfterMs: healthy ? HEALTH_INTERVAL_MS : WAIT_RETRY_MS * 2 };
   }
 
@@ -389,7 +401,7 @@ async function recordChanges(d: ZookeeperDeps, zke: ZookeeperEnsemble, prev: Sta
     const unit = units[i];
     const restarts = unit?.status?.engine?.restarts ?? 0;
     // Stopped on purpose: the unit named for its update while a rollout runs, or the leader handed over for its update.
-    const planned = (!!prev.rollout && obs.updateNext === s.unit) || prev.rollout?.handoff === s.unit;
+    const planned = (!!prev.rollout && obs.updateNext === s.unit) || prev.rollout?.handoff === s.unit || plannedRestarts(prev.unitRestart).includes(s.unit);
     const crashed = restarts > (before?.restarts ?? restarts);
     // Gone, not merely electing: followers of a failed leader answer (not serving) while they elect the next one.
     const stopped = before?.serving && !s.reachable && !planned;

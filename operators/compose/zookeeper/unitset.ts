@@ -2,10 +2,14 @@
 // changes), and the checks of the spec that need the engine template. Pure.
 import type { ZookeeperEnsemble } from '../../../lib/api/compose.upm.io.generated.ts';
 import type { EngineTemplate, UnitSet, UnitSetSpec } from '../../../lib/api/unit.upm.io.generated.ts';
+import { fullRestartStamp } from '../common/unit-restart.ts';
 
 /** The four-letter words the operator (srvr, conf, mntr) and the pods' probes (srvr, ruok) need: always on. */
 export const REQUIRED_WORDS = ['srvr', 'ruok', 'mntr', 'conf'];
-/** Changing spec.restartedAt changes this variable on every server: a new revision, so each is restarted once. */
+/**
+ * Changing spec.restartedAt changes this variable on every server: a new revision, so each is restarted once. A restart
+ * of some servers only (spec.restartUnits) leaves it as it is: those go through the UnitSet's spec.restart.
+ */
 export const RESTART_ENV = 'UPM_RESTARTED_AT';
 export const DATA_MOUNT = '/data';
 
@@ -13,9 +17,10 @@ export function whitelist(zke: ZookeeperEnsemble): string {
   return [...new Set([...REQUIRED_WORDS, ...(zke.spec.fourLetterWords ?? [])])].join(',');
 }
 
-/** The UnitSet's spec for this ensemble with `units` units. */
-export function desiredUnitSetSpec(zke: ZookeeperEnsemble, units: number): UnitSetSpec & { parameters: Record<string, string> } {
+/** The UnitSet's spec for this ensemble with `units` units (`carried`: the restart stamp its servers carry now). */
+export function desiredUnitSetSpec(zke: ZookeeperEnsemble, units: number, carried?: string): UnitSetSpec & { parameters: Record<string, string> } {
   const s = zke.spec;
+  const stamp = fullRestartStamp(s, carried, zke.status?.unitRestart?.id);
   return {
     engine: 'zookeeper',
     version: s.version ?? '3.8',
@@ -28,7 +33,7 @@ export function desiredUnitSetSpec(zke: ZookeeperEnsemble, units: number): UnitS
     ...(s.nodeSelector ? { nodeSelector: s.nodeSelector } : {}),
     ...(s.nodeAffinity ? { nodeAffinity: s.nodeAffinity } : {}),
     ...(s.topologySpreadConstraints?.length ? { topologySpreadConstraints: s.topologySpreadConstraints } : {}),
-    env: s.restartedAt ? [{ name: RESTART_ENV, value: s.restartedAt }] : [],
+    env: stamp ? [{ name: RESTART_ENV, value: stamp }] : [],
     // Every server stops and starts at once: ZooKeeper logs each transaction to disk before it is acknowledged, so a
     // stopped quorum loses nothing, and stopping one at a time would only make the rest elect leaders for nothing.
     stopped: s.stopped === true,
@@ -37,7 +42,8 @@ export function desiredUnitSetSpec(zke: ZookeeperEnsemble, units: number): UnitS
 
 /** What differs between the UnitSet and what the ensemble wants (its size aside): a merge patch and the fields named. */
 export function unitSetDrift(us: UnitSet, zke: ZookeeperEnsemble): { patch: { spec: Record<string, unknown> }; fields: string[] } | undefined {
-  const want = desiredUnitSetSpec(zke, us.spec.units ?? 0) as unknown as Record<string, unknown>;
+  const carried = us.spec.env?.find((e) => e.name === RESTART_ENV)?.value;
+  const want = desiredUnitSetSpec(zke, us.spec.units ?? 0, carried) as unknown as Record<string, unknown>;
   const have = us.spec as unknown as Record<string, unknown>;
   const patch: Record<string, unknown> = {};
   for (const k of ['version', 'resources', 'storage', 'parameters', 'updateStrategy', 'podAntiAffinity', 'nodeSelector', 'nodeAffinity', 'topologySpreadConstraints', 'env', 'stopped']) {
