@@ -385,7 +385,10 @@ export function kafkaClusterReconciler(d: KafkaClusterDeps) {
     // Conditions and phase.
     const missing = nodeStatus.filter((n) => n.state === 'Offline' || (resuming && n.state === 'Starting'));
     const healthy = !missing.length && !urp.length && !belowMin.length && !off.length && leader !== undefined;
-    const settled = step.kind === 'done' && !applied && !failure && !status.restart && !status.reassignment && !restartingSome;
+    // A UnitSet whose status lags its spec has not started what was just asked of it (a new version's roll): until the
+    // Unit Operator has acted, its units look current and the cluster must not read as settled.
+    const unitSetCurrent = us.status?.observedGeneration === us.metadata.generation;
+    const settled = step.kind === 'done' && !applied && !failure && !status.restart && !status.reassignment && !restartingSome && unitSetCurrent;
     const ready = settled && healthy && liveWanted === shape.brokers;
     const problems = [
       ...missing.map((n) => `${n.unit} (node ${n.id}) offline`),
@@ -402,7 +405,7 @@ export function kafkaClusterReconciler(d: KafkaClusterDeps) {
           : step.kind === 'reassign' ? (step.reason === 'Drain' ? 'Draining' : 'Rebalancing')
             : step.kind === 'restart' ? 'Restarting'
               : step.kind === 'wait' ? phaseFor(step.phase, healthy)
-                : restartingSome ? 'Restarting' : healthy ? (ready ? 'Ready' : 'Degraded') : 'Degraded';
+                : restartingSome || !unitSetCurrent ? 'Restarting' : healthy ? (ready ? 'Ready' : 'Degraded') : 'Degraded';
     const summary = `${liveWanted}/${shape.brokers} brokers live, ${urp.length} under-replicated partitions, active controller ${leader ?? 'none'}${leader !== undefined ? ` (${unitOf(leader)})` : ''}`;
     if (step.kind === 'refuse') {
       const message = `${step.field}: ${step.message}`;
@@ -411,7 +414,7 @@ export function kafkaClusterReconciler(d: KafkaClusterDeps) {
       condition('Progressing', false, 'ScaleInRefused', message);
     } else {
       if (ready) condition('Ready', true, 'Ready', summary);
-      else condition('Ready', false, failure ? 'StepFailed' : phase, failure || (step.kind === 'wait' ? step.reason : applied || summary));
+      else condition('Ready', false, failure ? 'StepFailed' : phase, failure || (step.kind === 'wait' ? step.reason : applied || (unitSetCurrent ? summary : `UnitSet ${name}: the Unit Operator has not acted on its latest spec yet`)));
       if (skip) condition('Progressing', false, 'ReconcileSkipped', `${ANNOTATION_SKIP}=true: the cluster is observed, not changed${step.kind !== 'done' ? `; next step: ${step.kind}` : ''}`);
       else if (settled) condition('Progressing', false, 'Settled', 'nothing to do');
       else condition('Progressing', true, phase, applied || (step.kind === 'wait' ? step.reason : failure || (restartingSome ? status.unitRestart?.message ?? summary : summary)));
