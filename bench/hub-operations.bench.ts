@@ -12,6 +12,9 @@
 //     Operation of each service in the burst (goal p99 < 200 ms);
 //   - the burst: all complete, the most Operations of one service running at once (a watch; goal 1), wall time;
 //   - the hub controllers' CPU seconds per Operation (/proc/<pid>/stat, over the burst);
+//   - where the burst's time goes in the hub controllers (their /metrics over the burst): by controller, the
+//     reconciles, the wait of a key in the work queue, the reconcile's duration, the most keys queued and workers
+//     busy at once; their API requests by method and code, and the requests' latency;
 //   - their CPU over BENCH_IDLE_SECONDS (default 60) with BENCH_IDLE_SERVICES (default 1,000) settled services and no
 //     Operation running (goal about 0), beside the same process before any service (its baseline) and an idle Node
 //     process with the same heap flags; by thread, and what the controllers did in that window (their /metrics:
@@ -32,6 +35,7 @@ import type { Operation, ServiceView } from '../lib/operations/types.ts';
 import { LocalCluster } from '../hack/local/cluster.ts';
 import { OPERATOR_NODE_FLAGS } from '../hack/local/engine.ts';
 import { LocalHub } from '../hack/local/hub.ts';
+import { histogram, labelsOf, metricsDelta, readMetrics, type Samples } from '../hack/local/metrics.ts';
 import { freePort } from '../hack/local/ports.ts';
 import { LocalSystem } from '../hack/local/system.ts';
 import { waitFor } from '../lib/wait.ts';
@@ -58,17 +62,29 @@ function cpuSeconds(pid: number): number {
   return (Number(f[11]) + Number(f[12])) / TICK;
 }
 /** The counters of the hub controllers' /metrics that say what they did: reconciles, queue adds, API requests. */
-async function counters(port: number): Promise<Map<string, number>> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (!/^(controller_runtime_reconcile_total|workqueue_adds_total|workqueue_retries_total|rest_client_requests_total)\{/.test(line)) continue;
-    const at = line.lastIndexOf(' ');
-    out.set(line.slice(0, at), Number(line.slice(at + 1)));
+async function counters(port: number): Promise<Samples> {
+  const all = await readMetrics(port);
+  return new Map([...all].filter(([k]) => /^(controller_runtime_reconcile_total|workqueue_adds_total|workqueue_retries_total|rest_client_requests_total)\{/.test(k)));
+}
+/** Samples the hub controllers' queue depth and busy workers while `until` is pending: the most seen, by controller. */
+async function peaks(port: number, until: Promise<unknown>): Promise<Map<string, { depth: number; active: number }>> {
+  const out = new Map<string, { depth: number; active: number }>();
+  let over = false;
+  void until.finally(() => { over = true; });
+  while (!over) {
+    for (const [k, v] of await readMetrics(port)) {
+      const which = k.startsWith('workqueue_depth{') ? 'depth' : k.startsWith('controller_runtime_active_workers{') ? 'active' : undefined;
+      if (!which) continue;
+      const l = labelsOf(k);
+      const name = l.name ?? l.controller ?? '';
+      const p = out.get(name) ?? { depth: 0, active: 0 };
+      p[which] = Math.max(p[which], v);
+      out.set(name, p);
+    }
+    await sleep(50);
   }
   return out;
 }
-const delta = (a: Map<string, number>, b: Map<string, number>) => [...b].map(([k, v]) => [k, v - (a.get(k) ?? 0)] as const).filter(([, d]) => d > 0);
 /** Self time by function of a V8 CPU profile, counting only the samples between two monotonic instants (µs). */
 function profileTop(file: string, fromUs: number, toUs: number, n: number): { total: number; top: [string, number][] } {
   const p = JSON.parse(readFileSync(file, 'utf8')) as { nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[]; startTime: number; samples: number[]; timeDeltas: number[] };
@@ -274,11 +290,17 @@ try {
   const burst = names.flatMap((svc) => Array.from({ length: perService }, (_, j) => ({ name: `${svc}-op-${j}`, svc, spec: kinds[j % kinds.length] as Record<string, unknown> })));
   progress(`${burst.length} Operations across ${SERVICES} services, created at once (8 requests at a time)`);
   const cpu0 = cpuSeconds(pid);
+  const b0 = await readMetrics(metricsPort);
   const t0 = performance.now();
-  await pool(burst, 8, async (o) => createOp(o.name, o.svc, o.spec));
+  const creating = pool(burst, 8, async (o) => createOp(o.name, o.svc, o.spec));
+  // Queue depth and busy workers are gauges: sampled until the first Operation of every service ran a step.
+  const burstPeaks = peaks(metricsPort, creating.then(() => waitFor('the first step of each service', async () => burst.every((o) => !o.name.endsWith('-op-0') || firstStep.has(o.name)), { timeoutMs: 1_800_000, intervalMs: 20 })));
+  await creating;
   await waitFor('every Operation of the burst ended', async () => burst.every((o) => ended.has(o.name)), { timeoutMs: 1_800_000, intervalMs: 250 });
   const burstSeconds = (performance.now() - t0) / 1000;
   const cpuPerOp = (cpuSeconds(pid) - cpu0) / burst.length;
+  const burstWork = metricsDelta(b0, await readMetrics(metricsPort));
+  const peak = await burstPeaks;
   const phases: Record<string, number> = {};
   for (const o of burst) phases[ended.get(o.name) ?? '?'] = (phases[ended.get(o.name) ?? '?'] ?? 0) + 1;
   const firstOfEach = burst.filter((o) => o.name.endsWith('-op-0')).map((o) => (firstStep.get(o.name) as number) - (created.get(o.name) as number));
@@ -300,7 +322,7 @@ try {
   bare.kill();
   const idleThreads = [...threadSeconds(pid)].map(([k, v]) => [k, v - (threads0.get(k) ?? 0)] as const).filter(([, d]) => d > 0).sort((a, b) => b[1] - a[1]);
   const idleTo = nowUs();
-  const idleWork = delta(m0, await counters(metricsPort));
+  const idleWork = [...metricsDelta(m0, await counters(metricsPort))].filter(([, d]) => d > 0);
 
   console.log(`hub Operations: one bare member, the operators played by the bench (statuses written as they report), ${SERVICES} MysqlServices`);
   console.log(`burst: ${burst.length} Operations (${perService} per service: Scale, Reconfigure, Switchover, Scale), ended ${JSON.stringify(phases)} in ${burstSeconds.toFixed(1)} s; most running at once on one service: ${mostAtOnce} (goal 1)`);
@@ -315,6 +337,21 @@ try {
   console.log(`| hub controllers CPU over ${IDLE_S} s idle, ${SERVICES + more.length} settled services | ${idleCpu.toFixed(2)} s (${((idleCpu / IDLE_S) * 100).toFixed(2)} % of a core) | about 0 |`);
   console.log(`| the same process over ${IDLE_S} s with no service (its baseline) | ${baseCpu.toFixed(2)} s (${((baseCpu / IDLE_S) * 100).toFixed(2)} % of a core) | - |`);
   console.log(`| an idle Node process with the same heap flags, same window | ${bareCpu.toFixed(2)} s (${((bareCpu / IDLE_S) * 100).toFixed(2)} % of a core) | - |`);
+  console.log('the hub controllers in the burst (their /metrics; queue wait: from a key\'s add until a worker takes it; peaks sampled every 50 ms until each service\'s first step ran):');
+  console.log('| controller | reconciles | queue wait p50 / p99 | reconcile p50 / p99 / mean | most queued | most busy workers |');
+  console.log('|---|---|---|---|---|---|');
+  const ctrls = [...new Set([...burstWork.keys()].filter((k) => k.startsWith('controller_runtime_reconcile_total{')).map((k) => labelsOf(k).controller ?? ''))].sort();
+  const sec = (x: number) => fmt(x * 1000);
+  for (const c of ctrls) {
+    const w = histogram(burstWork, 'workqueue_queue_duration_seconds', { name: c });
+    const r = histogram(burstWork, 'controller_runtime_reconcile_time_seconds', { controller: c });
+    console.log(`| ${c} | ${r.count} | ${sec(w.p50)} / ${sec(w.p99)} | ${sec(r.p50)} / ${sec(r.p99)} / ${sec(r.sum / (r.count || 1))} | ${peak.get(c)?.depth ?? 0} | ${peak.get(c)?.active ?? 0} |`);
+  }
+  const byMethod = new Map<string, number>();
+  for (const [k, v] of burstWork) if (k.startsWith('rest_client_requests_total{')) { const l = labelsOf(k); byMethod.set(`${l.method} ${l.code}`, (byMethod.get(`${l.method} ${l.code}`) ?? 0) + v); }
+  console.log(`API requests of the hub controllers in the burst: ${[...byMethod].map(([k, v]) => `${k} ${v}`).join(', ')} (${[...byMethod.values()].reduce((a, b) => a + b, 0)} in all)`);
+  const lat = (m: string) => { const h = histogram(burstWork, 'rest_client_request_duration_seconds', { method: m }); return h.count ? `${m} ${sec(h.p50)} / ${sec(h.p99)}` : ''; };
+  console.log(`their latency p50 / p99: ${['GET', 'PUT', 'PATCH', 'POST'].map(lat).filter(Boolean).join(', ')}`);
   console.log(`hub controllers CPU in the idle window by thread: ${idleThreads.map(([k, v]) => `${k} ${v.toFixed(2)} s`).join(', ') || 'none'}`);
   console.log(`work of the hub controllers in the ${IDLE_S} s idle window (counters of their /metrics that moved):`);
   for (const [k, d] of idleWork) console.log(`  ${k} +${d}`);

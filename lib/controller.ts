@@ -92,6 +92,7 @@ export class Controller {
       onAdd: () => m.queueAdds.inc({ name: opts.name }),
       onDepth: (d) => m.queueDepth.set({ name: opts.name }, d),
       onRetry: () => m.queueRetries.inc({ name: opts.name }),
+      onWait: (seconds) => m.queueWait.observe({ name: opts.name }, seconds),
     });
   }
 

@@ -91,4 +91,20 @@ describe('rate limiters', () => {
     expect(r.when('a')).toBe(5);
     expect(r.when('b')).toBe(1000); // bucket empty
   });
+
+  it('tells how long each key waited from its first add until a worker took it', async () => {
+    const waits: number[] = [];
+    const q = new WorkQueue(undefined, { onWait: (s) => waits.push(s) });
+    q.add('a');
+    await new Promise((r) => setTimeout(r, 30));
+    q.add('a'); // a second add while queued keeps the first add's time
+    expect(q.tryGet()).toBe('a');
+    expect(waits).toHaveLength(1);
+    expect(waits[0]).toBeGreaterThanOrEqual(0.025);
+    const next = q.get();
+    q.add('b'); // handed straight to a waiting worker
+    await expect(next).resolves.toBe('b');
+    expect(waits).toHaveLength(2);
+    expect(waits[1]).toBeLessThan(0.025);
+  });
 });

@@ -4,18 +4,23 @@
 //   the key is queued once more on done(), so a burst of events collapses into at most one extra run;
 // - addAfter() keeps one timer per key and the earliest time wins;
 // - addRateLimited() delays by the rate limiter (exponential per key, capped); forget() resets it.
+// The observer is told how long each key waited from its add until a worker took it (the queue's share of latency).
 import { defaultControllerRateLimiter, type RateLimiter } from './ratelimiter.ts';
 
 export interface QueueObserver {
   onAdd?(): void;
   onDepth?(depth: number): void;
   onRetry?(): void;
+  /** Seconds a key waited between its first add and a worker taking it. */
+  onWait?(seconds: number): void;
 }
 
 export class WorkQueue {
   private readonly fifo: string[] = [];
   private head = 0;
   private readonly dirty = new Set<string>();
+  /** When each dirty key was first added (performance.now()), for onWait. */
+  private readonly since = new Map<string, number>();
   private readonly processing = new Set<string>();
   private readonly timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
   private readonly waiters: ((key: string | undefined) => void)[] = [];
@@ -36,6 +41,7 @@ export class WorkQueue {
     if (this.shuttingDown || this.dirty.has(key)) return;
     this.observer.onAdd?.();
     this.dirty.add(key);
+    if (this.observer.onWait) this.since.set(key, performance.now());
     if (this.processing.has(key)) return; // requeued by done()
     this.enqueue(key);
   }
@@ -83,14 +89,14 @@ export class WorkQueue {
     this.shuttingDown = true;
     for (const { timer } of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
+    this.since.clear();
     for (const w of this.waiters.splice(0)) w(undefined);
   }
 
   private enqueue(key: string): void {
     const waiter = this.waiters.shift();
     if (waiter) {
-      this.dirty.delete(key);
-      this.processing.add(key);
+      this.handOut(key);
       waiter(key);
     } else {
       this.fifo.push(key);
@@ -106,9 +112,17 @@ export class WorkQueue {
       this.fifo.splice(0, this.head);
       this.head = 0;
     }
-    this.dirty.delete(key);
-    this.processing.add(key);
+    this.handOut(key);
     this.observer.onDepth?.(this.length);
     return key;
+  }
+
+  private handOut(key: string): void {
+    this.dirty.delete(key);
+    this.processing.add(key);
+    const t = this.since.get(key);
+    if (t === undefined) return;
+    this.since.delete(key);
+    this.observer.onWait?.((performance.now() - t) / 1000);
   }
 }
