@@ -107,4 +107,26 @@ describe('rate limiters', () => {
     expect(waits).toHaveLength(2);
     expect(waits[1]).toBeLessThan(0.025);
   });
+
+  it('hands out low keys after the others; one added again that is no longer low moves ahead', () => {
+    const low = new Set(['q1', 'q2', 'q3']);
+    const q = new WorkQueue(undefined, {}, { low: (k) => low.has(k) });
+    for (const k of ['q1', 'a', 'q2', 'b', 'q3']) q.add(k);
+    expect(q.length).toBe(5);
+    expect(q.tryGet()).toBe('a');
+    low.delete('q2'); // its turn came (the one ahead ended): the add that says so moves it ahead
+    q.add('q2');
+    expect(q.length).toBe(4);
+    expect([q.tryGet(), q.tryGet(), q.tryGet(), q.tryGet(), q.tryGet()]).toEqual(['b', 'q2', 'q1', 'q3', undefined]);
+    expect(q.length).toBe(0);
+  });
+
+  it('hands out a low key that waited longer than lowMaxWaitMs before newer urgent ones', async () => {
+    const q = new WorkQueue(undefined, {}, { low: (k) => k.startsWith('q'), lowMaxWaitMs: 20 });
+    q.add('q1');
+    q.add('a');
+    await new Promise((r) => setTimeout(r, 40));
+    q.add('b');
+    expect([q.tryGet(), q.tryGet(), q.tryGet()]).toEqual(['q1', 'a', 'b']);
+  });
 });

@@ -5,7 +5,8 @@
 // never connects to an engine), and records the status with an optimistic-concurrency update, a step's Running
 // record (with what it chose) before its effect, so a process killed in between never makes it anew differently. Steps that only
 // check or complete follow on in the same reconcile; nothing waits in a worker: a step that waits is looked at
-// again when its service changes, or after the planner's delay.
+// again when its service changes, or after the planner's delay. Events are emitted in the background: the status
+// write and the effect of a step never wait on them.
 import type { ClusterRecord } from '../../lib/api/internal.upm.io.generated.ts';
 import { OperationRecordResource } from '../../lib/api/internal.upm.io.generated.ts';
 import { MysqlReplicationResource, RedisReplicationResource } from '../../lib/api/compose.upm.io.generated.ts';
@@ -21,7 +22,7 @@ import { objectKey, type KubeObject } from '../../lib/kube/types.ts';
 import { canonicalJson } from '../../lib/mergepatch.ts';
 import { MutationCache } from '../../lib/mutationcache.ts';
 import { crashPoint } from '../../lib/crashpoint.ts';
-import { backoffMs, isTerminal, plan } from '../../lib/operations/plan.ts';
+import { backoffMs, isTerminal, plan, waitsFor } from '../../lib/operations/plan.ts';
 import { operationStatus } from '../../lib/operations/status.ts';
 import type { Decision, Effect, Operation, OperationStatus, ServiceView, World } from '../../lib/operations/types.ts';
 import type { EngineTemplateInfo } from '../../lib/templates.ts';
@@ -43,6 +44,10 @@ export interface OperationsDeps {
   clusters: Store<ClusterRecord>;
   members: Pick<MemberClients, 'resolve'>;
   templates: ReadonlyMap<string, EngineTemplateInfo>;
+  /** The Operations as this process last wrote them, over the informer's copies (shared with the event mappers). */
+  written: MutationCache<Operation>;
+  /** Puts a key back in the controller's queue: one set aside while another Operation of its service was reconciled. */
+  wake: (key: string) => void;
 }
 
 /** The index of Operations that are not finished, by their service (`<kind>/<namespace>/<name>`). */
@@ -67,14 +72,20 @@ export function operationsReconciler(d: OperationsDeps): Reconciler {
   // Whether an Operation may start is decided from the other Operations of its service: two workers deciding at
   // once, or one reading a cache that has not seen this process's last write (the one ahead started or ended),
   // would start two. So the Operations of one service are reconciled one at a time, over this process's own writes.
-  const written = new MutationCache<Operation>(d.operations);
-  const locks = new Map<string, Promise<unknown>>();
-  const oneAtATime = async <T>(target: string, fn: () => Promise<T>): Promise<T> => {
-    const before = locks.get(target) ?? Promise.resolve();
-    const mine = before.then(fn, fn);
-    const tail = mine.catch(() => undefined);
-    locks.set(target, tail);
-    try { return await mine; } finally { if (locks.get(target) === tail) locks.delete(target); }
+  // A key whose service is being reconciled is set aside, not waited for (a worker waiting on one service serves no
+  // other: with a burst of Operations on a few services every worker would wait on the same one), and put back in
+  // the queue when that reconcile ends.
+  const written = d.written;
+  const busy = new Map<string, Set<string>>();
+  const oneAtATime = async <T>(target: string, key: string, fn: () => Promise<T>): Promise<T | undefined> => {
+    const aside = busy.get(target);
+    if (aside) { aside.add(key); return undefined; }
+    const mine = new Set<string>();
+    busy.set(target, mine);
+    try { return await fn(); } finally {
+      busy.delete(target);
+      for (const k of mine) d.wake(k);
+    }
   };
 
   const memberClient = async (svc: ServiceView | undefined): Promise<KubeClient> => {
@@ -101,11 +112,14 @@ export function operationsReconciler(d: OperationsDeps): Reconciler {
     const clusterName = (service?.spec.placement as { cluster?: string } | undefined)?.cluster ?? '';
     const c = d.clusters.get(clusterName);
     const r = c ? ready(c) : undefined;
+    const others = d.operations.byIndex(BY_TARGET, targetOf(op)).map((o) => written.get(objectKey(o)) ?? o);
+    // One that waits in the queue looks at nothing on the member (a read there per queued Operation and event).
+    const queued = !op.status?.startTime && !!waitsFor(op, others);
     return {
       service, templates: d.templates, now,
       cluster: c ? { name: clusterName, ready: r?.status === 'True', ...(r?.status !== 'True' && r?.message ? { message: r.message } : {}), ...storageClassesOffered(c.spec, c.status) } : undefined,
-      others: d.operations.byIndex(BY_TARGET, targetOf(op)).map((o) => written.get(objectKey(o)) ?? o),
-      compose: await composeOf(op, service),
+      others,
+      compose: queued ? undefined : await composeOf(op, service),
     };
   };
 
@@ -134,7 +148,7 @@ export function operationsReconciler(d: OperationsDeps): Reconciler {
   return async (key: string, ctx: ReconcileContext): Promise<ReconcileResult> => {
     const first = written.get(key);
     if (!first || isTerminal(first) || !first.spec?.target) return;
-    return oneAtATime(targetOf(first), () => reconcile(key, ctx));
+    return oneAtATime(targetOf(first), key, () => reconcile(key, ctx));
   };
 
   async function reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult> {
@@ -143,15 +157,15 @@ export function operationsReconciler(d: OperationsDeps): Reconciler {
     let op: Operation = stored;
     let last: Decision = { kind: 'done' };
     let service: ServiceView | undefined;
-    /** Writes the status so far (optimistic concurrency: a stale copy is refused) and tells its steps as Events. */
+    /** Writes the status so far (optimistic concurrency: a stale copy is refused) and tells its steps as Events (sent in the background). */
     const commit = async () => {
       if (!stored || canonicalJson(op.status ?? {}) === canonicalJson(stored.status ?? {})) return;
       const saved = written.mutated(await d.client.updateStatus<Operation>(OperationRecordResource, { ...op, apiVersion: 'internal.upm.io/v1alpha1', kind: 'OperationRecord' } as KubeObject as Operation));
       const pubOp = asPublic(stored, 'Operation');
       const pubSvc = service ? asPublic(service, op.spec.target.kind) : undefined;
       for (const e of transitions(stored, op)) {
-        await d.events.record(pubOp, e.type, e.reason, e.message);
-        if (pubSvc) await d.events.record(pubSvc, e.type, e.reason, `Operation ${op.metadata.name ?? ''}: ${e.message}`);
+        d.events.emit(pubOp, e.type, e.reason, e.message);
+        if (pubSvc) d.events.emit(pubSvc, e.type, e.reason, `Operation ${op.metadata.name ?? ''}: ${e.message}`);
       }
       stored = { ...op, metadata: { ...op.metadata, resourceVersion: saved?.metadata.resourceVersion } };
       op = stored;
