@@ -107,14 +107,14 @@ export function operationsReconciler(d: OperationsDeps): Reconciler {
     }
   };
 
-  const worldOf = async (op: Operation, now: Date): Promise<World> => {
+  const worldOf = async (op: Operation, now: Date, queueOnly = false): Promise<World> => {
     const service = d.services.get(op.spec.target.kind)?.get(`${op.metadata.namespace ?? ''}/${op.spec.target.name}`);
     const clusterName = (service?.spec.placement as { cluster?: string } | undefined)?.cluster ?? '';
     const c = d.clusters.get(clusterName);
     const r = c ? ready(c) : undefined;
     const others = d.operations.byIndex(BY_TARGET, targetOf(op)).map((o) => written.get(objectKey(o)) ?? o);
     // One that waits in the queue looks at nothing on the member (a read there per queued Operation and event).
-    const queued = !op.status?.startTime && !!waitsFor(op, others);
+    const queued = queueOnly || (!op.status?.startTime && !!waitsFor(op, others));
     return {
       service, templates: d.templates, now,
       cluster: c ? { name: clusterName, ready: r?.status === 'True', ...(r?.status !== 'True' && r?.message ? { message: r.message } : {}), ...storageClassesOffered(c.spec, c.status) } : undefined,
@@ -137,8 +137,8 @@ export function operationsReconciler(d: OperationsDeps): Reconciler {
   };
 
   /** One step forward: plan, and the status it leads to; whether to go on at once. An effect is left to the caller. */
-  const advance = async (op: Operation, now: Date): Promise<{ status?: OperationStatus; decision: Decision; more: boolean; w: World }> => {
-    const w = await worldOf(op, now);
+  const advance = async (op: Operation, now: Date, queueOnly: boolean): Promise<{ status?: OperationStatus; decision: Decision; more: boolean; w: World }> => {
+    const w = await worldOf(op, now, queueOnly);
     const decision = plan(op, w);
     if (decision.kind === 'done') return { decision, more: false, w };
     const more = decision.kind === 'complete' || (decision.kind === 'run' && !decision.effect);
@@ -148,10 +148,22 @@ export function operationsReconciler(d: OperationsDeps): Reconciler {
   return async (key: string, ctx: ReconcileContext): Promise<ReconcileResult> => {
     const first = written.get(key);
     if (!first || isTerminal(first) || !first.spec?.target) return;
-    return oneAtATime(targetOf(first), key, () => reconcile(key, ctx));
+    // One that only records its place in the queue starts nothing, so it takes no turn of its service: the one that
+    // may start is never set aside behind a burst of those. Anything else it turns out to be is done in turn.
+    if (!first.status?.startTime) {
+      const r = await reconcile(key, ctx, true);
+      if (r !== NOT_QUEUED) return r;
+    }
+    return oneAtATime(targetOf(first), key, () => reconcile(key, ctx, false));
   };
 
-  async function reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult> {
+  /**
+   * Plans and carries out what comes next for one Operation. queueOnly: only if that is to wait in the queue (its
+   * status says for which one), else nothing is done and NOT_QUEUED returned.
+   */
+  async function reconcile(key: string, ctx: ReconcileContext, queueOnly: true): Promise<ReconcileResult | typeof NOT_QUEUED>;
+  async function reconcile(key: string, ctx: ReconcileContext, queueOnly: false): Promise<ReconcileResult>;
+  async function reconcile(key: string, ctx: ReconcileContext, queueOnly: boolean): Promise<ReconcileResult | typeof NOT_QUEUED> {
     let stored = written.get(key);
     if (!stored || isTerminal(stored) || !stored.spec?.target) return;
     let op: Operation = stored;
@@ -172,7 +184,8 @@ export function operationsReconciler(d: OperationsDeps): Reconciler {
     };
     for (let i = 0; i < MAX_STEPS_PER_RECONCILE; i++) {
       const before = op;
-      const r = await advance(op, ctx.clock.now());
+      const r = await advance(op, ctx.clock.now(), queueOnly);
+      if (queueOnly && r.decision.kind !== 'queue') return NOT_QUEUED;
       last = r.decision;
       service = r.w.service;
       if (!r.status) break;
@@ -199,6 +212,9 @@ export function operationsReconciler(d: OperationsDeps): Reconciler {
     return requeue(last);
   }
 }
+
+/** A reconcile asked only to record a place in the queue found the Operation is not to wait there. */
+const NOT_QUEUED = Symbol('not queued');
 
 function requeue(d: Decision): ReconcileResult {
   switch (d.kind) {
