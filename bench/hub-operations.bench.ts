@@ -83,6 +83,8 @@ async function peaks(port: number, until: Promise<unknown>): Promise<Map<string,
   void until.finally(() => { over = true; });
   while (!over) {
     for (const [k, v] of await readMetrics(port)) {
+      // The event loop's longest delay since the last scrape (prom-client resets its histogram at each).
+      if (k.startsWith('nodejs_eventloop_lag_max_seconds')) { const p = out.get('event loop') ?? { depth: 0, active: 0 }; p.depth = Math.max(p.depth, v); out.set('event loop', p); }
       const which = k.startsWith('workqueue_depth{') ? 'depth' : k.startsWith('controller_runtime_active_workers{') ? 'active' : undefined;
       if (!which) continue;
       const l = labelsOf(k);
@@ -378,6 +380,7 @@ try {
     const r = histogram(burstWork, 'controller_runtime_reconcile_time_seconds', { controller: c });
     console.log(`| ${c} | ${r.count} | ${sec(w.p50)} / ${sec(w.p99)} | ${sec(r.p50)} / ${sec(r.p99)} / ${sec(r.sum / (r.count || 1))} | ${peak.get(c)?.depth ?? 0} | ${peak.get(c)?.active ?? 0} |`);
   }
+  console.log(`the hub controllers' event loop, longest delay in a scrape window (50 ms apart) until each service's first step ran: ${fmt((peak.get('event loop')?.depth ?? NaN) * 1000)}`);
   const byMethod = new Map<string, number>();
   for (const [k, v] of burstWork) if (k.startsWith('rest_client_requests_total{')) { const l = labelsOf(k); byMethod.set(`${l.method} ${l.code}`, (byMethod.get(`${l.method} ${l.code}`) ?? 0) + v); }
   console.log(`API requests of the hub controllers in the burst: ${[...byMethod].map(([k, v]) => `${k} ${v}`).join(', ')} (${[...byMethod.values()].reduce((a, b) => a + b, 0)} in all)`);
