@@ -20,7 +20,8 @@
 //   - their CPU over BENCH_IDLE_SECONDS (default 60) with BENCH_IDLE_SERVICES (default 1,000) settled services and no
 //     Operation running (goal about 0), beside the same process before any service (its baseline) and an idle Node
 //     process with the same heap flags; by thread, and what the controllers did in that window (their /metrics:
-//     reconciles, queue adds, API requests). BENCH_CPU_PROF=1 adds the window's CPU profile, self time by function.
+//     reconciles, queue adds, API requests). BENCH_CPU_PROF=1 adds the CPU profile of the burst and of the idle
+//     window, self time by function.
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -217,7 +218,7 @@ try {
   progress('starting the hub and registering the member');
   const mgmt = sys.cluster('mgmt');
   const metricsPort = await freePort();
-  // BENCH_CPU_PROF=1: a V8 CPU profile of the hub controllers, its idle-window samples summed by function.
+  // BENCH_CPU_PROF=1: a V8 CPU profile of the hub controllers, its samples of the burst and of the idle window summed by function.
   const profDir = join(dir, 'prof');
   hub = await LocalHub.start(sys.bins.kubectl, mgmt, join(dir, 'hub'), { members: [member], controllerHealthPort: metricsPort,
     controllerNodeFlags: process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, '--cpu-prof-interval=500'] : [] });
@@ -314,6 +315,7 @@ try {
   const procs0 = cpuOf(procs);
   const machine0 = machineSeconds();
   const b0 = await readMetrics(metricsPort);
+  const burstFrom = nowUs();
   const t0 = performance.now();
   const creating = pool(burst, 8, async (o) => createOp(o.name, o.svc, o.spec));
   // Queue depth and busy workers are gauges: sampled until the first Operation of every service ran a step.
@@ -321,6 +323,7 @@ try {
   await creating;
   await waitFor('every Operation of the burst ended', async () => burst.every((o) => ended.has(o.name)), { timeoutMs: 1_800_000, intervalMs: 250 });
   const burstSeconds = (performance.now() - t0) / 1000;
+  const burstTo = nowUs();
   const cpuPerOp = (cpuSeconds(pid) - cpu0) / burst.length;
   const burstWork = metricsDelta(b0, await readMetrics(metricsPort));
   const machine1 = machineSeconds();
@@ -396,9 +399,11 @@ try {
     await hub.stop(); // the profile is written at exit
     const file = (await readdir(profDir)).find((f) => f.endsWith('.cpuprofile'));
     if (file) {
-      const { total, top } = profileTop(join(profDir, file), idleFrom, idleTo, 20);
-      console.log(`CPU profile of the idle window: ${(total / 1000).toFixed(0)} ms sampled; self time by function:`);
-      for (const [f, us] of top) console.log(`  ${(us / 1000).toFixed(1).padStart(8)} ms  ${f}`);
+      for (const [what, from, to] of [['the burst', burstFrom, burstTo], ['the idle window', idleFrom, idleTo]] as const) {
+        const { total, top } = profileTop(join(profDir, file), from, to, 20);
+        console.log(`CPU profile of ${what}: ${(total / 1000).toFixed(0)} ms sampled; self time by function:`);
+        for (const [f, us] of top) console.log(`  ${(us / 1000).toFixed(1).padStart(8)} ms  ${f}`);
+      }
     } else console.log('CPU profile: none written');
   }
 } finally {
