@@ -121,12 +121,12 @@ describe('rate limiters', () => {
     expect(q.length).toBe(0);
   });
 
-  it('hands out a low key that waited longer than lowMaxWaitMs before newer urgent ones', async () => {
+  it('hands out low keys that waited longer than lowMaxWaitMs every other time before the others', async () => {
     const q = new WorkQueue(undefined, {}, { low: (k) => k.startsWith('q'), lowMaxWaitMs: 20 });
-    q.add('q1');
-    q.add('a');
+    for (const k of ['q1', 'q2', 'q3', 'a']) q.add(k);
     await new Promise((r) => setTimeout(r, 40));
     q.add('b');
-    expect([q.tryGet(), q.tryGet(), q.tryGet()]).toEqual(['q1', 'a', 'b']);
+    q.add('c');
+    expect([q.tryGet(), q.tryGet(), q.tryGet(), q.tryGet(), q.tryGet(), q.tryGet(), q.tryGet()]).toEqual(['q1', 'a', 'q2', 'b', 'q3', 'c', undefined]);
   });
 });

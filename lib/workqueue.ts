@@ -5,8 +5,8 @@
 // - addAfter() keeps one timer per key and the earliest time wins;
 // - addRateLimited() delays by the rate limiter (exponential per key, capped); forget() resets it.
 // - keys a controller marks as able to wait (`low`, asked at each add) are handed out after every other key, unless
-//   the oldest of them has waited longer than `lowMaxWaitMs`: a burst of bookkeeping (a queue's places recorded)
-//   does not hold back the work someone waits for. A waiting low key that is added again and is no longer low
+//   the oldest of them has waited longer than `lowMaxWaitMs` (then every other key handed out is one of those): a
+//   burst of bookkeeping (a queue's places recorded) does not hold back the work someone waits for. A waiting low key that is added again and is no longer low
 //   moves ahead.
 // The observer is told how long each key waited from its add until a worker took it (the queue's share of latency).
 import { defaultControllerRateLimiter, type RateLimiter } from './ratelimiter.ts';
@@ -50,6 +50,8 @@ export class WorkQueue {
   private readonly laneOf = new Map<string, Lane>();
   private readonly isLow: (key: string) => boolean;
   private readonly lowMaxWaitMs: number;
+  /** The last key handed out was a low one taken for its age. */
+  private agedLast = false;
   private readonly dirty = new Set<string>();
   /** When each dirty key was first added (performance.now()), for onWait. */
   private readonly since = new Map<string, number>();
@@ -148,8 +150,11 @@ export class WorkQueue {
     for (;;) {
       // Entries left behind by keys moved ahead go first, so the low lane's head is a key that waits there.
       for (let e = this.low.peek(); e && this.laneOf.get(e.key) !== this.low; e = this.low.peek()) this.low.shift();
+      // A low key waiting too long goes first, but only every other time: the others are not held back by a backlog.
       const oldLow = this.low.peek();
-      const lane = oldLow && performance.now() - oldLow.at > this.lowMaxWaitMs ? this.low : this.high.size ? this.high : this.low;
+      const aged = !!oldLow && performance.now() - oldLow.at > this.lowMaxWaitMs && !this.agedLast;
+      const lane = aged || !this.high.size ? this.low : this.high;
+      this.agedLast = aged;
       const key = lane.shift();
       if (key === undefined) return undefined;
       if (this.laneOf.get(key) !== lane) continue;
