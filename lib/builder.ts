@@ -51,6 +51,7 @@ export class ControllerBuilder {
   private readonly declared: Declared[] = [];
   private concurrency = 1;
   private rateLimiter: RateLimiter | undefined;
+  private lowPriority: ((key: string) => boolean) | undefined;
   private completed = false;
 
   constructor(name: string, create: ControllerFactory) {
@@ -90,6 +91,12 @@ export class ControllerBuilder {
     return this;
   }
 
+  /** Keys that can wait behind the others in the queue (asked at each add; see WorkQueue). */
+  withLowPriority(low: (key: string) => boolean): this {
+    this.lowPriority = low;
+    return this;
+  }
+
   /** Checks the declaration, creates the controller and connects its sources. */
   complete(reconcile: Reconciler): Controller {
     const fail = (why: string) => new Error(`controller ${this.name}: ${why}`);
@@ -111,7 +118,7 @@ export class ControllerBuilder {
     }
     this.completed = true;
 
-    const controller = this.create({ name: this.name, reconcile, concurrency: this.concurrency, rateLimiter: this.rateLimiter });
+    const controller = this.create({ name: this.name, reconcile, concurrency: this.concurrency, rateLimiter: this.rateLimiter, lowPriority: this.lowPriority });
     for (const d of this.declared) {
       const owner = owners.get(d);
       if (owner && !d.informer.hasIndex(owner.name)) d.informer.addIndex(owner.name, owner.fn);

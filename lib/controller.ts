@@ -43,6 +43,8 @@ export interface ControllerOptions {
   /** Parallel workers; one key is still never reconciled twice at once. */
   concurrency?: number;
   rateLimiter?: RateLimiter;
+  /** Keys that can wait behind the others (see WorkQueue), asked each time one is added. */
+  lowPriority?: (key: string) => boolean;
   logger?: Logger;
   metrics?: ControllerMetrics;
   clock?: Clock;
@@ -92,7 +94,8 @@ export class Controller {
       onAdd: () => m.queueAdds.inc({ name: opts.name }),
       onDepth: (d) => m.queueDepth.set({ name: opts.name }, d),
       onRetry: () => m.queueRetries.inc({ name: opts.name }),
-    });
+      onWait: (seconds) => m.queueWait.observe({ name: opts.name }, seconds),
+    }, { low: opts.lowPriority });
   }
 
   /** Reconcile keys derived from this informer's events (the positional form of source()). */

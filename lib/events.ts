@@ -1,5 +1,8 @@
 // Kubernetes Events for `kubectl describe`: one per meaningful step. Repeats of the same event for the same object
 // within ten minutes bump the count of the existing Event instead of creating another, as the kubelet does.
+// record() writes the Event before it returns; emit() leaves it to a small background pool (client-go's broadcaster),
+// so a controller whose writes are on someone's critical path does not wait on its Events, nor lets a burst of them
+// outnumber its own writes at the API server. An Event is named when it is emitted, so the names keep their order.
 import type { Logger } from 'pino';
 import type { KubeClient } from './kube/client.ts';
 import { Resources } from './kube/resources.ts';
@@ -8,12 +11,22 @@ import { silentLogger } from './log.ts';
 
 export type EventType = 'Normal' | 'Warning';
 
+/** Events emitted and not yet sent, at most; beyond, the oldest are dropped (and logged). */
+const BACKLOG = 5000;
+/** Emitted Events sent at once. */
+const SENDERS = 2;
+
+interface Prepared { obj: KubeObject; type: EventType; reason: string; message: string; now: Date; name: string }
+
 export class EventRecorder {
   private readonly client: KubeClient;
   private readonly component: string;
   private readonly log: Logger;
   private readonly recent = new Map<string, { name: string; namespace: string; count: number; at: number }>();
   private lastNanos = 0n;
+  private readonly backlog: Prepared[] = [];
+  private sending = 0;
+  private readonly idle: (() => void)[] = [];
 
   constructor(client: KubeClient, component: string, logger: Logger = silentLogger) {
     this.client = client;
@@ -30,9 +43,42 @@ export class EventRecorder {
 
   /** Records an event; never throws (an event is worth less than the reconcile that emits it). */
   async record(obj: KubeObject, type: EventType, reason: string, message: string): Promise<void> {
+    await this.send(this.prepare(obj, type, reason, message));
+  }
+
+  /** Records an event in the background: returns at once; emitted Events are sent in order, a few at a time. */
+  emit(obj: KubeObject, type: EventType, reason: string, message: string): void {
+    this.backlog.push(this.prepare(obj, type, reason, message));
+    if (this.backlog.length > BACKLOG) {
+      const lost = this.backlog.shift() as Prepared;
+      this.log.warn({ reason: lost.reason, object: lost.obj.metadata.name }, 'event backlog full; dropped the oldest');
+    }
+    while (this.sending < SENDERS && this.backlog.length) void this.pump();
+  }
+
+  /** Resolves once every emitted event was sent (or given up). */
+  flush(): Promise<void> {
+    if (!this.sending && !this.backlog.length) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  private async pump(): Promise<void> {
+    this.sending++;
+    for (let e = this.backlog.shift(); e; e = this.backlog.shift()) await this.send(e);
+    this.sending--;
+    if (!this.sending) for (const w of this.idle.splice(0)) w();
+  }
+
+  /** The time and name of an event, fixed when it happens. */
+  private prepare(obj: KubeObject, type: EventType, reason: string, message: string): Prepared {
+    const now = new Date();
+    const name = (obj.metadata.name ?? '').length <= 236 ? `${obj.metadata.name}.${this.nanos(now).toString(16)}` : '';
+    return { obj, type, reason, message, now, name };
+  }
+
+  private async send({ obj, type, reason, message, now, name }: Prepared): Promise<void> {
     const namespace = obj.metadata.namespace ?? 'default';
     const dedupe = `${obj.metadata.uid}/${type}/${reason}/${message}`;
-    const now = new Date();
     const ts = now.toISOString().replace(/\.\d{3}Z$/, 'Z');
     try {
       const prev = this.recent.get(dedupe);
@@ -46,9 +92,7 @@ export class EventRecorder {
         apiVersion: 'v1', kind: 'Event',
         // Named as client-go names them, <object>.<hex nanoseconds>: unique, and in the order they happened, which
         // second-precision timestamps alone cannot tell.
-        metadata: (obj.metadata.name ?? '').length <= 236
-          ? { name: `${obj.metadata.name}.${this.nanos(now).toString(16)}`, namespace }
-          : { generateName: `${(obj.metadata.name ?? '').slice(0, 236)}.`, namespace },
+        metadata: name ? { name, namespace } : { generateName: `${(obj.metadata.name ?? '').slice(0, 236)}.`, namespace },
         involvedObject: {
           apiVersion: obj.apiVersion, kind: obj.kind, name: obj.metadata.name, namespace: obj.metadata.namespace,
           uid: obj.metadata.uid, resourceVersion: obj.metadata.resourceVersion,

@@ -91,4 +91,42 @@ describe('rate limiters', () => {
     expect(r.when('a')).toBe(5);
     expect(r.when('b')).toBe(1000); // bucket empty
   });
+
+  it('tells how long each key waited from its first add until a worker took it', async () => {
+    const waits: number[] = [];
+    const q = new WorkQueue(undefined, { onWait: (s) => waits.push(s) });
+    q.add('a');
+    await new Promise((r) => setTimeout(r, 30));
+    q.add('a'); // a second add while queued keeps the first add's time
+    expect(q.tryGet()).toBe('a');
+    expect(waits).toHaveLength(1);
+    expect(waits[0]).toBeGreaterThanOrEqual(0.025);
+    const next = q.get();
+    q.add('b'); // handed straight to a waiting worker
+    await expect(next).resolves.toBe('b');
+    expect(waits).toHaveLength(2);
+    expect(waits[1]).toBeLessThan(0.025);
+  });
+
+  it('hands out low keys after the others; one added again that is no longer low moves ahead', () => {
+    const low = new Set(['q1', 'q2', 'q3']);
+    const q = new WorkQueue(undefined, {}, { low: (k) => low.has(k) });
+    for (const k of ['q1', 'a', 'q2', 'b', 'q3']) q.add(k);
+    expect(q.length).toBe(5);
+    expect(q.tryGet()).toBe('a');
+    low.delete('q2'); // its turn came (the one ahead ended): the add that says so moves it ahead
+    q.add('q2');
+    expect(q.length).toBe(4);
+    expect([q.tryGet(), q.tryGet(), q.tryGet(), q.tryGet(), q.tryGet()]).toEqual(['b', 'q2', 'q1', 'q3', undefined]);
+    expect(q.length).toBe(0);
+  });
+
+  it('hands out low keys that waited longer than lowMaxWaitMs every other time before the others', async () => {
+    const q = new WorkQueue(undefined, {}, { low: (k) => k.startsWith('q'), lowMaxWaitMs: 20 });
+    for (const k of ['q1', 'q2', 'q3', 'a']) q.add(k);
+    await new Promise((r) => setTimeout(r, 40));
+    q.add('b');
+    q.add('c');
+    expect([q.tryGet(), q.tryGet(), q.tryGet(), q.tryGet(), q.tryGet(), q.tryGet(), q.tryGet()]).toEqual(['q1', 'a', 'q2', 'b', 'q3', 'c', undefined]);
+  });
 });

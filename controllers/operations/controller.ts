@@ -5,7 +5,8 @@
 // never connects to an engine), and records the status with an optimistic-concurrency update, a step's Running
 // record (with what it chose) before its effect, so a process killed in between never makes it anew differently. Steps that only
 // check or complete follow on in the same reconcile; nothing waits in a worker: a step that waits is looked at
-// again when its service changes, or after the planner's delay.
+// again when its service changes, or after the planner's delay. Events are emitted in the background: the status
+// write and the effect of a step never wait on them.
 import type { ClusterRecord } from '../../lib/api/internal.upm.io.generated.ts';
 import { OperationRecordResource } from '../../lib/api/internal.upm.io.generated.ts';
 import { MysqlReplicationResource, RedisReplicationResource } from '../../lib/api/compose.upm.io.generated.ts';
@@ -21,7 +22,7 @@ import { objectKey, type KubeObject } from '../../lib/kube/types.ts';
 import { canonicalJson } from '../../lib/mergepatch.ts';
 import { MutationCache } from '../../lib/mutationcache.ts';
 import { crashPoint } from '../../lib/crashpoint.ts';
-import { backoffMs, isTerminal, plan } from '../../lib/operations/plan.ts';
+import { backoffMs, isTerminal, plan, waitsFor } from '../../lib/operations/plan.ts';
 import { operationStatus } from '../../lib/operations/status.ts';
 import type { Decision, Effect, Operation, OperationStatus, ServiceView, World } from '../../lib/operations/types.ts';
 import type { EngineTemplateInfo } from '../../lib/templates.ts';
@@ -43,6 +44,10 @@ export interface OperationsDeps {
   clusters: Store<ClusterRecord>;
   members: Pick<MemberClients, 'resolve'>;
   templates: ReadonlyMap<string, EngineTemplateInfo>;
+  /** The Operations as this process last wrote them, over the informer's copies (shared with the event mappers). */
+  written: MutationCache<Operation>;
+  /** Puts a key back in the controller's queue: one set aside while another Operation of its service was reconciled. */
+  wake: (key: string) => void;
 }
 
 /** The index of Operations that are not finished, by their service (`<kind>/<namespace>/<name>`). */
@@ -67,14 +72,20 @@ export function operationsReconciler(d: OperationsDeps): Reconciler {
   // Whether an Operation may start is decided from the other Operations of its service: two workers deciding at
   // once, or one reading a cache that has not seen this process's last write (the one ahead started or ended),
   // would start two. So the Operations of one service are reconciled one at a time, over this process's own writes.
-  const written = new MutationCache<Operation>(d.operations);
-  const locks = new Map<string, Promise<unknown>>();
-  const oneAtATime = async <T>(target: string, fn: () => Promise<T>): Promise<T> => {
-    const before = locks.get(target) ?? Promise.resolve();
-    const mine = before.then(fn, fn);
-    const tail = mine.catch(() => undefined);
-    locks.set(target, tail);
-    try { return await mine; } finally { if (locks.get(target) === tail) locks.delete(target); }
+  // A key whose service is being reconciled is set aside, not waited for (a worker waiting on one service serves no
+  // other: with a burst of Operations on a few services every worker would wait on the same one), and put back in
+  // the queue when that reconcile ends.
+  const written = d.written;
+  const busy = new Map<string, Set<string>>();
+  const oneAtATime = async <T>(target: string, key: string, fn: () => Promise<T>): Promise<T | undefined> => {
+    const aside = busy.get(target);
+    if (aside) { aside.add(key); return undefined; }
+    const mine = new Set<string>();
+    busy.set(target, mine);
+    try { return await fn(); } finally {
+      busy.delete(target);
+      for (const k of mine) d.wake(k);
+    }
   };
 
   const memberClient = async (svc: ServiceView | undefined): Promise<KubeClient> => {
@@ -96,16 +107,19 @@ export function operationsReconciler(d: OperationsDeps): Reconciler {
     }
   };
 
-  const worldOf = async (op: Operation, now: Date): Promise<World> => {
+  const worldOf = async (op: Operation, now: Date, queueOnly = false): Promise<World> => {
     const service = d.services.get(op.spec.target.kind)?.get(`${op.metadata.namespace ?? ''}/${op.spec.target.name}`);
     const clusterName = (service?.spec.placement as { cluster?: string } | undefined)?.cluster ?? '';
     const c = d.clusters.get(clusterName);
     const r = c ? ready(c) : undefined;
+    const others = d.operations.byIndex(BY_TARGET, targetOf(op)).map((o) => written.get(objectKey(o)) ?? o);
+    // One that waits in the queue looks at nothing on the member (a read there per queued Operation and event).
+    const queued = queueOnly || (!op.status?.startTime && !!waitsFor(op, others));
     return {
       service, templates: d.templates, now,
       cluster: c ? { name: clusterName, ready: r?.status === 'True', ...(r?.status !== 'True' && r?.message ? { message: r.message } : {}), ...storageClassesOffered(c.spec, c.status) } : undefined,
-      others: d.operations.byIndex(BY_TARGET, targetOf(op)).map((o) => written.get(objectKey(o)) ?? o),
-      compose: await composeOf(op, service),
+      others,
+      compose: queued ? undefined : await composeOf(op, service),
     };
   };
 
@@ -123,8 +137,8 @@ export function operationsReconciler(d: OperationsDeps): Reconciler {
   };
 
   /** One step forward: plan, and the status it leads to; whether to go on at once. An effect is left to the caller. */
-  const advance = async (op: Operation, now: Date): Promise<{ status?: OperationStatus; decision: Decision; more: boolean; w: World }> => {
-    const w = await worldOf(op, now);
+  const advance = async (op: Operation, now: Date, queueOnly: boolean): Promise<{ status?: OperationStatus; decision: Decision; more: boolean; w: World }> => {
+    const w = await worldOf(op, now, queueOnly);
     const decision = plan(op, w);
     if (decision.kind === 'done') return { decision, more: false, w };
     const more = decision.kind === 'complete' || (decision.kind === 'run' && !decision.effect);
@@ -134,31 +148,44 @@ export function operationsReconciler(d: OperationsDeps): Reconciler {
   return async (key: string, ctx: ReconcileContext): Promise<ReconcileResult> => {
     const first = written.get(key);
     if (!first || isTerminal(first) || !first.spec?.target) return;
-    return oneAtATime(targetOf(first), () => reconcile(key, ctx));
+    // One that only records its place in the queue starts nothing, so it takes no turn of its service: the one that
+    // may start is never set aside behind a burst of those. Anything else it turns out to be is done in turn.
+    if (!first.status?.startTime) {
+      const r = await reconcile(key, ctx, true);
+      if (r !== NOT_QUEUED) return r;
+    }
+    return oneAtATime(targetOf(first), key, () => reconcile(key, ctx, false));
   };
 
-  async function reconcile(key: string, ctx: ReconcileContext): Promise<ReconcileResult> {
+  /**
+   * Plans and carries out what comes next for one Operation. queueOnly: only if that is to wait in the queue (its
+   * status says for which one), else nothing is done and NOT_QUEUED returned.
+   */
+  async function reconcile(key: string, ctx: ReconcileContext, queueOnly: true): Promise<ReconcileResult | typeof NOT_QUEUED>;
+  async function reconcile(key: string, ctx: ReconcileContext, queueOnly: false): Promise<ReconcileResult>;
+  async function reconcile(key: string, ctx: ReconcileContext, queueOnly: boolean): Promise<ReconcileResult | typeof NOT_QUEUED> {
     let stored = written.get(key);
     if (!stored || isTerminal(stored) || !stored.spec?.target) return;
     let op: Operation = stored;
     let last: Decision = { kind: 'done' };
     let service: ServiceView | undefined;
-    /** Writes the status so far (optimistic concurrency: a stale copy is refused) and tells its steps as Events. */
+    /** Writes the status so far (optimistic concurrency: a stale copy is refused) and tells its steps as Events (sent in the background). */
     const commit = async () => {
       if (!stored || canonicalJson(op.status ?? {}) === canonicalJson(stored.status ?? {})) return;
       const saved = written.mutated(await d.client.updateStatus<Operation>(OperationRecordResource, { ...op, apiVersion: 'internal.upm.io/v1alpha1', kind: 'OperationRecord' } as KubeObject as Operation));
       const pubOp = asPublic(stored, 'Operation');
       const pubSvc = service ? asPublic(service, op.spec.target.kind) : undefined;
       for (const e of transitions(stored, op)) {
-        await d.events.record(pubOp, e.type, e.reason, e.message);
-        if (pubSvc) await d.events.record(pubSvc, e.type, e.reason, `Operation ${op.metadata.name ?? ''}: ${e.message}`);
+        d.events.emit(pubOp, e.type, e.reason, e.message);
+        if (pubSvc) d.events.emit(pubSvc, e.type, e.reason, `Operation ${op.metadata.name ?? ''}: ${e.message}`);
       }
       stored = { ...op, metadata: { ...op.metadata, resourceVersion: saved?.metadata.resourceVersion } };
       op = stored;
     };
     for (let i = 0; i < MAX_STEPS_PER_RECONCILE; i++) {
       const before = op;
-      const r = await advance(op, ctx.clock.now());
+      const r = await advance(op, ctx.clock.now(), queueOnly);
+      if (queueOnly && r.decision.kind !== 'queue') return NOT_QUEUED;
       last = r.decision;
       service = r.w.service;
       if (!r.status) break;
@@ -185,6 +212,9 @@ export function operationsReconciler(d: OperationsDeps): Reconciler {
     return requeue(last);
   }
 }
+
+/** A reconcile asked only to record a place in the queue found the Operation is not to wait there. */
+const NOT_QUEUED = Symbol('not queued');
 
 function requeue(d: Decision): ReconcileResult {
   switch (d.kind) {
