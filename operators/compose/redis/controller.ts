@@ -7,6 +7,8 @@
 //     or gives up after the catch-up timeout and takes writes again. The operator only watches it finish;
 //   - wiring: REPLICAOF the source on every other server (masteruser/masterauth first when the servers have
 //     passwords), REPLICAOF NO ONE on isolated ones, and every Sentinel watching the source (MONITOR / SET / RESET);
+//   - a failover to a named replica (spec.failover.request, request.ts): the other replicas held at replica-priority
+//     0, one Sentinel asked SENTINEL FAILOVER once, the priorities put back once the request is answered;
 //   - pod role labels and the readwrite/readonly Services; status with per-node and per-Sentinel health.
 // Nothing is written into the servers' config files: the agent renders them from the template, and a server that
 // restarts comes back as a master of its own data. What keeps such a former source from taking writes is the

@@ -43,6 +43,7 @@ describe('a failover request with Sentinel', () => {
     const up = [node('a', { role: 'master', offset: 100, failoverState: 'no-failover', replicas: [] }), node('b', { ...replicaOf('a'), linkUp: true }), node('c', { ...replicaOf('a'), linkUp: true })];
     const states = sentinels().map((s) => ({ ...s, master: { ...(s.master as SentinelMaster), flags: ['master'] } }));
     expect(decide(up, {}, states)).toMatchObject({ kind: 'answer', outcome: 'Refused', message: expect.stringContaining('the source a is reachable and takes writes') });
+    expect(decide(up, { request: { id: 'op-1', candidate: 'x' } }, states)).toMatchObject({ kind: 'answer', outcome: 'Refused', message: 'spec.failover.request.candidate: x is not a replica of rr' });
     expect(decide(downed(), { sentinels: undefined } as Partial<RequestInput>)).toMatchObject({ kind: 'answer', outcome: 'Refused', message: 'spec.failover.request: rr has no Sentinels (spec.sentinel); without them, name b in spec.source to promote it' });
   });
 

@@ -91,6 +91,8 @@ export function decideRequest(input: RequestInput): RequestDecision {
   const last = input.lastFailover;
   if (last?.request === pending.id) return answer('Done', `${last.to ?? c} promoted by the Sentinels as requested (was ${last.from ?? '?'})`);
   if (!input.sentinels) return answer('Refused', `spec.failover.request: ${input.name} has no Sentinels (spec.sentinel); without them, name ${c} in spec.source to promote it`);
+  // A name that is no server of this object is refused whatever the servers' state.
+  if (!nodes.some((n) => n.name === c)) return answer('Refused', `${FIELD}: ${c} is not a replica of ${input.name}`);
   const t = input.topology;
   // The Sentinels named a new master: the planner records it (with this request's id when it is the candidate).
   if (t.kind === 'record-failover') return { kind: 'wait', message: `the Sentinels elected ${t.to}; recording it` };
