@@ -149,12 +149,20 @@ describeHub('Failover of a Redis service with Sentinel run by the hub', () => {
 
     await units.loseEngine(master);
     await waitFor(`the member sees ${master} down`, async () => (await rr()).status?.topology?.[master]?.status !== 'Healthy', { timeoutMs: 60_000, intervalMs: 250 });
-    // Whom Sentinel would promote by itself: the lowest non-zero priority, then the highest offset, then the lowest run id.
-    const known = (await sview('cache-sentinel-0')).replicas.filter((x) => replicas.some((u) => ipOf[u] === x.ip));
-    const order = known.map((x) => ({ unit: replicas.find((u) => ipOf[u] === x.ip) ?? '', priority: Number(x['slave-priority']), offset: Number(x['slave-repl-offset']), runId: x['run-id'] ?? '' }))
-      .filter((x) => x.priority > 0)
+    // Whom Sentinel would promote by itself: the lowest non-zero priority, then the highest replication offset, then
+    // the lowest run id, as the replicas report them (the master gone, they no longer move).
+    const field = (text: string, k: string) => new RegExp(`^${k}:(.*)$`, 'm').exec(text)?.[1]?.trim() ?? '';
+    const order = (await Promise.all(replicas.map(async (u) => on(ipOf[u] ?? '', 6379, async (r) => {
+      const info = String(await r.call('INFO', 'replication')) + String(await r.call('INFO', 'server'));
+      return { unit: u, priority: await priority(u), offset: Number(field(info, 'slave_repl_offset')), runId: field(info, 'run_id') };
+    })))).filter((x) => x.priority > 0)
       .sort((a, b) => a.priority - b.priority || b.offset - a.offset || a.runId.toLowerCase().localeCompare(b.runId.toLowerCase()));
     expect(order.map((x) => x.unit).sort()).toEqual([...replicas].sort());
+    expect(order.every((x) => x.runId.length === 40)).toBe(true);
+    // The Sentinels know both replicas by the same priorities.
+    const known = (await sview('cache-sentinel-0')).replicas.filter((x) => replicas.some((u) => ipOf[u] === x.ip));
+    expect(known).toHaveLength(2);
+    expect(known.map((x) => Number(x['slave-priority']))).toEqual(known.map((x) => before[replicas.find((u) => ipOf[u] === x.ip) ?? '']));
     const sentinelPick = order[0]?.unit ?? '';
     const named = replicas.find((u) => u !== sentinelPick) ?? '';
     const other = sentinelPick;
