@@ -16,6 +16,7 @@ import type { KubeObject } from '../../lib/kube/types.ts';
 import { waitFor } from '../../lib/wait.ts';
 import { ANNOTATION_FAILOVER } from '../../operators/compose/redis/controller.ts';
 import { redisWithSentinels } from '../fixtures.ts';
+import { hearSentinels } from '../sentinel-events.ts';
 import { kubectlOk } from '../kubectl.ts';
 import { useUnitOperator } from '../unit-operator.ts';
 
@@ -127,15 +128,8 @@ describe('RedisReplication failover with the Compose Operator killed after recor
       return flat[flat.indexOf('down-after-milliseconds') + 1];
     }, 26379)))).every((v) => v === '600000'), { timeoutMs: 30_000, intervalMs: 250 });
     const epoch = Math.max(...(await sentinelView()).map((v) => v.epoch));
-    const heard: string[] = [];
-    const subs = await Promise.all(SENTINELS.map(async (s) => {
-      const r = new Redis({ host: await ipOf(s), port: 26379, lazyConnect: true, maxRetriesPerRequest: 0 });
-      r.on('error', () => undefined);
-      r.on('message', (channel: string, message: string) => { heard.push(`${s} ${channel} ${message}`); });
-      await r.connect();
-      await r.subscribe('+try-failover', '+switch-master');
-      return r;
-    }));
+    const ears = await hearSentinels(await Promise.all(SENTINELS.map(async (name) => ({ name, host: await ipOf(name) }))), ['+try-failover', '+switch-master']);
+    const { heard } = ears;
     try {
       const died = await f.crashComposeAt('redis-failover-requested');
       await f.loseEngine(master);
@@ -164,7 +158,7 @@ describe('RedisReplication failover with the Compose Operator killed after recor
       const asked = (await c.list<Event>(Resources.events, { namespace: ns })).items.filter((e) => e.involvedObject?.name === 'rs' && (e.message ?? '').startsWith('failover request crash-1: Sentinel'));
       expect(asked.map((e) => e.count ?? 1)).toEqual([1]);
     } finally {
-      for (const r of subs) r.disconnect();
+      ears.close();
     }
   }, 240_000);
 });

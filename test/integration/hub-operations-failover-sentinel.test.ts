@@ -19,6 +19,7 @@ import { describeHub } from '../hub.ts';
 import { MEMBER, useHubProject } from '../hub-member.ts';
 import { b64, mysqlSuite } from '../mysql.ts';
 import { operationsOf } from '../operations.ts';
+import { hearSentinels } from '../sentinel-events.ts';
 
 const KEYS = 100;
 
@@ -174,15 +175,8 @@ describeHub('Failover of a Redis service with Sentinel run by the hub', () => {
     expect(plan.status?.steps?.[0]?.message).toContain(`the Sentinels are asked to fail over to ${named}; the other replicas are held at priority 0 until it is done`);
 
     // Every Sentinel's announcements, to count the failovers they start and the master switches they make.
-    const heard: string[] = [];
-    const subs = await Promise.all(sentinels.map(async (s) => {
-      const c = new Redis({ host: await units.ipOf(s), port: 26379, lazyConnect: true, maxRetriesPerRequest: 0 });
-      c.on('error', () => undefined);
-      c.on('message', (channel: string, message: string) => { heard.push(`${s} ${channel} ${message}`); });
-      await c.connect();
-      await c.subscribe('+try-failover', '+switch-master');
-      return c;
-    }));
+    const ears = await hearSentinels(await Promise.all(sentinels.map(async (name) => ({ name, host: await units.ipOf(name) }))), ['+try-failover', '+switch-master']);
+    const { heard } = ears;
     try {
       await p.as(['create', '-f', '-'], JSON.stringify(operation('named', { type: 'Failover', failover: { candidate: named } })));
       const o = await waitSucceeded('named', 180).catch(async (e: unknown) => { throw new Error(`${String(e)}; Sentinels: ${await shown()}; member: ${JSON.stringify((await rr()).status)}`); });
@@ -229,7 +223,7 @@ describeHub('Failover of a Redis service with Sentinel run by the hub', () => {
       expect(asked.map((e) => e.count ?? 1)).toEqual([1]);
       process.stdout.write(`Failover "named": ${named} promoted; heard ${JSON.stringify(heard)}\n`);
     } finally {
-      for (const c of subs) c.disconnect();
+      ears.close();
     }
   }, 420_000);
 });
