@@ -1211,6 +1211,21 @@ export interface RedisReplicationSpec {
      */
     retryAfterSeconds?: number;
   };
+  failover?: {
+    /**
+     * A failover to a named replica now that the source is down (with spec.sentinel only: without Sentinels, name the replica in spec.source). The operator holds every other replica at replica-priority 0, asks one Sentinel SENTINEL FAILOVER, waits until the Sentinels name the candidate master, records it and puts every priority back. Carried out once per id: status.lastFailover.request names the request done, status.failoverRequest answers the last one (Done or Refused). Refused when the source is reachable (that is a switchover: set spec.source) or the candidate is not a reachable replica.
+     */
+    request?: {
+      /**
+       * Names the request (an Operation of type Failover writes its uid).
+       */
+      id: string;
+      /**
+       * The name of the replica (in spec.replicas) to promote.
+       */
+      candidate: string;
+    };
+  };
   service?: {
     type?: 'ClusterIP' | 'NodePort' | 'LoadBalancer';
   };
@@ -1249,6 +1264,40 @@ export interface RedisReplicationStatus {
     to?: string;
     by?: 'Sentinel' | 'Operator';
     reason?: string;
+    /**
+     * The id of the spec.failover.request this failover carried out (none: the Sentinels elected by themselves).
+     */
+    request?: string;
+  };
+  /**
+   * The answer to the last spec.failover.request, so that each id is acted on once.
+   */
+  failoverRequest?: {
+    id?: string;
+    outcome?: 'Done' | 'Refused';
+    message?: string;
+    time?: string;
+  };
+  /**
+   * The spec.failover.request being carried out, written before each step so a restarted operator neither asks the Sentinels twice nor forgets a priority to put back.
+   */
+  requestedFailover?: {
+    id?: string;
+    candidate?: string;
+    /**
+     * The replica-priority each replica had before it was held at 0 (put back once the request is answered).
+     */
+    priorities?: {
+      [k: string]: number;
+    };
+    /**
+     * The Sentinel asked for SENTINEL FAILOVER.
+     */
+    sentinel?: string;
+    /**
+     * When that Sentinel was asked (never again for this id).
+     */
+    firedAt?: string;
   };
   lastSwitchover?: {
     time?: string;

@@ -2,7 +2,8 @@
 // replica asked of the member's MysqlReplication once (spec.failover.request with the Operation's uid), done when the
 // member records that request's failover and the candidate takes writes, failed with the member's reason when it
 // refuses; a failover the engine made by itself changes nothing (or is refused when another server was named). A
-// RedisService without Sentinel goes through its RedisReplication spec.source; with Sentinel it waits for theirs.
+// RedisService without Sentinel goes through its RedisReplication spec.source; with Sentinel a named replica goes
+// through its spec.failover.request, and without a name the Operation waits for the Sentinels' own election.
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { engineTemplates } from '../templates.ts';
@@ -187,6 +188,38 @@ describe('Failover of a RedisService', () => {
     expect(runUntilWait(o, w).some((d) => d.kind === 'run' && d.effect)).toBe(false);
     expect(o.status?.phase).toBe('Succeeded');
     expect(o.status?.candidate).toBe('r-2');
+  });
+
+  it('with Sentinel and a named replica: previews what the Sentinels are asked, writes the request once, done when the member records it', () => {
+    const o = rop({ type: 'Failover', failover: { candidate: 'r-1' } });
+    const w = world(redis(units, true), rr('r-0', down, {}, true));
+    const d = stepsFor(o, w);
+    expect('unsupported' in d ? d : d.map((s) => s.name)).toEqual(['check', 'request-failover', 'wait-promoted']);
+    expect(previewStatus(o, w).steps?.[0]?.message).toBe('ready: service r: found; cluster member1: Ready; source r-0: down; candidate r-1: a reachable replica at 900; '
+      + 'the Sentinels are asked to fail over to r-1; the other replicas are held at priority 0 until it is done');
+    expect(runUntilWait(o, w).at(-1)).toMatchObject({ kind: 'run', step: 'request-failover', effect: { on: 'compose', kind: 'RedisReplication', name: 'r', patch: { spec: { failover: { request: { id: 'uid-1', candidate: 'r-1' } } } } } });
+    const asked = { ...rr('r-0', down, {}, true) };
+    asked.spec = { ...asked.spec, failover: { request: { id: 'uid-1', candidate: 'r-1' } } };
+    w.compose = asked;
+    const waiting = runUntilWait(o, w);
+    expect(waiting.some((x) => x.kind === 'run' && x.effect)).toBe(false);
+    expect(waiting.at(-1)).toMatchObject({ kind: 'wait', step: 'wait-promoted', message: 'waiting for the member to promote r-1' });
+    const done = rr('r-1', { ...down, 'r-1': { status: 'Healthy', role: 'Source', offset: 900 } }, {
+      source: 'r-1', lastFailover: { from: 'r-0', to: 'r-1', by: 'Sentinel', request: 'uid-1' }, failoverRequest: { id: 'uid-1', outcome: 'Done' },
+    }, true);
+    w.compose = { ...done, spec: { ...done.spec, failover: { request: { id: 'uid-1', candidate: 'r-1' } } } };
+    runUntilWait(o, w);
+    expect(o.status?.phase).toBe('Succeeded');
+    expect(o.status?.steps?.[2]?.message).toBe('r-1 takes the writes (promoted from r-0 by the Sentinels, as requested)');
+  });
+
+  it('with Sentinel and a named replica: fails with the member\'s reason when it refuses', () => {
+    const o = rop({ type: 'Failover', failover: { candidate: 'r-1' } });
+    const w = world(redis(units, true), rr('r-0', down, {}, true));
+    runUntilWait(o, w);
+    const refused = rr('r-0', down, { failoverRequest: { id: 'uid-1', outcome: 'Refused', message: 'spec.failover.request.candidate: r-1 has replica-priority 0: it is configured never to be promoted' } }, true);
+    w.compose = { ...refused, spec: { ...refused.spec, failover: { request: { id: 'uid-1', candidate: 'r-1' } } } };
+    expect(runUntilWait(o, w).at(-1)).toEqual({ kind: 'fail', step: 'wait-promoted', message: 'the member refused the failover: spec.failover.request.candidate: r-1 has replica-priority 0: it is configured never to be promoted' });
   });
 
   it('is refused while the master is up', () => {

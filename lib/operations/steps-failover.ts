@@ -2,7 +2,9 @@
 // spec.failover.request (an id and the candidate; the Compose Operator acts on each id once and answers in
 // status.failoverRequest, the failover it made in status.lastFailover). A RedisService without Sentinel goes through
 // its RedisReplication spec.source (the Compose Operator promotes the named replica when no server takes writes);
-// with Sentinel, the Sentinels elect the new master by themselves and the Operation waits for that. What the steps
+// with Sentinel, a named replica goes through its RedisReplication spec.failover.request as for MySQL (the Compose
+// Operator holds the other replicas at replica-priority 0 and asks one Sentinel to fail over), and without a name the
+// Sentinels elect the new master by themselves and the Operation waits for that. What the steps
 // look at comes from the compose object's status when the controller read it (each server reachable or not, its
 // role, GTID position or replication offset), else from the hub service's status (a plan preview: a unit's role is
 // "none" when the member cannot reach it).
@@ -129,7 +131,8 @@ function failoverChecks(op: Operation, w: World): Check[] {
     if (!n) return [refuse(`${field}: ${asked} is not a server of service ${name}`)];
     if (n.name === v.wanted || !n.reachable) return [refuse(`${field}: ${asked} is down${n.name === v.wanted ? ': it is the source that failed' : ' too'}`)];
     if (n.role !== 'replica') return [refuse(`${field}: ${asked} is not a replica (${n.role})`)];
-    return [...facts, ok(`candidate ${asked}: a reachable replica${n.pos ? ` at ${n.pos}` : ''}`), ...sentinelWait(op, w)];
+    const how = withSentinel(op, w) ? [ok(`the Sentinels are asked to fail over to ${asked}; the other replicas are held at priority 0 until it is done`)] : [];
+    return [...facts, ok(`candidate ${asked}: a reachable replica${n.pos ? ` at ${n.pos}` : ''}`), ...how];
   }
   const replicas = candidates(v);
   if (!replicas.length) return [refuse(`spec.type: service ${name} has no reachable replica to promote`)];
@@ -151,15 +154,16 @@ const checkStep = (): StepDef => ({
   done: (o, w) => { const c = checks(o, w); return c.ok ? c : instant(); },
 });
 
-export function mysqlFailoverSteps(op: Operation): StepDef[] {
+/** Failover through the compose object's spec.failover.request: asked once per Operation, done when the member records it. */
+function requestedFailoverSteps(op: Operation, kind: 'MysqlReplication' | 'RedisReplication', how: string, promoted: (v: ReplicationView) => string): StepDef[] {
   const name = op.spec.target.name;
   return [
     checkStep(),
     {
-      name: 'request-failover', description: 'ask the member\'s MysqlReplication to promote the candidate now (spec.failover.request: the Compose Operator has it apply what it received, promotes it, records the failover; once per request)', timeoutSeconds: 2 * MIN,
+      name: 'request-failover', description: `ask the member's ${kind} to promote the candidate now (spec.failover.request: ${how}; once per request)`, timeoutSeconds: 2 * MIN,
       effect: (o, w) => {
         const c = failoverCandidate(o, w) ?? '';
-        return { on: 'compose', kind: 'MysqlReplication', name, patch: { spec: { failover: { request: { id: failoverId(o), candidate: c } } } }, what: `MysqlReplication ${name} spec.failover.request = {id: ${failoverId(o)}, candidate: ${c}}` };
+        return { on: 'compose', kind, name, patch: { spec: { failover: { request: { id: failoverId(o), candidate: c } } } }, what: `${kind} ${name} spec.failover.request = {id: ${failoverId(o)}, candidate: ${c}}` };
       },
       applied: (o, w) => {
         const v = replicationView(o, w);
@@ -179,14 +183,21 @@ export function mysqlFailoverSteps(op: Operation): StepDef[] {
         if (engine && (!o.spec.failover?.candidate || engine.to === o.spec.failover.candidate)) return ok(`the engine already failed over from ${engine.from ?? '?'} to ${engine.to ?? '?'}${when(engine)}`);
         if (v.answer?.id === failoverId(o) && v.answer.outcome === 'Refused') return refuse(`the member refused the failover: ${v.answer.message ?? ''}`);
         const mine = v.last?.request === failoverId(o) || (v.answer?.id === failoverId(o) && v.answer.outcome === 'Done');
-        if (mine && v.acting === c) return ok(`${c ?? ''} takes the writes (promoted from ${v.last?.from ?? '?'}, ${v.last?.lostTransactions ?? 0} transactions of the old source's last seen position lost)`);
+        if (mine && v.acting === c) return ok(`${c ?? ''} takes the writes (${promoted(v)})`);
         return notYet(mine ? `${c ?? ''} promoted; waiting for it to take the writes (now: ${v.acting || 'none'})` : `waiting for the member to promote ${c ?? '?'}${v.answer?.message ? ` (${v.answer.message})` : ''}`);
       },
     },
   ];
 }
 
-export function redisFailoverSteps(op: Operation): StepDef[] {
+export const mysqlFailoverSteps = (op: Operation): StepDef[] => requestedFailoverSteps(op, 'MysqlReplication', 'the Compose Operator has it apply what it received, promotes it, records the failover',
+  (v) => `promoted from ${v.last?.from ?? '?'}, ${v.last?.lostTransactions ?? 0} transactions of the old source's last seen position lost`);
+
+export function redisFailoverSteps(op: Operation, w: World): StepDef[] {
+  if (op.spec.failover?.candidate && withSentinel(op, w)) {
+    return requestedFailoverSteps(op, 'RedisReplication', 'the Compose Operator holds the other replicas at replica-priority 0, asks one Sentinel SENTINEL FAILOVER and records the failover the Sentinels make',
+      (v) => `promoted from ${v.last?.from ?? '?'} by the Sentinels${v.last?.request ? ', as requested' : ' by themselves'}`);
+  }
   const name = op.spec.target.name;
   return [
     checkStep(),

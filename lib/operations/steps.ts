@@ -258,7 +258,7 @@ export function stepsFor(op: Operation, w: World): StepDef[] | { unsupported: st
     case 'Upgrade': return upgradeSteps(op);
     case 'Reconfigure': return reconfigureSteps(op, w);
     case 'Switchover': return kind === 'MysqlService' ? switchoverSteps(op) : kind === 'RedisService' ? redisSwitchoverSteps(op) : { unsupported: `spec.type: Switchover of a ${kind} is not supported yet` };
-    case 'Failover': return kind === 'MysqlService' ? mysqlFailoverSteps(op) : kind === 'RedisService' ? redisFailoverSteps(op) : { unsupported: `spec.type: Failover of a ${kind} is not supported yet` };
+    case 'Failover': return kind === 'MysqlService' ? mysqlFailoverSteps(op) : kind === 'RedisService' ? redisFailoverSteps(op, w) : { unsupported: `spec.type: Failover of a ${kind} is not supported yet` };
     case 'Restart': return restartSteps(op, w);
     case 'Stop': return stopSteps();
     case 'Start': return startSteps();

@@ -1,7 +1,9 @@
 // RedisReplication with Sentinel on real Redis servers and Sentinels, the Compose Operator killed right after it
 // wrote a Sentinel failover into the spec (source and replicas swapped, a note in an annotation) and before status
 // and the event followed. The next operator takes the record from the note: status.lastFailover is the note itself,
-// the event is told once, the spec is not written again, and the Sentinels' epoch shows one failover only.
+// the event is told once, the spec is not written again, and the Sentinels' epoch shows one failover only. Then a
+// failover request to a named replica, the operator killed right after it asked a Sentinel: the next operator does
+// not ask again, records the Sentinels' promotion of the candidate for that request and puts the priorities back.
 import { Redis } from 'ioredis';
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import type { RedisReplication } from '../../lib/api/compose.upm.io.generated.ts';
@@ -14,6 +16,7 @@ import type { KubeObject } from '../../lib/kube/types.ts';
 import { waitFor } from '../../lib/wait.ts';
 import { ANNOTATION_FAILOVER } from '../../operators/compose/redis/controller.ts';
 import { redisWithSentinels } from '../fixtures.ts';
+import { hearSentinels } from '../sentinel-events.ts';
 import { kubectlOk } from '../kubectl.ts';
 import { useUnitOperator } from '../unit-operator.ts';
 
@@ -112,4 +115,50 @@ describe('RedisReplication failover with the Compose Operator killed after recor
     expect(await events('FailedOver')).toBe(1);
     expect((await rr()).metadata.generation).toBe(atKill.metadata.generation);
   }, 300_000);
+
+  it('asks the Sentinels once for a requested failover, though the operator is killed right after asking', async () => {
+    const before = await rr();
+    const master = before.status?.source ?? '';
+    const replicas = ['rs-0', 'rs-1', 'rs-2'].filter((u) => u !== master);
+    const candidate = replicas[1] ?? '';
+    // The Sentinels judge a master down only after 10 minutes: the failover is the request's alone.
+    await c.patch(RedisReplicationResource, 'rs', { spec: { sentinel: { downAfterMilliseconds: 600_000 } } }, 'merge', { namespace: ns });
+    await waitFor('every Sentinel slow', async () => (await Promise.all(SENTINELS.map(async (s) => once(await ipOf(s), async (r) => {
+      const flat = (await r.call('SENTINEL', 'MASTER', 'rs')) as string[];
+      return flat[flat.indexOf('down-after-milliseconds') + 1];
+    }, 26379)))).every((v) => v === '600000'), { timeoutMs: 30_000, intervalMs: 250 });
+    const epoch = Math.max(...(await sentinelView()).map((v) => v.epoch));
+    const ears = await hearSentinels(await Promise.all(SENTINELS.map(async (name) => ({ name, host: await ipOf(name) }))), ['+try-failover', '+switch-master']);
+    const { heard } = ears;
+    try {
+      const died = await f.crashComposeAt('redis-failover-requested');
+      await f.loseEngine(master);
+      await waitFor(`the operator sees ${master} down`, async () => (await rr()).status?.topology?.[master]?.status === 'Failed', { timeoutMs: 60_000, intervalMs: 250 });
+      await c.patch(RedisReplicationResource, 'rs', { spec: { failover: { request: { id: 'crash-1', candidate } } } }, 'merge', { namespace: ns });
+      await died(60_000);
+      // At the kill the Sentinel was asked (noted in status first), the request not answered yet.
+      const atKill = await rr();
+      expect(atKill.status?.requestedFailover).toMatchObject({ id: 'crash-1', candidate });
+      expect(atKill.status?.requestedFailover?.firedAt).toBeDefined();
+      expect(atKill.status?.failoverRequest?.id).not.toBe('crash-1');
+
+      await f.restartCompose();
+      const done = await waitFor('the request done, priorities back', async () => {
+        const m = await rr();
+        return m.status?.failoverRequest?.id === 'crash-1' && !m.status.requestedFailover && m.status.source === candidate ? m : undefined;
+      }, { timeoutMs: 90_000, intervalMs: 250 });
+      expect(done.status?.failoverRequest).toMatchObject({ outcome: 'Done' });
+      expect(done.status?.lastFailover).toMatchObject({ from: master, to: candidate, by: 'Sentinel', request: 'crash-1' });
+      expect(await roleOf(candidate)).toBe('master');
+      for (const u of replicas) expect(await once(await ipOf(u), async (r) => ((await r.call('CONFIG', 'GET', 'replica-priority')) as string[])[1])).toBe('100');
+      // One failover started, one epoch more, one master switch per Sentinel.
+      expect(heard.filter((h) => h.includes('+try-failover'))).toHaveLength(1);
+      await waitFor('every Sentinel switched once', async () => heard.filter((h) => h.includes('+switch-master')).length === SENTINELS.length, { timeoutMs: 30_000 });
+      expect(Math.max(...(await sentinelView()).map((v) => v.epoch))).toBe(epoch + 1);
+      const asked = (await c.list<Event>(Resources.events, { namespace: ns })).items.filter((e) => e.involvedObject?.name === 'rs' && (e.message ?? '').startsWith('failover request crash-1: Sentinel'));
+      expect(asked.map((e) => e.count ?? 1)).toEqual([1]);
+    } finally {
+      ears.close();
+    }
+  }, 240_000);
 });

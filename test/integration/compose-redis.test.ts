@@ -261,6 +261,31 @@ describe('RedisReplication with Sentinel on real Redis', () => {
     expect(await readwrite()).toEqual([promoted]);
   }, 300_000);
 
+  it('answers a failover request naming no replica, or made while the source takes writes, once with Refused, and asks no Sentinel', async () => {
+    const before = await rr();
+    const source = before.spec.source.name;
+    const masters = await sentinelMasters();
+    const request = async (id: string, candidate: string) => {
+      await kubectlOk(CLUSTER, ['-n', ns, 'patch', 'rr', 'rs', '--type', 'merge', '-p', JSON.stringify({ spec: { failover: { request: { id, candidate } } } })]);
+      return waitFor(`request ${id} answered`, async () => { const m = await rr(); return m.status?.failoverRequest?.id === id ? m : undefined; }, { timeoutMs: 30_000, intervalMs: 200 });
+    };
+    const nobody = await request('r-nobody', 'nobody');
+    expect(nobody.status?.failoverRequest).toMatchObject({ outcome: 'Refused', message: 'spec.failover.request.candidate: nobody is not a replica of rs' });
+    const replica = before.spec.replicas?.[0]?.name ?? '';
+    const up = await request('r-up', replica);
+    expect(up.status?.failoverRequest).toMatchObject({ outcome: 'Refused', message: expect.stringContaining(`the source ${source} is reachable and takes writes`) });
+    // Answered once, nothing held or asked: the source, the Sentinels and every priority as they were.
+    await sleep(2000);
+    const after = await rr();
+    expect(after.status?.failoverRequest).toEqual(up.status?.failoverRequest);
+    expect(after.status?.requestedFailover).toBeUndefined();
+    expect(after.spec.source.name).toBe(source);
+    expect(await sentinelMasters()).toEqual(masters);
+    for (const u of ['rs-0', 'rs-1', 'rs-2']) expect(await once(await ipOf(u), async (r) => ((await r.call('CONFIG', 'GET', 'replica-priority')) as string[])[1])).toBe('100');
+    expect(await events((e) => e.reason === 'FailoverRefused' && (e.message ?? '').startsWith('failover request r-nobody:'))).toBe(1);
+    expect(await events((e) => e.reason === 'FailoverRefused' && (e.message ?? '').startsWith('failover request r-up:'))).toBe(1);
+  }, 120_000);
+
   it('without Sentinels never fails over by itself, says so, and promotes the replica a person names', async () => {
     await kubectlOk(CLUSTER, ['apply', '-f', '-'], `
 apiVersion: unit.upm.io/v1alpha1

@@ -7,6 +7,8 @@
 //     or gives up after the catch-up timeout and takes writes again. The operator only watches it finish;
 //   - wiring: REPLICAOF the source on every other server (masteruser/masterauth first when the servers have
 //     passwords), REPLICAOF NO ONE on isolated ones, and every Sentinel watching the source (MONITOR / SET / RESET);
+//   - a failover to a named replica (spec.failover.request, request.ts): the other replicas held at replica-priority
+//     0, one Sentinel asked SENTINEL FAILOVER once, the priorities put back once the request is answered;
 //   - pod role labels and the readwrite/readonly Services; status with per-node and per-Sentinel health.
 // Nothing is written into the servers' config files: the agent renders them from the template, and a server that
 // restarts comes back as a master of its own data. What keeps such a former source from taking writes is the
@@ -31,6 +33,7 @@ import { parseReplication, parseSentinelMaster } from './observe.ts';
 import { patchStatus } from '../common/status.ts';
 import { MutationCache } from '../../../lib/mutationcache.ts';
 import { majorityOf, plan, sentinelsToRemove, type NodeState, type Plan, type SentinelSettings, type SentinelState } from './plan.ts';
+import { decideRequest, type Held, type RequestDecision } from './request.ts';
 import type { SentinelWatch } from './watch.ts';
 
 export const KIND_LABEL = 'compose.upm.io/redisreplication';
@@ -42,6 +45,10 @@ export const SENTINEL_PORT = 26379;
 const HEALTH_INTERVAL_MS = 5000;
 const RETRY_MS = 1000;
 const HANDOVER_POLL_MS = 20;
+/** How often a requested failover looks again while the Sentinels read priorities or fail over (their events wake it too). */
+const REQUEST_POLL_MS = 250;
+/** How long past the Sentinels' failover-timeout a requested failover is waited for before it is given up. */
+const REQUEST_GRACE_MS = 15_000;
 
 type Status = NonNullable<RedisReplication['status']>;
 type Failover = NonNullable<Status['lastFailover']>;
@@ -150,6 +157,13 @@ export function redisReplicationReconciler(d: RedisReplicationDeps) {
       };
       const p = plan(input);
       const t = p.topology;
+      const req = spec.failover?.request;
+      const decision: RequestDecision = skip ? { kind: 'none' } : decideRequest({
+        name: rr.metadata.name ?? '', ...(req ? { request: req } : {}), ...(status.failoverRequest?.id ? { answered: status.failoverRequest.id } : {}),
+        ...(status.lastFailover ? { lastFailover: status.lastFailover } : {}), ...(status.requestedFailover ? { held: heldOf(status.requestedFailover) } : {}),
+        source: spec.source.name, nodes: seen.nodes, ...(settings ? { sentinels: seen.sentinels } : {}), topology: t, ...(p.active ? { active: p.active } : {}),
+        now: input.now, timeoutMs: (settings?.failoverTimeoutMs ?? 60_000) + REQUEST_GRACE_MS,
+      });
       let requeueMs = HEALTH_INTERVAL_MS;
       let phase: Status['phase'] = 'Ready';
       let topologyCondition: Condition | undefined;
@@ -159,7 +173,8 @@ export function redisReplicationReconciler(d: RedisReplicationDeps) {
       if (skip) {
         // Observe and report only: no server, Sentinel or spec is changed.
       } else if (t.kind === 'record-failover') {
-        remember(await recordFailover(d, rr, seen.nodes, t.from, t.to));
+        const asked = req && status.failoverRequest?.id !== req.id && req.candidate === t.to ? status.requestedFailover?.firedAt ?? '' : undefined;
+        remember(await recordFailover(d, rr, seen.nodes, t.from, t.to, asked === undefined ? undefined : { id: req?.id ?? '', fired: asked !== '' }));
         return { requeueAfterMs: 0 };
       } else if (t.kind === 'wait') {
         condition(t.reason, t.message);
@@ -222,6 +237,17 @@ export function redisReplicationReconciler(d: RedisReplicationDeps) {
           delete status.switchover;
         }
         acted = await converge(seen, p, repl, admin, masterName, settings, steps) || acted;
+      }
+
+      if (decision.kind !== 'none') {
+        acted = await carryOut(d, rr, status, seen, decision, masterName, steps, remember) || acted;
+        if (decision.kind !== 'restore' && decision.kind !== 'answer') {
+          phase = 'FailingOver';
+          condition('FailoverRequested', decision.message);
+        }
+        // Priorities of servers that do not answer yet are put back once they do (their unit wakes this).
+        const again = decision.kind === 'wait' ? REQUEST_POLL_MS : decision.kind === 'restore' && decision.left ? RETRY_MS * 2 : 0;
+        requeueMs = Math.min(requeueMs, again);
       }
 
       // Observe again after any change, for an honest status; then labels, Services, conditions.
@@ -297,9 +323,10 @@ async function observeAll(
     try {
       link = await Link.open({ host: n.host, port: n.port }, admin);
       const repl = parseReplication(await link.text('INFO', 'replication'));
-      const cfg = toMap(await link.call('CONFIG', 'GET', 'min-replicas-to-write'));
+      const cfg = toMap(await link.call('CONFIG', 'GET', 'min-replicas-to-write', 'replica-priority'));
       links.set(`node/${n.name}`, link);
-      return { ...base, reachable: true, repl, minReplicasToWrite: Number(cfg.get('min-replicas-to-write') ?? 0) };
+      const priority = cfg.get('replica-priority');
+      return { ...base, reachable: true, repl, minReplicasToWrite: Number(cfg.get('min-replicas-to-write') ?? 0), ...(priority === undefined ? {} : { priority: Number(priority) }) };
     } catch (err) {
       link?.close();
       return { ...base, reachable: false, error: errorText(err) };
@@ -469,17 +496,83 @@ async function switchOver(
   return { ok: true };
 }
 
+/** status.requestedFailover as the decisions take it. */
+function heldOf(h: NonNullable<Status['requestedFailover']>): Held {
+  return {
+    id: h.id ?? '', candidate: h.candidate ?? '', priorities: h.priorities ?? {},
+    ...(h.sentinel ? { sentinel: h.sentinel } : {}), ...(h.firedAt ? { firedAt: Date.parse(h.firedAt) } : {}),
+  };
+}
+
+const heldStatus = (h: Held): Status['requestedFailover'] => ({
+  id: h.id, candidate: h.candidate, priorities: h.priorities,
+  ...(h.sentinel ? { sentinel: h.sentinel } : {}), ...(h.firedAt !== undefined ? { firedAt: new Date(h.firedAt).toISOString() } : {}),
+});
+
+/**
+ * One step of a spec.failover.request (request.ts decides which). What a restarted operator must know is written to
+ * status before the step is taken: the priorities before they are held, the Sentinel asked before it is asked (so it
+ * is never asked twice for one id).
+ */
+async function carryOut(
+  d: RedisReplicationDeps, rr: RedisReplication, status: Status, o: Observed, r: RequestDecision, masterName: string, steps: StepLog,
+  remember: (o: RedisReplication | undefined) => void,
+): Promise<boolean> {
+  const setPriorities = async (set: { node: string; priority: number }[]) => {
+    for (const x of set) await call(o, x.node, 'CONFIG', 'SET', 'replica-priority', x.priority);
+  };
+  switch (r.kind) {
+    case 'none': case 'wait': return false;
+    case 'answer':
+      status.failoverRequest = { id: r.id, outcome: r.outcome, message: r.message, time: new Date().toISOString() };
+      await d.events.record(rr, r.outcome === 'Done' ? 'Normal' : 'Warning', r.outcome === 'Done' ? 'FailoverDone' : 'FailoverRefused', `failover request ${r.id}: ${r.message}`);
+      return true;
+    case 'restore':
+      await setPriorities(r.set);
+      if (r.left) status.requestedFailover = heldStatus(r.left);
+      else delete status.requestedFailover;
+      if (r.set.length) await steps.push(`replica-priority put back: ${r.set.map((x) => `${x.node} ${x.priority}`).join(', ')}`, 'redis-priorities-restored');
+      return r.set.length > 0;
+    case 'hold':
+      status.requestedFailover = heldStatus(r.held);
+      remember(await writeStatus(d, rr, { ...status, phase: 'FailingOver' }));
+      await setPriorities(r.set);
+      if (r.set.length) await steps.push(`failover request ${r.held.id}: ${r.message}`, 'redis-priorities-held', 'FailingOver');
+      return r.set.length > 0;
+    case 'fire': {
+      const firedAt = Date.now();
+      status.requestedFailover = heldStatus({ ...r.held, sentinel: r.sentinel, firedAt });
+      remember(await writeStatus(d, rr, { ...status, phase: 'FailingOver' }));
+      crashPoint('redis-failover-request-noted');
+      try {
+        await sentinelCall(o, r.sentinel, 'FAILOVER', masterName);
+      } catch (err) {
+        const message = `Sentinel ${r.sentinel} refused SENTINEL FAILOVER to ${r.held.candidate}: ${errorText(err)}`;
+        status.failoverRequest = { id: r.held.id, outcome: 'Refused', message, time: new Date().toISOString() };
+        await d.events.record(rr, 'Warning', 'FailoverRefused', `failover request ${r.held.id}: ${message}`);
+        return true;
+      }
+      await steps.push(`failover request ${r.held.id}: ${r.message}`, 'redis-failover-requested', 'FailingOver');
+      return true;
+    }
+  }
+}
+
 /** Makes the node Sentinel promoted spec.source and the former source a replica, with a note of what happened. */
-async function recordFailover(d: RedisReplicationDeps, rr: RedisReplication, nodes: NodeState[], from: string, to: string): Promise<RedisReplication | undefined> {
+async function recordFailover(
+  d: RedisReplicationDeps, rr: RedisReplication, nodes: NodeState[], from: string, to: string, request?: { id: string; fired: boolean },
+): Promise<RedisReplication | undefined> {
   const spec = rr.spec;
   const promoted = (spec.replicas ?? []).find((r) => r.name === to);
   if (!promoted) return undefined;
   const { isolated: _i, ...sourceRef } = promoted;
   const replicas = [...(spec.replicas ?? []).filter((r) => r.name !== to), { ...spec.source }];
   const old = nodes.find((n) => n.name === from);
+  const why = old?.reachable ? `${from} answered the operator but not them` : `${from} unreachable`;
   const note: Failover = {
     time: new Date().toISOString(), from, to, by: 'Sentinel',
-    reason: `a majority of the Sentinels elected ${to} (${old?.reachable ? `${from} answered the operator but not them` : `${from} unreachable`})`,
+    reason: request?.fired ? `failover requested (${request.id}): the Sentinels were asked to promote ${to} (${why})` : `a majority of the Sentinels elected ${to} (${why})`,
+    ...(request ? { request: request.id } : {}),
   };
   const updated = await d.client.patch<RedisReplication>(RedisReplicationResource, rr.metadata.name ?? '', {
     metadata: { annotations: { [ANNOTATION_FAILOVER]: JSON.stringify(note) } },

@@ -34,10 +34,11 @@ describe('parseSentinelMaster', () => {
   it('reads SENTINEL MASTER and SENTINEL REPLICAS', () => {
     const master = ['name', 'rr', 'ip', '127.77.3.2', 'port', '6379', 'flags', 'master,o_down,failover_in_progress', 'config-epoch', '3', 'num-slaves', '2',
       'num-other-sentinels', '2', 'quorum', '2', 'down-after-milliseconds', '1000', 'failover-timeout', '5000', 'parallel-syncs', '1'];
-    const replicas = [['name', '127.77.3.1:6379', 'ip', '127.77.3.1', 'port', '6379', 'flags', 'slave']];
+    const replicas = [['name', '127.77.3.1:6379', 'ip', '127.77.3.1', 'port', '6379', 'flags', 'slave', 'slave-priority', '0']];
     expect(parseSentinelMaster(master, replicas)).toEqual({
       host: '127.77.3.2', port: 6379, flags: ['master', 'o_down', 'failover_in_progress'], configEpoch: 3, numSlaves: 2, numOtherSentinels: 2,
       quorum: 2, downAfterMs: 1000, failoverTimeoutMs: 5000, parallelSyncs: 1, replicas: ['127.77.3.1:6379'],
+      priorities: { '127.77.3.1:6379': 0 },
     });
   });
 

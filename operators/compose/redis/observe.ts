@@ -57,18 +57,23 @@ export interface SentinelMaster {
   parallelSyncs: number;
   /** host:port of every replica it knows, as it names them. */
   replicas: string[];
+  /** The replica-priority it last read from each of them (host:port as above): whom it would promote. */
+  priorities?: Record<string, number>;
 }
 
 export function parseSentinelMaster(master: RespValue, replicas: RespValue): SentinelMaster {
   const m = pairs(master);
   const num = (k: string) => Number(m.get(k) ?? 0);
-  const list = Array.isArray(replicas) ? replicas.map((r) => pairs(r)).map((r) => `${r.get('ip') ?? ''}:${r.get('port') ?? ''}`) : [];
+  const listed = Array.isArray(replicas) ? replicas.map((r) => pairs(r)) : [];
+  const list = listed.map((r) => `${r.get('ip') ?? ''}:${r.get('port') ?? ''}`);
+  const priorities = Object.fromEntries(listed.flatMap((r, i) => (r.has('slave-priority') ? [[list[i] as string, Number(r.get('slave-priority'))]] : [])));
   return {
     host: m.get('ip') ?? '', port: num('port'),
     flags: (m.get('flags') ?? '').split(',').filter(Boolean),
     configEpoch: num('config-epoch'), numSlaves: num('num-slaves'), numOtherSentinels: num('num-other-sentinels'),
     quorum: num('quorum'), downAfterMs: num('down-after-milliseconds'), failoverTimeoutMs: num('failover-timeout'), parallelSyncs: num('parallel-syncs'),
     replicas: list,
+    ...(Object.keys(priorities).length ? { priorities } : {}),
   };
 }
 

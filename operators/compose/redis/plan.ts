@@ -26,6 +26,8 @@ export interface NodeState {
   error?: string;
   repl?: Replication;
   minReplicasToWrite?: number;
+  /** replica-priority (0: Sentinel never promotes it). */
+  priority?: number;
 }
 
 export interface SentinelState {
