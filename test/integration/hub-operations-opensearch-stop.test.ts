@@ -8,9 +8,8 @@ import { Resources } from '../../lib/kube/resources.ts';
 import type { KubeObject } from '../../lib/kube/types.ts';
 import { describeHub } from '../hub.ts';
 import { MEMBER, useHubProject } from '../hub-member.ts';
-import { operationsOf } from '../operations.ts';
 import { accountOf, searchHttp, type SearchAccount } from '../search-http.ts';
-import { expectEnginesDown, expectHeldStill, warningsOf } from '../stop-start.ts';
+import { stopStartOf, warningsOf } from '../stop-start.ts';
 
 const DOCUMENTS = 40;
 type Settings = { persistent?: Record<string, unknown> };
@@ -24,7 +23,7 @@ describeHub('Stop and Start of an OpenSearch service run by the hub', () => {
     admin ??= accountOf((await p.member.get<KubeObject & { data?: Record<string, string> }>(Resources.secrets, 'search-credentials', p.project)).data, 'admin');
     return searchHttp<T>(address, method, path, body, 60_000, admin);
   };
-  const { operation, steps, waitSucceeded } = operationsOf(p, { kind: 'ElasticsearchService', name: 'search' });
+  const { stopHeld, start } = stopStartOf(p, { kind: 'ElasticsearchService', name: 'search' });
   let address = '';
   let warnings: string[] = [];
 
@@ -45,26 +44,14 @@ describeHub('Stop and Start of an OpenSearch service run by the hub', () => {
   }, 660_000);
 
   it('pauses replica allocation, flushes, stops the node: the cluster holds still, the service shows Stopped', async () => {
-    await p.as(['create', '-f', '-'], JSON.stringify(operation('stop', { type: 'Stop' })));
-    const o = await waitSucceeded('stop', 300);
-    expect(steps(o)).toEqual(['check:Succeeded', 'stop-servers:Succeeded', 'wait-stopped:Succeeded']);
-    const svc = await p.hubObject('elasticsearchservice', 'search');
-    expect(svc.status?.phase).toBe('Stopped');
-    expect(svc.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'Stopped' });
-    await expectEnginesDown(p, 'search', 1, 9200, [address]);
-    // Longer than a health pass of the cluster: it stays held, the node not taken for lost.
-    await new Promise((r) => setTimeout(r, 12_000));
-    const esc = await expectHeldStill(p, ElasticsearchClusterResource, 'search') as ElasticsearchCluster;
-    expect(esc.spec.stopped).toBe(true);
+    // Longer than a health pass of the cluster (stopHeld waits 12 s): it stays held, the node not taken for lost.
+    const esc = await stopHeld({ seconds: 300, compose: ElasticsearchClusterResource, composeKind: 'ElasticsearchCluster', port: 9200, addresses: [address], warnings }) as ElasticsearchCluster;
     expect(esc.status?.stop).toMatchObject({ allocationPaused: true, flushed: true });
     expect(esc.status?.health).toBe('unknown');
-    expect(await warningsOf(p, 'ElasticsearchCluster', 'search')).toEqual(warnings);
   }, 360_000);
 
   it('starts it again: Ready and green, replica allocation resumed, every document there', async () => {
-    await p.as(['create', '-f', '-'], JSON.stringify(operation('start', { type: 'Start' })));
-    const o = await waitSucceeded('start', 600);
-    expect(steps(o)).toEqual(['check:Succeeded', 'start-servers:Succeeded', 'wait-ready:Succeeded']);
+    await start(600);
     const svc = await p.hubObject('elasticsearchservice', 'search');
     expect(svc.status).toMatchObject({ phase: 'Ready', ready: '1/1', health: 'green' });
     const rw = svc.status?.endpoints?.find((e) => e.role === 'readwrite');
